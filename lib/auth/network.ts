@@ -1,0 +1,53 @@
+import type { INetworkModule, NetworkRequestOptions, NetworkResponse } from '@azure/msal-node';
+import { Agent, request } from 'node:https';
+
+export interface NetworkClientOptions {
+  /** Extra certificate authorities to trust (PEM), e.g. a local development authority. Default: system CAs only. */
+  readonly ca?: string;
+  /** Per-request timeout in milliseconds. Default 10,000. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * MSAL's network module over `node:https` with one keep-alive agent per process: token requests of successive
+ * invocations reuse the TLS connection instead of paying a handshake each time.
+ */
+export function createNetworkClient(options: NetworkClientOptions = {}): INetworkModule {
+  const agent = new Agent({ keepAlive: true, maxSockets: 64, ...(options.ca ? { ca: options.ca } : {}) });
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const send = <T>(method: 'GET' | 'POST', url: string, opts?: NetworkRequestOptions, timeout?: number) =>
+    new Promise<NetworkResponse<T>>((resolve, reject) => {
+      const body = method === 'POST' ? (opts?.body ?? '') : undefined;
+      const headers: Record<string, string | number> = { ...opts?.headers };
+      if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
+      const req = request(url, { method, agent, headers, timeout: timeout ?? timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const responseHeaders: Record<string, string> = {};
+          for (const [name, value] of Object.entries(res.headers)) {
+            if (value !== undefined) responseHeaders[name] = Array.isArray(value) ? value.join(', ') : value;
+          }
+          let parsed: unknown;
+          try {
+            parsed = text.length > 0 ? JSON.parse(text) : {};
+          } catch {
+            reject(new Error(`identity provider answered HTTP ${res.statusCode ?? '?'} with a body that is not JSON`));
+            return;
+          }
+          resolve({ headers: responseHeaders, body: parsed as T, status: res.statusCode ?? 0 });
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error(`identity provider request timed out after ${timeout ?? timeoutMs} ms`)));
+      req.on('error', (error) =>
+        reject(new Error(`identity provider request to ${new URL(url).host} failed: ${error.message}`, { cause: error })),
+      );
+      req.end(body);
+    });
+  return {
+    sendGetRequestAsync: (url, opts, timeout) => send('GET', url, opts, timeout),
+    sendPostRequestAsync: (url, opts) => send('POST', url, opts),
+  };
+}

@@ -1,0 +1,178 @@
+import type { ICachePlugin, TokenCacheContext } from '@azure/msal-node';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Logger, describeError } from '../log.js';
+import { type CacheDocument, EMPTY_DOCUMENT, decodeDocument, encodeDocument, isObject, jsonEqual } from './document.js';
+import { open, seal } from './envelope.js';
+import type { KeyRing } from './keyring.js';
+import { mergeDocuments, pruneExpired, stampChanges } from './merge.js';
+import { type CacheStats, emptyStats } from './stats.js';
+import { type CacheStore, StoreError } from './stores/store.js';
+
+export interface PartitionCachePluginOptions {
+  readonly store: CacheStore;
+  /** The partition this invocation may touch — from validated claims or app configuration only. */
+  readonly partitionKey: string;
+  readonly keyRing: KeyRing;
+  readonly logger: Logger;
+  /** Write attempts before giving up on a contended partition (each conflict re-reads and merges). Default 10. */
+  readonly maxWriteAttempts?: number;
+  /** Deflate the cache before encrypting it. Default false. */
+  readonly compress?: boolean;
+  /** How long an untouched document lives before a store TTL or sweeper may remove it. Default 90 days. */
+  readonly lifetimeMs?: number;
+  /** Clock in epoch milliseconds, for tests. Default: the wall clock with sub-millisecond precision. */
+  readonly now?: () => number;
+}
+
+const DAY_MS = 86_400_000;
+
+interface Loaded {
+  /** What the store held when we last read or wrote it; empty when there was nothing usable. */
+  doc: CacheDocument;
+  /** ETag of that document; undefined when the partition has no document (next write is create-only). */
+  etag: string | undefined;
+  /** The document was sealed with an older key, or could not be opened: rewrite it on this invocation. */
+  rewrite: boolean;
+  /** The store could not be read: behave as an empty cache and do not write. */
+  unavailable: boolean;
+}
+
+/**
+ * An MSAL `ICachePlugin` bound to ONE partition for ONE invocation. Reads the store at most once however often MSAL
+ * calls it; writes only when MSAL reports a change and the content differs from what was read, conditionally on the
+ * ETag read; on a conflict re-reads, merges per entry and retries. Store failures never fail the MSAL call.
+ */
+export class PartitionCachePlugin implements ICachePlugin {
+  readonly stats: CacheStats = emptyStats();
+  readonly partitionKey: string;
+  private readonly options: PartitionCachePluginOptions;
+  private loading: Promise<Loaded> | undefined;
+  private deserialized = false;
+
+  constructor(options: PartitionCachePluginOptions) {
+    this.options = options;
+    this.partitionKey = options.partitionKey;
+  }
+
+  async beforeCacheAccess(context: TokenCacheContext): Promise<void> {
+    const loaded = await this.load();
+    if (this.deserialized) return;
+    this.deserialized = true;
+    if (Object.keys(loaded.doc.msal).length > 0) context.tokenCache.deserialize(JSON.stringify(loaded.doc.msal));
+  }
+
+  async afterCacheAccess(context: TokenCacheContext): Promise<void> {
+    const loaded = await this.load();
+    if (!context.cacheHasChanged && !loaded.rewrite) return;
+    if (loaded.unavailable) return;
+    const msal: unknown = JSON.parse(context.tokenCache.serialize());
+    if (!isObject(msal)) return;
+    if (!loaded.rewrite && jsonEqual(loaded.doc.msal, msal)) return;
+    const merged = await this.save(loaded, stampChanges(loaded.doc, msal, this.now()));
+    if (merged) context.tokenCache.deserialize(JSON.stringify(merged.msal));
+  }
+
+  /** Loads the partition (at most one store read per invocation). */
+  load(): Promise<Loaded> {
+    this.loading ??= this.readDocument().then(
+      ({ doc, etag, rewrite }) => ({ doc, etag, rewrite, unavailable: false }),
+      (error: unknown) => {
+        this.options.logger.warn(
+          `token cache: store read failed for partition ${this.partitionKey}; continuing without the cache: ${describeError(error)}`,
+        );
+        return { doc: EMPTY_DOCUMENT, etag: undefined, rewrite: false, unavailable: true };
+      },
+    );
+    return this.loading;
+  }
+
+  /**
+   * Writes `ours`; on conflict merges it with what is stored now and retries. Returns the merged document when the
+   * write landed on a merge (so the in-memory cache can take the other writer's entries), otherwise undefined.
+   */
+  private async save(loaded: Loaded, ours: CacheDocument): Promise<CacheDocument | undefined> {
+    const attempts = this.options.maxWriteAttempts ?? 10;
+    let merged = false;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const toWrite = pruneExpired(ours, Math.floor(this.now() / 1000));
+      try {
+        loaded.etag = await this.write(toWrite, loaded.etag);
+        loaded.doc = toWrite;
+        loaded.rewrite = false;
+        return merged ? toWrite : undefined;
+      } catch (error) {
+        if (!(error instanceof StoreError) || error.code !== 'conflict') {
+          this.stats.failures++;
+          const level = error instanceof StoreError && error.code === 'too_large' ? 'error' : 'warn';
+          this.options.logger[level](
+            `token cache: store write failed for partition ${this.partitionKey}; the token is still returned: ${describeError(error)}`,
+          );
+          return undefined;
+        }
+        this.stats.conflicts++;
+        if (attempt === attempts) break;
+        await sleep(Math.random() * Math.min(200, 5 * 2 ** attempt));
+        let theirs: { doc: CacheDocument; etag: string | undefined };
+        try {
+          theirs = await this.readDocument();
+        } catch (readError) {
+          this.stats.failures++;
+          this.options.logger.warn(
+            `token cache: re-read after a write conflict failed for partition ${this.partitionKey}: ${describeError(readError)}`,
+          );
+          return undefined;
+        }
+        ours = mergeDocuments(loaded.doc, ours, theirs.doc);
+        loaded.doc = theirs.doc;
+        loaded.etag = theirs.etag;
+        merged = true;
+      }
+    }
+    this.options.logger.warn(
+      `token cache: gave up writing partition ${this.partitionKey} after ${attempts} conflicting attempts; the token is still returned`,
+    );
+    return undefined;
+  }
+
+  /** One store read, opened and parsed. An unusable document is logged and treated as empty (overwritten later). */
+  private async readDocument(): Promise<{ doc: CacheDocument; etag: string | undefined; rewrite: boolean }> {
+    const started = performance.now();
+    const stored = await this.options.store.read(this.partitionKey).finally(() => {
+      this.stats.storeMs += performance.now() - started;
+    });
+    this.stats.reads++;
+    if (!stored) return { doc: EMPTY_DOCUMENT, etag: undefined, rewrite: false };
+    this.stats.bytesRead += stored.data.byteLength;
+    try {
+      const { plaintext, keyId } = open(this.options.keyRing, this.partitionKey, stored.data);
+      return { doc: decodeDocument(plaintext), etag: stored.etag, rewrite: keyId !== this.options.keyRing.current.id };
+    } catch (error) {
+      this.stats.discarded = true;
+      this.options.logger.warn(
+        `token cache: stored document for partition ${this.partitionKey} is unusable and will be replaced: ${describeError(error)}`,
+      );
+      return { doc: EMPTY_DOCUMENT, etag: stored.etag, rewrite: true };
+    }
+  }
+
+  private async write(doc: CacheDocument, etag: string | undefined): Promise<string> {
+    const sealed = seal(this.options.keyRing, this.partitionKey, encodeDocument(doc), {
+      compress: this.options.compress ?? false,
+    });
+    const started = performance.now();
+    try {
+      const expiresAt = new Date(this.now() + (this.options.lifetimeMs ?? 90 * DAY_MS));
+      const newEtag = await this.options.store.write(this.partitionKey, sealed, { ifMatch: etag, expiresAt });
+      this.stats.writes++;
+      this.stats.bytesWritten += sealed.byteLength;
+      return newEtag;
+    } finally {
+      this.stats.storeMs += performance.now() - started;
+    }
+  }
+
+  private now(): number {
+    // Sub-millisecond wall clock: the merge's tie-breaker between two writers of the same entry.
+    return this.options.now ? this.options.now() : performance.timeOrigin + performance.now();
+  }
+}

@@ -1,0 +1,21 @@
+/** What one invocation's cache did, for telemetry. Counts, sizes and times only — never contents. */
+export interface CacheStats {
+  /** Store point reads (the first load plus one per conflict). */
+  reads: number;
+  /** Successful store writes. */
+  writes: number;
+  /** Writes rejected because the document changed since it was read (each followed by re-read and merge). */
+  conflicts: number;
+  /** Reads or writes that failed (store unreachable, throttled, over its limit). */
+  failures: number;
+  /** The stored document could not be opened (corrupt, foreign, unknown key or version) and was treated as empty. */
+  discarded: boolean;
+  bytesRead: number;
+  bytesWritten: number;
+  /** Wall-clock milliseconds spent waiting for the store. */
+  storeMs: number;
+}
+
+export function emptyStats(): CacheStats {
+  return { reads: 0, writes: 0, conflicts: 0, failures: 0, discarded: false, bytesRead: 0, bytesWritten: 0, storeMs: 0 };
+}

@@ -1,0 +1,191 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+/**
+ * Every app setting the code reads, in one place: typed, validated, frozen. A missing or malformed setting is a
+ * startup error that names it. `local.settings.sample.json` and the README list the same settings.
+ */
+export interface AppConfig {
+  readonly identity: {
+    /** AUTH_TENANT_ID — the app registration's home tenant. */
+    readonly tenantId: string;
+    /** AUTH_CLIENT_ID — the app registration's client id (also this web API's audience). */
+    readonly clientId: string;
+    /** AUTH_CLIENT_SECRET or AUTH_CLIENT_CERTIFICATE_PATH (PEM with private key and certificate). */
+    readonly credential:
+      | { readonly clientSecret: string }
+      | { readonly clientCertificate: { thumbprintSha256: string; privateKey: string; x5c?: string } };
+    /** AUTH_AUTHORITY_HOST — default `https://login.microsoftonline.com`. */
+    readonly authorityHost: string;
+    /** AUTH_CA_PATH — extra CA to trust for the authority (local development authority only). */
+    readonly ca?: string;
+  };
+  readonly cache: {
+    /** CACHE_STORE — `cosmos`, `table` or `memory`. */
+    readonly store: 'cosmos' | 'table' | 'memory';
+    /** CACHE_KEYS — key ring `id:base64key,...`, current key first. Required. */
+    readonly keys: string;
+    /** CACHE_COMPRESS — deflate before encrypting. Default false. */
+    readonly compress: boolean;
+    /** CACHE_LIFETIME_DAYS — a document untouched this long may be removed. Default 90. */
+    readonly lifetimeDays: number;
+    /** CACHE_CREATE_IF_MISSING — create the database/container/table on first use. Default false. */
+    readonly createIfMissing: boolean;
+    readonly cosmos?: {
+      /** COSMOS_ENDPOINT */ readonly endpoint: string;
+      /** COSMOS_KEY — omit to use Microsoft Entra ID (managed identity). */ readonly key?: string;
+      /** COSMOS_DATABASE — default `tokencache`. */ readonly databaseId: string;
+      /** COSMOS_CONTAINER — default `msal`. */ readonly containerId: string;
+    };
+    readonly table?: {
+      /** TABLE_CONNECTION_STRING — or TABLE_ACCOUNT_URL for Microsoft Entra ID (managed identity). */
+      readonly connectionString?: string;
+      readonly accountUrl?: string;
+      /** TABLE_NAME — default `msalcache`. */
+      readonly tableName: string;
+    };
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function optional(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function required(env: Env, name: string, why: string): string {
+  const value = optional(env, name);
+  if (value === undefined) throw new ConfigError(`setting ${name} is missing: ${why}`);
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const value = optional(env, name)?.toLowerCase();
+  if (value === undefined) return fallback;
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new ConfigError(`setting ${name} must be true or false, got "${value}"`);
+}
+
+function positiveNumber(env: Env, name: string, fallback: number): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new ConfigError(`setting ${name} must be a positive number, got "${raw}"`);
+  return value;
+}
+
+function url(env: Env, name: string, fallback?: string): string {
+  const value = optional(env, name) ?? fallback;
+  if (value === undefined) throw new ConfigError(`setting ${name} is missing`);
+  try {
+    return new URL(value).toString().replace(/\/+$/, '');
+  } catch {
+    throw new ConfigError(`setting ${name} must be an absolute URL, got "${value}"`);
+  }
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const value = optional(env, name) ?? fallback;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new ConfigError(`setting ${name} must be one of ${allowed.join(', ')}, got "${value}"`);
+  }
+  return value as T;
+}
+
+function readFile(name: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`setting ${name} names a file that cannot be read: ${(error as Error).message}`);
+  }
+}
+
+function credential(env: Env): AppConfig['identity']['credential'] {
+  const secret = optional(env, 'AUTH_CLIENT_SECRET');
+  const certPath = optional(env, 'AUTH_CLIENT_CERTIFICATE_PATH');
+  if (secret && certPath) throw new ConfigError('set only one of AUTH_CLIENT_SECRET and AUTH_CLIENT_CERTIFICATE_PATH');
+  if (secret) return { clientSecret: secret };
+  if (!certPath) throw new ConfigError('setting AUTH_CLIENT_SECRET or AUTH_CLIENT_CERTIFICATE_PATH is missing');
+  return { clientCertificate: parseCertificate(readFile('AUTH_CLIENT_CERTIFICATE_PATH', certPath)) };
+}
+
+function parseCertificate(pem: string): { thumbprintSha256: string; privateKey: string; x5c: string } {
+  const key = /-----BEGIN (?:RSA |EC )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC )?PRIVATE KEY-----/.exec(pem)?.[0];
+  const cert = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
+  if (!key || !cert) {
+    throw new ConfigError('AUTH_CLIENT_CERTIFICATE_PATH must name a PEM file with a private key and a certificate');
+  }
+  const der = Buffer.from(cert.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+  return { thumbprintSha256: createHash('sha256').update(der).digest('hex'), privateKey: key, x5c: cert };
+}
+
+/** Parses and validates settings. Pure: tests pass their own environment. */
+export function parseConfig(env: Env): AppConfig {
+  const store = oneOf(env, 'CACHE_STORE', ['cosmos', 'table', 'memory'] as const, 'table');
+  const caPath = optional(env, 'AUTH_CA_PATH');
+  const config: AppConfig = {
+    identity: {
+      tenantId: required(env, 'AUTH_TENANT_ID', 'the tenant of the app registration'),
+      clientId: required(env, 'AUTH_CLIENT_ID', 'the client id of the app registration'),
+      credential: credential(env),
+      authorityHost: url(env, 'AUTH_AUTHORITY_HOST', 'https://login.microsoftonline.com'),
+      ...(caPath ? { ca: readFile('AUTH_CA_PATH', caPath) } : {}),
+    },
+    cache: {
+      store,
+      keys: required(env, 'CACHE_KEYS', 'the key ring that encrypts cached tokens at rest ("id:base64key,...")'),
+      compress: bool(env, 'CACHE_COMPRESS', false),
+      lifetimeDays: positiveNumber(env, 'CACHE_LIFETIME_DAYS', 90),
+      createIfMissing: bool(env, 'CACHE_CREATE_IF_MISSING', false),
+      ...(store === 'cosmos'
+        ? {
+            cosmos: {
+              endpoint: url(env, 'COSMOS_ENDPOINT'),
+              ...(optional(env, 'COSMOS_KEY') ? { key: optional(env, 'COSMOS_KEY') } : {}),
+              databaseId: optional(env, 'COSMOS_DATABASE') ?? 'tokencache',
+              containerId: optional(env, 'COSMOS_CONTAINER') ?? 'msal',
+            },
+          }
+        : {}),
+      ...(store === 'table' ? { table: tableSettings(env) } : {}),
+    },
+  };
+  return deepFreeze(config);
+}
+
+function tableSettings(env: Env): NonNullable<AppConfig['cache']['table']> {
+  const connectionString = optional(env, 'TABLE_CONNECTION_STRING');
+  const accountUrl = optional(env, 'TABLE_ACCOUNT_URL');
+  if (!connectionString && !accountUrl) {
+    throw new ConfigError('CACHE_STORE=table needs TABLE_CONNECTION_STRING or TABLE_ACCOUNT_URL');
+  }
+  return {
+    ...(connectionString ? { connectionString } : { accountUrl: url(env, 'TABLE_ACCOUNT_URL') }),
+    tableName: optional(env, 'TABLE_NAME') ?? 'msalcache',
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+let loaded: AppConfig | undefined;
+
+/** The process's configuration, read from `process.env` once. */
+export function getConfig(): AppConfig {
+  loaded ??= parseConfig(process.env);
+  return loaded;
+}
