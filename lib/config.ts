@@ -20,6 +20,8 @@ export interface AppConfig {
     /** AUTH_CA_PATH — extra CA to trust for the authority (local development authority only). */
     readonly ca?: string;
   };
+  readonly web: WebConfig;
+  readonly daemons: DaemonConfig;
   readonly cache: {
     /** CACHE_STORE — `cosmos`, `table` or `memory`. */
     readonly store: 'cosmos' | 'table' | 'memory';
@@ -45,6 +47,36 @@ export interface AppConfig {
       readonly tableName: string;
     };
   };
+}
+
+export interface WebConfig {
+  /** AUTH_API_AUDIENCES — accepted `aud` of incoming tokens, comma-separated. Default `{clientId},api://{clientId}`. */
+  readonly audiences: readonly string[];
+  /** AUTH_ALLOWED_TENANTS — tenants whose users may call, comma-separated. Default the app's tenant. */
+  readonly allowedTenants: readonly string[];
+  /** AUTH_REQUIRED_SCOPE — scope the caller's token must carry in `scp`. Default `access_as_user`. */
+  readonly requiredScope: string;
+  /** DOWNSTREAM_API_URL — what the web API and web app call for the user. Default Graph `/v1.0/me`. */
+  readonly downstreamUrl: string;
+  /** DOWNSTREAM_SCOPES — delegated scopes for it, space-separated. Default `https://graph.microsoft.com/User.Read`. */
+  readonly downstreamScopes: readonly string[];
+  /** WEBAPP_REDIRECT_URI — the sign-in callback registered on the app. Default `http://localhost:7071/api/auth/callback`. */
+  readonly redirectUri: string;
+  /** WEBAPP_POST_LOGOUT_URI — where the authority returns after sign-out. Default `http://localhost:7071/api/home`. */
+  readonly postLogoutUri: string;
+  /** SESSION_KEYS — key ring (`id:base64key,...`) for the sign-in and session cookies. Required for the web app. */
+  readonly sessionKeys: string | undefined;
+}
+
+export interface DaemonConfig {
+  /** APP_DAEMON_API_URL — what the app daemon calls as the app. Default Graph `/v1.0/organization`. */
+  readonly appApiUrl: string;
+  /** APP_DAEMON_SCOPES — default `https://graph.microsoft.com/.default`. */
+  readonly appScopes: readonly string[];
+  /** USER_DAEMON_CONCURRENCY — users processed at once. Default 8. */
+  readonly userConcurrency: number;
+  /** USER_DAEMON_MAX_USERS — per-run budget of users. Default 1000. */
+  readonly userBudget: number;
 }
 
 export class ConfigError extends Error {
@@ -140,6 +172,13 @@ export function parseConfig(env: Env): AppConfig {
       authorityHost: url(env, 'AUTH_AUTHORITY_HOST', 'https://login.microsoftonline.com'),
       ...(caPath ? { ca: readFile('AUTH_CA_PATH', caPath) } : {}),
     },
+    web: webSettings(env),
+    daemons: {
+      appApiUrl: url(env, 'APP_DAEMON_API_URL', 'https://graph.microsoft.com/v1.0/organization'),
+      appScopes: list(env, 'APP_DAEMON_SCOPES', ' ', ['https://graph.microsoft.com/.default']),
+      userConcurrency: positiveNumber(env, 'USER_DAEMON_CONCURRENCY', 8),
+      userBudget: positiveNumber(env, 'USER_DAEMON_MAX_USERS', 1000),
+    },
     cache: {
       store,
       keys: required(env, 'CACHE_KEYS', 'the key ring that encrypts cached tokens at rest ("id:base64key,...")'),
@@ -160,6 +199,38 @@ export function parseConfig(env: Env): AppConfig {
     },
   };
   return deepFreeze(config);
+}
+
+function list(env: Env, name: string, separator: string, fallback: readonly string[]): readonly string[] {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const items = raw.split(separator).map((item) => item.trim()).filter((item) => item.length > 0);
+  if (items.length === 0) throw new ConfigError(`setting ${name} must list at least one value`);
+  return items;
+}
+
+function webSettings(env: Env): WebConfig {
+  const clientId = optional(env, 'AUTH_CLIENT_ID') ?? '';
+  const tenantId = optional(env, 'AUTH_TENANT_ID') ?? '';
+  return {
+    audiences: list(env, 'AUTH_API_AUDIENCES', ',', [clientId, `api://${clientId}`]),
+    allowedTenants: list(env, 'AUTH_ALLOWED_TENANTS', ',', [tenantId]).map((t) => t.toLowerCase()),
+    requiredScope: optional(env, 'AUTH_REQUIRED_SCOPE') ?? 'access_as_user',
+    downstreamUrl: url(env, 'DOWNSTREAM_API_URL', 'https://graph.microsoft.com/v1.0/me'),
+    downstreamScopes: list(env, 'DOWNSTREAM_SCOPES', ' ', ['https://graph.microsoft.com/User.Read']),
+    redirectUri: url(env, 'WEBAPP_REDIRECT_URI', 'http://localhost:7071/api/auth/callback'),
+    postLogoutUri: url(env, 'WEBAPP_POST_LOGOUT_URI', 'http://localhost:7071/api/home'),
+    sessionKeys: optional(env, 'SESSION_KEYS'),
+  };
+}
+
+/** A timer schedule (NCRONTAB, six fields) from a setting, read when the function registers. */
+export function scheduleSetting(name: 'APP_DAEMON_SCHEDULE' | 'USER_DAEMON_SCHEDULE', fallback: string): string {
+  const value = optional(process.env, name) ?? fallback;
+  if (value.split(/\s+/).length !== 6) {
+    throw new ConfigError(`setting ${name} must be an NCRONTAB expression with six fields, got "${value}"`);
+  }
+  return value;
 }
 
 function tableSettings(env: Env): NonNullable<AppConfig['cache']['table']> {

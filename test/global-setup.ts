@@ -1,2 +1,41 @@
-// Placeholder: replaced by the emulator + authority launcher once dev/ is ready.
-export default function setup(): void {}
+import type { TestProject } from 'vitest/node';
+import { startLocalAuthority } from '../dev/authority/server.js';
+import { startDownstreamApi } from '../dev/downstream.js';
+import { startAzuriteTable, startCosmosServer } from '../dev/emulators.js';
+
+/**
+ * Starts, once per test run, everything the tests talk to — all in this process, on free loopback ports:
+ * Azurite's Table service, the Cosmos DB-compatible server, the local HTTPS authority and the downstream API.
+ * Test files get the addresses with `inject(...)` (see test/support/stack.ts) and isolate themselves with their own
+ * table/container names, client ids and tenant ids.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const [table, cosmos, authority] = await Promise.all([startAzuriteTable(), startCosmosServer(), startLocalAuthority()]);
+  const downstream = await startDownstreamApi({
+    jwks: authority.jwks,
+    issuers: (iss) => iss.startsWith(`${authority.url}/`),
+    audience: ['https://graph.microsoft.com', 'api://downstream'],
+  });
+  project.provide('stack', {
+    table: { url: table.url, accountName: table.accountName, accountKey: table.accountKey, connectionString: table.connectionString },
+    cosmos: { endpoint: cosmos.endpoint, key: cosmos.key },
+    authority: { url: authority.url, ca: authority.ca, host: authority.host },
+    downstream: { url: downstream.url },
+  });
+  return async () => {
+    await Promise.allSettled([table.close(), cosmos.close(), authority.close(), downstream.close()]);
+  };
+}
+
+export interface Stack {
+  readonly table: { readonly url: string; readonly accountName: string; readonly accountKey: string; readonly connectionString: string };
+  readonly cosmos: { readonly endpoint: string; readonly key: string };
+  readonly authority: { readonly url: string; readonly ca: string; readonly host: string };
+  readonly downstream: { readonly url: string };
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    stack: Stack;
+  }
+}

@@ -45,7 +45,8 @@ export interface InvocationClient {
 export class ClientFactory {
   readonly identity: IdentityOptions;
   readonly cache: CacheOptions;
-  private readonly network: INetworkModule;
+  /** Shared by MSAL and the JWKS fetch. */
+  readonly network: INetworkModule;
   private metadata: Promise<string> | undefined;
 
   constructor(identity: IdentityOptions, cache: CacheOptions) {
@@ -77,7 +78,19 @@ export class ClientFactory {
 
   async forPartition(partitionKey: string, logger: Logger): Promise<InvocationClient> {
     const plugin = new PartitionCachePlugin({ ...this.cache, partitionKey, logger });
-    const config: Configuration = {
+    return { client: new ConfidentialClientApplication(await this.configuration(logger, plugin)), plugin };
+  }
+
+  /**
+   * A client with an in-memory cache only, for steps that run before the user's partition is known (building the
+   * sign-in URL, redeeming the code); its entries then go to the partition with `plugin.importEntries`.
+   */
+  async withoutPersistence(logger: Logger): Promise<ConfidentialClientApplication> {
+    return new ConfidentialClientApplication(await this.configuration(logger, undefined));
+  }
+
+  private async configuration(logger: Logger, plugin: PartitionCachePlugin | undefined): Promise<Configuration> {
+    return {
       auth: {
         clientId: this.identity.clientId,
         authority: this.authority,
@@ -85,19 +98,19 @@ export class ClientFactory {
         authorityMetadata: await this.authorityMetadata(),
         ...this.identity.credential,
       },
-      cache: { cachePlugin: plugin },
+      ...(plugin ? { cache: { cachePlugin: plugin } } : {}),
       system: {
         networkClient: this.network,
         loggerOptions: {
           piiLoggingEnabled: false,
           logLevel: LogLevel.Warning,
+          // MSAL's warnings are routine (e.g. "No client info in response" for every app token): info level.
           loggerCallback: (level, message) => {
-            if (level === LogLevel.Error) logger.error(`msal: ${message}`);
-            else if (level === LogLevel.Warning) logger.warn(`msal: ${message}`);
+            if (level === LogLevel.Error) logger.warn(`msal: ${message}`);
+            else logger.info(`msal: ${message}`);
           },
         },
       },
     };
-    return { client: new ConfidentialClientApplication(config), plugin };
   }
 }

@@ -57,7 +57,9 @@ export async function acquireTokenSilently(
 ): Promise<TokenOutcome> {
   const partitionKey = partitionKeyOfAccount(homeAccountId);
   const { client, plugin } = await factory.forPartition(partitionKey, logger);
-  const account = await client.getTokenCache().getAccountByHomeId(homeAccountId);
+  // Partition keys are lower-cased; account ids from the authority may not be.
+  const wanted = homeAccountId.toLowerCase();
+  const account = (await client.getTokenCache().getAllAccounts()).find((a) => a.homeAccountId.toLowerCase() === wanted);
   if (!account) throw new AccountNotCachedError(partitionKey);
   const result = await client.acquireTokenSilent({ account, scopes, forceRefresh: options.forceRefresh ?? false });
   return { result, partitionKey, stats: plugin.stats };

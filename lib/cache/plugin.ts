@@ -1,7 +1,15 @@
 import type { ICachePlugin, TokenCacheContext } from '@azure/msal-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, describeError } from '../log.js';
-import { type CacheDocument, EMPTY_DOCUMENT, decodeDocument, encodeDocument, isObject, jsonEqual } from './document.js';
+import {
+  type CacheDocument,
+  type JsonObject,
+  EMPTY_DOCUMENT,
+  decodeDocument,
+  encodeDocument,
+  isObject,
+  jsonEqual,
+} from './document.js';
 import { open, seal } from './envelope.js';
 import type { KeyRing } from './keyring.js';
 import { mergeDocuments, pruneExpired, stampChanges } from './merge.js';
@@ -14,7 +22,7 @@ export interface PartitionCachePluginOptions {
   readonly partitionKey: string;
   readonly keyRing: KeyRing;
   readonly logger: Logger;
-  /** Write attempts before giving up on a contended partition (each conflict re-reads and merges). Default 10. */
+  /** Write attempts before giving up on a contended partition (each conflict re-reads and merges). Default 20. */
   readonly maxWriteAttempts?: number;
   /** Deflate the cache before encrypting it. Default false. */
   readonly compress?: boolean;
@@ -72,6 +80,32 @@ export class PartitionCachePlugin implements ICachePlugin {
     if (merged) context.tokenCache.deserialize(JSON.stringify(merged.msal));
   }
 
+  /**
+   * Adds the entries of another MSAL cache (e.g. one that redeemed a sign-in code before the user's partition was
+   * known) to this partition and writes it: one read, one conditional write, merged on conflict.
+   */
+  async importEntries(msal: JsonObject): Promise<void> {
+    const loaded = await this.load();
+    if (loaded.unavailable) return;
+    const combined: JsonObject = { ...loaded.doc.msal };
+    for (const [section, entries] of Object.entries(msal)) {
+      const existing = combined[section];
+      combined[section] = isObject(entries) && isObject(existing) ? { ...existing, ...entries } : entries;
+    }
+    if (!loaded.rewrite && jsonEqual(loaded.doc.msal, combined)) return;
+    await this.save(loaded, stampChanges(loaded.doc, combined, this.now()));
+  }
+
+  /** Deletes the partition's whole document (sign-out, purge). Store errors propagate: the caller must know. */
+  async purge(): Promise<boolean> {
+    const started = performance.now();
+    try {
+      return await this.options.store.delete(this.partitionKey);
+    } finally {
+      this.stats.storeMs += performance.now() - started;
+    }
+  }
+
   /** Loads the partition (at most one store read per invocation). */
   load(): Promise<Loaded> {
     this.loading ??= this.readDocument().then(
@@ -91,7 +125,7 @@ export class PartitionCachePlugin implements ICachePlugin {
    * write landed on a merge (so the in-memory cache can take the other writer's entries), otherwise undefined.
    */
   private async save(loaded: Loaded, ours: CacheDocument): Promise<CacheDocument | undefined> {
-    const attempts = this.options.maxWriteAttempts ?? 10;
+    const attempts = this.options.maxWriteAttempts ?? 20;
     let merged = false;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       const toWrite = pruneExpired(ours, Math.floor(this.now() / 1000));
@@ -111,7 +145,8 @@ export class PartitionCachePlugin implements ICachePlugin {
         }
         this.stats.conflicts++;
         if (attempt === attempts) break;
-        await sleep(Math.random() * Math.min(200, 5 * 2 ** attempt));
+        // Full jitter: contending writers spread out instead of colliding again in lock-step.
+        await sleep(Math.random() * Math.min(1000, 10 * 2 ** attempt));
         let theirs: { doc: CacheDocument; etag: string | undefined };
         try {
           theirs = await this.readDocument();

@@ -71,7 +71,7 @@ export interface CacheStore {
 }
 
 /** Error codes of store errors, stable for callers and telemetry. */
-export type StoreErrorCode = 'conflict' | 'too_large' | 'unavailable' | 'invalid_key' | 'misconfigured';
+export type StoreErrorCode = 'conflict' | 'too_large' | 'unavailable' | 'invalid_key' | 'misconfigured' | 'corrupt';
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;
@@ -94,10 +94,11 @@ export class StoreConflictError extends StoreError {
 export class StoreTooLargeError extends StoreError {
   readonly size: number;
   readonly limit: number;
-  constructor(partitionKey: string, size: number, limit: number, unit: string) {
+  constructor(partitionKey: string, size: number, limit: number, unit: string, options?: { cause?: unknown }) {
     super(
       'too_large',
       `cache document for partition "${partitionKey}" is ${size} ${unit}, over the store limit of ${limit} ${unit}`,
+      options,
     );
     this.name = 'StoreTooLargeError';
     this.size = size;
@@ -132,4 +133,30 @@ export function isNetworkError(error: unknown): boolean {
     current = current.cause;
   }
   return false;
+}
+
+/**
+ * Runs `operation` with an `AbortSignal` that fires after `timeoutMs`, and rejects with
+ * `StoreError('unavailable')` at that time even when the SDK ignores the signal (some SDK retry loops do). The
+ * abandoned SDK work is left to finish in the background.
+ */
+export async function withDeadline<T>(
+  timeoutMs: number,
+  describeTarget: string,
+  operation: (abortSignal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new StoreError('unavailable', `${describeTarget} did not answer within ${timeoutMs} ms`);
+      controller.abort(error);
+      reject(error);
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([operation(controller.signal), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

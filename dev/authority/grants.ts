@@ -1,0 +1,182 @@
+import { createHash } from 'node:crypto';
+import { errors as joseErrors, type JWTPayload } from 'jose';
+import { invalidGrant, invalidRequest, missingParameter, OAuthError } from './errors.js';
+import { isGuid, tenantIdFor } from './ids.js';
+import type { SigningKey } from './keys.js';
+import { parseAppScope, parseUserScopes, splitScopes } from './scopes.js';
+import type { CodeStore, InteractionRequirements, RefreshTokenStore } from './state.js';
+import { issueAppToken, issueUserTokens, type TokenContext, type TokenResponse } from './tokens.js';
+import type { SignedInUser } from './users.js';
+
+export interface GrantDeps {
+  readonly baseUrl: string;
+  readonly key: SigningKey;
+  readonly tokens: TokenContext;
+  readonly codes: CodeStore;
+  readonly refreshTokens: RefreshTokenStore;
+  readonly interaction: InteractionRequirements;
+}
+
+export interface GrantRequest {
+  readonly form: URLSearchParams;
+  /** The tenant segment of the path. */
+  readonly tenant: string;
+  /** Already authenticated. */
+  readonly clientId: string;
+}
+
+export type GrantHandler = (req: GrantRequest, deps: GrantDeps) => Promise<TokenResponse>;
+
+export const GRANTS: Readonly<Record<string, GrantHandler>> = {
+  client_credentials: clientCredentials,
+  authorization_code: authorizationCode,
+  refresh_token: refreshToken,
+  'urn:ietf:params:oauth:grant-type:jwt-bearer': onBehalfOf,
+};
+
+function required(form: URLSearchParams, name: string): string {
+  const value = form.get(name);
+  if (!value) throw missingParameter(name);
+  return value;
+}
+
+async function clientCredentials({ form, tenant, clientId }: GrantRequest, deps: GrantDeps): Promise<TokenResponse> {
+  const resource = parseAppScope(required(form, 'scope'));
+  return issueAppToken(deps.tokens, clientId, tenantIdFor(tenant), resource);
+}
+
+async function authorizationCode({ form, clientId }: GrantRequest, deps: GrantDeps): Promise<TokenResponse> {
+  const code = required(form, 'code');
+  const redirectUri = required(form, 'redirect_uri');
+  const redemption = deps.codes.redeem(code);
+  if (redemption.status !== 'ok') throw unusableCode(redemption.status);
+  const grant = redemption.grant;
+  if (grant.clientId !== clientId) {
+    throw invalidGrant(70000, 'The provided authorization code was issued to a different client.');
+  }
+  if (grant.redirectUri !== redirectUri) {
+    throw invalidGrant(
+      500112,
+      `The reply address '${redirectUri}' does not match the reply address '${grant.redirectUri}' provided when requesting Authorization code.`,
+    );
+  }
+  const verifier = form.get('code_verifier');
+  if (!verifier) throw invalidRequest(9002325, 'Proof Key for Code Exchange is required: code_verifier is missing.');
+  if (createHash('sha256').update(verifier).digest('base64url') !== grant.codeChallenge) {
+    throw invalidGrant(
+      501481,
+      'The Code_Verifier does not match the code_challenge supplied in the authorization request.',
+    );
+  }
+  const scope = form.get('scope') ?? grant.scopes.join(' ');
+  return userTokens(deps, clientId, grant.user, scope, form, 'authorization_code', grant.nonce);
+}
+
+function unusableCode(status: 'unknown' | 'expired' | 'redeemed'): OAuthError {
+  switch (status) {
+    case 'unknown':
+      return invalidGrant(70000, "The provided value for the 'code' parameter is not valid.");
+    case 'expired':
+      return invalidGrant(70008, 'The provided authorization code has expired.');
+    case 'redeemed':
+      return invalidGrant(
+        54005,
+        'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.',
+      );
+  }
+}
+
+async function refreshToken({ form, clientId }: GrantRequest, deps: GrantDeps): Promise<TokenResponse> {
+  const record = deps.refreshTokens.get(required(form, 'refresh_token'));
+  if (!record) throw invalidGrant(9002313, 'Invalid request. Request is malformed or invalid.');
+  if (record.clientId !== clientId) throw invalidGrant(70000, 'Provided grant is invalid or malformed.');
+  if (record.revoked) {
+    throw invalidGrant(
+      50173,
+      'The provided grant has expired due to it being revoked, a fresh auth token is needed. ' +
+        'The user might have changed or reset their password.',
+      // Entra adds this sub-error; MSAL then raises InteractionRequiredAuthError and drops the refresh token.
+      { suberror: 'bad_token' },
+    );
+  }
+  requireNoInteraction(deps, record.user);
+  return userTokens(deps, clientId, record.user, required(form, 'scope'), form, 'refresh_token');
+}
+
+async function onBehalfOf({ form, tenant, clientId }: GrantRequest, deps: GrantDeps): Promise<TokenResponse> {
+  const use = required(form, 'requested_token_use');
+  if (use !== 'on_behalf_of') {
+    throw invalidRequest(50027, `requested_token_use '${use}' is not supported; use 'on_behalf_of'.`);
+  }
+  const claims = await verifyAssertion(required(form, 'assertion'), clientId, deps);
+  const assertionTid = typeof claims.tid === 'string' ? claims.tid.toLowerCase() : undefined;
+  const user: SignedInUser = {
+    oid: String(claims.oid).toLowerCase(),
+    tid: isGuid(tenant) ? tenant.toLowerCase() : (assertionTid ?? tenantIdFor(tenant)),
+    name: typeof claims.name === 'string' ? claims.name : '',
+    username: typeof claims.preferred_username === 'string' ? claims.preferred_username : '',
+  };
+  requireNoInteraction(deps, user);
+  return userTokens(deps, clientId, user, required(form, 'scope'), form, 'on_behalf_of');
+}
+
+/** The incoming token of an OBO request: signed here, in date, for this client, and a user's. */
+async function verifyAssertion(assertion: string, clientId: string, deps: GrantDeps): Promise<JWTPayload> {
+  let claims: JWTPayload;
+  try {
+    claims = await deps.key.verify(assertion);
+  } catch (e) {
+    const outOfTime =
+      e instanceof joseErrors.JWTExpired || (e instanceof joseErrors.JWTClaimValidationFailed && e.claim === 'nbf');
+    if (outOfTime) throw invalidGrant(500133, 'Assertion is not within its valid time range.');
+    throw invalidGrant(50013, 'Assertion failed signature validation.');
+  }
+  if (typeof claims.iss !== 'string' || !claims.iss.startsWith(`${deps.baseUrl}/`)) {
+    throw invalidGrant(50013, 'Assertion issuer is not this authority.');
+  }
+  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  if (!audiences.some((aud) => aud === clientId || aud === `api://${clientId}`)) {
+    throw invalidGrant(50013, 'Assertion audience does not match the Client app presenting the assertion.');
+  }
+  if (typeof claims.oid !== 'string' || claims.idtyp === 'app') {
+    throw invalidGrant(
+      50013,
+      'Assertion is not a user token: an app-only token cannot be exchanged on behalf of a user.',
+    );
+  }
+  return claims;
+}
+
+function requireNoInteraction(deps: GrantDeps, user: SignedInUser): void {
+  const claims = deps.interaction.claimsFor(user.oid);
+  if (claims === undefined) return;
+  throw new OAuthError(
+    400,
+    'interaction_required',
+    50076,
+    'Due to a configuration change made by your administrator, or because you moved to a new location, ' +
+      'you must use multi-factor authentication to access this resource.',
+    { claims },
+  );
+}
+
+async function userTokens(
+  deps: GrantDeps,
+  clientId: string,
+  user: SignedInUser,
+  scope: string,
+  form: URLSearchParams,
+  issuedBy: string,
+  nonce?: string,
+): Promise<TokenResponse> {
+  const scopes = parseUserScopes(scope);
+  const wantsRefreshToken = splitScopes(scope).some((s) => s.toLowerCase() === 'offline_access');
+  return issueUserTokens(deps.tokens, {
+    clientId,
+    user,
+    scopes,
+    wantsClientInfo: form.get('client_info') === '1',
+    ...(nonce ? { nonce } : {}),
+    ...(wantsRefreshToken ? { refreshToken: deps.refreshTokens.issue(clientId, user, issuedBy) } : {}),
+  });
+}

@@ -1,0 +1,100 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestCounters } from './counters.js';
+import { entraErrorBody, injectedFailure, invalidRequest, missingParameter, OAuthError } from './errors.js';
+import { GRANTS, type GrantDeps } from './grants.js';
+import { HttpError, readForm, sendJson } from './http.js';
+import { newTraceId } from './ids.js';
+import type { FailureInjector } from './state.js';
+
+export interface TokenEndpointDeps extends GrantDeps {
+  readonly clientSecret: string;
+  readonly counters: RequestCounters;
+  readonly failures: FailureInjector;
+}
+
+/** POST /{tenant}/oauth2/v2.0/token */
+export async function handleToken(
+  req: IncomingMessage,
+  res: ServerResponse,
+  tenant: string,
+  deps: TokenEndpointDeps,
+): Promise<void> {
+  const correlationId = headerValue(req, 'client-request-id');
+  const headers: Record<string, string> = { 'x-ms-request-id': newTraceId() };
+  if (correlationId) headers['client-request-id'] = correlationId;
+  try {
+    const form = await readTokenForm(req, deps);
+    const clientId = form.get('client_id');
+    deps.counters.count('token', clientId ?? undefined, form.get('grant_type') ?? undefined);
+    const failure = deps.failures.take();
+    if (failure) throw injectedFailure(failure.status, failure.retryAfter);
+
+    const grantType = form.get('grant_type');
+    if (!grantType) throw missingParameter('grant_type');
+    const grant = Object.hasOwn(GRANTS, grantType) ? GRANTS[grantType] : undefined;
+    if (!grant) {
+      throw new OAuthError(
+        400,
+        'unsupported_grant_type',
+        70003,
+        `The app requested an unsupported grant type '${grantType}'.`,
+      );
+    }
+    if (!clientId) throw missingParameter('client_id');
+    authenticateClient(form, deps.clientSecret);
+    sendJson(res, 200, await grant({ form, tenant, clientId }, deps), headers);
+  } catch (e) {
+    if (!(e instanceof OAuthError)) throw e;
+    if (e.extras.retryAfterSeconds !== undefined) headers['retry-after'] = String(e.extras.retryAfterSeconds);
+    sendJson(res, e.status, entraErrorBody(e, correlationId), headers);
+  }
+}
+
+async function readTokenForm(req: IncomingMessage, deps: TokenEndpointDeps): Promise<URLSearchParams> {
+  try {
+    return await readForm(req);
+  } catch (e) {
+    if (!(e instanceof HttpError)) throw e;
+    deps.counters.count('token', undefined, undefined);
+    throw invalidRequest(900144, e.message);
+  }
+}
+
+function authenticateClient(form: URLSearchParams, expectedSecret: string): void {
+  if (form.has('client_assertion')) {
+    throw new OAuthError(
+      401,
+      'invalid_client',
+      700027,
+      'Client assertions are not supported by the local authority; use client_secret.',
+    );
+  }
+  const secret = form.get('client_secret');
+  if (!secret) {
+    throw new OAuthError(
+      401,
+      'invalid_client',
+      7000218,
+      "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+    );
+  }
+  if (!sameSecret(secret, expectedSecret)) {
+    throw new OAuthError(
+      401,
+      'invalid_client',
+      7000215,
+      'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.',
+    );
+  }
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}

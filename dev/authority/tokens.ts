@@ -1,0 +1,121 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { appObjectId, base64UrlJson } from './ids.js';
+import type { SigningKey } from './keys.js';
+import type { UserScopes } from './scopes.js';
+import type { SignedInUser } from './users.js';
+
+export interface TokenContext {
+  readonly key: SigningKey;
+  readonly lifetimeSeconds: number;
+  issuer(tid: string): string;
+}
+
+/** The success body of the token endpoint, as Entra sends it. */
+export interface TokenResponse {
+  token_type: 'Bearer';
+  scope?: string;
+  expires_in: number;
+  ext_expires_in: number;
+  access_token: string;
+  refresh_token?: string;
+  id_token?: string;
+  client_info?: string;
+}
+
+/** Entra's `sub` is pairwise: one value per user and application, unlike `oid`. */
+export function pairwiseSubject(oid: string, clientId: string): string {
+  return createHash('sha256')
+    .update(`${oid}\u0000${clientId.toLowerCase()}`)
+    .digest()
+    .subarray(0, 32)
+    .toString('base64url');
+}
+
+/** What MSAL turns into homeAccountId `uid.utid`. */
+export function clientInfo(user: SignedInUser): string {
+  return base64UrlJson({ uid: user.oid, utid: user.tid });
+}
+
+function uti(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+export async function issueAppToken(
+  ctx: TokenContext,
+  clientId: string,
+  tid: string,
+  resource: string,
+): Promise<TokenResponse> {
+  const oid = appObjectId(clientId);
+  const accessToken = await ctx.key.sign(
+    {
+      aud: resource,
+      iss: ctx.issuer(tid),
+      tid,
+      oid,
+      sub: oid,
+      azp: clientId,
+      appid: clientId,
+      azpacr: '1',
+      idtyp: 'app',
+      roles: [],
+      uti: uti(),
+      ver: '2.0',
+    },
+    { expiresInSeconds: ctx.lifetimeSeconds },
+  );
+  return {
+    token_type: 'Bearer',
+    expires_in: ctx.lifetimeSeconds,
+    ext_expires_in: ctx.lifetimeSeconds,
+    access_token: accessToken,
+  };
+}
+
+export interface UserTokenRequest {
+  readonly clientId: string;
+  readonly user: SignedInUser;
+  readonly scopes: UserScopes;
+  readonly nonce?: string;
+  /** MSAL sends `client_info=1`; Entra answers with client_info only then. */
+  readonly wantsClientInfo: boolean;
+  /** Issued by the caller when `offline_access` was requested. */
+  readonly refreshToken?: string;
+}
+
+export async function issueUserTokens(ctx: TokenContext, req: UserTokenRequest): Promise<TokenResponse> {
+  const { user, clientId, scopes } = req;
+  const iss = ctx.issuer(user.tid);
+  const sub = pairwiseSubject(user.oid, clientId);
+  const identity = { iss, tid: user.tid, oid: user.oid, sub, name: user.name, preferred_username: user.username };
+  const accessToken = await ctx.key.sign(
+    {
+      ...identity,
+      aud: scopes.resource,
+      azp: clientId,
+      azpacr: '1',
+      scp: scopes.names.join(' '),
+      uti: uti(),
+      ver: '2.0',
+    },
+    { expiresInSeconds: ctx.lifetimeSeconds },
+  );
+  const response: TokenResponse = {
+    token_type: 'Bearer',
+    scope: [...scopes.resourceScopes, ...scopes.oidc].join(' '),
+    expires_in: ctx.lifetimeSeconds,
+    ext_expires_in: ctx.lifetimeSeconds,
+    access_token: accessToken,
+  };
+  if (req.refreshToken) response.refresh_token = req.refreshToken;
+  if (scopes.oidc.includes('openid')) {
+    // No nonce claim unless one was sent: msal-node rejects an id_token nonce it did not ask for.
+    const nonce = req.nonce ? { nonce: req.nonce } : {};
+    response.id_token = await ctx.key.sign(
+      { ...identity, ...nonce, aud: clientId, ver: '2.0' },
+      { expiresInSeconds: 3600 },
+    );
+  }
+  if (req.wantsClientInfo) response.client_info = clientInfo(user);
+  return response;
+}

@@ -1,0 +1,132 @@
+/**
+ * In-process emulators for local runs, tests and benchmarks: Azurite's Table service and
+ * `@vercel/cosmosdb-server` (a Cosmos DB NoSQL API server). Both are dev dependencies; import this file only
+ * from dev, test and bench code.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** Azurite's well-known development account (public, documented by Microsoft). */
+export const AZURITE_ACCOUNT_NAME = 'devstoreaccount1';
+export const AZURITE_ACCOUNT_KEY =
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+/** The Cosmos DB emulator's well-known key (public); `@vercel/cosmosdb-server` accepts any key. */
+export const COSMOS_EMULATOR_KEY =
+  'C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==';
+
+export interface AzuriteTable {
+  /** Table endpoint, `http://127.0.0.1:PORT/devstoreaccount1`. */
+  readonly url: string;
+  readonly accountName: string;
+  readonly accountKey: string;
+  /** A connection string for `TableClient.fromConnectionString` (needs `allowInsecureConnection`: it is http). */
+  readonly connectionString: string;
+  close(): Promise<void>;
+}
+
+export interface AzuriteTableOptions {
+  /** Default `127.0.0.1`. */
+  readonly host?: string;
+  /** Default 0: a free port. */
+  readonly port?: number;
+  /** Folder to persist the tables in (created when missing). Default: in memory, gone on close. */
+  readonly location?: string;
+}
+
+/** Starts Azurite's Table service in this process. */
+export async function startAzuriteTable(options: AzuriteTableOptions = {}): Promise<AzuriteTable> {
+  // Deep CommonJS imports: the package's main entry is the VS Code extension (it imports `vscode`).
+  const require = createRequire(import.meta.url);
+  const { default: TableServer } =
+    require('azurite/dist/src/table/TableServer') as typeof import('azurite/dist/src/table/TableServer');
+  const { default: TableConfiguration } =
+    require('azurite/dist/src/table/TableConfiguration') as typeof import('azurite/dist/src/table/TableConfiguration');
+
+  const inMemory = options.location === undefined;
+  let dbPath: string;
+  if (options.location === undefined) {
+    // Never read: with in-memory persistence LokiJS keeps the database in memory. A unique name still avoids
+    // picking up a stray `__azurite_db_table__.json` in the working folder.
+    dbPath = join(tmpdir(), `azurite-table-${randomUUID()}.json`);
+  } else {
+    await mkdir(options.location, { recursive: true });
+    // Azurite's metadata store is one LokiJS file (autosaved every 5 s and on close).
+    dbPath = join(resolve(options.location), '__azurite_db_table__.json');
+  }
+  const configuration = new TableConfiguration(
+    options.host ?? '127.0.0.1',
+    options.port ?? 0,
+    undefined, // keep-alive timeout: Azurite's default
+    dbPath,
+    false, // debug log
+    false, // access log
+    undefined,
+    undefined,
+    false, // loose
+    true, // skipApiVersionCheck: newer SDKs send API versions Azurite does not list yet
+    '',
+    '',
+    '',
+    undefined,
+    false, // disableProductStyleUrl
+    inMemory,
+  );
+  const server = new TableServer(configuration);
+  await server.start();
+  const url = `${server.getHttpServerAddress()}/${AZURITE_ACCOUNT_NAME}`;
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    accountName: AZURITE_ACCOUNT_NAME,
+    accountKey: AZURITE_ACCOUNT_KEY,
+    connectionString:
+      `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT_NAME};AccountKey=${AZURITE_ACCOUNT_KEY};` +
+      `TableEndpoint=${url};`,
+    close: () => (closed ??= server.close()),
+  };
+}
+
+export interface CosmosServer {
+  /** `http://127.0.0.1:PORT` — connect with `connectionPolicy: { enableEndpointDiscovery: false }`. */
+  readonly endpoint: string;
+  readonly key: string;
+  close(): Promise<void>;
+}
+
+export interface CosmosServerOptions {
+  /** Default `127.0.0.1`. */
+  readonly host?: string;
+  /** Default 0: a free port. */
+  readonly port?: number;
+}
+
+/** Starts `@vercel/cosmosdb-server` over http in this process. Data lives in memory only. */
+export async function startCosmosServer(options: CosmosServerOptions = {}): Promise<CosmosServer> {
+  const { createHttpServer } = await import('@vercel/cosmosdb-server');
+  // keepAlive makes it about 4x faster: the SDK reuses connections.
+  const server = createHttpServer({ keepAlive: true });
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolveListen();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  let closed: Promise<void> | undefined;
+  return {
+    endpoint: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    key: COSMOS_EMULATOR_KEY,
+    close: () =>
+      (closed ??= new Promise<void>((resolveClose, reject) => {
+        server.close((error) => (error ? reject(error) : resolveClose()));
+        // Idle keep-alive sockets would hold close() open until they time out.
+        server.closeAllConnections();
+      })),
+  };
+}

@@ -1,0 +1,16 @@
+import { InvocationContext } from '@azure/functions';
+import { randomUUID } from 'node:crypto';
+
+export type HostLog = (level: string, functionName: string, message: string) => void;
+
+export const stdoutLog: HostLog = (level, name, message) =>
+  process.stdout.write(`[${new Date().toISOString()}] ${level.padEnd(11)} ${name}: ${message}\n`);
+
+/** An invocation context whose log lines go to the host's log. */
+export function createContext(functionName: string, log: HostLog): InvocationContext {
+  return new InvocationContext({
+    invocationId: randomUUID(),
+    functionName,
+    logHandler: (level, ...args) => log(level, functionName, args.map((a) => (typeof a === 'string' ? a : String(a))).join(' ')),
+  });
+}

@@ -1,0 +1,120 @@
+import type { INetworkModule } from '@azure/msal-node';
+import { createRemoteJWKSet, customFetch, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
+
+/** What a web API accepts. */
+export interface BearerPolicy {
+  /** Accepted `aud` values (the API's client id and/or its `api://…` URI). */
+  readonly audiences: readonly string[];
+  /** Tenants whose users may call; the issuer must be that tenant's. */
+  readonly allowedTenants: readonly string[];
+  /** The issuer the authority uses for a tenant, e.g. `https://login.microsoftonline.com/{tid}/v2.0`. */
+  readonly issuerFor: (tenantId: string) => string;
+  /** Every one of these must be in the token's `scp`. */
+  readonly requiredScopes: readonly string[];
+  /** Seconds of clock skew tolerated on `exp` / `nbf`. Default 60. */
+  readonly clockToleranceSeconds?: number;
+}
+
+/** Claims of a validated caller. Only these may form a partition key. */
+export interface CallerClaims extends JWTPayload {
+  readonly oid: string;
+  readonly tid: string;
+  readonly scp: string;
+}
+
+/** A rejected bearer token: 401 (`invalid_token`) or 403 (`insufficient_scope`), with a reason safe to return. */
+export class BearerError extends Error {
+  readonly status: 401 | 403;
+  readonly error: 'invalid_token' | 'insufficient_scope';
+  constructor(status: 401 | 403, error: 'invalid_token' | 'insufficient_scope', description: string) {
+    super(description);
+    this.name = 'BearerError';
+    this.status = status;
+    this.error = error;
+  }
+
+  /** The RFC 6750 challenge header. */
+  get challenge(): string {
+    return `Bearer error="${this.error}", error_description="${this.message.replace(/["\\]/g, "'")}"`;
+  }
+}
+
+/** Longest bearer token accepted (Entra access tokens are a few KB). */
+const MAX_TOKEN_LENGTH = 16_384;
+const GUID_LIKE = /^[A-Za-z0-9-]{1,64}$/;
+
+export type KeyResolver = ReturnType<typeof createRemoteJWKSet>;
+
+/** A cached JWKS resolver that fetches through MSAL's network module (so a development CA is trusted too). */
+export function createKeyResolver(jwksUri: string, network: INetworkModule): KeyResolver {
+  return createRemoteJWKSet(new URL(jwksUri), {
+    [customFetch]: async (url: string) => {
+      const response = await network.sendGetRequestAsync<unknown>(url);
+      return new Response(JSON.stringify(response.body), {
+        status: response.status,
+        headers: { 'content-type': 'application/json' },
+      });
+    },
+  });
+}
+
+/** Validates an `Authorization` header value. Throws {@link BearerError}; never returns unvalidated claims. */
+export async function validateBearer(
+  header: string | null | undefined,
+  policy: BearerPolicy,
+  keys: KeyResolver,
+): Promise<{ token: string; claims: CallerClaims }> {
+  if (!header) throw new BearerError(401, 'invalid_token', 'no Authorization header');
+  const match = /^Bearer[ ]+(\S*)\s*$/i.exec(header);
+  if (!match) throw new BearerError(401, 'invalid_token', 'Authorization header is not a Bearer token');
+  const token = match[1] ?? '';
+  if (token.length === 0) throw new BearerError(401, 'invalid_token', 'Bearer token is empty');
+  if (token.length > MAX_TOKEN_LENGTH) throw new BearerError(401, 'invalid_token', 'Bearer token is too long');
+  try {
+    if (decodeProtectedHeader(token).alg !== 'RS256') {
+      throw new BearerError(401, 'invalid_token', 'token must be signed with RS256');
+    }
+  } catch (error) {
+    if (error instanceof BearerError) throw error;
+    throw new BearerError(401, 'invalid_token', 'token is not a JWT');
+  }
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, keys, {
+      algorithms: ['RS256'],
+      audience: [...policy.audiences],
+      clockTolerance: policy.clockToleranceSeconds ?? 60,
+      requiredClaims: ['exp', 'iss', 'aud'],
+    }));
+  } catch (error) {
+    throw new BearerError(401, 'invalid_token', describeJoseError(error));
+  }
+  const { tid, oid, scp } = payload;
+  if (typeof tid !== 'string' || !GUID_LIKE.test(tid)) throw new BearerError(401, 'invalid_token', 'token has no valid tid');
+  if (!policy.allowedTenants.includes(tid.toLowerCase())) {
+    throw new BearerError(401, 'invalid_token', 'tenant is not allowed to call this API');
+  }
+  if (payload.iss !== policy.issuerFor(tid)) throw new BearerError(401, 'invalid_token', 'unexpected token issuer');
+  if (typeof oid !== 'string' || !GUID_LIKE.test(oid)) throw new BearerError(401, 'invalid_token', 'token has no valid oid');
+  const scopes = typeof scp === 'string' ? scp.split(' ') : [];
+  const missing = policy.requiredScopes.filter((s) => !scopes.includes(s));
+  if (missing.length > 0) {
+    throw new BearerError(403, 'insufficient_scope', `token lacks the required scope ${missing.join(' ')}`);
+  }
+  return { token, claims: { ...payload, oid, tid, scp: scp as string } };
+}
+
+function describeJoseError(error: unknown): string {
+  if (error instanceof errors.JWTExpired) return 'token is expired';
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === 'nbf') return 'token is not yet valid';
+    if (error.claim === 'aud') return 'token audience is not this API';
+    return `token claim ${error.claim} is invalid`;
+  }
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'token signature is invalid';
+  if (error instanceof errors.JWKSNoMatchingKey) return 'token is signed by an unknown key';
+  if (error instanceof errors.JOSEAlgNotAllowed) return 'token algorithm is not allowed';
+  if (error instanceof errors.JWTInvalid || error instanceof errors.JWSInvalid) return 'token is malformed';
+  if (error instanceof errors.JWKSTimeout || error instanceof errors.JOSEError) return `token could not be validated (${error.code})`;
+  return 'token could not be validated';
+}

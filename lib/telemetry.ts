@@ -1,0 +1,33 @@
+import type { Logger } from './log.js';
+import type { CacheStats } from './cache/stats.js';
+
+/** One structured line per token acquisition, for dashboards (hit ratio, store latency, conflicts). No contents. */
+export interface TokenTelemetry {
+  readonly operation: string;
+  readonly partitionKey: string;
+  readonly fromCache: boolean | undefined;
+  readonly stats: CacheStats;
+  readonly outcome: 'ok' | string;
+}
+
+export const TELEMETRY_PREFIX = 'token-cache-telemetry';
+
+export function logTokenTelemetry(logger: Logger, telemetry: TokenTelemetry): void {
+  const { stats } = telemetry;
+  logger.info(
+    `${TELEMETRY_PREFIX} ${JSON.stringify({
+      op: telemetry.operation,
+      partition: telemetry.partitionKey,
+      fromCache: telemetry.fromCache,
+      outcome: telemetry.outcome,
+      reads: stats.reads,
+      writes: stats.writes,
+      conflicts: stats.conflicts,
+      failures: stats.failures,
+      discarded: stats.discarded,
+      bytesRead: stats.bytesRead,
+      bytesWritten: stats.bytesWritten,
+      storeMs: Math.round(stats.storeMs * 100) / 100,
+    })}`,
+  );
+}

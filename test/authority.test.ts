@@ -1,0 +1,706 @@
+import { randomUUID } from 'node:crypto';
+import type { Agent } from 'node:https';
+import {
+  ConfidentialClientApplication,
+  CryptoProvider,
+  InteractionRequiredAuthError,
+  ServerError,
+  type AuthenticationResult,
+  type INetworkModule,
+} from '@azure/msal-node';
+import { createLocalJWKSet, decodeJwt, generateKeyPair, jwtVerify, SignJWT, type JSONWebKeySet } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalAuthority, type LocalAuthority } from '../dev/authority/server.js';
+import { httpsRequest, trustingAgent, trustingNetworkClient, type HttpsResponse } from '../dev/https-trust.js';
+
+const SECRET = 'test-secret';
+const REDIRECT_URI = 'http://localhost:7071/auth/callback';
+const API_SCOPE = (clientId: string) => `api://${clientId}/access_as_user`;
+const ALICE = { oid: '6f1a3c52-8d0e-4b7a-9c21-3e5f7a9b1d01', username: 'alice@dev.localhost', name: 'Alice Dev' };
+
+let authority: LocalAuthority;
+let agent: Agent;
+let networkClient: INetworkModule;
+
+beforeAll(async () => {
+  authority = await startLocalAuthority({ clientSecret: SECRET });
+  agent = trustingAgent(authority.ca);
+  networkClient = trustingNetworkClient(authority.ca);
+});
+
+afterAll(async () => {
+  agent?.destroy();
+  await authority?.close();
+});
+
+function msalApp(clientId: string, tid: string, clientSecret = SECRET): ConfidentialClientApplication {
+  return new ConfidentialClientApplication({
+    auth: {
+      clientId,
+      clientSecret,
+      authority: authority.authorityUrl(tid),
+      knownAuthorities: [authority.host],
+      authorityMetadata: authority.metadata(tid),
+    },
+    system: { networkClient },
+  });
+}
+
+function get(url: string): Promise<HttpsResponse> {
+  return httpsRequest(agent, url);
+}
+
+function postForm(url: string, params: Record<string, string>): Promise<HttpsResponse> {
+  return httpsRequest(agent, url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(params).toString(),
+  });
+}
+
+async function adminPost(action: string, body: unknown): Promise<HttpsResponse> {
+  return httpsRequest(agent, `${authority.url}/_admin/${action}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+function tokenUrl(tid: string): string {
+  return `${authority.authorityUrl(tid)}/oauth2/v2.0/token`;
+}
+
+interface SignIn {
+  code: string;
+  state: string | null;
+  verifier: string;
+  nonce: string;
+}
+
+/** The interactive leg, done as a browser would: follow the authorize URL to the 302 with the code. */
+async function signIn(app: ConfidentialClientApplication, loginHint: string, scopes: string[]): Promise<SignIn> {
+  const { verifier, challenge } = await new CryptoProvider().generatePkceCodes();
+  const state = randomUUID();
+  const nonce = randomUUID();
+  const url = await app.getAuthCodeUrl({
+    scopes,
+    redirectUri: REDIRECT_URI,
+    codeChallenge: challenge,
+    codeChallengeMethod: 'S256',
+    loginHint,
+    state,
+    nonce,
+  });
+  const response = await get(url);
+  expect(response.status).toBe(302);
+  const location = new URL(response.headers.location!);
+  expect(`${location.origin}${location.pathname}`).toBe(REDIRECT_URI);
+  return { code: location.searchParams.get('code')!, state: location.searchParams.get('state'), verifier, nonce };
+}
+
+async function signInAndRedeem(
+  app: ConfidentialClientApplication,
+  loginHint: string,
+  scopes: string[],
+): Promise<AuthenticationResult> {
+  const { code, verifier, nonce, state } = await signIn(app, loginHint, scopes);
+  return app.acquireTokenByCode({
+    code,
+    codeVerifier: verifier,
+    nonce,
+    redirectUri: REDIRECT_URI,
+    scopes,
+    state: state!,
+  });
+}
+
+function cachedRefreshTokens(app: ConfidentialClientApplication): string[] {
+  const cache = JSON.parse(app.getTokenCache().serialize()) as { RefreshToken: Record<string, { secret: string }> };
+  return Object.values(cache.RefreshToken).map((rt) => rt.secret);
+}
+
+async function rejection(promise: Promise<unknown>): Promise<Error & Record<string, unknown>> {
+  try {
+    await promise;
+  } catch (e) {
+    return e as Error & Record<string, unknown>;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('discovery', () => {
+  it('serves an Entra-shaped openid-configuration for any tenant, equal to metadata()', async () => {
+    const tid = randomUUID();
+    const response = await get(`${authority.authorityUrl(tid)}/v2.0/.well-known/openid-configuration`);
+    expect(response.status).toBe(200);
+    const config = JSON.parse(response.body) as Record<string, unknown>;
+    expect(config).toEqual(JSON.parse(authority.metadata(tid)));
+    expect(config).toMatchObject({
+      issuer: authority.issuer(tid),
+      authorization_endpoint: `${authority.url}/${tid}/oauth2/v2.0/authorize`,
+      token_endpoint: `${authority.url}/${tid}/oauth2/v2.0/token`,
+      jwks_uri: authority.jwksUri(tid),
+      end_session_endpoint: `${authority.url}/${tid}/oauth2/v2.0/logout`,
+      response_types_supported: ['code'],
+      id_token_signing_alg_values_supported: ['RS256'],
+    });
+    expect(authority.issuer(tid)).toBe(`${authority.url}/${tid}/v2.0`);
+    expect(authority.host).toBe(new URL(authority.url).host);
+  });
+
+  it('publishes an RS256 JWKS with a kid', async () => {
+    const response = await get(authority.jwksUri(randomUUID()));
+    expect(response.status).toBe(200);
+    const jwks = JSON.parse(response.body) as JSONWebKeySet;
+    expect(jwks.keys).toHaveLength(1);
+    expect(jwks.keys[0]).toMatchObject({ kty: 'RSA', alg: 'RS256', use: 'sig' });
+    expect(jwks.keys[0]!.kid).toMatch(/^[\w-]{43}$/);
+    expect(jwks.keys[0]).not.toHaveProperty('d');
+  });
+
+  it('answers 404 for unknown paths', async () => {
+    expect((await get(`${authority.url}/${randomUUID()}/oauth2/v2.0/nothing`)).status).toBe(404);
+    expect((await get(`${authority.url}/_admin/nothing`)).status).toBe(404);
+  });
+});
+
+describe('client credentials', () => {
+  it('issues an app token through msal-node, then msal serves it from its cache', async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const app = msalApp(clientId, tid);
+    const first = await app.acquireTokenByClientCredential({ scopes: ['api://downstream/.default'] });
+    const second = await app.acquireTokenByClientCredential({ scopes: ['api://downstream/.default'] });
+    expect(second?.accessToken).toBe(first?.accessToken);
+
+    const { payload, protectedHeader } = await jwtVerify(first!.accessToken, createLocalJWKSet(authority.jwks), {
+      issuer: authority.issuer(tid),
+      audience: 'api://downstream',
+    });
+    expect(protectedHeader).toMatchObject({ alg: 'RS256', kid: authority.jwks.keys[0]!.kid });
+    expect(payload).toMatchObject({ tid, azp: clientId, appid: clientId, idtyp: 'app', roles: [], ver: '2.0' });
+    expect(payload.oid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(payload.sub).toBe(payload.oid);
+    expect(payload.exp! - payload.iat!).toBe(3600);
+
+    expect(authority.requests(clientId)).toMatchObject({ token: 1, byGrant: { client_credentials: 1 } });
+  });
+
+  it('gives the same app oid for the same client id', async () => {
+    const clientId = randomUUID();
+    const one = await msalApp(clientId, randomUUID()).acquireTokenByClientCredential({ scopes: ['api://a/.default'] });
+    const two = await msalApp(clientId, randomUUID()).acquireTokenByClientCredential({ scopes: ['api://b/.default'] });
+    expect(decodeJwt(one!.accessToken).oid).toBe(decodeJwt(two!.accessToken).oid);
+  });
+
+  it('requires a /.default scope', async () => {
+    const tid = randomUUID();
+    const error = await rejection(
+      msalApp(randomUUID(), tid).acquireTokenByClientCredential({ scopes: ['api://downstream/read'] }),
+    );
+    expect(error).toBeInstanceOf(ServerError);
+    expect(error.errorCode).toBe('invalid_scope');
+  });
+
+  it('rejects a wrong client secret with 401 invalid_client', async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const error = await rejection(
+      msalApp(clientId, tid, 'wrong-secret').acquireTokenByClientCredential({ scopes: ['api://x/.default'] }),
+    );
+    expect(error).toBeInstanceOf(ServerError);
+    expect(error.errorCode).toBe('invalid_client');
+    expect(error.status).toBe(401);
+    expect(error.errorMessage).toContain('AADSTS7000215');
+
+    const raw = await postForm(tokenUrl(tid), {
+      grant_type: 'client_credentials',
+      client_id: clientId,
+      scope: 'api://x/.default',
+    });
+    expect(raw.status).toBe(401);
+    expect(JSON.parse(raw.body)).toMatchObject({ error: 'invalid_client', error_codes: [7000218] });
+    expect(authority.requests(clientId)).toMatchObject({ token: 2, byGrant: { client_credentials: 2 } });
+  });
+});
+
+describe('authorization code with PKCE', () => {
+  it('signs in a dev user by login_hint; homeAccountId is oid.tid', async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const app = msalApp(clientId, tid);
+    const scopes = [API_SCOPE(clientId)];
+    const result = await signInAndRedeem(app, ALICE.username, scopes);
+
+    expect(result.account?.homeAccountId).toBe(`${ALICE.oid}.${tid}`);
+    expect(result.account?.username).toBe(ALICE.username);
+    expect(result.account?.tenantId).toBe(tid);
+    expect(result.idTokenClaims).toMatchObject({ aud: clientId, oid: ALICE.oid, tid });
+    expect((result.idTokenClaims as { nonce?: string }).nonce).toMatch(/^[0-9a-f-]{36}$/);
+    const claims = decodeJwt(result.accessToken);
+    expect(claims).toMatchObject({
+      aud: `api://${clientId}`,
+      scp: 'access_as_user',
+      oid: ALICE.oid,
+      tid,
+      azp: clientId,
+      name: ALICE.name,
+      preferred_username: ALICE.username,
+      iss: authority.issuer(tid),
+      ver: '2.0',
+    });
+    expect(claims.sub).toEqual(expect.any(String));
+    expect(cachedRefreshTokens(app)).toEqual([authority.refreshTokens(clientId, ALICE.oid)[0]!.token]);
+    expect(authority.requests(clientId)).toMatchObject({ authorize: 1, token: 1, byGrant: { authorization_code: 1 } });
+  });
+
+  it('creates an unknown login_hint on the fly with a deterministic oid per tenant', async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const hint = `someone-${randomUUID()}@example.test`;
+    const first = await signInAndRedeem(msalApp(clientId, tid), hint, ['User.Read']);
+    const again = await signInAndRedeem(msalApp(clientId, tid), hint, ['User.Read']);
+    const elsewhere = await signInAndRedeem(msalApp(clientId, randomUUID()), hint, ['User.Read']);
+    expect(first.account?.localAccountId).toBe(again.account?.localAccountId);
+    expect(first.account?.localAccountId).not.toBe(elsewhere.account?.localAccountId);
+    expect(first.account?.username).toBe(hint);
+    expect(decodeJwt(first.accessToken)).toMatchObject({ aud: 'https://graph.microsoft.com', scp: 'User.Read' });
+  });
+
+  it('shows an account picker without login_hint, and its form answers with a code', async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const app = msalApp(clientId, tid);
+    const { verifier, challenge } = await new CryptoProvider().generatePkceCodes();
+    const url = await app.getAuthCodeUrl({
+      scopes: ['User.Read'],
+      redirectUri: REDIRECT_URI,
+      codeChallenge: challenge,
+      codeChallengeMethod: 'S256',
+      state: 'st',
+    });
+    const page = await get(url);
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toContain('text/html');
+    expect(page.body).toContain('Sign in to the local authority');
+    expect(page.body).toContain('Bob Dev');
+    expect(page.body).toContain(`value="${ALICE.oid}"`);
+
+    const form = Object.fromEntries(new URL(url).searchParams);
+    const posted = await postForm(`${authority.authorityUrl(tid)}/oauth2/v2.0/authorize`, { ...form, user: ALICE.oid });
+    expect(posted.status).toBe(302);
+    const location = new URL(posted.headers.location!);
+    expect(location.searchParams.get('state')).toBe('st');
+    const result = await app.acquireTokenByCode({
+      code: location.searchParams.get('code')!,
+      codeVerifier: verifier,
+      redirectUri: REDIRECT_URI,
+      scopes: ['User.Read'],
+    });
+    expect(result.account?.homeAccountId).toBe(`${ALICE.oid}.${tid}`);
+    expect(result.idTokenClaims).not.toHaveProperty('nonce');
+  });
+
+  it('rejects bad authorize parameters with 400 and the reason', async () => {
+    const tid = randomUUID();
+    const { challenge } = await new CryptoProvider().generatePkceCodes();
+    const base = {
+      client_id: randomUUID(),
+      redirect_uri: REDIRECT_URI,
+      response_type: 'code',
+      scope: 'openid User.Read',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      login_hint: ALICE.username,
+    };
+    const authorize = (params: Record<string, string | undefined>) => {
+      const query = new URLSearchParams(
+        Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined),
+      );
+      return get(`${authority.authorityUrl(tid)}/oauth2/v2.0/authorize?${query.toString()}`);
+    };
+    expect((await authorize(base)).status).toBe(302);
+    const cases: [Record<string, string | undefined>, string][] = [
+      [{ code_challenge: undefined }, 'code_challenge'],
+      [{ code_challenge_method: 'plain' }, 'S256'],
+      [{ code_challenge_method: undefined }, 'S256'],
+      [{ response_type: 'token' }, 'response_type'],
+      [{ client_id: undefined }, 'client_id'],
+      [{ redirect_uri: 'http://example.test/cb' }, 'redirect URI'],
+      [{ scope: undefined }, 'scope'],
+    ];
+    for (const [change, reason] of cases) {
+      const response = await authorize({ ...base, ...change });
+      expect(response.status, JSON.stringify(change)).toBe(400);
+      expect(response.body).toContain(reason);
+    }
+  });
+
+  it('refuses to redeem a code twice', async () => {
+    const clientId = randomUUID();
+    const app = msalApp(clientId, randomUUID());
+    const { code, verifier, nonce } = await signIn(app, ALICE.username, ['User.Read']);
+    const request = { code, codeVerifier: verifier, nonce, redirectUri: REDIRECT_URI, scopes: ['User.Read'] };
+    await app.acquireTokenByCode(request);
+    const error = await rejection(app.acquireTokenByCode(request));
+    expect(error).toBeInstanceOf(ServerError);
+    expect(error.errorCode).toBe('invalid_grant');
+    expect(error.errorMessage).toContain('AADSTS54005');
+  });
+
+  it('checks the PKCE verifier and the redirect URI', async () => {
+    const app = msalApp(randomUUID(), randomUUID());
+    const other = await new CryptoProvider().generatePkceCodes();
+    const first = await signIn(app, ALICE.username, ['User.Read']);
+    const badVerifier = await rejection(
+      app.acquireTokenByCode({
+        code: first.code,
+        codeVerifier: other.verifier,
+        redirectUri: REDIRECT_URI,
+        scopes: ['User.Read'],
+      }),
+    );
+    expect(badVerifier.errorCode).toBe('invalid_grant');
+    expect(badVerifier.errorMessage).toContain('AADSTS501481');
+
+    const second = await signIn(app, ALICE.username, ['User.Read']);
+    const badRedirect = await rejection(
+      app.acquireTokenByCode({
+        code: second.code,
+        codeVerifier: second.verifier,
+        redirectUri: 'http://localhost:9999/other',
+        scopes: ['User.Read'],
+      }),
+    );
+    expect(badRedirect.errorCode).toBe('invalid_grant');
+    expect(badRedirect.errorMessage).toContain('AADSTS500112');
+  });
+
+  it('refuses a code issued to another client', async () => {
+    const tid = randomUUID();
+    const { code, verifier } = await signIn(msalApp(randomUUID(), tid), ALICE.username, ['User.Read']);
+    const error = await rejection(
+      msalApp(randomUUID(), tid).acquireTokenByCode({
+        code,
+        codeVerifier: verifier,
+        redirectUri: REDIRECT_URI,
+        scopes: ['User.Read'],
+      }),
+    );
+    expect(error.errorCode).toBe('invalid_grant');
+  });
+});
+
+describe('refresh tokens', () => {
+  it('rotates the refresh token on forceRefresh; older ones stay valid, even concurrently', async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const app = msalApp(clientId, tid);
+    const scopes = [API_SCOPE(clientId)];
+    const signedIn = await signInAndRedeem(app, ALICE.username, scopes);
+    const [original] = cachedRefreshTokens(app);
+
+    const refreshed = await app.acquireTokenSilent({ account: signedIn.account!, scopes, forceRefresh: true });
+    expect(refreshed.accessToken).not.toBe(signedIn.accessToken);
+    const issued = authority.refreshTokens(clientId, ALICE.oid);
+    expect(issued.map((rt) => rt.issuedBy)).toEqual(['authorization_code', 'refresh_token']);
+    expect(issued[0]!.token).toBe(original);
+    expect(cachedRefreshTokens(app)).toEqual([issued[1]!.token]);
+    expect(authority.requests(clientId).byGrant).toEqual({ authorization_code: 1, refresh_token: 1 });
+
+    const refreshWith = (refreshToken: string) =>
+      postForm(tokenUrl(tid), {
+        grant_type: 'refresh_token',
+        client_id: clientId,
+        client_secret: SECRET,
+        refresh_token: refreshToken,
+        scope: `${API_SCOPE(clientId)} openid profile offline_access`,
+        client_info: '1',
+      });
+    const concurrent = await Promise.all([refreshWith(original!), refreshWith(original!), refreshWith(original!)]);
+    expect(concurrent.map((r) => r.status)).toEqual([200, 200, 200]);
+    const bodies = concurrent.map((r) => JSON.parse(r.body) as Record<string, string>);
+    expect(new Set(bodies.map((b) => b.refresh_token)).size).toBe(3);
+    expect(bodies[0]).toMatchObject({
+      token_type: 'Bearer',
+      expires_in: 3600,
+      ext_expires_in: 3600,
+      scope: `${API_SCOPE(clientId)} openid profile offline_access`,
+    });
+    expect(decodeJwt(bodies[0]!.access_token!)).toMatchObject({ oid: ALICE.oid, tid });
+    expect(decodeJwt(bodies[0]!.id_token!)).toMatchObject({ aud: clientId, oid: ALICE.oid });
+    expect(JSON.parse(Buffer.from(bodies[0]!.client_info!, 'base64url').toString())).toEqual({
+      uid: ALICE.oid,
+      utid: tid,
+    });
+  });
+
+  it('issues tokens for another resource from the same refresh token', async () => {
+    const clientId = randomUUID();
+    const app = msalApp(clientId, randomUUID());
+    const signedIn = await signInAndRedeem(app, ALICE.username, [API_SCOPE(clientId)]);
+    const graph = await app.acquireTokenSilent({
+      account: signedIn.account!,
+      scopes: ['https://graph.microsoft.com/User.Read', 'https://graph.microsoft.com/Mail.Read'],
+    });
+    expect(decodeJwt(graph.accessToken)).toMatchObject({
+      aud: 'https://graph.microsoft.com',
+      scp: 'User.Read Mail.Read',
+    });
+  });
+
+  it('fails refreshes after revocation with an interaction-required invalid_grant', async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const app = msalApp(clientId, tid);
+    const scopes = [API_SCOPE(clientId)];
+    const signedIn = await signInAndRedeem(app, 'bob@dev.localhost', scopes);
+    const bob = signedIn.account!.localAccountId;
+    const [refreshToken] = cachedRefreshTokens(app);
+
+    const revoked = await adminPost('revoke', { oid: bob, tid });
+    expect(JSON.parse(revoked.body)).toEqual({ revoked: 1 });
+    const error = await rejection(app.acquireTokenSilent({ account: signedIn.account!, scopes, forceRefresh: true }));
+    expect(error).toBeInstanceOf(InteractionRequiredAuthError);
+    expect(error.errorCode).toBe('invalid_grant');
+    expect(error.subError).toBe('bad_token');
+
+    const raw = await postForm(tokenUrl(tid), {
+      grant_type: 'refresh_token',
+      client_id: clientId,
+      client_secret: SECRET,
+      refresh_token: refreshToken!,
+      scope: 'openid offline_access',
+    });
+    expect(raw.status).toBe(400);
+    const body = JSON.parse(raw.body) as Record<string, unknown>;
+    expect(body).toMatchObject({ error: 'invalid_grant', error_codes: [50173], suberror: 'bad_token' });
+    expect(body.error_description).toMatch(/^AADSTS50173: /);
+    expect(body).toHaveProperty('timestamp');
+    expect(body).toHaveProperty('trace_id');
+    expect(body).toHaveProperty('correlation_id');
+    expect(authority.refreshTokens(clientId, bob).every((rt) => rt.revoked)).toBe(true);
+
+    // A new sign-in gives a working refresh token again.
+    const again = await signInAndRedeem(app, 'bob@dev.localhost', scopes);
+    await expect(app.acquireTokenSilent({ account: again.account!, scopes, forceRefresh: true })).resolves.toBeTruthy();
+  });
+
+  it('answers interaction_required with the claims challenge until cleared', async () => {
+    const clientId = randomUUID();
+    const app = msalApp(clientId, randomUUID());
+    const scopes = [API_SCOPE(clientId)];
+    const hint = `carol-${randomUUID()}@dev.localhost`;
+    const signedIn = await signInAndRedeem(app, hint, scopes);
+    const oid = signedIn.account!.localAccountId;
+    const claims = { access_token: { acrs: { essential: true, value: 'c1' } } };
+
+    expect((await adminPost('require-interaction', { oid, claims })).status).toBe(200);
+    const error = await rejection(app.acquireTokenSilent({ account: signedIn.account!, scopes, forceRefresh: true }));
+    expect(error).toBeInstanceOf(InteractionRequiredAuthError);
+    expect(error.errorCode).toBe('interaction_required');
+    expect(JSON.parse(error.claims as string)).toEqual(claims);
+
+    await adminPost('require-interaction', { oid, claims: null });
+    await expect(
+      app.acquireTokenSilent({ account: signedIn.account!, scopes, forceRefresh: true }),
+    ).resolves.toBeTruthy();
+  });
+});
+
+describe('on-behalf-of', () => {
+  const incomingToken = (clientId: string, tid: string, extra: Record<string, unknown> = {}, expiresInSeconds = 3600) =>
+    authority.mint(
+      {
+        aud: `api://${clientId}`,
+        tid,
+        oid: ALICE.oid,
+        sub: 'incoming-sub',
+        azp: randomUUID(),
+        name: ALICE.name,
+        preferred_username: ALICE.username,
+        scp: 'access_as_user',
+        ...extra,
+      },
+      { expiresInSeconds },
+    );
+
+  it('exchanges a minted user token for a downstream token of the same user', async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const app = msalApp(clientId, tid);
+    const result = await app.acquireTokenOnBehalfOf({
+      oboAssertion: await incomingToken(clientId, tid),
+      scopes: ['https://graph.microsoft.com/User.Read'],
+    });
+    expect(result?.account?.homeAccountId).toBe(`${ALICE.oid}.${tid}`);
+    expect(decodeJwt(result!.accessToken)).toMatchObject({
+      aud: 'https://graph.microsoft.com',
+      scp: 'User.Read',
+      oid: ALICE.oid,
+      tid,
+      azp: clientId,
+      preferred_username: ALICE.username,
+    });
+    expect(authority.refreshTokens(clientId, ALICE.oid).map((rt) => rt.issuedBy)).toEqual(['on_behalf_of']);
+    expect(authority.requests(clientId).byGrant).toEqual({ 'urn:ietf:params:oauth:grant-type:jwt-bearer': 1 });
+  });
+
+  it('accepts the bare client id as audience', async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const result = await msalApp(clientId, tid).acquireTokenOnBehalfOf({
+      oboAssertion: await incomingToken(clientId, tid, { aud: clientId }),
+      scopes: ['User.Read'],
+    });
+    expect(result?.account?.localAccountId).toBe(ALICE.oid);
+  });
+
+  it('rejects expired, foreign, misaddressed and app-only assertions with invalid_grant', async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const { privateKey } = await generateKeyPair('RS256');
+    const foreign = await new SignJWT({ aud: `api://${clientId}`, oid: ALICE.oid, tid, iss: authority.issuer(tid) })
+      .setProtectedHeader({ alg: 'RS256', kid: authority.jwks.keys[0]!.kid! })
+      .setExpirationTime('1h')
+      .sign(privateKey);
+    const cases: [string, string][] = [
+      [await incomingToken(clientId, tid, {}, -600), 'AADSTS500133'],
+      [await incomingToken(clientId, tid, { aud: 'api://someone-else' }), 'AADSTS50013'],
+      [await incomingToken(clientId, tid, { idtyp: 'app', scp: undefined }), 'AADSTS50013'],
+      [foreign, 'AADSTS50013'],
+    ];
+    for (const [assertion, code] of cases) {
+      const error = await rejection(
+        msalApp(clientId, tid).acquireTokenOnBehalfOf({ oboAssertion: assertion, scopes: ['User.Read'] }),
+      );
+      expect(error.errorCode).toBe('invalid_grant');
+      expect(error.errorMessage).toContain(code);
+    }
+  });
+
+  it('answers interaction_required for a user who must step up', async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const oid = randomUUID();
+    authority.requireInteraction(oid, '{"access_token":{"acrs":{"essential":true,"value":"c2"}}}');
+    try {
+      const error = await rejection(
+        msalApp(clientId, tid).acquireTokenOnBehalfOf({
+          oboAssertion: await incomingToken(clientId, tid, { oid }),
+          scopes: ['User.Read'],
+        }),
+      );
+      expect(error).toBeInstanceOf(InteractionRequiredAuthError);
+      expect(error.claims).toContain('"c2"');
+    } finally {
+      authority.requireInteraction(oid, null);
+    }
+  });
+});
+
+describe('token endpoint errors and admin', () => {
+  it('injects failures: the next N token requests answer the status, with Retry-After', async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    expect((await adminPost('fail', { count: 2, status: 503, retryAfter: 7 })).status).toBe(200);
+
+    const error = await rejection(
+      msalApp(clientId, tid).acquireTokenByClientCredential({ scopes: ['api://x/.default'] }),
+    );
+    expect(error).toBeInstanceOf(ServerError);
+    expect(error.status).toBe(503);
+    expect(error.errorCode).toBe('temporarily_unavailable');
+
+    const raw = await postForm(tokenUrl(tid), {
+      grant_type: 'client_credentials',
+      client_id: clientId,
+      client_secret: SECRET,
+      scope: 'api://x/.default',
+    });
+    expect(raw.status).toBe(503);
+    expect(raw.headers['retry-after']).toBe('7');
+    expect(JSON.parse(raw.body)).toMatchObject({ error: 'temporarily_unavailable' });
+
+    // msal-node throttles the failed request's thumbprint in its own cache: use a new instance.
+    await expect(
+      msalApp(clientId, tid).acquireTokenByClientCredential({ scopes: ['api://x/.default'] }),
+    ).resolves.toBeTruthy();
+    expect(authority.requests(clientId)).toMatchObject({ token: 3 });
+  });
+
+  it('answers unknown grants with unsupported_grant_type', async () => {
+    const tid = randomUUID();
+    const response = await postForm(tokenUrl(tid), {
+      grant_type: 'password',
+      client_id: randomUUID(),
+      client_secret: SECRET,
+    });
+    expect(response.status).toBe(400);
+    expect(JSON.parse(response.body)).toMatchObject({ error: 'unsupported_grant_type', error_codes: [70003] });
+  });
+
+  it('echoes client-request-id as the correlation id of errors', async () => {
+    const correlationId = randomUUID();
+    const response = await httpsRequest(agent, tokenUrl(randomUUID()), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'client-request-id': correlationId },
+      body: 'grant_type=client_credentials',
+    });
+    expect(response.status).toBe(400);
+    expect(response.headers['client-request-id']).toBe(correlationId);
+    expect(JSON.parse(response.body)).toMatchObject({ error: 'invalid_request', correlation_id: correlationId });
+  });
+
+  it('counts requests per client id over HTTP', async () => {
+    const clientId = randomUUID();
+    const app = msalApp(clientId, randomUUID());
+    await signInAndRedeem(app, ALICE.username, ['User.Read']);
+    await app.acquireTokenByClientCredential({ scopes: ['api://x/.default'] });
+    const response = await get(`${authority.url}/_admin/requests?client_id=${clientId}`);
+    expect(JSON.parse(response.body)).toMatchObject({
+      total: 3,
+      token: 2,
+      authorize: 1,
+      byGrant: { authorization_code: 1, client_credentials: 1 },
+    });
+    const all = JSON.parse((await get(`${authority.url}/_admin/requests`)).body) as { total: number; metadata: number };
+    expect(all.total).toBeGreaterThan(3);
+    expect(all.metadata).toBeGreaterThanOrEqual(1);
+  });
+
+  it('lists refresh tokens over HTTP', async () => {
+    const clientId = randomUUID();
+    await signInAndRedeem(msalApp(clientId, randomUUID()), ALICE.username, ['User.Read']);
+    const response = await get(`${authority.url}/_admin/refresh-tokens?client_id=${clientId}&oid=${ALICE.oid}`);
+    const body = JSON.parse(response.body) as { refreshTokens: { token: string; revoked: boolean }[] };
+    expect(body.refreshTokens).toHaveLength(1);
+    expect(body.refreshTokens[0]).toMatchObject({ issuedBy: 'authorization_code', revoked: false });
+    expect((await get(`${authority.url}/_admin/refresh-tokens?client_id=${clientId}`)).status).toBe(400);
+  });
+
+  it('mints tokens over HTTP that verify against the JWKS', async () => {
+    const tid = randomUUID();
+    const response = await adminPost('mint', { claims: { aud: 'api://x', tid, oid: ALICE.oid }, expiresInSeconds: 60 });
+    const { token } = JSON.parse(response.body) as { token: string };
+    const { payload } = await jwtVerify(token, createLocalJWKSet(authority.jwks), {
+      issuer: authority.issuer(tid),
+      audience: 'api://x',
+    });
+    expect(payload.exp! - payload.iat!).toBe(60);
+    expect((await adminPost('mint', { claims: 'nope' })).status).toBe(400);
+  });
+
+  it('redirects after logout', async () => {
+    const tid = randomUUID();
+    const target = 'http://localhost:7071/signed-out';
+    const redirected = await get(
+      `${authority.authorityUrl(tid)}/oauth2/v2.0/logout?post_logout_redirect_uri=${encodeURIComponent(target)}`,
+    );
+    expect(redirected.status).toBe(302);
+    expect(redirected.headers.location).toBe(target);
+    const page = await get(`${authority.authorityUrl(tid)}/oauth2/v2.0/logout`);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('Signed out');
+  });
+});

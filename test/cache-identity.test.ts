@@ -1,0 +1,192 @@
+import { decodeJwt } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { acquireAppToken, acquireTokenOnBehalfOf, acquireTokenSilently } from '../lib/auth/tokens.js';
+import { encodeDocument, type JsonObject } from '../lib/cache/document.js';
+import { seal } from '../lib/cache/envelope.js';
+import { appPartitionKey } from '../lib/cache/partitions.js';
+import { signIn } from './support/signin.js';
+import { authority, captureLogger, newApp, newId, newStore, type StoreKind } from './support/stack.js';
+import { countingStore, editStored, readStored, section } from './support/stored.js';
+
+const GRAPH = ['https://graph.microsoft.com/User.Read'];
+const APP_SCOPE = ['api://downstream/.default'];
+
+async function tokenRequests(clientId: string): Promise<number> {
+  return (await authority.requests(clientId)).token;
+}
+
+describe.each<StoreKind>(['cosmos', 'table', 'memory'])('token cache on the %s store', (kind) => {
+  it('client credentials: a second invocation with a new client is served from the store: 1 read, 0 writes, 0 authority requests', async () => {
+    const store = countingStore(newStore(kind));
+    const app = newApp(store);
+    const logger = captureLogger();
+    const first = await acquireAppToken(app.factory, APP_SCOPE, logger);
+    expect(first.result.fromCache).toBe(false);
+    expect(first.stats).toMatchObject({ reads: 1, writes: 1, conflicts: 0 });
+    expect(store.counts).toEqual({ read: 1, write: 1, delete: 0 });
+
+    const before = await tokenRequests(app.clientId);
+    store.counts.read = store.counts.write = 0;
+    const second = await acquireAppToken(app.factory, APP_SCOPE, logger);
+    expect(second.result.fromCache).toBe(true);
+    expect(second.result.accessToken).toBe(first.result.accessToken);
+    expect(store.counts).toEqual({ read: 1, write: 0, delete: 0 });
+    expect(second.stats).toMatchObject({ reads: 1, writes: 0 });
+    expect(await tokenRequests(app.clientId)).toBe(before);
+    expect(first.partitionKey).toBe(appPartitionKey(app.clientId, app.tenantId));
+    expect(logger.lines.filter((l) => l.startsWith('warn') || l.startsWith('error'))).toEqual([]);
+  });
+
+  it('on-behalf-of: 1 authority request and 1 write, then from cache with the same assertion and a new client', async () => {
+    const store = countingStore(newStore(kind));
+    const app = newApp(store);
+    const logger = captureLogger();
+    const oid = newId();
+    const claims = { oid, tid: app.tenantId };
+    const assertion = await authority.mint({ ...claims, sub: oid, aud: app.clientId, scp: 'access_as_user', azp: newId() });
+
+    const before = await tokenRequests(app.clientId);
+    const first = await acquireTokenOnBehalfOf(app.factory, claims, assertion, GRAPH, logger);
+    expect(first.result.fromCache).toBe(false);
+    expect(await tokenRequests(app.clientId)).toBe(before + 1);
+    expect(store.counts).toEqual({ read: 1, write: 1, delete: 0 });
+    expect(first.partitionKey).toBe(`${oid}.${app.tenantId}`);
+
+    store.counts.read = store.counts.write = 0;
+    const second = await acquireTokenOnBehalfOf(app.factory, claims, assertion, GRAPH, logger);
+    expect(second.result.fromCache).toBe(true);
+    expect(second.result.accessToken).toBe(first.result.accessToken);
+    expect(await tokenRequests(app.clientId)).toBe(before + 1);
+    expect(store.counts).toEqual({ read: 1, write: 0, delete: 0 });
+  });
+
+  it('auth code, then silent with an expired access token: refreshed and written back with the rotated refresh token', async () => {
+    const store = newStore(kind);
+    const app = newApp(store);
+    const logger = captureLogger();
+    const { result, partitionKey } = await signIn(app, `alice-${newId()}@contoso.test`, GRAPH, logger);
+    const oid = partitionKey.split('.')[0]!;
+    const issuedAtSignIn = await authority.refreshTokens(app.clientId, oid);
+    expect(issuedAtSignIn).toHaveLength(1);
+    expect(Object.values(section(await readStored(store, app.keyRing, partitionKey), 'RefreshToken')).map((e) => e.secret)).toEqual([
+      issuedAtSignIn[0]!.token,
+    ]);
+
+    const past = String(Math.floor(Date.now() / 1000) - 60);
+    await editStored(store, app.keyRing, partitionKey, (msal) => ({
+      ...msal,
+      AccessToken: Object.fromEntries(
+        Object.entries(msal.AccessToken as Record<string, JsonObject>).map(([k, at]) => [k, { ...at, expires_on: past, extended_expires_on: past }]),
+      ),
+    }));
+
+    const before = await authority.requests(app.clientId);
+    const silent = await acquireTokenSilently(app.factory, result.account!.homeAccountId, GRAPH, logger);
+    expect(silent.result.fromCache).toBe(false);
+    expect(silent.result.accessToken).not.toBe(result.accessToken);
+    expect((await authority.requests(app.clientId)).byGrant.refresh_token ?? 0).toBe((before.byGrant.refresh_token ?? 0) + 1);
+    expect(silent.stats).toMatchObject({ reads: 1, writes: 1 });
+
+    const issued = await authority.refreshTokens(app.clientId, oid);
+    expect(issued).toHaveLength(2);
+    const stored = await readStored(store, app.keyRing, partitionKey);
+    expect(Object.values(section(stored, 'RefreshToken')).map((e) => e.secret)).toEqual([issued[1]!.token]);
+    expect(Object.values(section(stored, 'AccessToken')).map((e) => e.secret)).toEqual([silent.result.accessToken]);
+  });
+
+  it('keeps entity types and fields this MSAL does not know, through a write and through a merge', async () => {
+    const store = newStore(kind);
+    const app = newApp(store);
+    const logger = captureLogger();
+    const partitionKey = appPartitionKey(app.clientId, app.tenantId);
+    const foreign = { FutureEntity: { 'x-1': { kind: 'unknown', nested: { list: [1, 'two'] } } } };
+    const seeded: JsonObject = {
+      Account: {},
+      IdToken: {},
+      RefreshToken: {},
+      AppMetadata: { 'appmetadata-somewhere-client': { client_id: 'client', environment: 'somewhere', unknown_field: 'kept' } },
+      AccessToken: {},
+      ...foreign,
+    };
+    await store.write(partitionKey, seal(app.keyRing, partitionKey, encodeDocument({ msal: seeded, updated: {} })));
+
+    await acquireAppToken(app.factory, ['api://one/.default'], logger);
+    let stored = await readStored(store, app.keyRing, partitionKey);
+    expect(stored?.msal.FutureEntity).toEqual(foreign.FutureEntity);
+    expect(section(stored, 'AppMetadata')['appmetadata-somewhere-client']).toMatchObject({ unknown_field: 'kept' });
+
+    // Two invocations race: A reads, B writes, then A writes — A's write conflicts and merges.
+    const a = await app.factory.forPartition(partitionKey, logger);
+    await a.plugin.load();
+    await acquireAppToken(app.factory, ['api://two/.default'], logger);
+    await a.client.acquireTokenByClientCredential({ scopes: ['api://three/.default'] });
+    expect(a.plugin.stats.conflicts).toBe(1);
+    stored = await readStored(store, app.keyRing, partitionKey);
+    const targets = Object.values(section(stored, 'AccessToken')).map((e) => e.target);
+    expect(targets.sort()).toEqual(['api://one/.default', 'api://three/.default', 'api://two/.default']);
+    expect(stored?.msal.FutureEntity).toEqual(foreign.FutureEntity);
+    expect(section(stored, 'AppMetadata')['appmetadata-somewhere-client']).toMatchObject({ unknown_field: 'kept' });
+  });
+});
+
+describe.each<StoreKind>(['cosmos', 'table'])('concurrency on the %s store', (kind) => {
+  it('50 concurrent invocations of one user, each for another scope: no token is lost, the newest refresh token stays', async () => {
+    const store = newStore(kind);
+    const app = newApp(store);
+    const logger = captureLogger();
+    const { result, partitionKey } = await signIn(app, `bob-${newId()}@contoso.test`, GRAPH, logger);
+    const homeAccountId = result.account!.homeAccountId;
+    const scopes = Array.from({ length: 50 }, (_, i) => `api://downstream/scope${i}`);
+
+    const outcomes = await Promise.all(scopes.map((scope) => acquireTokenSilently(app.factory, homeAccountId, [scope], logger)));
+    expect(outcomes.every((o) => !o.result.fromCache)).toBe(true);
+    expect(outcomes.reduce((n, o) => n + o.stats.conflicts, 0)).toBeGreaterThan(0);
+    expect(logger.lines.filter((l) => /gave up|failed/.test(l))).toEqual([]);
+
+    const stored = await readStored(store, app.keyRing, partitionKey);
+    const accessTokens = Object.values(section(stored, 'AccessToken'));
+    for (const [i, scope] of scopes.entries()) {
+      const entry = accessTokens.find((at) => String(at.target).split(' ').includes(scope));
+      expect(entry?.secret, scope).toBe(outcomes[i]!.result.accessToken);
+    }
+    expect(accessTokens).toHaveLength(51);
+
+    const oid = partitionKey.split('.')[0]!;
+    const issued = (await authority.refreshTokens(app.clientId, oid)).map((r) => r.token);
+    expect(issued).toHaveLength(51);
+    const storedRefreshTokens = Object.values(section(stored, 'RefreshToken')).map((e) => e.secret as string);
+    expect(storedRefreshTokens).toHaveLength(1);
+    // The merge keeps the refresh token the latest writer received. Which one the authority issued last can differ
+    // by a few (answers of concurrent requests overtake each other), but never the sign-in's, and never an old one.
+    const index = issued.indexOf(storedRefreshTokens[0]!);
+    expect(index).toBeGreaterThanOrEqual(issued.length - 8);
+  });
+
+  it('100 concurrent invocations over 20 users: every partition holds only its own user, every caller its own token', async () => {
+    const store = newStore(kind);
+    const app = newApp(store);
+    const logger = captureLogger();
+    const users = Array.from({ length: 20 }, () => newId());
+    const assertions = await Promise.all(
+      users.map((oid) => authority.mint({ oid, sub: oid, tid: app.tenantId, aud: app.clientId, scp: 'access_as_user' })),
+    );
+    const calls = Array.from({ length: 100 }, (_, i) => i % 20);
+    const outcomes = await Promise.all(
+      calls.map((u) => acquireTokenOnBehalfOf(app.factory, { oid: users[u], tid: app.tenantId }, assertions[u]!, GRAPH, logger)),
+    );
+    for (const [i, u] of calls.entries()) {
+      expect(decodeJwt(outcomes[i]!.result.accessToken).oid).toBe(users[u]);
+      expect(outcomes[i]!.partitionKey).toBe(`${users[u]}.${app.tenantId}`);
+    }
+    for (const oid of users) {
+      const partitionKey = `${oid}.${app.tenantId}`;
+      const stored = await readStored(store, app.keyRing, partitionKey);
+      const homeIds = ['Account', 'AccessToken', 'RefreshToken', 'IdToken'].flatMap((name) =>
+        Object.values(section(stored, name)).map((e) => e.home_account_id),
+      );
+      expect(homeIds.length).toBeGreaterThan(0);
+      expect(new Set(homeIds)).toEqual(new Set([partitionKey]));
+      for (const at of Object.values(section(stored, 'AccessToken'))) expect(decodeJwt(String(at.secret)).oid).toBe(oid);
+    }
+  });
+});

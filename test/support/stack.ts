@@ -1,0 +1,122 @@
+/**
+ * What tests use of the stack the global setup started: the emulators, the local authority (through its admin
+ * endpoints, since it runs in the main process) and the downstream API. Every helper isolates a test by fresh
+ * names: its own table/container, client id, tenant id.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import { httpsRequest, trustingAgent } from '../../dev/https-trust.js';
+import { ClientFactory } from '../../lib/auth/clients.js';
+import { createKeyRing, type KeyRing } from '../../lib/cache/keyring.js';
+import { createCosmosStore } from '../../lib/cache/stores/cosmos.js';
+import { createMemoryStore } from '../../lib/cache/stores/memory.js';
+import type { CacheStore } from '../../lib/cache/stores/store.js';
+import { createTableStore } from '../../lib/cache/stores/table.js';
+import type { Logger } from '../../lib/log.js';
+
+export const CLIENT_SECRET = 'dev-client-secret';
+
+export function stack() {
+  return inject('stack');
+}
+
+let agent: ReturnType<typeof trustingAgent> | undefined;
+
+async function admin<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  const { url, ca } = stack().authority;
+  agent ??= trustingAgent(ca);
+  const response = await httpsRequest(agent, `${url}/_admin/${path}`, {
+    method,
+    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+  });
+  if (response.status !== 200) throw new Error(`authority admin ${path}: HTTP ${response.status} ${response.body}`);
+  return JSON.parse(response.body) as T;
+}
+
+export interface RequestCounts {
+  total: number;
+  token: number;
+  byGrant: Record<string, number>;
+  authorize: number;
+  metadata: number;
+  jwks: number;
+}
+
+/** The local authority, as seen from a test worker. */
+export const authority = {
+  requests: (clientId: string) => admin<RequestCounts>('GET', `requests?client_id=${encodeURIComponent(clientId)}`),
+  mint: async (claims: Record<string, unknown>, opts: { expiresInSeconds?: number; notBeforeSeconds?: number } = {}) =>
+    (await admin<{ token: string }>('POST', 'mint', { claims, ...opts })).token,
+  refreshTokens: async (clientId: string, oid: string) =>
+    (await admin<{ refreshTokens: { token: string; issuedAt: string; issuedBy: string; revoked: boolean }[] }>(
+      'GET',
+      `refresh-tokens?client_id=${encodeURIComponent(clientId)}&oid=${encodeURIComponent(oid)}`,
+    )).refreshTokens,
+  revoke: (oid: string, tid?: string) => admin('POST', 'revoke', { oid, ...(tid ? { tid } : {}) }),
+  requireInteraction: (oid: string, claims: Record<string, unknown> | null) =>
+    admin('POST', 'require-interaction', { oid, claims }),
+};
+
+export function newId(): string {
+  return randomUUID();
+}
+
+export function newKeyRing(id = 'k1'): KeyRing {
+  return createKeyRing([{ id, key: randomBytes(32) }]);
+}
+
+export type StoreKind = 'memory' | 'cosmos' | 'table';
+
+/** A fresh, empty store of a kind (own table / container), connected to the run's emulators. */
+export function newStore(kind: StoreKind): CacheStore {
+  const s = stack();
+  const suffix = randomBytes(6).toString('hex');
+  switch (kind) {
+    case 'memory':
+      return createMemoryStore();
+    case 'cosmos':
+      return createCosmosStore({
+        endpoint: s.cosmos.endpoint,
+        key: s.cosmos.key,
+        databaseId: 'tests',
+        containerId: `c${suffix}`,
+        createIfMissing: true,
+        connectionPolicy: { enableEndpointDiscovery: false },
+      });
+    case 'table':
+      return createTableStore({
+        connectionString: s.table.connectionString,
+        tableName: `t${suffix}`,
+        createIfMissing: true,
+        allowInsecureConnection: true,
+      });
+  }
+}
+
+export interface TestApp {
+  readonly clientId: string;
+  readonly tenantId: string;
+  readonly factory: ClientFactory;
+  readonly store: CacheStore;
+  readonly keyRing: KeyRing;
+}
+
+/** A confidential client app registration of its own (fresh client id and tenant) over `store`. */
+export function newApp(store: CacheStore, options: { keyRing?: KeyRing; clientId?: string; tenantId?: string } = {}): TestApp {
+  const { url, ca } = stack().authority;
+  const clientId = options.clientId ?? newId();
+  const tenantId = options.tenantId ?? newId();
+  const keyRing = options.keyRing ?? newKeyRing();
+  const factory = new ClientFactory(
+    { clientId, tenantId, authorityHost: url, credential: { clientSecret: CLIENT_SECRET }, ca },
+    { store, keyRing },
+  );
+  return { clientId, tenantId, factory, store, keyRing };
+}
+
+/** A logger that keeps every line, to assert on warnings (and on what must never be logged). */
+export function captureLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const push = (level: string) => (...args: unknown[]) => lines.push(`${level}: ${args.map(String).join(' ')}`);
+  return { lines, info: push('info'), warn: push('warn'), error: push('error') };
+}

@@ -1,0 +1,50 @@
+import { type CacheDocument, decodeDocument, encodeDocument, type JsonObject } from '../../lib/cache/document.js';
+import { open, seal } from '../../lib/cache/envelope.js';
+import type { KeyRing } from '../../lib/cache/keyring.js';
+import type { CacheStore } from '../../lib/cache/stores/store.js';
+
+/** Reads and opens a partition's stored document directly (what a second instance would see). */
+export async function readStored(store: CacheStore, ring: KeyRing, partitionKey: string): Promise<CacheDocument | undefined> {
+  const stored = await store.read(partitionKey);
+  return stored ? decodeDocument(open(ring, partitionKey, stored.data).plaintext) : undefined;
+}
+
+/** Rewrites a stored document in place (conditionally), e.g. to make its access tokens expired. */
+export async function editStored(
+  store: CacheStore,
+  ring: KeyRing,
+  partitionKey: string,
+  edit: (msal: JsonObject) => JsonObject,
+): Promise<void> {
+  const stored = await store.read(partitionKey);
+  if (!stored) throw new Error(`nothing stored in ${partitionKey}`);
+  const doc = decodeDocument(open(ring, partitionKey, stored.data).plaintext);
+  const next = encodeDocument({ ...doc, msal: edit(doc.msal) });
+  await store.write(partitionKey, seal(ring, partitionKey, next), { ifMatch: stored.etag });
+}
+
+export function section(doc: CacheDocument | undefined, name: string): Record<string, JsonObject> {
+  return ((doc?.msal[name] ?? {}) as Record<string, JsonObject>) ?? {};
+}
+
+/** Counts the operations that reach a real store (a wrapper, not a mock: every call goes through). */
+export function countingStore(inner: CacheStore): CacheStore & { counts: { read: number; write: number; delete: number } } {
+  const counts = { read: 0, write: 0, delete: 0 };
+  return {
+    kind: inner.kind,
+    counts,
+    read: (key) => {
+      counts.read++;
+      return inner.read(key);
+    },
+    write: (key, data, options) => {
+      counts.write++;
+      return inner.write(key, data, options);
+    },
+    delete: (key, options) => {
+      counts.delete++;
+      return inner.delete(key, options);
+    },
+    list: (options) => inner.list(options),
+  };
+}
