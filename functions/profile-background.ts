@@ -1,11 +1,11 @@
 import { getRuntime } from '../lib/runtime.js';
 import { httpFunction } from '../lib/host/registration.js';
-import { setBackground } from '../lib/webapp/pages.js';
+import { background } from '../lib/webapp/pages.js';
 
-/** Web app: the signed-in user turns background work (the user daemon) on or off. */
+/** Web app: the signed-in user sees and turns on or off background work (the user daemon). */
 export const registration = httpFunction('profileBackground', {
-  methods: ['POST'],
+  methods: ['GET', 'POST'],
   route: 'profile/background',
   authLevel: 'anonymous',
-  handler: (request, context) => setBackground(request, context, getRuntime()),
+  handler: (request, context) => background(request, context, getRuntime()),
 });

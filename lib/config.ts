@@ -111,7 +111,8 @@ function positiveNumber(env: Env, name: string, fallback: number): number {
   const raw = optional(env, name);
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new ConfigError(`setting ${name} must be a positive number, got "${raw}"`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new ConfigError(`setting ${name} must be a positive number, got "${raw}"`);
   return value;
 }
 
@@ -204,7 +205,10 @@ export function parseConfig(env: Env): AppConfig {
 function list(env: Env, name: string, separator: string, fallback: readonly string[]): readonly string[] {
   const raw = optional(env, name);
   if (raw === undefined) return fallback;
-  const items = raw.split(separator).map((item) => item.trim()).filter((item) => item.length > 0);
+  const items = raw
+    .split(separator)
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
   if (items.length === 0) throw new ConfigError(`setting ${name} must list at least one value`);
   return items;
 }

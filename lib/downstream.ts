@@ -24,7 +24,8 @@ export async function callDownstream(url: string, accessToken: string, timeoutMs
     throw new DownstreamError(`downstream API answered HTTP ${response.status}`, response.status);
   }
   try {
-    return (await response.json()) as unknown;
+    const body: unknown = await response.json();
+    return body;
   } catch (cause) {
     throw new DownstreamError('downstream API answered with a body that is not JSON', response.status, { cause });
   }

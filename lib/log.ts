@@ -16,13 +16,16 @@ export function describeError(error: unknown): string {
     if (current instanceof Error) {
       const code = (current as { code?: unknown }).code;
       const status = (current as { statusCode?: unknown }).statusCode;
-      const tags = [typeof code === 'string' ? code : undefined, typeof status === 'number' ? `HTTP ${status}` : undefined]
+      const tags = [
+        typeof code === 'string' ? code : undefined,
+        typeof status === 'number' ? `HTTP ${status}` : undefined,
+      ]
         .filter(Boolean)
         .join(', ');
       parts.push(`${current.name}${tags ? ` [${tags}]` : ''}: ${firstLine(current.message)}`);
       current = current.cause;
     } else {
-      parts.push(firstLine(String(current)));
+      parts.push(typeof current === 'string' ? firstLine(current) : `non-error value (${typeof current})`);
       break;
     }
   }

@@ -27,8 +27,13 @@ export function getRuntime(): Runtime {
   return current;
 }
 
-export function createRuntime(config: AppConfig): Runtime {
-  const store = createStore(config.cache);
+/** Installs the runtime the functions use (an app embedding the library with its own store, or a test). */
+export function useRuntime(runtime: Runtime): void {
+  current = runtime;
+}
+
+export function createRuntime(config: AppConfig, overrides: { readonly store?: CacheStore } = {}): Runtime {
+  const store = overrides.store ?? createStore(config.cache);
   const factory = new ClientFactory(config.identity, {
     store,
     keyRing: parseKeyRing(config.cache.keys),

@@ -7,7 +7,8 @@ export interface TokenTelemetry {
   readonly partitionKey: string;
   readonly fromCache: boolean | undefined;
   readonly stats: CacheStats;
-  readonly outcome: 'ok' | string;
+  /** `ok`, or a failure code. */
+  readonly outcome: string;
 }
 
 export const TELEMETRY_PREFIX = 'token-cache-telemetry';

@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Agent } from 'node:https';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   ConfidentialClientApplication,
   CryptoProvider,
@@ -11,7 +16,13 @@ import {
 import { createLocalJWKSet, decodeJwt, generateKeyPair, jwtVerify, SignJWT, type JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalAuthority, type LocalAuthority } from '../dev/authority/server.js';
-import { httpsRequest, trustingAgent, trustingNetworkClient, type HttpsResponse } from '../dev/https-trust.js';
+import {
+  httpsRequest,
+  trustingAgent,
+  trustingNetworkClient,
+  type HttpsRequestOptions,
+  type HttpsResponse,
+} from '../dev/https-trust.js';
 
 const SECRET = 'test-secret';
 const REDIRECT_URI = 'http://localhost:7071/auth/callback';
@@ -33,16 +44,34 @@ afterAll(async () => {
   await authority?.close();
 });
 
-function msalApp(clientId: string, tid: string, clientSecret = SECRET): ConfidentialClientApplication {
+/** Another authority than the shared one, with clients that trust its certificate. */
+interface Connected {
+  readonly authority: LocalAuthority;
+  readonly agent: Agent;
+  readonly networkClient: INetworkModule;
+}
+
+function connect(other: LocalAuthority): Connected {
+  return { authority: other, agent: trustingAgent(other.ca), networkClient: trustingNetworkClient(other.ca) };
+}
+
+interface AppOptions {
+  clientSecret?: string;
+  /** Default: the shared authority. */
+  on?: Connected;
+}
+
+function msalApp(clientId: string, tid: string, options: AppOptions = {}): ConfidentialClientApplication {
+  const target = options.on?.authority ?? authority;
   return new ConfidentialClientApplication({
     auth: {
       clientId,
-      clientSecret,
-      authority: authority.authorityUrl(tid),
-      knownAuthorities: [authority.host],
-      authorityMetadata: authority.metadata(tid),
+      clientSecret: options.clientSecret ?? SECRET,
+      authority: target.authorityUrl(tid),
+      knownAuthorities: [target.host],
+      authorityMetadata: target.metadata(tid),
     },
-    system: { networkClient },
+    system: { networkClient: options.on?.networkClient ?? networkClient },
   });
 }
 
@@ -77,8 +106,16 @@ interface SignIn {
   nonce: string;
 }
 
+/** Opens a URL the way a browser would (no redirects followed). */
+type Browser = (url: string) => Promise<HttpsResponse>;
+
 /** The interactive leg, done as a browser would: follow the authorize URL to the 302 with the code. */
-async function signIn(app: ConfidentialClientApplication, loginHint: string, scopes: string[]): Promise<SignIn> {
+async function signIn(
+  app: ConfidentialClientApplication,
+  loginHint: string,
+  scopes: string[],
+  browser: Browser = get,
+): Promise<SignIn> {
   const { verifier, challenge } = await new CryptoProvider().generatePkceCodes();
   const state = randomUUID();
   const nonce = randomUUID();
@@ -91,7 +128,7 @@ async function signIn(app: ConfidentialClientApplication, loginHint: string, sco
     state,
     nonce,
   });
-  const response = await get(url);
+  const response = await browser(url);
   expect(response.status).toBe(302);
   const location = new URL(response.headers.location!);
   expect(`${location.origin}${location.pathname}`).toBe(REDIRECT_URI);
@@ -102,8 +139,9 @@ async function signInAndRedeem(
   app: ConfidentialClientApplication,
   loginHint: string,
   scopes: string[],
+  browser: Browser = get,
 ): Promise<AuthenticationResult> {
-  const { code, verifier, nonce, state } = await signIn(app, loginHint, scopes);
+  const { code, verifier, nonce, state } = await signIn(app, loginHint, scopes, browser);
   return app.acquireTokenByCode({
     code,
     codeVerifier: verifier,
@@ -117,6 +155,45 @@ async function signInAndRedeem(
 function cachedRefreshTokens(app: ConfidentialClientApplication): string[] {
   const cache = JSON.parse(app.getTokenCache().serialize()) as { RefreshToken: Record<string, { secret: string }> };
   return Object.values(cache.RefreshToken).map((rt) => rt.secret);
+}
+
+/**
+ * The client-request-id of each request the authority (it runs in this process) has answered, in the order its
+ * answers were handed to the operating system ('finish'). Observed server-side: the order responses arrive at the
+ * client over separate connections is not a reliable witness.
+ */
+function recordResponsesSent(): { ids: string[]; stop(): void } {
+  const ids: string[] = [];
+  const onStart = (message: unknown) => {
+    const { request, response } = message as { request: IncomingMessage; response: ServerResponse };
+    const id = request.headers['client-request-id'];
+    if (typeof id === 'string') response.once('finish', () => ids.push(id));
+  };
+  subscribe('http.server.request.start', onStart);
+  return { ids, stop: () => unsubscribe('http.server.request.start', onStart) };
+}
+
+/** One plain-HTTP request (the browser listener); redirects are returned as they are. */
+function plainHttpRequest(url: string, options: HttpsRequestOptions = {}): Promise<HttpsResponse> {
+  return new Promise((resolve, reject) => {
+    const headers = { ...options.headers };
+    if (options.body !== undefined) headers['content-length'] = String(Buffer.byteLength(options.body));
+    const req = httpRequest(url, { method: options.method ?? 'GET', headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const location = res.headers.location;
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: location ? { location } : {},
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
+      });
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
 }
 
 async function rejection(promise: Promise<unknown>): Promise<Error & Record<string, unknown>> {
@@ -206,7 +283,7 @@ describe('client credentials', () => {
     const clientId = randomUUID();
     const tid = randomUUID();
     const error = await rejection(
-      msalApp(clientId, tid, 'wrong-secret').acquireTokenByClientCredential({ scopes: ['api://x/.default'] }),
+      msalApp(clientId, tid, { clientSecret: 'wrong-secret' }).acquireTokenByClientCredential({ scopes: ['api://x/.default'] }),
     );
     expect(error).toBeInstanceOf(ServerError);
     expect(error.errorCode).toBe('invalid_client');
@@ -433,6 +510,50 @@ describe('refresh tokens', () => {
       uid: ALICE.oid,
       utid: tid,
     });
+  });
+
+  it('issues refresh tokens in the order its answers leave, under concurrency', async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    await signInAndRedeem(msalApp(clientId, tid), ALICE.username, [API_SCOPE(clientId)]);
+    const [original] = authority.refreshTokens(clientId, ALICE.oid);
+    // 30 connections opened beforehand, so that the 30 requests reach the authority together and overlap.
+    const warm = new Agent({ ca: authority.ca, keepAlive: true });
+    await Promise.all(Array.from({ length: 30 }, () => httpsRequest(warm, authority.jwksUri(tid))));
+    const sent = recordResponsesSent();
+    const refreshTokenByRequest = new Map<string, string>();
+    try {
+      await Promise.all(
+        Array.from({ length: 30 }, async (_, i) => {
+          const requestId = randomUUID();
+          const response = await httpsRequest(warm, tokenUrl(tid), {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded', 'client-request-id': requestId },
+            body: new URLSearchParams({
+              grant_type: 'refresh_token',
+              client_id: clientId,
+              client_secret: SECRET,
+              refresh_token: original!.token,
+              // With openid an answer takes two signatures, without it one: unequal work, to tempt reordering.
+              scope: `${API_SCOPE(clientId)} offline_access${i % 2 ? '' : ' openid profile'}`,
+            }).toString(),
+          });
+          expect(response.status).toBe(200);
+          refreshTokenByRequest.set(requestId, (JSON.parse(response.body) as { refresh_token: string }).refresh_token);
+        }),
+      );
+    } finally {
+      sent.stop();
+      warm.destroy();
+    }
+    const issued = authority.refreshTokens(clientId, ALICE.oid).slice(1);
+    expect(issued.map((rt) => rt.token)).toEqual(sent.ids.map((id) => refreshTokenByRequest.get(id)));
+    const sequences = issued.map((rt) => rt.sequence);
+    expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
+    expect(new Set(sequences).size).toBe(30);
+    expect(sequences[0]).toBeGreaterThan(original!.sequence);
+    const times = issued.map((rt) => Date.parse(rt.issuedAt));
+    expect(times).toEqual([...times].sort((a, b) => a - b));
   });
 
   it('issues tokens for another resource from the same refresh token', async () => {

@@ -43,7 +43,13 @@ describe.each<StoreKind>(['cosmos', 'table', 'memory'])('token cache on the %s s
     const logger = captureLogger();
     const oid = newId();
     const claims = { oid, tid: app.tenantId };
-    const assertion = await authority.mint({ ...claims, sub: oid, aud: app.clientId, scp: 'access_as_user', azp: newId() });
+    const assertion = await authority.mint({
+      ...claims,
+      sub: oid,
+      aud: app.clientId,
+      scp: 'access_as_user',
+      azp: newId(),
+    });
 
     const before = await tokenRequests(app.clientId);
     const first = await acquireTokenOnBehalfOf(app.factory, claims, assertion, GRAPH, logger);
@@ -68,15 +74,18 @@ describe.each<StoreKind>(['cosmos', 'table', 'memory'])('token cache on the %s s
     const oid = partitionKey.split('.')[0]!;
     const issuedAtSignIn = await authority.refreshTokens(app.clientId, oid);
     expect(issuedAtSignIn).toHaveLength(1);
-    expect(Object.values(section(await readStored(store, app.keyRing, partitionKey), 'RefreshToken')).map((e) => e.secret)).toEqual([
-      issuedAtSignIn[0]!.token,
-    ]);
+    expect(
+      Object.values(section(await readStored(store, app.keyRing, partitionKey), 'RefreshToken')).map((e) => e.secret),
+    ).toEqual([issuedAtSignIn[0]!.token]);
 
     const past = String(Math.floor(Date.now() / 1000) - 60);
     await editStored(store, app.keyRing, partitionKey, (msal) => ({
       ...msal,
       AccessToken: Object.fromEntries(
-        Object.entries(msal.AccessToken as Record<string, JsonObject>).map(([k, at]) => [k, { ...at, expires_on: past, extended_expires_on: past }]),
+        Object.entries(msal.AccessToken as Record<string, JsonObject>).map(([k, at]) => [
+          k,
+          { ...at, expires_on: past, extended_expires_on: past },
+        ]),
       ),
     }));
 
@@ -84,7 +93,9 @@ describe.each<StoreKind>(['cosmos', 'table', 'memory'])('token cache on the %s s
     const silent = await acquireTokenSilently(app.factory, result.account!.homeAccountId, GRAPH, logger);
     expect(silent.result.fromCache).toBe(false);
     expect(silent.result.accessToken).not.toBe(result.accessToken);
-    expect((await authority.requests(app.clientId)).byGrant.refresh_token ?? 0).toBe((before.byGrant.refresh_token ?? 0) + 1);
+    expect((await authority.requests(app.clientId)).byGrant.refresh_token ?? 0).toBe(
+      (before.byGrant.refresh_token ?? 0) + 1,
+    );
     expect(silent.stats).toMatchObject({ reads: 1, writes: 1 });
 
     const issued = await authority.refreshTokens(app.clientId, oid);
@@ -104,7 +115,9 @@ describe.each<StoreKind>(['cosmos', 'table', 'memory'])('token cache on the %s s
       Account: {},
       IdToken: {},
       RefreshToken: {},
-      AppMetadata: { 'appmetadata-somewhere-client': { client_id: 'client', environment: 'somewhere', unknown_field: 'kept' } },
+      AppMetadata: {
+        'appmetadata-somewhere-client': { client_id: 'client', environment: 'somewhere', unknown_field: 'kept' },
+      },
       AccessToken: {},
       ...foreign,
     };
@@ -122,7 +135,7 @@ describe.each<StoreKind>(['cosmos', 'table', 'memory'])('token cache on the %s s
     await a.client.acquireTokenByClientCredential({ scopes: ['api://three/.default'] });
     expect(a.plugin.stats.conflicts).toBe(1);
     stored = await readStored(store, app.keyRing, partitionKey);
-    const targets = Object.values(section(stored, 'AccessToken')).map((e) => e.target);
+    const targets = Object.values(section(stored, 'AccessToken')).map((e) => e.target as string);
     expect(targets.sort()).toEqual(['api://one/.default', 'api://three/.default', 'api://two/.default']);
     expect(stored?.msal.FutureEntity).toEqual(foreign.FutureEntity);
     expect(section(stored, 'AppMetadata')['appmetadata-somewhere-client']).toMatchObject({ unknown_field: 'kept' });
@@ -138,7 +151,9 @@ describe.each<StoreKind>(['cosmos', 'table'])('concurrency on the %s store', (ki
     const homeAccountId = result.account!.homeAccountId;
     const scopes = Array.from({ length: 50 }, (_, i) => `api://downstream/scope${i}`);
 
-    const outcomes = await Promise.all(scopes.map((scope) => acquireTokenSilently(app.factory, homeAccountId, [scope], logger)));
+    const outcomes = await Promise.all(
+      scopes.map((scope) => acquireTokenSilently(app.factory, homeAccountId, [scope], logger)),
+    );
     expect(outcomes.every((o) => !o.result.fromCache)).toBe(true);
     expect(outcomes.reduce((n, o) => n + o.stats.conflicts, 0)).toBeGreaterThan(0);
     expect(logger.lines.filter((l) => /gave up|failed/.test(l))).toEqual([]);
@@ -146,7 +161,7 @@ describe.each<StoreKind>(['cosmos', 'table'])('concurrency on the %s store', (ki
     const stored = await readStored(store, app.keyRing, partitionKey);
     const accessTokens = Object.values(section(stored, 'AccessToken'));
     for (const [i, scope] of scopes.entries()) {
-      const entry = accessTokens.find((at) => String(at.target).split(' ').includes(scope));
+      const entry = accessTokens.find((at) => (at.target as string).split(' ').includes(scope));
       expect(entry?.secret, scope).toBe(outcomes[i]!.result.accessToken);
     }
     expect(accessTokens).toHaveLength(51);
@@ -168,11 +183,15 @@ describe.each<StoreKind>(['cosmos', 'table'])('concurrency on the %s store', (ki
     const logger = captureLogger();
     const users = Array.from({ length: 20 }, () => newId());
     const assertions = await Promise.all(
-      users.map((oid) => authority.mint({ oid, sub: oid, tid: app.tenantId, aud: app.clientId, scp: 'access_as_user' })),
+      users.map((oid) =>
+        authority.mint({ oid, sub: oid, tid: app.tenantId, aud: app.clientId, scp: 'access_as_user' }),
+      ),
     );
     const calls = Array.from({ length: 100 }, (_, i) => i % 20);
     const outcomes = await Promise.all(
-      calls.map((u) => acquireTokenOnBehalfOf(app.factory, { oid: users[u], tid: app.tenantId }, assertions[u]!, GRAPH, logger)),
+      calls.map((u) =>
+        acquireTokenOnBehalfOf(app.factory, { oid: users[u], tid: app.tenantId }, assertions[u]!, GRAPH, logger),
+      ),
     );
     for (const [i, u] of calls.entries()) {
       expect(decodeJwt(outcomes[i]!.result.accessToken).oid).toBe(users[u]);
@@ -186,7 +205,8 @@ describe.each<StoreKind>(['cosmos', 'table'])('concurrency on the %s store', (ki
       );
       expect(homeIds.length).toBeGreaterThan(0);
       expect(new Set(homeIds)).toEqual(new Set([partitionKey]));
-      for (const at of Object.values(section(stored, 'AccessToken'))) expect(decodeJwt(String(at.secret)).oid).toBe(oid);
+      for (const at of Object.values(section(stored, 'AccessToken')))
+        expect(decodeJwt(at.secret as string).oid).toBe(oid);
     }
   });
 });

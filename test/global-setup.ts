@@ -10,14 +10,23 @@ import { startAzuriteTable, startCosmosServer } from '../dev/emulators.js';
  * table/container names, client ids and tenant ids.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const [table, cosmos, authority] = await Promise.all([startAzuriteTable(), startCosmosServer(), startLocalAuthority()]);
+  const [table, cosmos, authority] = await Promise.all([
+    startAzuriteTable(),
+    startCosmosServer(),
+    startLocalAuthority(),
+  ]);
   const downstream = await startDownstreamApi({
     jwks: authority.jwks,
     issuers: (iss) => iss.startsWith(`${authority.url}/`),
     audience: ['https://graph.microsoft.com', 'api://downstream'],
   });
   project.provide('stack', {
-    table: { url: table.url, accountName: table.accountName, accountKey: table.accountKey, connectionString: table.connectionString },
+    table: {
+      url: table.url,
+      accountName: table.accountName,
+      accountKey: table.accountKey,
+      connectionString: table.connectionString,
+    },
     cosmos: { endpoint: cosmos.endpoint, key: cosmos.key },
     authority: { url: authority.url, ca: authority.ca, host: authority.host },
     downstream: { url: downstream.url },
@@ -28,7 +37,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
 }
 
 export interface Stack {
-  readonly table: { readonly url: string; readonly accountName: string; readonly accountKey: string; readonly connectionString: string };
+  readonly table: {
+    readonly url: string;
+    readonly accountName: string;
+    readonly accountKey: string;
+    readonly connectionString: string;
+  };
   readonly cosmos: { readonly endpoint: string; readonly key: string };
   readonly authority: { readonly url: string; readonly ca: string; readonly host: string };
   readonly downstream: { readonly url: string };

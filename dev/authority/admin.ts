@@ -2,11 +2,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestCounters, RequestCounts } from './counters.js';
 import { HttpError, readJsonObject, sendJson } from './http.js';
 import type { MintOptions } from './keys.js';
-import type { FailureInjector, InteractionRequirements, RefreshTokenStore } from './state.js';
+import type { FailureInjector } from './failures.js';
+import type { RefreshTokenStore } from './refresh-tokens.js';
+import type { InteractionRequirements } from './state.js';
 
 export interface RefreshTokenInfo {
   readonly token: string;
   readonly issuedAt: string;
+  /** Issue order over the whole authority (1, 2, 3…): the order the responses carrying them were sent. */
+  readonly sequence: number;
   /** authorization_code, refresh_token or on_behalf_of */
   readonly issuedBy: string;
   readonly revoked: boolean;
@@ -31,6 +35,7 @@ export class AuthorityAdmin {
     return this.refreshTokenStore.list(clientId, oid).map((r) => ({
       token: r.token,
       issuedAt: r.issuedAt.toISOString(),
+      sequence: r.sequence,
       issuedBy: r.issuedBy,
       revoked: r.revoked,
     }));
@@ -46,9 +51,12 @@ export class AuthorityAdmin {
     this.interaction.set(oid, claims === null || typeof claims === 'string' ? claims : JSON.stringify(claims));
   }
 
-  /** The next `count` token requests answer `status` (with Retry-After when given). */
-  failNext(count: number, status: number, retryAfter?: number): void {
-    this.failures.arm(count, retryAfter === undefined ? { status } : { status, retryAfter });
+  /**
+   * The next `count` token requests answer `status` (with Retry-After when given): those of `clientId` only, when
+   * given, else anyone's. Replaces what was armed before for the same client id (or for everyone); 0 disarms.
+   */
+  failNext(count: number, status: number, retryAfter?: number, clientId?: string): void {
+    this.failures.arm(count, retryAfter === undefined ? { status } : { status, retryAfter }, clientId);
   }
 }
 
@@ -91,8 +99,9 @@ export async function handleAdmin(
       const count = integer(body, 'count', 0, 1_000_000);
       const status = integer(body, 'status', 400, 599);
       const retryAfter = body.retryAfter === undefined ? undefined : integer(body, 'retryAfter', 0, 86_400);
-      admin.failNext(count, status, retryAfter);
-      return sendJson(res, 200, { count, status, ...(retryAfter === undefined ? {} : { retryAfter }) });
+      const clientId = optionalString(body, 'client_id');
+      admin.failNext(count, status, retryAfter, clientId);
+      return sendJson(res, 200, { count, status, retryAfter, client_id: clientId });
     }
     case 'POST mint': {
       const body = await readJsonObject(req);

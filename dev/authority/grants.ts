@@ -4,7 +4,8 @@ import { invalidGrant, invalidRequest, missingParameter, OAuthError } from './er
 import { isGuid, tenantIdFor } from './ids.js';
 import type { SigningKey } from './keys.js';
 import { parseAppScope, parseUserScopes, splitScopes } from './scopes.js';
-import type { CodeStore, InteractionRequirements, RefreshTokenStore } from './state.js';
+import type { RefreshTokenRecord, RefreshTokenStore } from './refresh-tokens.js';
+import type { CodeStore, InteractionRequirements } from './state.js';
 import { issueAppToken, issueUserTokens, type TokenContext, type TokenResponse } from './tokens.js';
 import type { SignedInUser } from './users.js';
 
@@ -25,7 +26,22 @@ export interface GrantRequest {
   readonly clientId: string;
 }
 
-export type GrantHandler = (req: GrantRequest, deps: GrantDeps) => Promise<TokenResponse>;
+/** What a grant decided; the token endpoint completes it with `completeGrant` right before it answers. */
+export interface GrantResult {
+  readonly response: TokenResponse;
+  readonly refreshToken?: PendingRefreshToken;
+}
+
+/** A refresh token to issue with the response (`offline_access` was asked for). */
+export interface PendingRefreshToken {
+  readonly clientId: string;
+  readonly user: SignedInUser;
+  readonly issuedBy: string;
+  /** The refresh token this request redeemed, if any. */
+  readonly redeemed?: RefreshTokenRecord;
+}
+
+export type GrantHandler = (req: GrantRequest, deps: GrantDeps) => Promise<GrantResult>;
 
 export const GRANTS: Readonly<Record<string, GrantHandler>> = {
   client_credentials: clientCredentials,
@@ -40,12 +56,24 @@ function required(form: URLSearchParams, name: string): string {
   return value;
 }
 
-async function clientCredentials({ form, tenant, clientId }: GrantRequest, deps: GrantDeps): Promise<TokenResponse> {
+async function clientCredentials({ form, tenant, clientId }: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
   const resource = parseAppScope(required(form, 'scope'));
-  return issueAppToken(deps.tokens, clientId, tenantIdFor(tenant), resource);
+  return { response: await issueAppToken(deps.tokens, clientId, tenantIdFor(tenant), resource) };
 }
 
-async function authorizationCode({ form, clientId }: GrantRequest, deps: GrantDeps): Promise<TokenResponse> {
+/**
+ * Issues the pending refresh token, synchronously: called with nothing awaited between it and the write of the
+ * response, the authority's issue order is the order its answers leave in, however many requests run at once.
+ */
+export function completeGrant(result: GrantResult, store: RefreshTokenStore): TokenResponse {
+  const pending = result.refreshToken;
+  if (!pending) return result.response;
+  // Revoked while this request was signing its tokens: the revocation wins, as it would have a moment earlier.
+  if (pending.redeemed?.revoked) throw revokedGrant();
+  return { ...result.response, refresh_token: store.issue(pending.clientId, pending.user, pending.issuedBy) };
+}
+
+async function authorizationCode({ form, clientId }: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
   const code = required(form, 'code');
   const redirectUri = required(form, 'redirect_uri');
   const redemption = deps.codes.redeem(code);
@@ -69,7 +97,8 @@ async function authorizationCode({ form, clientId }: GrantRequest, deps: GrantDe
     );
   }
   const scope = form.get('scope') ?? grant.scopes.join(' ');
-  return userTokens(deps, clientId, grant.user, scope, form, 'authorization_code', grant.nonce);
+  const issuedBy = 'authorization_code';
+  return userTokens(deps, { clientId, user: grant.user, scope, form, issuedBy, nonce: grant.nonce });
 }
 
 function unusableCode(status: 'unknown' | 'expired' | 'redeemed'): OAuthError {
@@ -86,24 +115,27 @@ function unusableCode(status: 'unknown' | 'expired' | 'redeemed'): OAuthError {
   }
 }
 
-async function refreshToken({ form, clientId }: GrantRequest, deps: GrantDeps): Promise<TokenResponse> {
+async function refreshToken({ form, clientId }: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
   const record = deps.refreshTokens.get(required(form, 'refresh_token'));
   if (!record) throw invalidGrant(9002313, 'Invalid request. Request is malformed or invalid.');
   if (record.clientId !== clientId) throw invalidGrant(70000, 'Provided grant is invalid or malformed.');
-  if (record.revoked) {
-    throw invalidGrant(
-      50173,
-      'The provided grant has expired due to it being revoked, a fresh auth token is needed. ' +
-        'The user might have changed or reset their password.',
-      // Entra adds this sub-error; MSAL then raises InteractionRequiredAuthError and drops the refresh token.
-      { suberror: 'bad_token' },
-    );
-  }
+  if (record.revoked) throw revokedGrant();
   requireNoInteraction(deps, record.user);
-  return userTokens(deps, clientId, record.user, required(form, 'scope'), form, 'refresh_token');
+  const scope = required(form, 'scope');
+  return userTokens(deps, { clientId, user: record.user, scope, form, issuedBy: 'refresh_token', redeemed: record });
 }
 
-async function onBehalfOf({ form, tenant, clientId }: GrantRequest, deps: GrantDeps): Promise<TokenResponse> {
+function revokedGrant(): OAuthError {
+  return invalidGrant(
+    50173,
+    'The provided grant has expired due to it being revoked, a fresh auth token is needed. ' +
+      'The user might have changed or reset their password.',
+    // Entra adds this sub-error; MSAL then raises InteractionRequiredAuthError and drops the refresh token.
+    { suberror: 'bad_token' },
+  );
+}
+
+async function onBehalfOf({ form, tenant, clientId }: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
   const use = required(form, 'requested_token_use');
   if (use !== 'on_behalf_of') {
     throw invalidRequest(50027, `requested_token_use '${use}' is not supported; use 'on_behalf_of'.`);
@@ -117,7 +149,7 @@ async function onBehalfOf({ form, tenant, clientId }: GrantRequest, deps: GrantD
     username: typeof claims.preferred_username === 'string' ? claims.preferred_username : '',
   };
   requireNoInteraction(deps, user);
-  return userTokens(deps, clientId, user, required(form, 'scope'), form, 'on_behalf_of');
+  return userTokens(deps, { clientId, user, scope: required(form, 'scope'), form, issuedBy: 'on_behalf_of' });
 }
 
 /** The incoming token of an OBO request: signed here, in date, for this client, and a user's. */
@@ -160,23 +192,26 @@ function requireNoInteraction(deps: GrantDeps, user: SignedInUser): void {
   );
 }
 
-async function userTokens(
-  deps: GrantDeps,
-  clientId: string,
-  user: SignedInUser,
-  scope: string,
-  form: URLSearchParams,
-  issuedBy: string,
-  nonce?: string,
-): Promise<TokenResponse> {
+interface UserGrant {
+  readonly clientId: string;
+  readonly user: SignedInUser;
+  readonly scope: string;
+  readonly form: URLSearchParams;
+  readonly issuedBy: string;
+  readonly nonce?: string;
+  readonly redeemed?: RefreshTokenRecord;
+}
+
+async function userTokens(deps: GrantDeps, grant: UserGrant): Promise<GrantResult> {
+  const { clientId, user, scope, issuedBy, redeemed } = grant;
   const scopes = parseUserScopes(scope);
-  const wantsRefreshToken = splitScopes(scope).some((s) => s.toLowerCase() === 'offline_access');
-  return issueUserTokens(deps.tokens, {
+  const response = await issueUserTokens(deps.tokens, {
     clientId,
     user,
     scopes,
-    wantsClientInfo: form.get('client_info') === '1',
-    ...(nonce ? { nonce } : {}),
-    ...(wantsRefreshToken ? { refreshToken: deps.refreshTokens.issue(clientId, user, issuedBy) } : {}),
+    wantsClientInfo: grant.form.get('client_info') === '1',
+    ...(grant.nonce ? { nonce: grant.nonce } : {}),
   });
+  if (!splitScopes(scope).some((s) => s.toLowerCase() === 'offline_access')) return { response };
+  return { response, refreshToken: { clientId, user, issuedBy, ...(redeemed ? { redeemed } : {}) } };
 }

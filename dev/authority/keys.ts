@@ -3,10 +3,12 @@ import {
   createLocalJWKSet,
   exportJWK,
   generateKeyPair,
+  importJWK,
   jwtVerify,
   SignJWT,
   type CryptoKey,
   type JSONWebKeySet,
+  type JWK,
   type JWTPayload,
   type JWTVerifyOptions,
 } from 'jose';
@@ -21,25 +23,44 @@ export interface MintOptions {
 export interface SigningKey {
   readonly kid: string;
   readonly jwks: JSONWebKeySet;
+  /** The private key as a JWK, for the state file only. */
+  readonly privateJwk: JWK;
   /** Signs `claims` (RS256); iat/nbf/exp are filled from `opts` unless `claims` sets them. */
   sign(claims: Record<string, unknown>, opts?: MintOptions): Promise<string>;
   /** Verifies a token signed by this key; throws a jose error otherwise. */
   verify(token: string, options?: JWTVerifyOptions): Promise<JWTPayload>;
 }
 
-/** A fresh RSA key pair, in memory only, for the authority's token signatures. */
-export async function createSigningKey(): Promise<SigningKey> {
-  const { privateKey, publicKey } = await generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
-  const publicJwk = await exportJWK(publicKey);
+const PRIVATE_RSA_MEMBERS = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth']);
+
+/** The RSA key of the authority's token signatures: `saved` (a private JWK), or else a new one. */
+export async function createSigningKey(saved?: JWK): Promise<SigningKey> {
+  const privateKey = saved ? await importPrivateJwk(saved) : await newPrivateKey();
+  const privateJwk = await exportJWK(privateKey);
+  const publicJwk = Object.fromEntries(
+    Object.entries(privateJwk).filter(([name]) => !PRIVATE_RSA_MEMBERS.has(name)),
+  ) as JWK;
   const kid = await calculateJwkThumbprint(publicJwk);
   const jwks: JSONWebKeySet = { keys: [{ ...publicJwk, kid, use: 'sig', alg: 'RS256' }] };
   const keySet = createLocalJWKSet(jwks);
   return {
     kid,
     jwks,
+    privateJwk,
     sign: (claims, opts) => signClaims(privateKey, kid, claims, opts),
     verify: async (token, options) => (await jwtVerify(token, keySet, { algorithms: ['RS256'], ...options })).payload,
   };
+}
+
+async function newPrivateKey(): Promise<CryptoKey> {
+  return (await generateKeyPair('RS256', { modulusLength: 2048, extractable: true })).privateKey;
+}
+
+async function importPrivateJwk(jwk: JWK): Promise<CryptoKey> {
+  if (jwk.kty !== 'RSA' || typeof jwk.d !== 'string') throw new Error('the saved signing key is not a private RSA JWK');
+  const key = await importJWK({ ...jwk, alg: 'RS256' }, 'RS256', { extractable: true });
+  if (key instanceof Uint8Array) throw new Error('the saved signing key is not a private RSA JWK');
+  return key;
 }
 
 async function signClaims(

@@ -11,9 +11,13 @@ export function jwksUriFor(baseUrl: string, tenant: string): string {
   return `${baseUrl}/${tenant}/discovery/v2.0/keys`;
 }
 
-/** The v2.0 openid-configuration of one tenant (the fields MSAL reads, plus Entra's usual ones). */
-export function openIdConfiguration(baseUrl: string, tenant: string): Record<string, unknown> {
+/**
+ * The v2.0 openid-configuration of one tenant (the fields MSAL reads, plus Entra's usual ones). The endpoints a
+ * browser opens (authorize, logout) are on `browserUrl`, the others on `baseUrl`.
+ */
+export function openIdConfiguration(baseUrl: string, tenant: string, browserUrl = baseUrl): Record<string, unknown> {
   const tenantUrl = `${baseUrl}/${tenant}`;
+  const browserTenantUrl = `${browserUrl}/${tenant}`;
   const issuerTenant = MULTI_TENANT.has(tenant.toLowerCase())
     ? '{tenantid}'
     : isGuid(tenant)
@@ -21,10 +25,10 @@ export function openIdConfiguration(baseUrl: string, tenant: string): Record<str
       : tenant;
   return {
     issuer: issuerFor(baseUrl, issuerTenant),
-    authorization_endpoint: `${tenantUrl}/oauth2/v2.0/authorize`,
+    authorization_endpoint: `${browserTenantUrl}/oauth2/v2.0/authorize`,
     token_endpoint: `${tenantUrl}/oauth2/v2.0/token`,
     jwks_uri: jwksUriFor(baseUrl, tenant),
-    end_session_endpoint: `${tenantUrl}/oauth2/v2.0/logout`,
+    end_session_endpoint: `${browserTenantUrl}/oauth2/v2.0/logout`,
     device_authorization_endpoint: `${tenantUrl}/oauth2/v2.0/devicecode`,
     token_endpoint_auth_methods_supported: ['client_secret_post'],
     response_types_supported: ['code'],

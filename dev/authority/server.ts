@@ -1,17 +1,19 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer, type Server } from 'node:https';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { JSONWebKeySet } from 'jose';
-import { AuthorityAdmin, handleAdmin, type RefreshTokenInfo } from './admin.js';
-import { handleAuthorize } from './authorize.js';
+import { AuthorityAdmin, type RefreshTokenInfo } from './admin.js';
 import { RequestCounters, type RequestCounts } from './counters.js';
-import { HttpError, redirect, sendHtml, sendJson, sendText } from './http.js';
+import { FailureInjector } from './failures.js';
 import { createSigningKey, type MintOptions } from './keys.js';
+import { closeServer, listen } from './listeners.js';
 import { issuerFor, jwksUriFor, openIdConfiguration } from './metadata.js';
-import { signedOutPage } from './pages.js';
-import { CodeStore, FailureInjector, InteractionRequirements, RefreshTokenStore } from './state.js';
+import { readStateFile, StateFile } from './persistence.js';
+import { RefreshTokenStore } from './refresh-tokens.js';
+import { requestListener, type RouterDeps } from './router.js';
+import { CodeStore, InteractionRequirements } from './state.js';
 import { createTlsMaterial } from './tls.js';
-import { handleToken, type TokenEndpointDeps } from './token.js';
+import type { TokenEndpointDeps } from './token.js';
 import { DEFAULT_USERS, UserDirectory, type DevUser } from './users.js';
 
 export type { DevUser } from './users.js';
@@ -22,8 +24,20 @@ export type { MintOptions } from './keys.js';
 export interface AuthorityOptions {
   /** Default '127.0.0.1'. */
   host?: string;
-  /** Default 0: a free port. */
+  /** Of the HTTPS listener. Default 0: a free port. */
   port?: number;
+  /**
+   * When set (0: a free port), a plain-HTTP listener on the same host serves the pages a browser opens (authorize,
+   * logout), and the openid-configuration advertises them there: no certificate warning for a person signing in.
+   * Everything else, and those pages too, stays on HTTPS.
+   */
+  browserPort?: number;
+  /**
+   * A JSON file (for local development) that keeps the signing key, the users created on the fly and the refresh
+   * tokens across restarts: loaded at start when it exists, saved after each change. Holds secrets (mode 0600).
+   * Access tokens name the port in `iss`: keep `port` fixed too for them to stay valid.
+   */
+  stateFile?: string;
   /** The one secret every client must present. Default 'dev-client-secret'. */
   clientSecret?: string;
   /** Default 3600. */
@@ -35,6 +49,8 @@ export interface AuthorityOptions {
 export interface LocalAuthority {
   /** https://127.0.0.1:PORT */
   readonly url: string;
+  /** http://127.0.0.1:BROWSER_PORT when `browserPort` was given. */
+  readonly browserUrl: string | undefined;
   /** The PEM certificate clients must trust. */
   readonly ca: string;
   /** '127.0.0.1:PORT', for MSAL's knownAuthorities. */
@@ -55,133 +71,101 @@ export interface LocalAuthority {
   refreshTokens(clientId: string, oid: string): RefreshTokenInfo[];
   revoke(oid: string, tid?: string): number;
   requireInteraction(oid: string, claims: string | Record<string, unknown> | null): void;
-  failNext(count: number, status: number, retryAfter?: number): void;
+  /** Fails the next `count` token requests of `clientId` (or, without it, of anyone). */
+  failNext(count: number, status: number, retryAfter?: number, clientId?: string): void;
+  /** Stops listening; with a `stateFile`, resolves once the last change is saved. */
   close(): Promise<void>;
 }
 
-const TENANT_SEGMENT = /^[A-Za-z0-9._-]{1,128}$/;
-
 export async function startLocalAuthority(options: AuthorityOptions = {}): Promise<LocalAuthority> {
   const hostName = options.host ?? '127.0.0.1';
-  const [tls, key] = await Promise.all([createTlsMaterial(), createSigningKey()]);
+  const saved = options.stateFile ? await readStateFile(options.stateFile) : undefined;
+  const [tls, key] = await Promise.all([createTlsMaterial(), createSigningKey(saved?.signingKey)]);
+  let stateFile: StateFile | undefined;
+  const changed = () => stateFile?.changed();
   const counters = new RequestCounters();
   const state = {
     codes: new CodeStore(),
-    refreshTokens: new RefreshTokenStore(),
+    refreshTokens: new RefreshTokenStore(changed),
     interaction: new InteractionRequirements(),
     failures: new FailureInjector(),
   };
-  const users = new UserDirectory(options.users ?? DEFAULT_USERS);
-  const lifetimeSeconds = options.accessTokenLifetimeSeconds ?? 3600;
+  const users = new UserDirectory(options.users ?? DEFAULT_USERS, changed);
+  if (saved) {
+    state.refreshTokens.restore(saved.refreshTokens);
+    users.restoreCreated(saved.users);
+  }
+  if (options.stateFile) {
+    stateFile = new StateFile(options.stateFile, () => ({
+      signingKey: key.privateJwk,
+      users: users.created(),
+      refreshTokens: state.refreshTokens.all(),
+    }));
+    await stateFile.save();
+  }
 
-  let baseUrl = '';
-  const issuer = (tenant: string) => issuerFor(baseUrl, tenant);
+  const origins = { api: '', browser: '' };
+  const issuer = (tenant: string) => issuerFor(origins.api, tenant);
+  const metadata = (tenant: string) => openIdConfiguration(origins.api, tenant, origins.browser);
   const mint = (claims: Record<string, unknown>, opts?: MintOptions) => {
     const defaults: Record<string, unknown> = { ver: '2.0' };
     if (typeof claims.tid === 'string') defaults.iss = issuer(claims.tid);
     return key.sign({ ...defaults, ...claims }, opts);
   };
   const admin = new AuthorityAdmin(counters, state.refreshTokens, state.interaction, state.failures, mint);
-  const tokenDeps: TokenEndpointDeps = {
+  const token: TokenEndpointDeps = {
     ...state,
     get baseUrl() {
-      return baseUrl;
+      return origins.api;
     },
     key,
-    tokens: { key, lifetimeSeconds, issuer },
+    tokens: { key, lifetimeSeconds: options.accessTokenLifetimeSeconds ?? 3600, issuer },
     clientSecret: options.clientSecret ?? 'dev-client-secret',
     counters,
   };
+  const authorize = { users, codes: state.codes, countAuthorize: (id?: string) => counters.count('authorize', id) };
+  const deps: RouterDeps = { counters, admin, key, authorize, token, metadata };
 
-  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', baseUrl);
-    const segments = url.pathname.split('/').filter(Boolean);
-    const [first = '', ...rest] = segments;
-    const path = rest.join('/');
-    const method = req.method ?? 'GET';
-
-    if (first === '_admin' && rest.length === 1) return handleAdmin(req, res, rest[0]!, url, admin);
-    if (!TENANT_SEGMENT.test(first)) {
-      counters.countOther();
-      throw new HttpError(404, 'Not found');
-    }
-    if (path === 'v2.0/.well-known/openid-configuration' && method === 'GET') {
-      counters.countMetadata();
-      return sendJson(res, 200, openIdConfiguration(baseUrl, first), { 'cache-control': 'max-age=3600' });
-    }
-    if (path === 'discovery/v2.0/keys' && method === 'GET') {
-      counters.countJwks();
-      return sendJson(res, 200, key.jwks, { 'cache-control': 'max-age=3600' });
-    }
-    if (path === 'oauth2/v2.0/authorize' && (method === 'GET' || method === 'POST')) {
-      return handleAuthorize(req, res, first, url, {
-        users,
-        codes: state.codes,
-        countAuthorize: (clientId) => counters.count('authorize', clientId),
-      });
-    }
-    if (path === 'oauth2/v2.0/token' && method === 'POST') return handleToken(req, res, first, tokenDeps);
-    if (path === 'oauth2/v2.0/logout' && method === 'GET') {
-      counters.count('logout', url.searchParams.get('client_id') ?? undefined);
-      const target = url.searchParams.get('post_logout_redirect_uri');
-      if (target && /^https?:\/\//i.test(target)) return redirect(res, target);
-      return sendHtml(res, 200, signedOutPage());
-    }
-    counters.countOther();
-    throw new HttpError(404, 'Not found');
-  };
-
-  const server = createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
-    route(req, res).catch((e: unknown) => answerError(res, e));
-  });
-  await listen(server, options.port ?? 0, hostName);
-  const port = (server.address() as AddressInfo).port;
   const hostForUrl = hostName.includes(':') ? `[${hostName}]` : hostName;
-  baseUrl = `https://${hostForUrl}:${port}`;
+  const servers: Server[] = [];
+  const close = async () => {
+    await Promise.all(servers.map(closeServer));
+    await stateFile?.flush();
+  };
+  try {
+    if (options.browserPort !== undefined) {
+      const browserServer = createHttpServer(requestListener(deps, 'browser'));
+      servers.push(browserServer);
+      await listen(browserServer, options.browserPort, hostName);
+      origins.browser = `http://${hostForUrl}:${(browserServer.address() as AddressInfo).port}`;
+    }
+    const server = createHttpsServer({ key: tls.key, cert: tls.cert }, requestListener(deps, 'all'));
+    servers.push(server);
+    await listen(server, options.port ?? 0, hostName);
+    origins.api = `https://${hostForUrl}:${(server.address() as AddressInfo).port}`;
+    origins.browser ||= origins.api;
+  } catch (e) {
+    await close();
+    throw e;
+  }
 
+  const baseUrl = origins.api;
   return {
     url: baseUrl,
+    browserUrl: options.browserPort === undefined ? undefined : origins.browser,
     ca: tls.cert,
-    host: `${hostForUrl}:${port}`,
+    host: new URL(baseUrl).host,
     jwks: key.jwks,
     authorityUrl: (tenantId) => `${baseUrl}/${tenantId}`,
     issuer,
     jwksUri: (tenantId) => jwksUriFor(baseUrl, tenantId),
-    metadata: (tenantId) => JSON.stringify(openIdConfiguration(baseUrl, tenantId)),
+    metadata: (tenantId) => JSON.stringify(metadata(tenantId)),
     mint,
     requests: (clientId) => admin.requests(clientId),
     refreshTokens: (clientId, oid) => admin.refreshTokens(clientId, oid),
     revoke: (oid, tid) => admin.revoke(oid, tid),
     requireInteraction: (oid, claims) => admin.requireInteraction(oid, claims),
-    failNext: (count, status, retryAfter) => admin.failNext(count, status, retryAfter),
-    close: () => closeServer(server),
+    failNext: (count, status, retryAfter, clientId) => admin.failNext(count, status, retryAfter, clientId),
+    close,
   };
-}
-
-function answerError(res: ServerResponse, e: unknown): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  if (e instanceof HttpError) return sendText(res, e.status, e.message);
-  // Only the message: request bodies (secrets, tokens) never reach the log.
-  console.error(`local authority: internal error: ${e instanceof Error ? e.message : String(e)}`);
-  sendText(res, 500, 'Internal error');
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.close((err) => (err ? reject(err) : resolve()));
-    server.closeAllConnections();
-  });
 }

@@ -2,10 +2,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestCounters } from './counters.js';
 import { entraErrorBody, injectedFailure, invalidRequest, missingParameter, OAuthError } from './errors.js';
-import { GRANTS, type GrantDeps } from './grants.js';
+import type { FailureInjector } from './failures.js';
+import { completeGrant, GRANTS, type GrantDeps } from './grants.js';
 import { HttpError, readForm, sendJson } from './http.js';
 import { newTraceId } from './ids.js';
-import type { FailureInjector } from './state.js';
 
 export interface TokenEndpointDeps extends GrantDeps {
   readonly clientSecret: string;
@@ -27,7 +27,7 @@ export async function handleToken(
     const form = await readTokenForm(req, deps);
     const clientId = form.get('client_id');
     deps.counters.count('token', clientId ?? undefined, form.get('grant_type') ?? undefined);
-    const failure = deps.failures.take();
+    const failure = deps.failures.take(clientId ?? undefined);
     if (failure) throw injectedFailure(failure.status, failure.retryAfter);
 
     const grantType = form.get('grant_type');
@@ -43,7 +43,8 @@ export async function handleToken(
     }
     if (!clientId) throw missingParameter('client_id');
     authenticateClient(form, deps.clientSecret);
-    sendJson(res, 200, await grant({ form, tenant, clientId }, deps), headers);
+    const result = await grant({ form, tenant, clientId }, deps);
+    sendJson(res, 200, completeGrant(result, deps.refreshTokens), headers);
   } catch (e) {
     if (!(e instanceof OAuthError)) throw e;
     if (e.extras.retryAfterSeconds !== undefined) headers['retry-after'] = String(e.extras.retryAfterSeconds);

@@ -79,9 +79,9 @@ export interface UserTokenRequest {
   readonly nonce?: string;
   /** MSAL sends `client_info=1`; Entra answers with client_info only then. */
   readonly wantsClientInfo: boolean;
-  /** Issued by the caller when `offline_access` was requested. */
-  readonly refreshToken?: string;
 }
+
+/** The tokens of a user; the caller adds the refresh token (see `completeGrant`). */
 
 export async function issueUserTokens(ctx: TokenContext, req: UserTokenRequest): Promise<TokenResponse> {
   const { user, clientId, scopes } = req;
@@ -107,7 +107,6 @@ export async function issueUserTokens(ctx: TokenContext, req: UserTokenRequest):
     ext_expires_in: ctx.lifetimeSeconds,
     access_token: accessToken,
   };
-  if (req.refreshToken) response.refresh_token = req.refreshToken;
   if (scopes.oidc.includes('openid')) {
     // No nonce claim unless one was sent: msal-node rejects an id_token nonce it did not ask for.
     const nonce = req.nonce ? { nonce: req.nonce } : {};

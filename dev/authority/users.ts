@@ -23,29 +23,65 @@ export const DEFAULT_USERS: readonly DevUser[] = [
   { oid: '9a4f6b28-3c7d-4e1a-a5b9-0f2e4c6d8e04', name: 'Dave Dev', username: 'dave@dev.localhost' },
 ];
 
+/** The configured users, plus those created on the fly by a sign-in with an unknown login_hint. */
 export class UserDirectory {
-  readonly #users: readonly DevUser[];
+  readonly #configured: readonly DevUser[];
+  /** By tid, then oid. */
+  readonly #created = new Map<string, Map<string, SignedInUser>>();
 
-  constructor(users: readonly DevUser[]) {
-    this.#users = users;
+  /** `onChange` runs when a user is created. */
+  constructor(
+    users: readonly DevUser[],
+    private readonly onChange: () => void = () => {},
+  ) {
+    this.#configured = users;
   }
 
-  /** The configured users who can sign in to `tid`. */
+  /** The users who can sign in to `tid`: the configured ones, then those created there. */
   listFor(tid: string): DevUser[] {
-    return this.#users.filter((u) => !u.tid || u.tid.toLowerCase() === tid);
+    return [...this.#configuredFor(tid), ...(this.#created.get(tid)?.values() ?? [])];
+  }
+
+  /** The users created on the fly, in every tenant. */
+  created(): SignedInUser[] {
+    return [...this.#created.values()].flatMap((users) => [...users.values()]);
+  }
+
+  /** Adds users created by an earlier run. */
+  restoreCreated(users: readonly SignedInUser[]): void {
+    for (const user of users) this.#add({ ...user });
   }
 
   byOid(tid: string, oid: string): SignedInUser | undefined {
-    const user = this.listFor(tid).find((u) => u.oid.toLowerCase() === oid.toLowerCase());
-    return user && signIn(user, tid);
+    const wanted = oid.toLowerCase();
+    const user = this.#configuredFor(tid).find((u) => u.oid.toLowerCase() === wanted);
+    return user ? signIn(user, tid) : this.#created.get(tid)?.get(wanted);
   }
 
-  /** A configured user by username or oid, or else a new one whose oid is derived from tenant + hint. */
+  /** A configured user by username or oid, or else the user created (now or before) for tenant + hint. */
   byLoginHint(tid: string, hint: string): SignedInUser {
     const wanted = hint.trim().toLowerCase();
-    const known = this.listFor(tid).find((u) => u.username.toLowerCase() === wanted || u.oid.toLowerCase() === wanted);
+    const known = this.#configuredFor(tid).find(
+      (u) => u.username.toLowerCase() === wanted || u.oid.toLowerCase() === wanted,
+    );
     if (known) return signIn(known, tid);
-    return { oid: deterministicUuid('user', tid, wanted), tid, name: displayNameFrom(wanted), username: wanted };
+    const oid = deterministicUuid('user', tid, wanted);
+    const existing = this.#created.get(tid)?.get(wanted) ?? this.#created.get(tid)?.get(oid);
+    if (existing) return existing;
+    const user = { oid, tid, name: displayNameFrom(wanted), username: wanted };
+    this.#add(user);
+    this.onChange();
+    return user;
+  }
+
+  #configuredFor(tid: string): DevUser[] {
+    return this.#configured.filter((u) => !u.tid || u.tid.toLowerCase() === tid);
+  }
+
+  #add(user: SignedInUser): void {
+    let users = this.#created.get(user.tid);
+    if (!users) this.#created.set(user.tid, (users = new Map<string, SignedInUser>()));
+    users.set(user.oid, user);
   }
 }
 

@@ -11,6 +11,7 @@ export function createContext(functionName: string, log: HostLog): InvocationCon
   return new InvocationContext({
     invocationId: randomUUID(),
     functionName,
-    logHandler: (level, ...args) => log(level, functionName, args.map((a) => (typeof a === 'string' ? a : String(a))).join(' ')),
+    logHandler: (level, ...args) =>
+      log(level, functionName, args.map((a) => (typeof a === 'string' ? a : String(a))).join(' ')),
   });
 }

@@ -1,4 +1,4 @@
-import { HttpRequest, HttpResponse, type HttpMethod } from '@azure/functions';
+import { HttpRequest, HttpResponse } from '@azure/functions';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registration } from '../../lib/host/registration.js';
@@ -78,7 +78,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
     }
     const request = new HttpRequest({
-      method: method as HttpMethod,
+      method,
       url: url.toString(),
       headers,
       params: match.params ?? {},

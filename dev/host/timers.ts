@@ -52,7 +52,11 @@ export function scheduleTimers(registrations: readonly Registration[], log: Host
         );
       });
       jobs.push(job);
-      log('information', 'host', `timer ${registration.name}: "${schedule}", next run ${job.nextRun()?.toISOString() ?? 'never'}`);
+      log(
+        'information',
+        'host',
+        `timer ${registration.name}: "${schedule}", next run ${job.nextRun()?.toISOString() ?? 'never'}`,
+      );
       if (registration.options.runOnStartup) void fire(registration.name).catch(() => undefined);
     }
   }

@@ -90,12 +90,14 @@ export async function validateBearer(
     throw new BearerError(401, 'invalid_token', describeJoseError(error));
   }
   const { tid, oid, scp } = payload;
-  if (typeof tid !== 'string' || !GUID_LIKE.test(tid)) throw new BearerError(401, 'invalid_token', 'token has no valid tid');
+  if (typeof tid !== 'string' || !GUID_LIKE.test(tid))
+    throw new BearerError(401, 'invalid_token', 'token has no valid tid');
   if (!policy.allowedTenants.includes(tid.toLowerCase())) {
     throw new BearerError(401, 'invalid_token', 'tenant is not allowed to call this API');
   }
   if (payload.iss !== policy.issuerFor(tid)) throw new BearerError(401, 'invalid_token', 'unexpected token issuer');
-  if (typeof oid !== 'string' || !GUID_LIKE.test(oid)) throw new BearerError(401, 'invalid_token', 'token has no valid oid');
+  if (typeof oid !== 'string' || !GUID_LIKE.test(oid))
+    throw new BearerError(401, 'invalid_token', 'token has no valid oid');
   const scopes = typeof scp === 'string' ? scp.split(' ') : [];
   const missing = policy.requiredScopes.filter((s) => !scopes.includes(s));
   if (missing.length > 0) {
@@ -115,6 +117,7 @@ function describeJoseError(error: unknown): string {
   if (error instanceof errors.JWKSNoMatchingKey) return 'token is signed by an unknown key';
   if (error instanceof errors.JOSEAlgNotAllowed) return 'token algorithm is not allowed';
   if (error instanceof errors.JWTInvalid || error instanceof errors.JWSInvalid) return 'token is malformed';
-  if (error instanceof errors.JWKSTimeout || error instanceof errors.JOSEError) return `token could not be validated (${error.code})`;
+  if (error instanceof errors.JWKSTimeout || error instanceof errors.JOSEError)
+    return `token could not be validated (${error.code})`;
   return 'token could not be validated';
 }

@@ -8,7 +8,13 @@ import { createNetworkClient } from './network.js';
 /** How this app authenticates to the identity provider. */
 export type ClientCredential =
   | { readonly clientSecret: string }
-  | { readonly clientCertificate: { readonly thumbprintSha256: string; readonly privateKey: string; readonly x5c?: string } };
+  | {
+      readonly clientCertificate: {
+        readonly thumbprintSha256: string;
+        readonly privateKey: string;
+        readonly x5c?: string;
+      };
+    };
 
 export interface IdentityOptions {
   /** The app registration's client id. */

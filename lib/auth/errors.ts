@@ -9,7 +9,8 @@ export type TokenFailure =
 
 /** Classifies an MSAL (or token helper) error. Only codes are kept: messages may quote request data. */
 export function classifyTokenError(error: unknown): TokenFailure {
-  if (error instanceof AccountNotCachedError) return { kind: 'interaction_required', claims: undefined, code: 'no_account' };
+  if (error instanceof AccountNotCachedError)
+    return { kind: 'interaction_required', claims: undefined, code: 'no_account' };
   if (error instanceof InteractionRequiredAuthError) {
     return { kind: 'interaction_required', claims: error.claims || undefined, code: error.errorCode };
   }
@@ -17,7 +18,8 @@ export function classifyTokenError(error: unknown): TokenFailure {
     if (error.status !== undefined && (error.status >= 500 || error.status === 429)) {
       return { kind: 'authority_unavailable', code: `${error.errorCode} (HTTP ${error.status})` };
     }
-    if (error.errorCode === 'invalid_grant') return { kind: 'interaction_required', claims: undefined, code: error.errorCode };
+    if (error.errorCode === 'invalid_grant')
+      return { kind: 'interaction_required', claims: undefined, code: error.errorCode };
     return { kind: 'rejected', code: error.errorCode };
   }
   if (error instanceof AuthError) {

@@ -18,6 +18,10 @@ export function tokenFailureResponse(failure: TokenFailure): HttpResponseInit {
         'retry-after': '5',
       });
     case 'rejected':
-      return problem(502, 'token_request_rejected', `the identity provider rejected the token request (${failure.code})`);
+      return problem(
+        502,
+        'token_request_rejected',
+        `the identity provider rejected the token request (${failure.code})`,
+      );
   }
 }

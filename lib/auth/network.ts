@@ -40,9 +40,13 @@ export function createNetworkClient(options: NetworkClientOptions = {}): INetwor
           resolve({ headers: responseHeaders, body: parsed as T, status: res.statusCode ?? 0 });
         });
       });
-      req.on('timeout', () => req.destroy(new Error(`identity provider request timed out after ${timeout ?? timeoutMs} ms`)));
+      req.on('timeout', () =>
+        req.destroy(new Error(`identity provider request timed out after ${timeout ?? timeoutMs} ms`)),
+      );
       req.on('error', (error) =>
-        reject(new Error(`identity provider request to ${new URL(url).host} failed: ${error.message}`, { cause: error })),
+        reject(
+          new Error(`identity provider request to ${new URL(url).host} failed: ${error.message}`, { cause: error }),
+        ),
       );
       req.end(body);
     });

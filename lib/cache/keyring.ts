@@ -29,7 +29,8 @@ export function createKeyRing(keys: readonly CacheKey[]): KeyRing {
   const byId = new Map<string, CacheKey>();
   for (const k of keys) {
     if (!KEY_ID.test(k.id)) throw new KeyRingError(`cache key id "${k.id}" must match ${KEY_ID.source}`);
-    if (k.key.length !== 32) throw new KeyRingError(`cache key "${k.id}" must be 32 bytes (AES-256), got ${k.key.length}`);
+    if (k.key.length !== 32)
+      throw new KeyRingError(`cache key "${k.id}" must be 32 bytes (AES-256), got ${k.key.length}`);
     if (byId.has(k.id)) throw new KeyRingError(`cache key id "${k.id}" appears twice in the ring`);
     byId.set(k.id, k);
   }

@@ -17,5 +17,14 @@ export interface CacheStats {
 }
 
 export function emptyStats(): CacheStats {
-  return { reads: 0, writes: 0, conflicts: 0, failures: 0, discarded: false, bytesRead: 0, bytesWritten: 0, storeMs: 0 };
+  return {
+    reads: 0,
+    writes: 0,
+    conflicts: 0,
+    failures: 0,
+    discarded: false,
+    bytesRead: 0,
+    bytesWritten: 0,
+    storeMs: 0,
+  };
 }

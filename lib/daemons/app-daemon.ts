@@ -13,7 +13,11 @@ export interface AppDaemonResult {
 }
 
 /** One run of the app daemon: client credentials through the app partition, then the downstream API as the app. */
-export async function runAppDaemon(timer: Timer, context: InvocationContext, runtime: Runtime): Promise<AppDaemonResult> {
+export async function runAppDaemon(
+  timer: Timer,
+  context: InvocationContext,
+  runtime: Runtime,
+): Promise<AppDaemonResult> {
   if (timer.isPastDue) context.warn('app daemon: this run is past due (the host was busy or asleep)');
   let outcome;
   try {

@@ -46,7 +46,11 @@ export async function backgroundStatus(store: CacheStore, partitionKey: string):
   return 'off';
 }
 
-export async function enableBackground(store: CacheStore, partitionKey: string, lifetimeMs = DEFAULT_LIFETIME_MS): Promise<void> {
+export async function enableBackground(
+  store: CacheStore,
+  partitionKey: string,
+  lifetimeMs = DEFAULT_LIFETIME_MS,
+): Promise<void> {
   await put(store, `${ACTIVE_PREFIX}${partitionKey}`, { updatedAt: new Date().toISOString() }, lifetimeMs);
   await store.delete(`${PAUSED_PREFIX}${partitionKey}`);
 }
@@ -57,7 +61,12 @@ export async function disableBackground(store: CacheStore, partitionKey: string)
 }
 
 /** The user daemon gave up on this user (refresh token rejected): skip them until they sign in again. */
-export async function pauseBackground(store: CacheStore, partitionKey: string, reason: string, lifetimeMs = DEFAULT_LIFETIME_MS): Promise<void> {
+export async function pauseBackground(
+  store: CacheStore,
+  partitionKey: string,
+  reason: string,
+  lifetimeMs = DEFAULT_LIFETIME_MS,
+): Promise<void> {
   await put(store, `${PAUSED_PREFIX}${partitionKey}`, { updatedAt: new Date().toISOString(), reason }, lifetimeMs);
   await store.delete(`${ACTIVE_PREFIX}${partitionKey}`);
 }

@@ -53,7 +53,12 @@ export async function runUserDaemon(
     inFlight++;
     peakConcurrency = Math.max(peakConcurrency, inFlight);
     try {
-      const outcome = await acquireTokenSilently(runtime.factory, partitionKey, [...runtime.config.web.downstreamScopes], context);
+      const outcome = await acquireTokenSilently(
+        runtime.factory,
+        partitionKey,
+        [...runtime.config.web.downstreamScopes],
+        context,
+      );
       logTokenTelemetry(context, {
         operation: 'user-daemon',
         partitionKey,

@@ -16,7 +16,11 @@ import { describeError } from '../log.js';
  */
 export type Registration =
   | { readonly kind: 'http'; readonly name: string; readonly options: HttpFunctionOptions & { handler: HttpHandler } }
-  | { readonly kind: 'timer'; readonly name: string; readonly options: TimerFunctionOptions & { handler: TimerHandler } };
+  | {
+      readonly kind: 'timer';
+      readonly name: string;
+      readonly options: TimerFunctionOptions & { handler: TimerHandler };
+    };
 
 /** An HTTP function whose unexpected errors become a logged 500 with a reason that leaks nothing. */
 export function httpFunction(name: string, options: HttpFunctionOptions): Registration {

@@ -1,8 +1,17 @@
 import type { HttpResponseInit } from '@azure/functions';
 
 /** A JSON error response with a machine-readable code and a human reason (never a token or secret). */
-export function problem(status: number, error: string, reason: string, headers: Record<string, string> = {}): HttpResponseInit {
-  return { status, headers: { 'cache-control': 'no-store', ...headers }, jsonBody: { error, error_description: reason } };
+export function problem(
+  status: number,
+  error: string,
+  reason: string,
+  headers: Record<string, string> = {},
+): HttpResponseInit {
+  return {
+    status,
+    headers: { 'cache-control': 'no-store', ...headers },
+    jsonBody: { error, error_description: reason },
+  };
 }
 
 export function html(status: number, body: string, headers: Record<string, string> = {}): HttpResponseInit {

@@ -19,7 +19,11 @@ export async function sealCookie(
 }
 
 /** Opens a sealed cookie; `undefined` for anything missing, foreign, tampered, expired or of another purpose. */
-export async function openCookie(ring: KeyRing, purpose: string, value: string | undefined): Promise<JWTPayload | undefined> {
+export async function openCookie(
+  ring: KeyRing,
+  purpose: string,
+  value: string | undefined,
+): Promise<JWTPayload | undefined> {
   if (!value || value.length > 4096) return undefined;
   try {
     const kid = decodeProtectedHeader(value).kid;

@@ -34,18 +34,29 @@ export async function home(request: HttpRequest, runtime: Runtime): Promise<Http
 }
 
 /** `GET /api/profile`: session → silent token from the user's partition → downstream → a small page. */
-export async function profile(request: HttpRequest, context: InvocationContext, runtime: Runtime): Promise<HttpResponseInit> {
+export async function profile(
+  request: HttpRequest,
+  context: InvocationContext,
+  runtime: Runtime,
+): Promise<HttpResponseInit> {
   const homeAccountId = await sessionAccount(request, runtime);
   if (!homeAccountId) return signInRedirect();
   let outcome;
   try {
-    outcome = await acquireTokenSilently(runtime.factory, homeAccountId, [...runtime.config.web.downstreamScopes], context);
+    outcome = await acquireTokenSilently(
+      runtime.factory,
+      homeAccountId,
+      [...runtime.config.web.downstreamScopes],
+      context,
+    );
   } catch (error) {
     const failure = classifyTokenError(error);
     context.warn(`profile: silent token failed: ${failure.kind} (${failure.code})`);
     if (failure.kind === 'interaction_required') return signInRedirect();
     if (failure.kind === 'authority_unavailable') {
-      return problem(503, 'identity_provider_unavailable', 'the identity provider is unavailable', { 'retry-after': '5' });
+      return problem(503, 'identity_provider_unavailable', 'the identity provider is unavailable', {
+        'retry-after': '5',
+      });
     }
     return problem(502, 'token_request_rejected', `the identity provider rejected the token request (${failure.code})`);
   }
@@ -64,47 +75,69 @@ export async function profile(request: HttpRequest, context: InvocationContext, 
     context.warn(`profile: downstream call failed: ${describeError(error)}`);
     return problem(502, 'downstream_failed', error.message);
   }
-  const status = await backgroundStatus(runtime.store, outcome.partitionKey).catch(() => undefined);
   const rows = Object.entries(typeof me === 'object' && me !== null ? me : {})
     .filter(([, value]) => typeof value === 'string' || typeof value === 'number')
     .map(([key, value]) => `<tr><th>${escapeHtml(key)}</th><td>${escapeHtml(String(value))}</td></tr>`)
     .join('');
-  const background = status === 'active';
-  const label = status === 'needs_sign_in' ? 'paused: sign in again' : background ? 'on' : 'off';
   return html(
     200,
     page(
       'Your profile',
       `<h1>Signed in</h1><p class="muted">From the downstream API, with a token from your cached MSAL session (${outcome.result.fromCache ? 'served from the token cache' : 'fetched from the identity provider'}).</p>
 <table>${rows}</table>
-<form method="post" action="/api/profile/background"><p>Background work: <strong>${label}</strong>
-<input type="hidden" name="enabled" value="${background ? 'false' : 'true'}"> <button type="submit">${background ? 'Turn off' : 'Turn on'}</button></p></form>
-<p><a href="/api/auth/logout">Sign out</a></p>`,
+<p><a href="/api/profile/background">Background work</a> · <a href="/api/auth/logout">Sign out</a></p>`,
     ),
   );
 }
 
-/** `POST /api/profile/background`: the signed-in user opts in or out of background work by the user daemon. */
-export async function setBackground(request: HttpRequest, context: InvocationContext, runtime: Runtime): Promise<HttpResponseInit> {
+/**
+ * `GET|POST /api/profile/background`: shows, and lets the signed-in user change, whether the user daemon works on
+ * their behalf. POST is same-origin only (SameSite=Lax cookies, and the Origin header when the browser sends it).
+ */
+export async function background(
+  request: HttpRequest,
+  context: InvocationContext,
+  runtime: Runtime,
+): Promise<HttpResponseInit> {
   const homeAccountId = await sessionAccount(request, runtime);
   if (!homeAccountId) return signInRedirect();
-  const origin = request.headers.get('origin');
-  if (origin && origin !== new URL(request.url).origin) return problem(403, 'cross_origin', 'cross-origin form posts are refused');
-  const form = new URLSearchParams((await request.text()).slice(0, 1024));
-  const enabled = form.get('enabled');
-  if (enabled !== 'true' && enabled !== 'false') return problem(400, 'invalid_request', 'enabled must be true or false');
   const partitionKey = partitionKeyOfAccount(homeAccountId);
-  if (enabled === 'true') await enableBackground(runtime.store, partitionKey);
-  else await disableBackground(runtime.store, partitionKey);
-  context.info(`background work ${enabled === 'true' ? 'enabled' : 'disabled'} for partition ${partitionKey}`);
-  return redirect('/api/profile');
+  if (request.method === 'POST') {
+    const origin = request.headers.get('origin');
+    if (origin && origin !== new URL(request.url).origin)
+      return problem(403, 'cross_origin', 'cross-origin form posts are refused');
+    const form = new URLSearchParams((await request.text()).slice(0, 1024));
+    const enabled = form.get('enabled');
+    if (enabled !== 'true' && enabled !== 'false')
+      return problem(400, 'invalid_request', 'enabled must be true or false');
+    if (enabled === 'true') await enableBackground(runtime.store, partitionKey);
+    else await disableBackground(runtime.store, partitionKey);
+    context.info(`background work ${enabled === 'true' ? 'enabled' : 'disabled'} for partition ${partitionKey}`);
+    return redirect('/api/profile/background');
+  }
+  const status = await backgroundStatus(runtime.store, partitionKey);
+  const label = { active: 'on', needs_sign_in: 'paused: sign in again to resume', off: 'off' }[status];
+  return html(
+    200,
+    page(
+      'Background work',
+      `<h1>Background work</h1><p>The user daemon calls the downstream API on your behalf with your cached tokens.</p>
+<form method="post" action="/api/profile/background"><p>Status: <strong>${label}</strong>
+<input type="hidden" name="enabled" value="${status === 'off' ? 'true' : 'false'}"> <button type="submit">${status === 'off' ? 'Turn on' : 'Turn off'}</button></p></form>
+<p><a href="/api/profile">Back to your profile</a></p>`,
+    ),
+  );
 }
 
 /**
  * `GET /api/auth/logout`: removes the user's whole partition (tokens and background opt-in) from the store, clears
  * the session, and sends the browser to the authority's end-session endpoint.
  */
-export async function signOut(request: HttpRequest, context: InvocationContext, runtime: Runtime): Promise<HttpResponseInit> {
+export async function signOut(
+  request: HttpRequest,
+  context: InvocationContext,
+  runtime: Runtime,
+): Promise<HttpResponseInit> {
   const homeAccountId = await sessionAccount(request, runtime);
   if (homeAccountId) {
     const partitionKey = partitionKeyOfAccount(homeAccountId);
@@ -115,7 +148,10 @@ export async function signOut(request: HttpRequest, context: InvocationContext, 
       context.info(`signed out: partition ${partitionKey} removed`);
     } catch (error) {
       context.warn(`sign-out could not remove partition ${partitionKey}: ${describeError(error)}`);
-      return { ...problem(503, 'store_unavailable', 'sign-out could not remove the cached tokens; try again'), cookies: [clearSessionCookie()] };
+      return {
+        ...problem(503, 'store_unavailable', 'sign-out could not remove the cached tokens; try again'),
+        cookies: [clearSessionCookie()],
+      };
     }
   }
   const metadata = JSON.parse(await runtime.factory.authorityMetadata()) as { end_session_endpoint?: string };

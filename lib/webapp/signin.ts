@@ -30,12 +30,20 @@ function sessionRing(runtime: Runtime): KeyRing {
 
 /** The signed-in user's account id from the session cookie, or undefined (no, expired, tampered or foreign cookie). */
 export async function sessionAccount(request: HttpRequest, runtime: Runtime): Promise<string | undefined> {
-  const payload = await openCookie(sessionRing(runtime), 'session', readCookie(request.headers.get('cookie'), SESSION_COOKIE));
+  const payload = await openCookie(
+    sessionRing(runtime),
+    'session',
+    readCookie(request.headers.get('cookie'), SESSION_COOKIE),
+  );
   return typeof payload?.hid === 'string' ? payload.hid : undefined;
 }
 
 /** `GET /api/auth/login`: starts auth code + PKCE; state, nonce and verifier travel in a sealed, short-lived cookie. */
-export async function startSignIn(_request: HttpRequest, context: InvocationContext, runtime: Runtime): Promise<HttpResponseInit> {
+export async function startSignIn(
+  _request: HttpRequest,
+  context: InvocationContext,
+  runtime: Runtime,
+): Promise<HttpResponseInit> {
   const { verifier, challenge } = await crypto.generatePkceCodes();
   const state = crypto.createNewGuid();
   const nonce = crypto.createNewGuid();
@@ -63,7 +71,11 @@ function sameText(a: string, b: string): boolean {
  * `GET /api/auth/callback`: checks state against the sealed cookie, redeems the code, writes the tokens to the
  * user's partition (known only from the authority's answer), and sets the session cookie (account id only).
  */
-export async function completeSignIn(request: HttpRequest, context: InvocationContext, runtime: Runtime): Promise<HttpResponseInit> {
+export async function completeSignIn(
+  request: HttpRequest,
+  context: InvocationContext,
+  runtime: Runtime,
+): Promise<HttpResponseInit> {
   const ring = sessionRing(runtime);
   const clearTransaction = cookie(TRANSACTION_COOKIE, '', 0, '/api/auth');
   const query = request.query;
@@ -76,10 +88,16 @@ export async function completeSignIn(request: HttpRequest, context: InvocationCo
   if (!code || !state || code.length > 4096) return problem(400, 'invalid_request', 'code and state are required');
   const transaction = await openCookie(ring, 'signin', readCookie(request.headers.get('cookie'), TRANSACTION_COOKIE));
   if (!transaction || typeof transaction.state !== 'string' || typeof transaction.verifier !== 'string') {
-    return { ...problem(400, 'invalid_state', 'no sign-in in progress (expired, replayed or foreign)'), cookies: [clearTransaction] };
+    return {
+      ...problem(400, 'invalid_state', 'no sign-in in progress (expired, replayed or foreign)'),
+      cookies: [clearTransaction],
+    };
   }
   if (!sameText(transaction.state, state)) {
-    return { ...problem(400, 'invalid_state', 'state does not match the sign-in in progress'), cookies: [clearTransaction] };
+    return {
+      ...problem(400, 'invalid_state', 'state does not match the sign-in in progress'),
+      cookies: [clearTransaction],
+    };
   }
   const client = await runtime.factory.withoutPersistence(context);
   let result;
@@ -99,9 +117,15 @@ export async function completeSignIn(request: HttpRequest, context: InvocationCo
     const failure = classifyTokenError(error);
     context.warn(`sign-in code redemption failed: ${describeError(error)}`);
     if (failure.kind === 'authority_unavailable') {
-      return { ...problem(503, 'identity_provider_unavailable', 'the identity provider is unavailable'), cookies: [clearTransaction] };
+      return {
+        ...problem(503, 'identity_provider_unavailable', 'the identity provider is unavailable'),
+        cookies: [clearTransaction],
+      };
     }
-    return { ...problem(400, 'invalid_grant', `the sign-in could not be completed (${failure.code})`), cookies: [clearTransaction] };
+    return {
+      ...problem(400, 'invalid_grant', `the sign-in could not be completed (${failure.code})`),
+      cookies: [clearTransaction],
+    };
   }
   const homeAccountId = result.account?.homeAccountId;
   if (!homeAccountId) return problem(502, 'no_account', 'the identity provider returned no account');
@@ -109,13 +133,21 @@ export async function completeSignIn(request: HttpRequest, context: InvocationCo
   const plugin = new PartitionCachePlugin({ ...runtime.factory.cache, partitionKey, logger: context });
   const entries: unknown = JSON.parse(client.getTokenCache().serialize());
   if (isObject(entries)) await plugin.importEntries(entries);
-  logTokenTelemetry(context, { operation: 'sign-in', partitionKey, fromCache: false, stats: plugin.stats, outcome: 'ok' });
+  logTokenTelemetry(context, {
+    operation: 'sign-in',
+    partitionKey,
+    fromCache: false,
+    stats: plugin.stats,
+    outcome: 'ok',
+  });
   // A user who had to sign in again for background work gets it back.
-  await resumeBackgroundIfPaused(runtime.store, partitionKey).catch(
-    (error: unknown) => context.warn(`could not re-activate background work: ${describeError(error)}`),
+  await resumeBackgroundIfPaused(runtime.store, partitionKey).catch((error: unknown) =>
+    context.warn(`could not re-activate background work: ${describeError(error)}`),
   );
   const session = await sealCookie(ring, 'session', { hid: homeAccountId }, SESSION_MAX_AGE);
-  return redirect('/api/profile', { cookies: [clearTransaction, cookie(SESSION_COOKIE, session, SESSION_MAX_AGE, '/')] });
+  return redirect('/api/profile', {
+    cookies: [clearTransaction, cookie(SESSION_COOKIE, session, SESSION_MAX_AGE, '/')],
+  });
 }
 
 export function clearSessionCookie(): Cookie {

@@ -1,25 +1,21 @@
 /**
- * Emulator addresses for tests. Today each test file starts its own (in-process, free ports); once a vitest
- * globalSetup starts them once per run, `getEmulators()` will read what it provides instead (e.g. `inject(...)`)
- * and `releaseEmulators()` becomes a no-op — test files do not change.
+ * Emulator addresses for tests: those the vitest globalSetup (test/global-setup.ts) started once per run, read with
+ * `inject('stack')`; when a run has no such setup (another config), this file starts its own in-process pair on free
+ * ports, and `releaseEmulators()` stops them.
  */
 import { createServer } from 'node:net';
+import { inject } from 'vitest';
 import { startAzuriteTable, startCosmosServer } from '../../dev/emulators.js';
+import type { Stack } from '../global-setup.js';
 
-export interface EmulatorAddresses {
-  readonly table: {
-    readonly url: string;
-    readonly accountName: string;
-    readonly accountKey: string;
-    readonly connectionString: string;
-  };
-  readonly cosmos: { readonly endpoint: string; readonly key: string };
-}
+export type EmulatorAddresses = Pick<Stack, 'table' | 'cosmos'>;
 
 let started: Promise<{ addresses: EmulatorAddresses; close(): Promise<void> }> | undefined;
 
-/** Starts the emulators on first call (once per test file / worker) and returns their addresses. */
+/** The globalSetup's emulators, or (without one) emulators started on first call, once per test file. */
 export async function getEmulators(): Promise<EmulatorAddresses> {
+  const provided = inject('stack') as Stack | undefined;
+  if (provided) return { table: provided.table, cosmos: provided.cosmos };
   started ??= (async () => {
     const [table, cosmos] = await Promise.all([startAzuriteTable(), startCosmosServer()]);
     return {
@@ -40,7 +36,7 @@ export async function getEmulators(): Promise<EmulatorAddresses> {
   return (await started).addresses;
 }
 
-/** Stops the emulators this file started (call from afterAll). */
+/** Stops the emulators this file started, if any (call from afterAll). */
 export async function releaseEmulators(): Promise<void> {
   const current = started;
   started = undefined;

@@ -48,10 +48,12 @@ export const authority = {
   mint: async (claims: Record<string, unknown>, opts: { expiresInSeconds?: number; notBeforeSeconds?: number } = {}) =>
     (await admin<{ token: string }>('POST', 'mint', { claims, ...opts })).token,
   refreshTokens: async (clientId: string, oid: string) =>
-    (await admin<{ refreshTokens: { token: string; issuedAt: string; issuedBy: string; revoked: boolean }[] }>(
-      'GET',
-      `refresh-tokens?client_id=${encodeURIComponent(clientId)}&oid=${encodeURIComponent(oid)}`,
-    )).refreshTokens,
+    (
+      await admin<{ refreshTokens: { token: string; issuedAt: string; issuedBy: string; revoked: boolean }[] }>(
+        'GET',
+        `refresh-tokens?client_id=${encodeURIComponent(clientId)}&oid=${encodeURIComponent(oid)}`,
+      )
+    ).refreshTokens,
   revoke: (oid: string, tid?: string) => admin('POST', 'revoke', { oid, ...(tid ? { tid } : {}) }),
   requireInteraction: (oid: string, claims: Record<string, unknown> | null) =>
     admin('POST', 'require-interaction', { oid, claims }),
@@ -102,7 +104,10 @@ export interface TestApp {
 }
 
 /** A confidential client app registration of its own (fresh client id and tenant) over `store`. */
-export function newApp(store: CacheStore, options: { keyRing?: KeyRing; clientId?: string; tenantId?: string } = {}): TestApp {
+export function newApp(
+  store: CacheStore,
+  options: { keyRing?: KeyRing; clientId?: string; tenantId?: string } = {},
+): TestApp {
   const { url, ca } = stack().authority;
   const clientId = options.clientId ?? newId();
   const tenantId = options.tenantId ?? newId();
@@ -117,6 +122,9 @@ export function newApp(store: CacheStore, options: { keyRing?: KeyRing; clientId
 /** A logger that keeps every line, to assert on warnings (and on what must never be logged). */
 export function captureLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];
-  const push = (level: string) => (...args: unknown[]) => lines.push(`${level}: ${args.map(String).join(' ')}`);
+  const push =
+    (level: string) =>
+    (...args: unknown[]) =>
+      lines.push(`${level}: ${args.map(String).join(' ')}`);
   return { lines, info: push('info'), warn: push('warn'), error: push('error') };
 }

@@ -4,7 +4,11 @@ import type { KeyRing } from '../../lib/cache/keyring.js';
 import type { CacheStore } from '../../lib/cache/stores/store.js';
 
 /** Reads and opens a partition's stored document directly (what a second instance would see). */
-export async function readStored(store: CacheStore, ring: KeyRing, partitionKey: string): Promise<CacheDocument | undefined> {
+export async function readStored(
+  store: CacheStore,
+  ring: KeyRing,
+  partitionKey: string,
+): Promise<CacheDocument | undefined> {
   const stored = await store.read(partitionKey);
   return stored ? decodeDocument(open(ring, partitionKey, stored.data).plaintext) : undefined;
 }
@@ -28,7 +32,9 @@ export function section(doc: CacheDocument | undefined, name: string): Record<st
 }
 
 /** Counts the operations that reach a real store (a wrapper, not a mock: every call goes through). */
-export function countingStore(inner: CacheStore): CacheStore & { counts: { read: number; write: number; delete: number } } {
+export function countingStore(
+  inner: CacheStore,
+): CacheStore & { counts: { read: number; write: number; delete: number } } {
   const counts = { read: 0, write: 0, delete: 0 };
   return {
     kind: inner.kind,

@@ -69,7 +69,13 @@ describe('key ring setting', () => {
 
   it('rejects bad settings without echoing key material', () => {
     const secret = randomBytes(16).toString('base64');
-    for (const bad of ['', 'nocolon', `short:${secret}`, 'bad id!:AAAA', `a:${randomBytes(32).toString('base64')},a:${randomBytes(32).toString('base64')}`]) {
+    for (const bad of [
+      '',
+      'nocolon',
+      `short:${secret}`,
+      'bad id!:AAAA',
+      `a:${randomBytes(32).toString('base64')},a:${randomBytes(32).toString('base64')}`,
+    ]) {
       let error: unknown;
       try {
         parseKeyRing(bad);

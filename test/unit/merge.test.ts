@@ -18,8 +18,16 @@ describe('three-way merge', () => {
   const base = doc({ AccessToken: { a: at('a0', 1), b: at('b0', 1) }, RefreshToken: { r: rt('r0') } });
 
   it('keeps changes only one side made, from both sides', () => {
-    const ours = stampChanges(base, { AccessToken: { a: at('a1', 2), b: at('b0', 1) }, RefreshToken: { r: rt('r0') } }, 10);
-    const theirs = stampChanges(base, { AccessToken: { a: at('a0', 1), b: at('b1', 2), c: at('c1', 2) }, RefreshToken: { r: rt('r0') } }, 11);
+    const ours = stampChanges(
+      base,
+      { AccessToken: { a: at('a1', 2), b: at('b0', 1) }, RefreshToken: { r: rt('r0') } },
+      10,
+    );
+    const theirs = stampChanges(
+      base,
+      { AccessToken: { a: at('a0', 1), b: at('b1', 2), c: at('c1', 2) }, RefreshToken: { r: rt('r0') } },
+      11,
+    );
     const merged = mergeDocuments(base, ours, theirs);
     expect(merged.msal.AccessToken).toEqual({ a: at('a1', 2), b: at('b1', 2), c: at('c1', 2) });
   });
@@ -49,14 +57,22 @@ describe('three-way merge', () => {
 
   it('lets a deletion by one side survive', () => {
     const oursDeleted = stampChanges(base, { AccessToken: { b: at('b0', 1) }, RefreshToken: { r: rt('r0') } }, 10);
-    const theirsChanged = stampChanges(base, { AccessToken: { a: at('a9', 9), b: at('b0', 1) }, RefreshToken: { r: rt('r0') } }, 11);
+    const theirsChanged = stampChanges(
+      base,
+      { AccessToken: { a: at('a9', 9), b: at('b0', 1) }, RefreshToken: { r: rt('r0') } },
+      11,
+    );
     expect(mergeDocuments(base, oursDeleted, theirsChanged).msal.AccessToken).toEqual({ b: at('b0', 1) });
     expect(mergeDocuments(base, theirsChanged, oursDeleted).msal.AccessToken).toEqual({ b: at('b0', 1) });
   });
 
   it('keeps sections, entries and fields it does not know', () => {
     const foreign = { AppMetadata: {}, FutureThing: { x: { any: ['shape', 1] } }, Version: 3 };
-    const withForeign = doc({ ...base.msal, ...foreign, AccessToken: { a: { ...at('a0', 1), unknown_field: 'keep' } } });
+    const withForeign = doc({
+      ...base.msal,
+      ...foreign,
+      AccessToken: { a: { ...at('a0', 1), unknown_field: 'keep' } },
+    });
     const ours = stampChanges(withForeign, { ...withForeign.msal, RefreshToken: { r: rt('r1') } }, 10);
     const theirs = stampChanges(withForeign, { ...withForeign.msal, IdToken: { i: { secret: 'id' } } }, 11);
     const merged = mergeDocuments(withForeign, ours, theirs);
@@ -68,7 +84,11 @@ describe('three-way merge', () => {
   });
 
   it('treats a section missing on one side as empty, not as deleted', () => {
-    const ours = stampChanges(base, { ...base.msal, AccessToken: { ...(base.msal.AccessToken as JsonObject), n: at('n', 3) } }, 10);
+    const ours = stampChanges(
+      base,
+      { ...base.msal, AccessToken: { ...(base.msal.AccessToken as JsonObject), n: at('n', 3) } },
+      10,
+    );
     const theirs = doc({ AccessToken: base.msal.AccessToken ?? {} });
     expect(mergeDocuments(base, ours, theirs).msal.AccessToken).toHaveProperty('n');
   });
@@ -76,7 +96,10 @@ describe('three-way merge', () => {
 
 describe('pruneExpired', () => {
   it('removes only expired access tokens and their metadata', () => {
-    const d = doc({ AccessToken: { old: at('o', 1, 100), fresh: at('f', 1, 300) }, RefreshToken: { r: rt('r') } }, { AccessToken: { old: 1, fresh: 2 } });
+    const d = doc(
+      { AccessToken: { old: at('o', 1, 100), fresh: at('f', 1, 300) }, RefreshToken: { r: rt('r') } },
+      { AccessToken: { old: 1, fresh: 2 } },
+    );
     const pruned = pruneExpired(d, 200);
     expect(Object.keys(pruned.msal.AccessToken as JsonObject)).toEqual(['fresh']);
     expect(pruned.updated.AccessToken).toEqual({ fresh: 2 });

@@ -29,7 +29,7 @@ export interface ListOptions {
   readonly expiredBefore?: Date;
   /** Most entries per page (default 100). A page may hold fewer, even none, and still have a continuation. */
   readonly pageSize?: number;
-  /** `continuationToken` of the previous page; omit for the first page. */
+  /** `continuationToken` of the previous page (listed with the same options); omit for the first page. */
   readonly continuationToken?: string;
 }
 
@@ -70,7 +70,10 @@ export interface CacheStore {
   close?(): Promise<void>;
 }
 
-/** Error codes of store errors, stable for callers and telemetry. */
+/**
+ * Error codes of store errors, stable for callers and telemetry. `corrupt`: the stored document is malformed at the
+ * store level (e.g. a Table entity missing one of its chunks) — treat it like an unreadable document.
+ */
 export type StoreErrorCode = 'conflict' | 'too_large' | 'unavailable' | 'invalid_key' | 'misconfigured' | 'corrupt';
 
 export class StoreError extends Error {

@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enableBackground } from '../lib/daemons/optin.js';
+import type { JsonObject } from '../lib/cache/document.js';
+import { parseKeyRing } from '../lib/cache/keyring.js';
+import { startTestApp, type TestApp } from './support/app.js';
+import { signIn } from './support/signin.js';
+import { authority, captureLogger } from './support/stack.js';
+import { editStored } from './support/stored.js';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp({ USER_DAEMON_CONCURRENCY: '4' });
+});
+afterAll(async () => {
+  await app.close();
+});
+
+describe('app daemon (timer)', () => {
+  it('runs twice with a fresh client each run: the second run makes 0 authority requests', async () => {
+    const before = await authority.requests(app.clientId);
+    await app.host.timers.fire('appDaemon');
+    const afterFirst = await authority.requests(app.clientId);
+    expect(afterFirst.byGrant.client_credentials ?? 0).toBe((before.byGrant.client_credentials ?? 0) + 1);
+    await app.host.timers.fire('appDaemon', { isPastDue: true });
+    const afterSecond = await authority.requests(app.clientId);
+    expect(afterSecond.token).toBe(afterFirst.token);
+    const lines = app.logs.filter((l) => l.includes('appDaemon'));
+    expect(lines.filter((l) => l.includes('app daemon: ok'))).toHaveLength(2);
+    expect(lines.some((l) => l.includes('past due'))).toBe(true);
+    expect(lines.some((l) => /token-cache-telemetry .*"fromCache":true.*"reads":1,"writes":0/.test(l))).toBe(true);
+  });
+});
+
+describe('user daemon (timer)', () => {
+  it('works for 50 opted-in users; one with a revoked refresh token is paused and skipped next run, nobody else affected', async () => {
+    const logger = captureLogger();
+    const ring = parseKeyRing(app.runtime.config.cache.keys);
+    const testApp = {
+      clientId: app.clientId,
+      tenantId: app.tenantId,
+      factory: app.runtime.factory,
+      store: app.runtime.store,
+      keyRing: ring,
+    };
+    const users = [];
+    for (let i = 0; i < 50; i++) {
+      const { partitionKey } = await signIn(
+        testApp,
+        `worker${i}@contoso.test`,
+        [...app.runtime.config.web.downstreamScopes],
+        logger,
+      );
+      await enableBackground(app.runtime.store, partitionKey);
+      // Expired access tokens: the daemon has to refresh from each user's cached refresh token.
+      await editStored(app.runtime.store, ring, partitionKey, (msal) => ({
+        ...msal,
+        AccessToken: Object.fromEntries(
+          Object.entries(msal.AccessToken as Record<string, JsonObject>).map(([k, at]) => [
+            k,
+            { ...at, expires_on: '1', extended_expires_on: '1' },
+          ]),
+        ),
+      }));
+      users.push(partitionKey);
+    }
+    const revoked = users[17]!;
+    await authority.revoke(revoked.split('.')[0]!);
+
+    const before = await authority.requests(app.clientId);
+    app.logs.length = 0;
+    await app.host.timers.fire('userDaemon');
+    expect(app.logs.find((l) => l.includes('user daemon: processed'))).toMatch(
+      /processed 50, succeeded 49, paused 1, failed 0/,
+    );
+    expect((await authority.requests(app.clientId)).byGrant.refresh_token).toBe(
+      (before.byGrant.refresh_token ?? 0) + 50,
+    );
+    const active = (await app.runtime.store.list({ prefix: 'bg.' })).entries.map((e) => e.partitionKey);
+    expect(active).toHaveLength(49);
+    expect(active).not.toContain(`bg.${revoked}`);
+    expect(await app.runtime.store.read(`bgp.${revoked}`)).toBeDefined();
+
+    app.logs.length = 0;
+    const beforeSecond = await authority.requests(app.clientId);
+    await app.host.timers.fire('userDaemon');
+    expect(app.logs.find((l) => l.includes('user daemon: processed'))).toMatch(
+      /processed 49, succeeded 49, paused 0, failed 0/,
+    );
+    expect(app.logs.some((l) => l.includes(revoked))).toBe(false);
+    // Everyone else's tokens were refreshed and cached on the first run: the second run needs the authority 0 times.
+    expect((await authority.requests(app.clientId)).token).toBe(beforeSecond.token);
+  });
+
+  it('keeps to its per-run budget and continues where it stopped on the next run', async () => {
+    const { runUserDaemon } = await import('../lib/daemons/user-daemon.js');
+    const { InvocationContext } = await import('@azure/functions');
+    const context = new InvocationContext({ functionName: 'userDaemon', logHandler: () => undefined });
+    const first = await runUserDaemon(undefined, context, app.runtime, { concurrency: 3, budget: 20, pageSize: 7 });
+    expect(first.processed).toBe(20);
+    expect(first.peakConcurrency).toBeLessThanOrEqual(3);
+    expect(first.cursor).toBeDefined();
+    const second = await runUserDaemon(undefined, context, app.runtime, {
+      concurrency: 3,
+      budget: 20,
+      pageSize: 7,
+      cursor: first.cursor,
+    });
+    const third = await runUserDaemon(undefined, context, app.runtime, {
+      concurrency: 3,
+      budget: 20,
+      pageSize: 7,
+      cursor: second.cursor,
+    });
+    expect(second.processed + third.processed).toBe(29);
+    expect(third.cursor).toBeUndefined();
+  });
+});
