@@ -77,6 +77,8 @@ export interface DaemonConfig {
   readonly userConcurrency: number;
   /** USER_DAEMON_MAX_USERS — per-run budget of users. Default 1000. */
   readonly userBudget: number;
+  /** SWEEPER_MAX_DELETES — most expired documents the sweeper removes per run. Default 1000. */
+  readonly sweeperBudget: number;
 }
 
 export class ConfigError extends Error {
@@ -179,6 +181,7 @@ export function parseConfig(env: Env): AppConfig {
       appScopes: list(env, 'APP_DAEMON_SCOPES', ' ', ['https://graph.microsoft.com/.default']),
       userConcurrency: positiveNumber(env, 'USER_DAEMON_CONCURRENCY', 8),
       userBudget: positiveNumber(env, 'USER_DAEMON_MAX_USERS', 1000),
+      sweeperBudget: positiveNumber(env, 'SWEEPER_MAX_DELETES', 1000),
     },
     cache: {
       store,
@@ -229,7 +232,10 @@ function webSettings(env: Env): WebConfig {
 }
 
 /** A timer schedule (NCRONTAB, six fields) from a setting, read when the function registers. */
-export function scheduleSetting(name: 'APP_DAEMON_SCHEDULE' | 'USER_DAEMON_SCHEDULE', fallback: string): string {
+export function scheduleSetting(
+  name: 'APP_DAEMON_SCHEDULE' | 'USER_DAEMON_SCHEDULE' | 'SWEEPER_SCHEDULE',
+  fallback: string,
+): string {
   const value = optional(process.env, name) ?? fallback;
   if (value.split(/\s+/).length !== 6) {
     throw new ConfigError(`setting ${name} must be an NCRONTAB expression with six fields, got "${value}"`);

@@ -158,19 +158,54 @@ function cachedRefreshTokens(app: ConfidentialClientApplication): string[] {
 }
 
 /**
- * The client-request-id of each request the authority (it runs in this process) has answered, in the order its
- * answers were handed to the operating system ('finish'). Observed server-side: the order responses arrive at the
- * client over separate connections is not a reliable witness.
+ * Calls `listener` with the client-request-id of each request the authority (it runs in this process) answers, when
+ * the answer is handed to the operating system. Observed here, not at the client: the order answers arrive in over
+ * separate connections is no reliable witness of the order they were sent in. Returns the unsubscribe function.
  */
-function recordResponsesSent(): { ids: string[]; stop(): void } {
-  const ids: string[] = [];
+function onAnswered(listener: (requestId: string) => void): () => void {
   const onStart = (message: unknown) => {
     const { request, response } = message as { request: IncomingMessage; response: ServerResponse };
     const id = request.headers['client-request-id'];
-    if (typeof id === 'string') response.once('finish', () => ids.push(id));
+    if (typeof id === 'string') response.once('finish', () => listener(id));
   };
   subscribe('http.server.request.start', onStart);
-  return { ids, stop: () => unsubscribe('http.server.request.start', onStart) };
+  return () => unsubscribe('http.server.request.start', onStart);
+}
+
+/**
+ * `count` refreshes with one refresh token at once, over connections opened beforehand so that they reach the
+ * authority together; the answers by client-request-id. Half ask for an id token too: unequal work, to tempt reordering.
+ */
+async function refreshConcurrently(
+  clientId: string,
+  tid: string,
+  refreshToken: string,
+  count: number,
+): Promise<Map<string, HttpsResponse>> {
+  const warm = new Agent({ ca: authority.ca, keepAlive: true });
+  try {
+    await Promise.all(Array.from({ length: count }, () => httpsRequest(warm, authority.jwksUri(tid))));
+    const answers = new Map<string, HttpsResponse>();
+    const refresh = async (withIdToken: boolean) => {
+      const requestId = randomUUID();
+      const answer = await httpsRequest(warm, tokenUrl(tid), {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'client-request-id': requestId },
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          client_id: clientId,
+          client_secret: SECRET,
+          refresh_token: refreshToken,
+          scope: `${API_SCOPE(clientId)} offline_access${withIdToken ? ' openid profile' : ''}`,
+        }).toString(),
+      });
+      answers.set(requestId, answer);
+    };
+    await Promise.all(Array.from({ length: count }, (_, i) => refresh(i % 2 === 0)));
+    return answers;
+  } finally {
+    warm.destroy();
+  }
 }
 
 /** One plain-HTTP request (the browser listener); redirects are returned as they are. */
@@ -183,16 +218,27 @@ function plainHttpRequest(url: string, options: HttpsRequestOptions = {}): Promi
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', reject);
       res.on('end', () => {
-        const location = res.headers.location;
+        const headers = Object.entries(res.headers).map(([name, value]) => [name, String(value)]);
         resolve({
           status: res.statusCode ?? 0,
-          headers: location ? { location } : {},
+          headers: Object.fromEntries(headers) as Record<string, string>,
           body: Buffer.concat(chunks).toString('utf8'),
         });
       });
     });
     req.on('error', reject);
     req.end(options.body);
+  });
+}
+
+/** An authorize URL without login_hint: the account picker. */
+async function pickerUrl(app: ConfidentialClientApplication): Promise<string> {
+  const { challenge } = await new CryptoProvider().generatePkceCodes();
+  return app.getAuthCodeUrl({
+    scopes: ['User.Read'],
+    redirectUri: REDIRECT_URI,
+    codeChallenge: challenge,
+    codeChallengeMethod: 'S256',
   });
 }
 
@@ -283,7 +329,9 @@ describe('client credentials', () => {
     const clientId = randomUUID();
     const tid = randomUUID();
     const error = await rejection(
-      msalApp(clientId, tid, { clientSecret: 'wrong-secret' }).acquireTokenByClientCredential({ scopes: ['api://x/.default'] }),
+      msalApp(clientId, tid, { clientSecret: 'wrong-secret' }).acquireTokenByClientCredential({
+        scopes: ['api://x/.default'],
+      }),
     );
     expect(error).toBeInstanceOf(ServerError);
     expect(error.errorCode).toBe('invalid_client');
@@ -517,43 +565,50 @@ describe('refresh tokens', () => {
     const tid = randomUUID();
     await signInAndRedeem(msalApp(clientId, tid), ALICE.username, [API_SCOPE(clientId)]);
     const [original] = authority.refreshTokens(clientId, ALICE.oid);
-    // 30 connections opened beforehand, so that the 30 requests reach the authority together and overlap.
-    const warm = new Agent({ ca: authority.ca, keepAlive: true });
-    await Promise.all(Array.from({ length: 30 }, () => httpsRequest(warm, authority.jwksUri(tid))));
-    const sent = recordResponsesSent();
-    const refreshTokenByRequest = new Map<string, string>();
+    const sentIds: string[] = [];
+    const stop = onAnswered((requestId) => sentIds.push(requestId));
+    let answers: Map<string, HttpsResponse>;
     try {
-      await Promise.all(
-        Array.from({ length: 30 }, async (_, i) => {
-          const requestId = randomUUID();
-          const response = await httpsRequest(warm, tokenUrl(tid), {
-            method: 'POST',
-            headers: { 'content-type': 'application/x-www-form-urlencoded', 'client-request-id': requestId },
-            body: new URLSearchParams({
-              grant_type: 'refresh_token',
-              client_id: clientId,
-              client_secret: SECRET,
-              refresh_token: original!.token,
-              // With openid an answer takes two signatures, without it one: unequal work, to tempt reordering.
-              scope: `${API_SCOPE(clientId)} offline_access${i % 2 ? '' : ' openid profile'}`,
-            }).toString(),
-          });
-          expect(response.status).toBe(200);
-          refreshTokenByRequest.set(requestId, (JSON.parse(response.body) as { refresh_token: string }).refresh_token);
-        }),
-      );
+      answers = await refreshConcurrently(clientId, tid, original!.token, 30);
     } finally {
-      sent.stop();
-      warm.destroy();
+      stop();
     }
+    const sentRefreshTokens = sentIds.map((id) => {
+      const answer = answers.get(id)!;
+      expect(answer.status).toBe(200);
+      return (JSON.parse(answer.body) as { refresh_token: string }).refresh_token;
+    });
     const issued = authority.refreshTokens(clientId, ALICE.oid).slice(1);
-    expect(issued.map((rt) => rt.token)).toEqual(sent.ids.map((id) => refreshTokenByRequest.get(id)));
+    expect(issued.map((rt) => rt.token)).toEqual(sentRefreshTokens);
     const sequences = issued.map((rt) => rt.sequence);
     expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
     expect(new Set(sequences).size).toBe(30);
     expect(sequences[0]).toBeGreaterThan(original!.sequence);
     const times = issued.map((rt) => Date.parse(rt.issuedAt));
     expect(times).toEqual([...times].sort((a, b) => a - b));
+  });
+
+  it('lets a revocation win over refreshes in flight: no valid refresh token is issued after it', async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    await signInAndRedeem(msalApp(clientId, tid), ALICE.username, [API_SCOPE(clientId)]);
+    const [original] = authority.refreshTokens(clientId, ALICE.oid);
+    // Revoke as soon as the first answer has left; the other requests are being served by then.
+    let revoked = 0;
+    const stop = onAnswered(() => (revoked ||= authority.revoke(ALICE.oid, tid)));
+    let answers: Map<string, HttpsResponse>;
+    try {
+      answers = await refreshConcurrently(clientId, tid, original!.token, 20);
+    } finally {
+      stop();
+    }
+    expect(revoked).toBeGreaterThan(0);
+    const statuses = [...answers.values()].map((answer) => answer.status);
+    expect(statuses).toContain(200);
+    for (const answer of answers.values()) {
+      if (answer.status !== 200) expect(JSON.parse(answer.body)).toMatchObject({ error_codes: [50173] });
+    }
+    expect(authority.refreshTokens(clientId, ALICE.oid).every((rt) => rt.revoked)).toBe(true);
   });
 
   it('issues tokens for another resource from the same refresh token', async () => {
@@ -750,6 +805,38 @@ describe('token endpoint errors and admin', () => {
     expect(authority.requests(clientId)).toMatchObject({ token: 3 });
   });
 
+  it('injects failures for one client id only, leaving other clients alone', async () => {
+    const failing = randomUUID();
+    const other = randomUUID();
+    const tid = randomUUID();
+    const clientCredentials = (clientId: string) =>
+      postForm(tokenUrl(tid), {
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_secret: SECRET,
+        scope: 'api://x/.default',
+      });
+    const armed = await adminPost('fail', { count: 2, status: 429, retryAfter: 3, client_id: failing });
+    expect(JSON.parse(armed.body)).toEqual({ count: 2, status: 429, retryAfter: 3, client_id: failing });
+
+    expect((await clientCredentials(other)).status).toBe(200);
+    const first = await clientCredentials(failing);
+    expect(first.status).toBe(429);
+    expect(first.headers['retry-after']).toBe('3');
+    expect(JSON.parse(first.body)).toMatchObject({ error: 'too_many_requests' });
+    expect((await clientCredentials(other)).status).toBe(200);
+    expect((await clientCredentials(failing)).status).toBe(429);
+    expect((await clientCredentials(failing)).status).toBe(200);
+
+    // In process too; arming 0 disarms.
+    authority.failNext(3, 500, undefined, failing);
+    expect((await clientCredentials(failing)).status).toBe(500);
+    expect((await clientCredentials(other)).status).toBe(200);
+    authority.failNext(0, 500, undefined, failing);
+    expect((await clientCredentials(failing)).status).toBe(200);
+    expect(authority.requests(other)).toMatchObject({ token: 3 });
+  });
+
   it('answers unknown grants with unsupported_grant_type', async () => {
     const tid = randomUUID();
     const response = await postForm(tokenUrl(tid), {
@@ -823,5 +910,151 @@ describe('token endpoint errors and admin', () => {
     const page = await get(`${authority.authorityUrl(tid)}/oauth2/v2.0/logout`);
     expect(page.status).toBe(200);
     expect(page.body).toContain('Signed out');
+  });
+});
+
+describe('state file', () => {
+  it('keeps access and refresh tokens valid across a restart on the same port', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'local-authority-'));
+    const stateFile = join(dir, 'dev', 'authority-state.json');
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const hint = `restart-${randomUUID()}@example.test`;
+    const scopes = [API_SCOPE(clientId)];
+    const running: Connected[] = [];
+    const start = async (port?: number) => {
+      const started = connect(await startLocalAuthority({ clientSecret: SECRET, stateFile, port }));
+      running.push(started);
+      return started;
+    };
+    const stop = async (target: Connected) => {
+      target.agent.destroy();
+      await target.authority.close();
+    };
+    try {
+      const before = await start();
+      const app = msalApp(clientId, tid, { on: before });
+      const appToken = (await app.acquireTokenByClientCredential({ scopes: ['api://downstream/.default'] }))!;
+      const signedIn = await signInAndRedeem(app, hint, scopes, (url) => httpsRequest(before.agent, url));
+      const userOid = signedIn.account!.localAccountId;
+      const cache = app.getTokenCache().serialize();
+      const [oldRefreshToken] = before.authority.refreshTokens(clientId, userOid);
+      await stop(before);
+      expect((await stat(stateFile)).mode & 0o777).toBe(0o600);
+
+      const after = await start(Number(new URL(before.authority.url).port));
+      expect(after.authority.url).toBe(before.authority.url);
+      expect(after.authority.ca).not.toBe(before.authority.ca);
+      const served = JSON.parse((await httpsRequest(after.agent, after.authority.jwksUri(tid))).body) as JSONWebKeySet;
+      const verifyWithServedKeys = (token: string, audience: string) =>
+        jwtVerify(token, createLocalJWKSet(served), { issuer: after.authority.issuer(tid), audience });
+      await expect(verifyWithServedKeys(appToken.accessToken, 'api://downstream')).resolves.toBeTruthy();
+      await expect(verifyWithServedKeys(signedIn.accessToken, `api://${clientId}`)).resolves.toBeTruthy();
+
+      // The app's cache from before the restart refreshes against the restarted authority.
+      const restored = msalApp(clientId, tid, { on: after });
+      restored.getTokenCache().deserialize(cache);
+      const account = await restored.getTokenCache().getAccountByHomeId(signedIn.account!.homeAccountId);
+      const refreshed = await restored.acquireTokenSilent({ account: account!, scopes, forceRefresh: true });
+      expect(refreshed.account?.username).toBe(hint);
+      const issued = after.authority.refreshTokens(clientId, userOid);
+      expect(issued.map((rt) => [rt.token, rt.issuedBy])).toEqual([
+        [oldRefreshToken!.token, 'authorization_code'],
+        [cachedRefreshTokens(restored)[0], 'refresh_token'],
+      ]);
+      expect(issued[0]).toEqual(oldRefreshToken);
+      expect(issued[1]!.sequence).toBeGreaterThan(oldRefreshToken!.sequence);
+
+      // The user created on the fly is still offered by the account picker of its tenant.
+      const picker = await httpsRequest(after.agent, new URL(await pickerUrl(restored)).toString());
+      expect(picker.body).toContain(`value="${userOid}"`);
+
+      // Revocations are saved too (by close at the latest).
+      after.authority.revoke(userOid, tid);
+      await stop(after);
+      const saved = JSON.parse(await readFile(stateFile, 'utf8')) as { refreshTokens: { revoked: boolean }[] };
+      expect(saved.refreshTokens.map((rt) => rt.revoked)).toEqual([true, true]);
+    } finally {
+      await Promise.allSettled(running.map(stop));
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start from a file that is not its state', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'local-authority-'));
+    try {
+      const stateFile = join(dir, 'state.json');
+      await writeFile(stateFile, '{"format":"something else"}');
+      await expect(startLocalAuthority({ stateFile })).rejects.toThrow(/not a usable local authority state file/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('browser listener', () => {
+  it('serves authorize and logout over plain HTTP too, and advertises them there', async () => {
+    const target = connect(await startLocalAuthority({ clientSecret: SECRET, browserPort: 0 }));
+    try {
+      const { authority: local } = target;
+      const tid = randomUUID();
+      const clientId = randomUUID();
+      const browserUrl = local.browserUrl!;
+      expect(browserUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(browserUrl).not.toBe(local.url.replace('https:', 'http:'));
+
+      const config = await httpsRequest(
+        target.agent,
+        `${local.authorityUrl(tid)}/v2.0/.well-known/openid-configuration`,
+      );
+      expect(JSON.parse(config.body)).toEqual(JSON.parse(local.metadata(tid)));
+      expect(JSON.parse(config.body)).toMatchObject({
+        authorization_endpoint: `${browserUrl}/${tid}/oauth2/v2.0/authorize`,
+        end_session_endpoint: `${browserUrl}/${tid}/oauth2/v2.0/logout`,
+        token_endpoint: `${local.url}/${tid}/oauth2/v2.0/token`,
+        jwks_uri: local.jwksUri(tid),
+        issuer: local.issuer(tid),
+      });
+
+      // msal-node sends the browser to the HTTP authorize URL, then redeems the code over HTTPS.
+      const app = msalApp(clientId, tid, { on: target });
+      const opened: string[] = [];
+      const browser: Browser = (url) => {
+        opened.push(url);
+        return plainHttpRequest(url);
+      };
+      const result = await signInAndRedeem(app, ALICE.username, [API_SCOPE(clientId)], browser);
+      expect(opened[0]!.startsWith(`${browserUrl}/${tid}/oauth2/v2.0/authorize?`)).toBe(true);
+      expect(result.account?.homeAccountId).toBe(`${ALICE.oid}.${tid}`);
+      expect(decodeJwt(result.accessToken)).toMatchObject({ iss: local.issuer(tid), aud: `api://${clientId}` });
+
+      // The account picker's form posts back to the page's own origin.
+      const url = await pickerUrl(app);
+      const page = await plainHttpRequest(url);
+      expect(page.status).toBe(200);
+      expect(page.body).toContain(`action="/${tid}/oauth2/v2.0/authorize"`);
+      const posted = await plainHttpRequest(`${browserUrl}/${tid}/oauth2/v2.0/authorize`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ ...Object.fromEntries(new URL(url).searchParams), user: ALICE.oid }).toString(),
+      });
+      expect(posted.status).toBe(302);
+      expect(new URL(posted.headers.location!).searchParams.get('code')).toBeTruthy();
+
+      expect((await plainHttpRequest(`${browserUrl}/${tid}/oauth2/v2.0/logout`)).body).toContain('Signed out');
+      expect(local.requests(clientId)).toMatchObject({ authorize: 3, token: 1 });
+
+      // Nothing else is served over HTTP; HTTPS keeps serving everything, authorize included.
+      expect((await plainHttpRequest(local.jwksUri(tid).replace(local.url, browserUrl))).status).toBe(404);
+      expect((await plainHttpRequest(`${browserUrl}/${tid}/v2.0/.well-known/openid-configuration`)).status).toBe(404);
+      expect((await plainHttpRequest(`${browserUrl}/_admin/requests`)).status).toBe(404);
+      const tokenOverHttp = await plainHttpRequest(`${browserUrl}/${tid}/oauth2/v2.0/token`, { method: 'POST' });
+      expect(tokenOverHttp.status).toBe(404);
+      const overHttps = await httpsRequest(target.agent, url.replace(browserUrl, local.url));
+      expect(overHttps.status).toBe(200);
+    } finally {
+      target.agent.destroy();
+      await target.authority.close();
+    }
   });
 });

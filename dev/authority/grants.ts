@@ -50,17 +50,6 @@ export const GRANTS: Readonly<Record<string, GrantHandler>> = {
   'urn:ietf:params:oauth:grant-type:jwt-bearer': onBehalfOf,
 };
 
-function required(form: URLSearchParams, name: string): string {
-  const value = form.get(name);
-  if (!value) throw missingParameter(name);
-  return value;
-}
-
-async function clientCredentials({ form, tenant, clientId }: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
-  const resource = parseAppScope(required(form, 'scope'));
-  return { response: await issueAppToken(deps.tokens, clientId, tenantIdFor(tenant), resource) };
-}
-
 /**
  * Issues the pending refresh token, synchronously: called with nothing awaited between it and the write of the
  * response, the authority's issue order is the order its answers leave in, however many requests run at once.
@@ -71,6 +60,17 @@ export function completeGrant(result: GrantResult, store: RefreshTokenStore): To
   // Revoked while this request was signing its tokens: the revocation wins, as it would have a moment earlier.
   if (pending.redeemed?.revoked) throw revokedGrant();
   return { ...result.response, refresh_token: store.issue(pending.clientId, pending.user, pending.issuedBy) };
+}
+
+function required(form: URLSearchParams, name: string): string {
+  const value = form.get(name);
+  if (!value) throw missingParameter(name);
+  return value;
+}
+
+async function clientCredentials({ form, tenant, clientId }: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
+  const resource = parseAppScope(required(form, 'scope'));
+  return { response: await issueAppToken(deps.tokens, clientId, tenantIdFor(tenant), resource) };
 }
 
 async function authorizationCode({ form, clientId }: GrantRequest, deps: GrantDeps): Promise<GrantResult> {

@@ -57,9 +57,8 @@ async function newPrivateKey(): Promise<CryptoKey> {
 }
 
 async function importPrivateJwk(jwk: JWK): Promise<CryptoKey> {
-  if (jwk.kty !== 'RSA' || typeof jwk.d !== 'string') throw new Error('the saved signing key is not a private RSA JWK');
   const key = await importJWK({ ...jwk, alg: 'RS256' }, 'RS256', { extractable: true });
-  if (key instanceof Uint8Array) throw new Error('the saved signing key is not a private RSA JWK');
+  if (key instanceof Uint8Array || key.type !== 'private') throw new Error('the signing key is not a private RSA JWK');
   return key;
 }
 

@@ -101,12 +101,20 @@ function parseState(value: unknown): PersistedState {
   const root = object(value, 'the file');
   if (root.format !== FORMAT) throw new Error(`format is not '${FORMAT}'`);
   return {
-    signingKey: object(root.signingKey, 'signingKey'),
+    signingKey: privateRsaJwk(root.signingKey),
     users: array(root.users, 'users').map((u, i) => parseUser(u, `users[${i}]`)),
     refreshTokens: array(root.refreshTokens, 'refreshTokens').map((r, i) =>
       parseRefreshToken(r, `refreshTokens[${i}]`),
     ),
   };
+}
+
+function privateRsaJwk(value: unknown): JWK {
+  const jwk = object(value, 'signingKey');
+  if (jwk.kty !== 'RSA' || !['n', 'e', 'd'].every((name) => typeof jwk[name] === 'string')) {
+    throw new Error('signingKey is not a private RSA JWK');
+  }
+  return jwk;
 }
 
 function parseUser(value: unknown, where: string): SignedInUser {

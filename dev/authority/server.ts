@@ -154,7 +154,7 @@ export async function startLocalAuthority(options: AuthorityOptions = {}): Promi
     url: baseUrl,
     browserUrl: options.browserPort === undefined ? undefined : origins.browser,
     ca: tls.cert,
-    host: new URL(baseUrl).host,
+    host: baseUrl.slice('https://'.length),
     jwks: key.jwks,
     authorityUrl: (tenantId) => `${baseUrl}/${tenantId}`,
     issuer,

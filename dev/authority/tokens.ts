@@ -82,7 +82,6 @@ export interface UserTokenRequest {
 }
 
 /** The tokens of a user; the caller adds the refresh token (see `completeGrant`). */
-
 export async function issueUserTokens(ctx: TokenContext, req: UserTokenRequest): Promise<TokenResponse> {
   const { user, clientId, scopes } = req;
   const iss = ctx.issuer(user.tid);

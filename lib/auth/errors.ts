@@ -15,8 +15,15 @@ export function classifyTokenError(error: unknown): TokenFailure {
     return { kind: 'interaction_required', claims: error.claims || undefined, code: error.errorCode };
   }
   if (error instanceof ServerError) {
-    if (error.status !== undefined && (error.status >= 500 || error.status === 429)) {
-      return { kind: 'authority_unavailable', code: `${error.errorCode} (HTTP ${error.status})` };
+    // msal-node does not always carry the HTTP status (its OBO path drops it): the OAuth error code tells too.
+    const unavailableCode = ['temporarily_unavailable', 'server_error', 'service_unavailable'].includes(
+      error.errorCode,
+    );
+    if (unavailableCode || (error.status !== undefined && (error.status >= 500 || error.status === 429))) {
+      return {
+        kind: 'authority_unavailable',
+        code: error.status ? `${error.errorCode} (HTTP ${error.status})` : error.errorCode,
+      };
     }
     if (error.errorCode === 'invalid_grant')
       return { kind: 'interaction_required', claims: undefined, code: error.errorCode };

@@ -93,18 +93,36 @@ function nativeTime(entry: Json | undefined): number {
   return Number.isFinite(seconds) ? seconds * 1000 : 0;
 }
 
-/** Removes access tokens that expired before `nowSeconds`: they can never be served and only grow the document. */
-export function pruneExpired(doc: CacheDocument, nowSeconds: number): CacheDocument {
+/** On-behalf-of access tokens kept per user, client and scopes: the newest, for the latest incoming tokens. */
+export const MAX_OBO_TOKENS_PER_TARGET = 4;
+
+/**
+ * Before every write: removes access tokens that expired before `nowSeconds` (they can never be served), and
+ * on-behalf-of access tokens superseded by newer ones for the same user, client and scopes. OBO tokens are keyed
+ * by the caller's incoming token, which callers rotate (hourly with Entra): without this a busy user's document
+ * grows by one token per rotation until they expire.
+ */
+export function pruneDocument(doc: CacheDocument, nowSeconds: number): CacheDocument {
   const tokens = doc.msal.AccessToken;
   if (!isObject(tokens)) return doc;
   const kept: JsonObject = {};
-  let removed = false;
+  const oboGroups = new Map<string, { key: string; time: number }[]>();
   for (const [key, entry] of Object.entries(tokens)) {
     const expiresOn = isObject(entry) ? Number(entry.expires_on) : NaN;
-    if (Number.isFinite(expiresOn) && expiresOn < nowSeconds) removed = true;
-    else kept[key] = entry;
+    if (Number.isFinite(expiresOn) && expiresOn < nowSeconds) continue;
+    kept[key] = entry;
+    if (isObject(entry) && typeof entry.userAssertionHash === 'string' && entry.userAssertionHash) {
+      const target = typeof entry.target === 'string' ? entry.target.toLowerCase() : '';
+      const group = JSON.stringify([entry.home_account_id, entry.client_id, entry.realm, target]);
+      const time = doc.updated.AccessToken?.[key] ?? nativeTime(entry);
+      oboGroups.set(group, [...(oboGroups.get(group) ?? []), { key, time }]);
+    }
   }
-  if (!removed) return doc;
+  for (const group of oboGroups.values()) {
+    group.sort((a, b) => b.time - a.time);
+    for (const { key } of group.slice(MAX_OBO_TOKENS_PER_TARGET)) delete kept[key];
+  }
+  if (Object.keys(kept).length === Object.keys(tokens).length) return doc;
   const times = { ...doc.updated.AccessToken };
   for (const key of Object.keys(times)) if (!(key in kept)) delete times[key];
   return { msal: { ...doc.msal, AccessToken: kept }, updated: { ...doc.updated, AccessToken: times } };

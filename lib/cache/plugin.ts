@@ -12,7 +12,7 @@ import {
 } from './document.js';
 import { open, seal } from './envelope.js';
 import type { KeyRing } from './keyring.js';
-import { mergeDocuments, pruneExpired, stampChanges } from './merge.js';
+import { mergeDocuments, pruneDocument, stampChanges } from './merge.js';
 import { type CacheStats, emptyStats } from './stats.js';
 import { type CacheStore, StoreError } from './stores/store.js';
 
@@ -39,7 +39,7 @@ interface Loaded {
   doc: CacheDocument;
   /** ETag of that document; undefined when the partition has no document (next write is create-only). */
   etag: string | undefined;
-  /** The document was sealed with an older key, or could not be opened: rewrite it on this invocation. */
+  /** The document was sealed with an older key of the ring: rewrite it under the current key on this invocation. */
   rewrite: boolean;
   /** The store could not be read: behave as an empty cache and do not write. */
   unavailable: boolean;
@@ -128,7 +128,7 @@ export class PartitionCachePlugin implements ICachePlugin {
     const attempts = this.options.maxWriteAttempts ?? 20;
     let merged = false;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      const toWrite = pruneExpired(ours, Math.floor(this.now() / 1000));
+      const toWrite = pruneDocument(ours, Math.floor(this.now() / 1000));
       try {
         loaded.etag = await this.write(toWrite, loaded.etag);
         loaded.doc = toWrite;
@@ -186,7 +186,8 @@ export class PartitionCachePlugin implements ICachePlugin {
       this.options.logger.warn(
         `token cache: stored document for partition ${this.partitionKey} is unusable and will be replaced: ${describeError(error)}`,
       );
-      return { doc: EMPTY_DOCUMENT, etag: stored.etag, rewrite: true };
+      // Not rewritten now: the next write (conditional on this ETag) replaces it.
+      return { doc: EMPTY_DOCUMENT, etag: stored.etag, rewrite: false };
     }
   }
 

@@ -1,5 +1,4 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { BearerError, validateBearer } from '../auth/bearer.js';
 import { classifyTokenError } from '../auth/errors.js';
 import { tokenFailureResponse } from '../auth/failure-response.js';
 import { acquireTokenOnBehalfOf } from '../auth/tokens.js';
@@ -8,6 +7,7 @@ import { problem } from '../http/responses.js';
 import { describeError } from '../log.js';
 import { type Runtime, getRuntime } from '../runtime.js';
 import { logTokenTelemetry } from '../telemetry.js';
+import { authenticate } from './authenticate.js';
 
 /**
  * `GET /api/me`: validates the caller's bearer token, gets a downstream token on the caller's behalf from the
@@ -19,13 +19,8 @@ export async function getMe(
   context: InvocationContext,
   runtime: Runtime = getRuntime(),
 ): Promise<HttpResponseInit> {
-  let caller;
-  try {
-    caller = await validateBearer(request.headers.get('authorization'), runtime.bearerPolicy, runtime.bearerKeys);
-  } catch (error) {
-    if (!(error instanceof BearerError)) throw error;
-    return problem(error.status, error.error, error.message, { 'www-authenticate': error.challenge });
-  }
+  const caller = await authenticate(request, runtime);
+  if (caller.response) return caller.response;
   const scopes = [...runtime.config.web.downstreamScopes];
   let outcome;
   try {

@@ -57,6 +57,9 @@ export const authority = {
   revoke: (oid: string, tid?: string) => admin('POST', 'revoke', { oid, ...(tid ? { tid } : {}) }),
   requireInteraction: (oid: string, claims: Record<string, unknown> | null) =>
     admin('POST', 'require-interaction', { oid, claims }),
+  /** The next `count` token requests of `clientId` answer `status`. */
+  failNext: (clientId: string, count: number, status: number) =>
+    admin('POST', 'fail', { count, status, client_id: clientId }),
 };
 
 export function newId(): string {
@@ -69,10 +72,9 @@ export function newKeyRing(id = 'k1'): KeyRing {
 
 export type StoreKind = 'memory' | 'cosmos' | 'table';
 
-/** A fresh, empty store of a kind (own table / container), connected to the run's emulators. */
-export function newStore(kind: StoreKind): CacheStore {
+/** A fresh, empty store of a kind (own table / container named `{c|t}{suffix}`), connected to the run's emulators. */
+export function newStore(kind: StoreKind, suffix = randomBytes(6).toString('hex')): CacheStore {
   const s = stack();
-  const suffix = randomBytes(6).toString('hex');
   switch (kind) {
     case 'memory':
       return createMemoryStore();

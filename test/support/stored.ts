@@ -28,7 +28,7 @@ export async function editStored(
 }
 
 export function section(doc: CacheDocument | undefined, name: string): Record<string, JsonObject> {
-  return ((doc?.msal[name] ?? {}) as Record<string, JsonObject>) ?? {};
+  return (doc?.msal[name] ?? {}) as Record<string, JsonObject>;
 }
 
 /** Counts the operations that reach a real store (a wrapper, not a mock: every call goes through). */

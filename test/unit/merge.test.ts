@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CacheDocument, JsonObject } from '../../lib/cache/document.js';
-import { mergeDocuments, pruneExpired, stampChanges } from '../../lib/cache/merge.js';
+import { MAX_OBO_TOKENS_PER_TARGET, mergeDocuments, pruneDocument, stampChanges } from '../../lib/cache/merge.js';
 
 const at = (secret: string, cachedAt: number, expiresOn = 4_000_000_000) => ({
   credential_type: 'AccessToken',
@@ -94,16 +94,37 @@ describe('three-way merge', () => {
   });
 });
 
-describe('pruneExpired', () => {
+describe('pruneDocument', () => {
   it('removes only expired access tokens and their metadata', () => {
     const d = doc(
       { AccessToken: { old: at('o', 1, 100), fresh: at('f', 1, 300) }, RefreshToken: { r: rt('r') } },
       { AccessToken: { old: 1, fresh: 2 } },
     );
-    const pruned = pruneExpired(d, 200);
+    const pruned = pruneDocument(d, 200);
     expect(Object.keys(pruned.msal.AccessToken as JsonObject)).toEqual(['fresh']);
     expect(pruned.updated.AccessToken).toEqual({ fresh: 2 });
     expect(pruned.msal.RefreshToken).toEqual(d.msal.RefreshToken);
-    expect(pruneExpired(d, 50)).toBe(d);
+    expect(pruneDocument(d, 50)).toBe(d);
+  });
+});
+
+describe('pruneDocument with on-behalf-of tokens', () => {
+  it('keeps only the newest OBO tokens per user, client and scopes; others untouched', () => {
+    const obo = (i: number, target: string) => ({
+      ...at(`obo${i}`, i),
+      home_account_id: 'u.t',
+      client_id: 'c',
+      realm: 't',
+      target,
+      userAssertionHash: `hash${i}`,
+    });
+    const tokens: JsonObject = {};
+    for (let i = 0; i < 10; i++) tokens[`a${i}`] = obo(i, 'scope.read');
+    tokens.other = obo(99, 'other.scope');
+    tokens.plain = at('plain', 1);
+    const pruned = pruneDocument(doc({ AccessToken: tokens }), 0);
+    const keys = Object.keys(pruned.msal.AccessToken as JsonObject).sort();
+    const newest = Array.from({ length: MAX_OBO_TOKENS_PER_TARGET }, (_, i) => `a${9 - i}`);
+    expect(keys).toEqual([...newest, 'other', 'plain'].sort());
   });
 });

@@ -1,0 +1,161 @@
+import { CosmosClient } from '@azure/cosmos';
+import { TableClient } from '@azure/data-tables';
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { acquireAppToken, acquireTokenOnBehalfOf } from '../lib/auth/tokens.js';
+import { open, seal } from '../lib/cache/envelope.js';
+import { createKeyRing } from '../lib/cache/keyring.js';
+import { appPartitionKey } from '../lib/cache/partitions.js';
+import { signIn } from './support/signin.js';
+import { authority, captureLogger, newApp, newId, newStore, stack, type StoreKind } from './support/stack.js';
+import { readStored } from './support/stored.js';
+
+const GRAPH = ['https://graph.microsoft.com/User.Read'];
+
+/** Every `secret` (access, refresh and id tokens) of a stored document, opened with the key. */
+function secretsOf(doc: Awaited<ReturnType<typeof readStored>>): string[] {
+  return Object.values(doc?.msal ?? {}).flatMap((section) =>
+    Object.values((section ?? {}) as Record<string, { secret?: unknown }>)
+      .map((e) => e.secret)
+      .filter((s): s is string => typeof s === 'string'),
+  );
+}
+
+/** What the store holds, read with the SDK directly: every property of every item/entity as text. */
+async function rawStoreDump(kind: 'cosmos' | 'table', suffix: string): Promise<string> {
+  const s = stack();
+  if (kind === 'cosmos') {
+    const client = new CosmosClient({
+      endpoint: s.cosmos.endpoint,
+      key: s.cosmos.key,
+      connectionPolicy: { enableEndpointDiscovery: false },
+    });
+    const { resources } = await client.database('tests').container(`c${suffix}`).items.readAll().fetchAll();
+    client.dispose();
+    expect(resources.length).toBeGreaterThan(0);
+    return resources
+      .map((item) => `${JSON.stringify(item)}\n${Buffer.from(String(item.data), 'base64').toString('latin1')}`)
+      .join('\n');
+  }
+  const table = TableClient.fromConnectionString(s.table.connectionString, `t${suffix}`, {
+    allowInsecureConnection: true,
+  });
+  const parts: string[] = [];
+  for await (const entity of table.listEntities()) {
+    for (const value of Object.values(entity)) {
+      parts.push(value instanceof Uint8Array ? Buffer.from(value).toString('latin1') : JSON.stringify(value));
+      if (value instanceof Uint8Array) parts.push(Buffer.from(value).toString('base64'));
+    }
+  }
+  expect(parts.length).toBeGreaterThan(0);
+  return parts.join('\n');
+}
+
+describe.each<'cosmos' | 'table'>(['cosmos', 'table'])('encryption at rest on %s', (kind) => {
+  it('stores no access, refresh or id token text, in any form', async () => {
+    const suffix = randomBytes(6).toString('hex');
+    const store = newStore(kind, suffix);
+    const app = newApp(store);
+    const logger = captureLogger();
+    const { partitionKey } = await signIn(app, `ivy-${newId()}@contoso.test`, GRAPH, logger);
+    const oid = newId();
+    const assertion = await authority.mint({
+      oid,
+      sub: oid,
+      tid: app.tenantId,
+      aud: app.clientId,
+      scp: 'access_as_user',
+    });
+    const obo = await acquireTokenOnBehalfOf(app.factory, { oid, tid: app.tenantId }, assertion, GRAPH, logger);
+    await acquireAppToken(app.factory, ['api://downstream/.default'], logger);
+
+    const secrets = [
+      ...secretsOf(await readStored(store, app.keyRing, partitionKey)),
+      ...secretsOf(await readStored(store, app.keyRing, obo.partitionKey)),
+      ...secretsOf(await readStored(store, app.keyRing, appPartitionKey(app.clientId, app.tenantId))),
+    ];
+    // Sign-in: access + refresh + id token; OBO: access + refresh + id token; app: access token.
+    expect(secrets.length).toBeGreaterThanOrEqual(7);
+    const raw = await rawStoreDump(kind, suffix);
+    for (const secret of secrets) {
+      const needle = secret.includes('.') ? secret.split('.')[2]! : secret; // a JWT's signature, or an opaque token
+      expect(needle.length).toBeGreaterThan(16);
+      expect(raw.includes(needle)).toBe(false);
+      expect(raw.includes(Buffer.from(needle).toString('base64').slice(4, 40))).toBe(false);
+    }
+  });
+});
+
+describe.each<StoreKind>(['cosmos', 'table'])('damaged or foreign documents on %s', (kind) => {
+  const cases: [
+    string,
+    (sealed: Buffer, other: { ring: ReturnType<typeof createKeyRing>; moved: Buffer }) => Buffer,
+  ][] = [
+    ['a document moved from another partition', (_sealed, { moved }) => moved],
+    ['a flipped byte', (sealed) => Buffer.from(sealed.map((b, i) => (i === sealed.length - 30 ? b ^ 0x40 : b)))],
+    ['a truncated document', (sealed) => sealed.subarray(0, sealed.length - 40)],
+    ['a key id not in the ring', (sealed, { ring }) => seal(ring, 'ignored', sealed)],
+    ['an unknown format version', (sealed) => Buffer.from(sealed.map((b, i) => (i === 3 ? 7 : b)))],
+  ];
+  it.each(cases)(
+    '%s: empty cache, a warning, the invocation succeeds, the document is overwritten',
+    async (_name, damage) => {
+      const store = newStore(kind);
+      const app = newApp(store);
+      const logger = captureLogger();
+      const oid = newId();
+      const claims = { oid, tid: app.tenantId };
+      const assertion = await authority.mint({ ...claims, sub: oid, aud: app.clientId, scp: 'access_as_user' });
+      const first = await acquireTokenOnBehalfOf(app.factory, claims, assertion, GRAPH, logger);
+      const stored = (await store.read(first.partitionKey))!;
+      const sealedElsewhere = seal(app.keyRing, `${newId()}.${app.tenantId}`, Buffer.from('{"msal":{},"updated":{}}'));
+      const damaged = damage(Buffer.from(stored.data), {
+        ring: createKeyRing([{ id: 'zz', key: randomBytes(32) }]),
+        moved: sealedElsewhere,
+      });
+      await store.write(first.partitionKey, damaged, { ifMatch: stored.etag });
+
+      const before = await authority.requests(app.clientId);
+      const second = await acquireTokenOnBehalfOf(app.factory, claims, assertion, GRAPH, logger);
+      expect(second.result.accessToken).toBeTruthy();
+      expect(second.result.fromCache).toBe(false);
+      expect((await authority.requests(app.clientId)).token).toBe(before.token + 1);
+      expect(second.stats).toMatchObject({ discarded: true, writes: 1 });
+      const warning = logger.lines.find((l) => l.includes('unusable and will be replaced'));
+      expect(warning).toMatch(/^warn: .*EnvelopeError/);
+      expect(warning).not.toContain(assertion);
+      const reopened = (await store.read(first.partitionKey))!;
+      expect(open(app.keyRing, first.partitionKey, reopened.data).keyId).toBe('k1');
+    },
+  );
+});
+
+describe('key rotation', () => {
+  it('reads under an older key, rewrites under the current one, and the new key alone reads it afterwards', async () => {
+    const store = newStore('table');
+    const keyA = { id: 'a', key: randomBytes(32) };
+    const keyB = { id: 'b', key: randomBytes(32) };
+    const clientId = newId();
+    const tenantId = newId();
+    const logger = captureLogger();
+    const partitionKey = appPartitionKey(clientId, tenantId);
+    const underA = newApp(store, { clientId, tenantId, keyRing: createKeyRing([keyA]) });
+    const first = await acquireAppToken(underA.factory, ['api://downstream/.default'], logger);
+    expect(open(createKeyRing([keyA]), partitionKey, (await store.read(partitionKey))!.data).keyId).toBe('a');
+
+    const before = await authority.requests(clientId);
+    const rotated = newApp(store, { clientId, tenantId, keyRing: createKeyRing([keyB, keyA]) });
+    const second = await acquireAppToken(rotated.factory, ['api://downstream/.default'], logger);
+    expect(second.result.fromCache).toBe(true);
+    expect(second.result.accessToken).toBe(first.result.accessToken);
+    expect((await authority.requests(clientId)).token).toBe(before.token);
+    expect(second.stats).toMatchObject({ reads: 1, writes: 1 });
+    expect(open(createKeyRing([keyB]), partitionKey, (await store.read(partitionKey))!.data).keyId).toBe('b');
+
+    const onlyB = newApp(store, { clientId, tenantId, keyRing: createKeyRing([keyB]) });
+    const third = await acquireAppToken(onlyB.factory, ['api://downstream/.default'], logger);
+    expect(third.result.fromCache).toBe(true);
+    expect(third.stats).toMatchObject({ reads: 1, writes: 0, discarded: false });
+    expect((await authority.requests(clientId)).token).toBe(before.token);
+  });
+});
