@@ -5,6 +5,8 @@ import { CookieJar, startTestApp, visit, type TestApp } from './support/app.js';
 import { authority, newId, stack } from './support/stack.js';
 
 let app: TestApp;
+/** Every token and cookie value the tests handle: none may ever appear in a log line. */
+const secretsSeen = new Set<string>();
 beforeAll(async () => {
   app = await startTestApp();
 });
@@ -65,6 +67,7 @@ describe('web app sign-in', () => {
     const jar = new CookieJar();
     await signIn(jar, 'dave@contoso.test');
     const session = jar.cookies.get('msal_session')!;
+    secretsSeen.add(session);
     const flipped = session.slice(0, -6) + (session.at(-6) === 'A' ? 'B' : 'A') + session.slice(-5);
     const foreign = await foreignSessionCookie();
     for (const value of [flipped, 'garbage', foreign]) {
@@ -87,6 +90,7 @@ describe('web app sign-in', () => {
     const answer = await httpsRequest(trustingAgent(stack().authority.ca), authorize.toString());
     const callback = new URL(answer.headers.location!);
     const transaction = jar.cookies.get('msal_signin')!;
+    secretsSeen.add(transaction);
 
     const wrong = new URL(callback);
     wrong.searchParams.set('state', newId());
@@ -157,6 +161,7 @@ describe('web API GET /api/me', () => {
   it('on-behalf-of to the downstream API; a second call with the same token makes 0 authority requests', async () => {
     const oid = newId();
     const token = await authority.mint(claimsFor(oid));
+    secretsSeen.add(token);
     const before = await authority.requests(app.clientId);
     const first = await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
     expect(first.status).toBe(200);
@@ -252,5 +257,72 @@ describe('web API GET /api/me', () => {
     const body = response.jsonBody as { error: string; error_description: string };
     expect(body.error).toBe('downstream_failed');
     expect(body.error_description).toMatch(/unreachable/);
+  });
+});
+
+describe('web API DELETE /api/me/cache', () => {
+  it("removes the caller's whole partition and background opt-in; refuses callers without a valid token", async () => {
+    const oid = newId();
+    const token = await authority.mint({
+      oid,
+      sub: oid,
+      tid: app.tenantId,
+      aud: `api://${app.clientId}`,
+      scp: 'access_as_user',
+    });
+    secretsSeen.add(token);
+    const partitionKey = `${oid}.${app.tenantId}`;
+    expect((await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    const { enableBackground } = await import('../lib/daemons/optin.js');
+    await enableBackground(app.runtime.store, partitionKey);
+    expect(await app.runtime.store.read(partitionKey)).toBeDefined();
+
+    resetCounts();
+    const anonymous = await fetch(`${app.url}/api/me/cache`, { method: 'DELETE' });
+    expect(anonymous.status).toBe(401);
+    expect(app.store.counts).toEqual({ read: 0, write: 0, delete: 0 });
+
+    const purged = await fetch(`${app.url}/api/me/cache`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(purged.status).toBe(204);
+    expect(await app.runtime.store.read(partitionKey)).toBeUndefined();
+    expect(await app.runtime.store.read(`bg.${partitionKey}`)).toBeUndefined();
+    const again = await fetch(`${app.url}/api/me/cache`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(again.status).toBe(204);
+  });
+});
+
+describe('logs of the whole run above', () => {
+  it('contain no token, refresh token, client secret, key or cookie value', async () => {
+    const { parseKeyRing } = await import('../lib/cache/keyring.js');
+    const { readStored } = await import('./support/stored.js');
+    const ring = parseKeyRing(app.runtime.config.cache.keys);
+    const secrets = new Set(secretsSeen);
+    for (const { partitionKey } of (await app.runtime.store.list({})).entries) {
+      if (partitionKey.startsWith('bg')) continue;
+      const doc = await readStored(app.runtime.store, ring, partitionKey);
+      for (const section of Object.values(doc?.msal ?? {})) {
+        for (const entry of Object.values((section ?? {}) as Record<string, { secret?: unknown }>)) {
+          if (typeof entry.secret === 'string') secrets.add(entry.secret);
+        }
+      }
+    }
+    for (const setting of [app.runtime.config.cache.keys, app.runtime.config.web.sessionKeys!]) {
+      for (const part of setting.split(',')) secrets.add(part.split(':')[1]!);
+    }
+    const credential = app.runtime.config.identity.credential;
+    if ('clientSecret' in credential) secrets.add(credential.clientSecret);
+    expect(secrets.size).toBeGreaterThan(10);
+    expect(app.logs.length).toBeGreaterThan(10);
+    const text = app.logs.join('\n');
+    for (const secret of secrets) {
+      const needle = secret.split('.').length === 3 ? secret.split('.')[2]! : secret;
+      expect(text.includes(needle), `a secret of ${needle.length} characters is in the logs`).toBe(false);
+    }
   });
 });

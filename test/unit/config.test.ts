@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../lib/config.js';
+
+const base = {
+  AUTH_TENANT_ID: 'tenant-1',
+  AUTH_CLIENT_ID: 'client-1',
+  AUTH_CLIENT_SECRET: 'not-a-real-secret',
+  CACHE_KEYS: 'k1:AAAA',
+  TABLE_CONNECTION_STRING: 'UseDevelopmentStorage=true',
+};
+
+function error(env: Record<string, string>): string {
+  try {
+    parseConfig(env);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('refuses to start without a cache key ring: no silent plaintext, no fallback key', () => {
+    const { CACHE_KEYS: _omitted, ...withoutKeys } = base;
+    expect(error(withoutKeys)).toMatch(/CACHE_KEYS is missing/);
+  });
+
+  it('names the missing or malformed setting', () => {
+    expect(error({ ...base, AUTH_TENANT_ID: '' })).toMatch(/AUTH_TENANT_ID/);
+    expect(error({ ...base, CACHE_STORE: 'mongo' })).toMatch(/CACHE_STORE must be one of cosmos, table, memory/);
+    expect(error({ ...base, CACHE_COMPRESS: 'yes' })).toMatch(/CACHE_COMPRESS must be true or false/);
+    expect(error({ ...base, CACHE_LIFETIME_DAYS: '-1' })).toMatch(/CACHE_LIFETIME_DAYS/);
+    expect(error({ ...base, AUTH_AUTHORITY_HOST: 'not a url' })).toMatch(/AUTH_AUTHORITY_HOST must be an absolute URL/);
+    expect(error({ ...base, CACHE_STORE: 'cosmos' })).toMatch(/COSMOS_ENDPOINT/);
+    expect(error({ ...base, TABLE_CONNECTION_STRING: '' })).toMatch(/TABLE_CONNECTION_STRING or TABLE_ACCOUNT_URL/);
+    expect(error({ ...base, AUTH_CLIENT_SECRET: '' })).toMatch(/AUTH_CLIENT_SECRET or AUTH_CLIENT_CERTIFICATE_PATH/);
+    expect(error({ ...base, AUTH_CLIENT_CERTIFICATE_PATH: '/nonexistent.pem' })).toMatch(/only one of/);
+  });
+
+  it('applies documented defaults and freezes the result', () => {
+    const config = parseConfig(base);
+    expect(config.cache).toMatchObject({ store: 'table', compress: false, lifetimeDays: 90, createIfMissing: false });
+    expect(config.identity.authorityHost).toBe('https://login.microsoftonline.com');
+    expect(config.web.audiences).toEqual(['client-1', 'api://client-1']);
+    expect(config.web.allowedTenants).toEqual(['tenant-1']);
+    expect(config.web.requiredScope).toBe('access_as_user');
+    expect(Object.isFrozen(config.cache)).toBe(true);
+    expect(JSON.stringify(config)).not.toMatch(/undefined/);
+  });
+});
