@@ -33,7 +33,10 @@ describe('expiry', () => {
     const store = newStore('table');
     await store.write('comeback.t', Buffer.from('old'), { expiresAt: new Date(Date.now() - 1000) });
     const listed = (await store.list({ expiredBefore: new Date() })).entries[0]!;
-    await store.write('comeback.t', Buffer.from('new'), { ifMatch: listed.etag, expiresAt: new Date(Date.now() + 60_000) });
+    await store.write('comeback.t', Buffer.from('new'), {
+      ifMatch: listed.etag,
+      expiresAt: new Date(Date.now() + 60_000),
+    });
     // What a sweeper that listed before the rewrite does: a conditional delete with the listed ETag.
     await expect(store.delete('comeback.t', { ifMatch: listed.etag })).rejects.toThrow(/changed|conflict/i);
     expect(await store.read('comeback.t')).toBeDefined();
@@ -44,10 +47,20 @@ describe('expiry', () => {
     const store = newStore('cosmos', suffix);
     const app = newApp(store);
     const oid = newId();
-    const assertion = await authority.mint({ oid, sub: oid, tid: app.tenantId, aud: app.clientId, scp: 'access_as_user' });
+    const assertion = await authority.mint({
+      oid,
+      sub: oid,
+      tid: app.tenantId,
+      aud: app.clientId,
+      scp: 'access_as_user',
+    });
     await acquireTokenOnBehalfOf(app.factory, { oid, tid: app.tenantId }, assertion, GRAPH, captureLogger());
     const s = stack();
-    const client = new CosmosClient({ endpoint: s.cosmos.endpoint, key: s.cosmos.key, connectionPolicy: { enableEndpointDiscovery: false } });
+    const client = new CosmosClient({
+      endpoint: s.cosmos.endpoint,
+      key: s.cosmos.key,
+      connectionPolicy: { enableEndpointDiscovery: false },
+    });
     const { resources } = await client.database('tests').container(`c${suffix}`).items.readAll().fetchAll();
     client.dispose();
     expect(resources).toHaveLength(1);
@@ -68,7 +81,13 @@ describe('size', () => {
     const partitionKey = `${oid}.${app.tenantId}`;
     let largest = 0;
     for (let call = 0; call < 1000; call++) {
-      const assertion = await authority.mint({ ...claims, sub: oid, aud: app.clientId, scp: 'access_as_user', uti: `${call}` });
+      const assertion = await authority.mint({
+        ...claims,
+        sub: oid,
+        aud: app.clientId,
+        scp: 'access_as_user',
+        uti: `${call}`,
+      });
       const outcome = await acquireTokenOnBehalfOf(app.factory, claims, assertion, GRAPH, logger);
       expect(outcome.result.fromCache).toBe(false);
       largest = Math.max(largest, outcome.stats.bytesWritten);

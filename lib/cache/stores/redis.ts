@@ -1,0 +1,801 @@
+/**
+ * Redis store — Azure Managed Redis, Azure Cache for Redis, or any Redis 6.0 or newer — over the `redis` client
+ * (node-redis), imported on first use; one connection per store, created once and reused.
+ *
+ * Layout. Every key of a store shares one hash tag, `{keyPrefix}`, so they live in one hash slot and one Lua script
+ * may touch all of them, also on a clustered database behind a single endpoint (Azure Managed Redis with the
+ * Enterprise cluster policy). The price: a store's data lives on one shard; use several prefixes to spread.
+ * - `{keyPrefix}d:{partitionKey}` — a hash per document: `data` (the bytes), `etag`, `key` (the partition key),
+ *   `updatedAt` and `expiresAt` (epoch ms). Redis keys are binary-safe: the partition key is used as it is.
+ * - `{keyPrefix}keys` — a sorted set of every partition key (all scores 0, so ordered by bytes): the listing index.
+ * - `{keyPrefix}expiry` — a sorted set of the partition keys that have an `expiresAt`, scored by it.
+ *
+ * Why an index rather than SCAN: SCAN walks the whole keyspace for every prefix listing (the user daemon lists the
+ * small `bg.` range often), may return a key twice, and returns batches of any size, so a page could not honour
+ * `pageSize` without losing keys. The sorted sets give exact pages, a stable cursor (the last key listed: keys added
+ * or removed while paging never shift the others) and a cheap `expiredBefore` listing. Writes, deletes and listings
+ * are each one Lua script, so a document and its index entries change together.
+ *
+ * Native expiry: a document with `expiresAt` gets `PEXPIREAT max(expiresAt, now + minTtlMs)`. Redis then removes the
+ * hash but not its index entries; those are dropped lazily — a few per write (from the head of the expiry index)
+ * and every stale entry a listing steps over. The index sets have no TTL: under an `allkeys-*` maxmemory policy
+ * Redis could evict them, so use a `volatile-*` policy (Azure's default, volatile-lru) or `noeviction`.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { AccessToken, TokenCredential } from '@azure/identity';
+import type { RedisClientOptions } from 'redis';
+import { assertValidPartitionKey } from './keys.js';
+import {
+  DEFAULT_LIST_PAGE_SIZE,
+  StoreConflictError,
+  StoreError,
+  StoreTooLargeError,
+  isNetworkError,
+  withDeadline,
+  type CacheStore,
+  type ListEntry,
+  type ListOptions,
+  type ListPage,
+  type StoredDocument,
+  type WriteOptions,
+} from './store.js';
+
+export interface RedisStoreOptions {
+  /**
+   * `redis://host:6379[/db]` or, with TLS, `rediss://host:port[/db]` (Azure Cache for Redis: port 6380; Azure
+   * Managed Redis: port 10000). A user name and password in the URL are used when `username` / `password` are not
+   * given.
+   */
+  readonly url: string;
+  /** The access key, or the ACL user's password. Without a password (here or in the URL), see `credential`. */
+  readonly password?: string;
+  /**
+   * With a password: the ACL user (Redis's default: `default`). With Microsoft Entra ID: the object id of the
+   * identity the token is for; default: the `oid` claim of the access token itself (the object id of the managed
+   * identity or service principal), so it rarely needs setting.
+   */
+  readonly username?: string;
+  /**
+   * Signs in with Microsoft Entra ID when no password is configured. Used by default (as `DefaultAzureCredential`
+   * from `@azure/identity`) when the URL's host is an Azure Redis host (`*.redis.cache.windows.net`,
+   * `*.redis.azure.net`, `*.redisenterprise.cache.azure.net`). The access token is the password; it is renewed
+   * before it expires and sent with `AUTH` on the open connection, which Azure requires to keep the connection.
+   */
+  readonly credential?: TokenCredential;
+  /** Scope of the Entra ID token. Default `https://redis.azure.com/.default` (Azure's public cloud). */
+  readonly tokenScope?: string;
+  /** Start of every key of this store, wrapped in a hash tag (see the file comment). Default `msalcache:`. */
+  readonly keyPrefix?: string;
+  /** Largest document accepted, in bytes (Redis allows 512 MB). Default 2 MiB, Cosmos DB's limit. */
+  readonly maxDocumentBytes?: number;
+  /** Timeout of a connection attempt (TCP, TLS and handshake), in ms. Default 5,000. */
+  readonly connectTimeoutMs?: number;
+  /** Deadline of one store operation, including connecting, in ms. Default 5,000. */
+  readonly operationTimeoutMs?: number;
+  /**
+   * Shortest native lifetime of a written document, in ms. Default 60,000. Redis deletes a key whose `PEXPIREAT`
+   * is already past at once, so a document written with an `expiresAt` in the past (or just ahead, with clock skew
+   * between instances) would vanish before its writer reads it back. (Cosmos DB has the same floor: `ttl` ≥ 1 s.)
+   */
+  readonly minTtlMs?: number;
+}
+
+/** Default {@link RedisStoreOptions.maxDocumentBytes}: 2 MiB. */
+export const REDIS_DEFAULT_MAX_DOCUMENT_BYTES = 2 * 1024 * 1024;
+/** Default {@link RedisStoreOptions.keyPrefix}. */
+export const REDIS_DEFAULT_KEY_PREFIX = 'msalcache:';
+/** Default {@link RedisStoreOptions.tokenScope}. */
+export const REDIS_ENTRA_SCOPE = 'https://redis.azure.com/.default';
+
+/** Azure Cache for Redis, Azure Managed Redis, Azure Cache for Redis Enterprise (public cloud). */
+const AZURE_REDIS_HOST = /\.(?:redis\.cache\.windows\.net|redis\.azure\.net|redisenterprise\.cache\.azure\.net)$/i;
+/** Most entries a listing returns per page, and least it examines: keeps each listing script short. */
+const LIST_MAX_PAGE_SIZE = 1_000;
+/** Reconnection attempts after a connection that was up is lost, before the client is dropped (≈ 30 s). */
+const MAX_RECONNECT_ATTEMPTS = 20;
+
+/** True for the host names of Azure's Redis services, where the store signs in with Entra ID by default. */
+export function isAzureRedisHost(host: string): boolean {
+  return AZURE_REDIS_HOST.test(host);
+}
+
+// ---- Lua scripts ------------------------------------------------------------------------------------------------
+
+/**
+ * Conditional write. KEYS: document, key index, expiry index. ARGV: ETag to match (`''`: create-only), new ETag,
+ * data, partition key, updatedAt, expiresAt (`''`: none), min TTL, document key prefix. Returns 1, or 0 on a
+ * conflict. Numbers go through `%.0f`: Lua's default number format has 14 significant digits.
+ */
+const WRITE_SCRIPT = `
+local current = redis.call('HGET', KEYS[1], 'etag')
+if ARGV[1] == '' then
+  if current then return 0 end
+elseif current ~= ARGV[1] then
+  return 0
+end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local minTtl = tonumber(ARGV[7])
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'data', ARGV[3], 'etag', ARGV[2], 'key', ARGV[4], 'updatedAt', ARGV[5])
+if ARGV[6] == '' then
+  redis.call('ZREM', KEYS[3], ARGV[4])
+else
+  local expiresAt = tonumber(ARGV[6])
+  redis.call('HSET', KEYS[1], 'expiresAt', ARGV[6])
+  redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', math.max(expiresAt, now + minTtl)))
+  redis.call('ZADD', KEYS[3], ARGV[6], ARGV[4])
+end
+redis.call('ZADD', KEYS[2], 0, ARGV[4])
+local stale = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. string.format('%.0f', now - minTtl), 'LIMIT', 0, 8)
+for _, key in ipairs(stale) do
+  if redis.call('EXISTS', ARGV[8] .. key) == 0 then
+    redis.call('ZREM', KEYS[2], key)
+    redis.call('ZREM', KEYS[3], key)
+  end
+end
+return 1
+`;
+
+/**
+ * Delete. KEYS: document, key index, expiry index. ARGV: ETag to match (`''`: unconditional), partition key.
+ * Returns 1 (deleted), 0 (there was none) or -1 (conflict).
+ */
+const DELETE_SCRIPT = `
+local current = redis.call('HGET', KEYS[1], 'etag')
+if ARGV[1] ~= '' and current ~= ARGV[1] then return -1 end
+redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('ZREM', KEYS[3], ARGV[2])
+if not current then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+`;
+
+/**
+ * One page of a listing. KEYS: key index, expiry index. ARGV: document key prefix, mode (`k`: walk the key index
+ * from `[prefix`; `e`: walk the expiry index up to `expiredBefore`), page size, most entries to examine, prefix,
+ * expiredBefore (`''`: none), cursor key (`''`: start), cursor score (mode `e`).
+ *
+ * Returns `{cursorKey, cursorScore, key1, etag1, updatedAt1, expiresAt1, ...}`; the cursor is `''` at the end.
+ * Entries whose document is gone (expired natively, evicted) are skipped and removed from both indexes.
+ *
+ * The cursor of mode `e` is (score, key): sorted sets order equal scores by key bytes, and the keys at the cursor's
+ * score up to the cursor key are skipped. They are compared byte by byte: Lua's own string comparison follows the
+ * server's collation locale, not the byte order the sorted set uses.
+ */
+const LIST_SCRIPT = `
+local docPrefix, mode = ARGV[1], ARGV[2]
+local pageSize, budget = tonumber(ARGV[3]), tonumber(ARGV[4])
+local prefix, before = ARGV[5], tonumber(ARGV[6])
+local cursor, cursorScore = ARGV[7], tonumber(ARGV[8])
+local result = {'', ''}
+local found, examined, done = 0, 0, false
+local last, lastScore = nil, ''
+local stale = {}
+
+local function atOrBeforeCursor(key)
+  local n = math.min(#key, #cursor)
+  for i = 1, n do
+    local a, b = string.byte(key, i), string.byte(cursor, i)
+    if a ~= b then return a < b end
+  end
+  return #key <= #cursor
+end
+
+local function consider(key)
+  examined = examined + 1
+  last = key
+  if prefix ~= '' and string.sub(key, 1, #prefix) ~= prefix then return end
+  local fields = redis.call('HMGET', docPrefix .. key, 'etag', 'updatedAt', 'expiresAt')
+  if not fields[1] then
+    stale[#stale + 1] = key
+    return
+  end
+  if before then
+    local expiresAt = tonumber(fields[3] or '')
+    if not expiresAt or expiresAt >= before then return end
+  end
+  result[#result + 1] = key
+  result[#result + 1] = fields[1]
+  result[#result + 1] = fields[2] or ''
+  result[#result + 1] = fields[3] or ''
+  found = found + 1
+end
+
+if mode == 'k' then
+  local min = '-'
+  if cursor ~= '' then min = '(' .. cursor elseif prefix ~= '' then min = '[' .. prefix end
+  local max = '+'
+  if prefix ~= '' then max = '(' .. prefix .. '\\255' end
+  while found < pageSize and examined < budget do
+    local want = math.min(pageSize - found, budget - examined)
+    local batch = redis.call('ZRANGEBYLEX', KEYS[1], min, max, 'LIMIT', 0, want)
+    for _, key in ipairs(batch) do consider(key) end
+    if #batch < want then done = true break end
+    min = '(' .. last
+  end
+  if not done and redis.call('ZRANGEBYLEX', KEYS[1], '(' .. last, max, 'LIMIT', 0, 1)[1] == nil then done = true end
+else
+  local min = '-inf'
+  if ARGV[8] ~= '' then min = ARGV[8] end
+  local max = '(' .. ARGV[6]
+  local offset = 0
+  while found < pageSize and examined < budget do
+    local want = math.min(pageSize - found, budget - examined)
+    local batch = redis.call('ZRANGEBYSCORE', KEYS[2], min, max, 'WITHSCORES', 'LIMIT', offset, want)
+    for i = 1, #batch, 2 do
+      offset = offset + 1
+      local key, score = batch[i], batch[i + 1]
+      if not (cursorScore and tonumber(score) == cursorScore and atOrBeforeCursor(key)) then
+        lastScore = score
+        consider(key)
+      end
+    end
+    if #batch < 2 * want then done = true break end
+  end
+  if not done and redis.call('ZRANGEBYSCORE', KEYS[2], min, max, 'LIMIT', offset, 1)[1] == nil then done = true end
+  if last == nil then done = true end
+end
+
+for _, key in ipairs(stale) do
+  redis.call('ZREM', KEYS[1], key)
+  redis.call('ZREM', KEYS[2], key)
+end
+if not done then
+  result[1] = last
+  result[2] = lastScore
+end
+return result
+`;
+
+interface LuaScript {
+  readonly source: string;
+  readonly sha1: string;
+}
+
+function luaScript(source: string): LuaScript {
+  return { source, sha1: createHash('sha1').update(source).digest('hex') };
+}
+
+const SCRIPTS = { write: luaScript(WRITE_SCRIPT), delete: luaScript(DELETE_SCRIPT), list: luaScript(LIST_SCRIPT) };
+
+// ---- the client, as this store uses it --------------------------------------------------------------------------
+
+type CredentialsProvider = NonNullable<RedisClientOptions['credentialsProvider']>;
+type StreamingCredentialsProvider = Extract<CredentialsProvider, { type: 'streaming-credentials-provider' }>;
+type StreamingListener = Parameters<StreamingCredentialsProvider['subscribe']>[0];
+type RedisModule = typeof import('redis');
+
+/** The few members of the node-redis client this store uses (it is a large generic type). */
+interface RedisConnection {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  connect(): Promise<unknown>;
+  sendCommand(args: ReadonlyArray<string | Buffer>, options?: { typeMapping?: object }): Promise<unknown>;
+  close(): Promise<void>;
+  destroy(): void;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+interface Connection {
+  readonly client: RedisConnection;
+  readonly redis: RedisModule;
+  /** The last error the client reported (its commands fail with uninformative "client is offline" meanwhile). */
+  lastError?: Error;
+}
+
+/** Creates a Redis store. Validates the options now; connects on first use. */
+export function createRedisStore(options: RedisStoreOptions): CacheStore {
+  const endpoint = parseEndpoint(options.url);
+  const keyPrefix = options.keyPrefix ?? REDIS_DEFAULT_KEY_PREFIX;
+  if (keyPrefix.length === 0 || /[{}]/.test(keyPrefix)) {
+    throw new StoreError('misconfigured', `Redis store: keyPrefix "${keyPrefix}" must be non-empty, without { or }`);
+  }
+  const maxDocumentBytes = positive(options.maxDocumentBytes, REDIS_DEFAULT_MAX_DOCUMENT_BYTES, 'maxDocumentBytes');
+  const connectTimeoutMs = positive(options.connectTimeoutMs, 5_000, 'connectTimeoutMs');
+  const operationTimeoutMs = positive(options.operationTimeoutMs, 5_000, 'operationTimeoutMs');
+  const minTtlMs = positive(options.minTtlMs, 60_000, 'minTtlMs');
+  const password = options.password ?? endpoint.password;
+  const username = options.username ?? endpoint.username;
+  const entraId = password === undefined && (options.credential !== undefined || isAzureRedisHost(endpoint.host));
+  if (entraId && isAzureRedisHost(endpoint.host) && !endpoint.tls) {
+    throw new StoreError('misconfigured', `Redis store: ${endpoint.host} takes Entra ID sign-in over TLS only: use rediss://`);
+  }
+
+  const tag = `{${keyPrefix}}`;
+  const documentPrefix = `${tag}d:`;
+  const indexKey = `${tag}keys`;
+  const expiryKey = `${tag}expiry`;
+  const target = `Redis ${endpoint.host}:${endpoint.port}`;
+  let connectionPromise: Promise<Connection> | undefined;
+  let current: Connection | undefined;
+
+  async function connect(): Promise<Connection> {
+    const redis = await import('redis');
+    let ready = false;
+    const clientOptions: RedisClientOptions = {
+      url: endpoint.url,
+      // Commands sent while the connection is down fail at once ("The client is offline") instead of waiting in
+      // a queue for a reconnection that may never come.
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: connectTimeoutMs,
+        // The first connection is tried once (the caller is waiting; the next operation tries again). A connection
+        // that was up is re-established in the background with backoff, then given up (the next operation starts a
+        // new client). The client's default retries forever.
+        reconnectStrategy: (retries) => (ready && retries < MAX_RECONNECT_ATTEMPTS ? Math.min(100 * 2 ** retries, 2_000) : false),
+      },
+      // Covers only the time a command waits to be written (see run()).
+      commandOptions: { timeout: operationTimeoutMs },
+    };
+    if (entraId) {
+      clientOptions.credentialsProvider = entraIdCredentials(
+        options.credential ?? new (await import('@azure/identity')).DefaultAzureCredential(),
+        options.tokenScope ?? REDIS_ENTRA_SCOPE,
+        options.username,
+        connectTimeoutMs,
+      );
+    } else if (password !== undefined) {
+      clientOptions.password = password;
+      if (username !== undefined) clientOptions.username = username;
+    }
+    const client: RedisConnection = redis.createClient(clientOptions);
+    const connection: Connection = { client, redis };
+    // Without a listener, an 'error' event (emitted on every failed (re)connection) would crash the process.
+    client.on('error', (error) => {
+      connection.lastError = error;
+    });
+    try {
+      await withDeadline(connectTimeoutMs, target, () => client.connect());
+    } catch (error) {
+      client.destroy();
+      throw error;
+    }
+    ready = true;
+    return connection;
+  }
+
+  function getConnection(): Promise<Connection> {
+    // A client that gave up reconnecting is closed for good: start another.
+    if (current && !current.client.isOpen) drop(current);
+    connectionPromise ??= connect().then(
+      (connection) => (current = connection),
+      (error: unknown) => {
+        connectionPromise = undefined; // retry on the next call
+        throw error;
+      },
+    );
+    return connectionPromise;
+  }
+
+  function drop(connection: Connection): void {
+    if (current === connection) {
+      current = undefined;
+      connectionPromise = undefined;
+    }
+    connection.client.destroy();
+  }
+
+  /** Runs one operation with the deadline, mapping client errors to store errors. */
+  async function run<T>(
+    partitionKey: string | undefined,
+    operation: (connection: Connection) => Promise<T>,
+  ): Promise<T> {
+    let used: Connection | undefined;
+    let deadline: AbortSignal | undefined;
+    try {
+      return await withDeadline(operationTimeoutMs, target, async (abortSignal) => {
+        deadline = abortSignal;
+        used = await getConnection();
+        return operation(used);
+      });
+    } catch (error) {
+      // node-redis's command timeout and abort signal only apply before a command is written; a written command
+      // waits for its reply forever. A connection that let a deadline pass is dropped, so that a server that stopped
+      // answering does not hold every later command too; the next operation connects anew.
+      if (deadline?.aborted && used) drop(used);
+      throw toStoreError(error, partitionKey, target, used);
+    }
+  }
+
+  async function evalScript(
+    connection: Connection,
+    script: LuaScript,
+    keys: readonly string[],
+    args: ReadonlyArray<string | Buffer>,
+  ): Promise<unknown> {
+    const tail = [String(keys.length), ...keys, ...args];
+    const commandOptions = { typeMapping: { [connection.redis.RESP_TYPES.BLOB_STRING]: Buffer } };
+    try {
+      return await connection.client.sendCommand(['EVALSHA', script.sha1, ...tail], commandOptions);
+    } catch (error) {
+      // The server's script cache is empty after a restart or failover: send the script itself once.
+      if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
+      return connection.client.sendCommand(['EVAL', script.source, ...tail], commandOptions);
+    }
+  }
+
+  const documentKey = (partitionKey: string) => documentPrefix + partitionKey;
+
+  return {
+    kind: 'redis',
+
+    async read(partitionKey: string): Promise<StoredDocument | undefined> {
+      assertValidPartitionKey(partitionKey);
+      return run(partitionKey, async (connection) => {
+        const reply = await connection.client.sendCommand(['HMGET', documentKey(partitionKey), 'data', 'etag'], {
+          typeMapping: { [connection.redis.RESP_TYPES.BLOB_STRING]: Buffer },
+        });
+        const [data, etag] = Array.isArray(reply) ? (reply as unknown[]) : [];
+        if (etag === null || etag === undefined) return undefined;
+        if (!Buffer.isBuffer(data) || !Buffer.isBuffer(etag)) {
+          throw new StoreError('corrupt', `cache document for partition "${partitionKey}" lacks its data or ETag`);
+        }
+        // A copy: the reply may be a view of a larger buffer.
+        return { data: new Uint8Array(data), etag: etag.toString('utf8') };
+      });
+    },
+
+    async write(partitionKey: string, data: Uint8Array, writeOptions: WriteOptions = {}): Promise<string> {
+      assertValidPartitionKey(partitionKey);
+      if (data.byteLength > maxDocumentBytes) {
+        throw new StoreTooLargeError(partitionKey, data.byteLength, maxDocumentBytes, 'bytes');
+      }
+      const { ifMatch, expiresAt } = writeOptions;
+      const etag = randomUUID();
+      return run(partitionKey, async (connection) => {
+        const written = await evalScript(
+          connection,
+          SCRIPTS.write,
+          [documentKey(partitionKey), indexKey, expiryKey],
+          [
+            ifMatch ?? '',
+            etag,
+            Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+            partitionKey,
+            String(Date.now()),
+            expiresAt ? String(expiresAt.getTime()) : '',
+            String(minTtlMs),
+            documentPrefix,
+          ],
+        );
+        if (written !== 1) throw conflictError(partitionKey, ifMatch);
+        return etag;
+      });
+    },
+
+    async delete(partitionKey: string, deleteOptions: { readonly ifMatch?: string } = {}): Promise<boolean> {
+      assertValidPartitionKey(partitionKey);
+      const { ifMatch } = deleteOptions;
+      return run(partitionKey, async (connection) => {
+        const outcome = await evalScript(
+          connection,
+          SCRIPTS.delete,
+          [documentKey(partitionKey), indexKey, expiryKey],
+          [ifMatch ?? '', partitionKey],
+        );
+        if (outcome === -1) throw conflictError(partitionKey, ifMatch);
+        return outcome === 1;
+      });
+    },
+
+    async list(listOptions: ListOptions = {}): Promise<ListPage> {
+      const { prefix = '', expiredBefore, continuationToken } = listOptions;
+      const pageSize = Math.min(LIST_MAX_PAGE_SIZE, Math.max(1, Math.floor(listOptions.pageSize ?? DEFAULT_LIST_PAGE_SIZE)));
+      // With a prefix the key index narrows the walk best; without one, expired documents come from the expiry index.
+      const mode = expiredBefore && !prefix ? 'e' : 'k';
+      const cursor = continuationToken === undefined ? undefined : parseCursor(continuationToken, mode);
+      return run(undefined, async (connection) => {
+        const reply = await evalScript(
+          connection,
+          SCRIPTS.list,
+          [indexKey, expiryKey],
+          [
+            documentPrefix,
+            mode,
+            String(pageSize),
+            String(Math.max(pageSize, LIST_MAX_PAGE_SIZE)),
+            prefix,
+            expiredBefore ? String(expiredBefore.getTime()) : '',
+            cursor?.key ?? '',
+            cursor?.score ?? '',
+          ],
+        );
+        if (!Array.isArray(reply) || reply.length < 2 || (reply.length - 2) % 4 !== 0) {
+          throw new StoreError('corrupt', `${target} answered a listing with an unexpected reply`);
+        }
+        const text = (value: unknown) => (Buffer.isBuffer(value) ? value.toString('utf8') : String(value));
+        const time = (value: unknown) => {
+          const ms = Number(text(value));
+          return text(value) !== '' && Number.isFinite(ms) ? new Date(ms) : undefined;
+        };
+        const entries: ListEntry[] = [];
+        for (let i = 2; i < reply.length; i += 4) {
+          const updatedAt = time(reply[i + 2]);
+          const expiresAt = time(reply[i + 3]);
+          entries.push({
+            partitionKey: text(reply[i]),
+            etag: text(reply[i + 1]),
+            ...(updatedAt ? { updatedAt } : {}),
+            ...(expiresAt ? { expiresAt } : {}),
+          });
+        }
+        const nextKey = text(reply[0]);
+        if (nextKey === '') return { entries };
+        const next: Cursor = mode === 'e' ? { mode, key: nextKey, score: text(reply[1]) } : { mode, key: nextKey };
+        return { entries, continuationToken: Buffer.from(JSON.stringify(next)).toString('base64url') };
+      });
+    },
+
+    async close(): Promise<void> {
+      const pending = connectionPromise;
+      connectionPromise = undefined;
+      current = undefined;
+      const connection = await pending?.catch(() => undefined);
+      if (!connection) return;
+      // close() waits for the replies of commands in flight, which a stuck server never sends.
+      let timer: NodeJS.Timeout | undefined;
+      const closed = await Promise.race([
+        connection.client.close().then(
+          () => true,
+          () => false,
+        ),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 1_000))),
+      ]);
+      clearTimeout(timer);
+      if (!closed) connection.client.destroy();
+    },
+  };
+}
+
+// ---- options ----------------------------------------------------------------------------------------------------
+
+interface Endpoint {
+  /** The URL without user name and password (node-redis lets URL credentials override explicit ones). */
+  readonly url: string;
+  readonly host: string;
+  readonly port: string;
+  readonly tls: boolean;
+  readonly username?: string;
+  readonly password?: string;
+}
+
+function parseEndpoint(url: string): Endpoint {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new StoreError('misconfigured', 'Redis store: url must be a redis:// or rediss:// URL');
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new StoreError('misconfigured', `Redis store: url must be redis:// or rediss://, not ${parsed.protocol}//`);
+  }
+  if (!parsed.hostname) throw new StoreError('misconfigured', 'Redis store: url has no host');
+  const username = parsed.username ? decodeURIComponent(parsed.username) : undefined;
+  const password = parsed.password ? decodeURIComponent(parsed.password) : undefined;
+  parsed.username = '';
+  parsed.password = '';
+  return {
+    url: parsed.toString(),
+    host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: parsed.port || '6379',
+    tls: parsed.protocol === 'rediss:',
+    ...(username !== undefined ? { username } : {}),
+    ...(password !== undefined ? { password } : {}),
+  };
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new StoreError('misconfigured', `Redis store: ${name} must be a positive number, got ${value}`);
+  }
+  return value;
+}
+
+// ---- listing cursor ---------------------------------------------------------------------------------------------
+
+type Cursor = { readonly mode: 'k'; readonly key: string } | { readonly mode: 'e'; readonly key: string; readonly score: string };
+
+function parseCursor(token: string, mode: 'k' | 'e'): Cursor {
+  let cursor: unknown;
+  try {
+    cursor = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    cursor = undefined;
+  }
+  const { mode: tokenMode, key, score } = (cursor ?? {}) as { mode?: unknown; key?: unknown; score?: unknown };
+  if (tokenMode !== mode || typeof key !== 'string' || key === '') {
+    throw new TypeError('Redis store: continuationToken is malformed or from a listing with other options');
+  }
+  if (mode === 'k') return { mode, key };
+  if (typeof score !== 'string' || !/^-?\d+(?:\.\d+)?$/.test(score)) {
+    throw new TypeError('Redis store: continuationToken is malformed');
+  }
+  return { mode, key, score };
+}
+
+// ---- Microsoft Entra ID -----------------------------------------------------------------------------------------
+
+/** Renew a token this long before it expires (unless the credential says to renew earlier). */
+const TOKEN_RENEW_MARGIN_MS = 5 * 60_000;
+const MIN_RENEW_DELAY_MS = 1_000;
+
+/**
+ * Credentials from Entra ID access tokens: the token is the password, the user name is `username` or the token's
+ * `oid` claim. The token is renewed before it expires and handed to the client, which sends `AUTH` with it on the
+ * open connection (Azure closes a connection whose token expired). A renewal that fails is retried until the token
+ * expires, then reported to the client.
+ *
+ * Written here rather than taken from `@redis/entraid`, which pins an older `@azure/msal-node` major than this app's.
+ *
+ * node-redis subscribes again at every reconnection without disposing of the previous subscription: one listener
+ * is kept (the latest), so reconnections do not pile up renewal timers.
+ */
+function entraIdCredentials(
+  credential: TokenCredential,
+  scope: string,
+  username: string | undefined,
+  timeoutMs: number,
+): StreamingCredentialsProvider {
+  let token: AccessToken | undefined;
+  let listener: StreamingListener | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  async function fetchToken(): Promise<AccessToken> {
+    const fresh = await credential.getToken(scope, { abortSignal: AbortSignal.timeout(timeoutMs) });
+    if (!fresh) throw new StoreError('misconfigured', `Redis store: the Entra ID credential returned no token for ${scope}`);
+    return fresh;
+  }
+
+  function credentialsOf(accessToken: AccessToken) {
+    return { username: username ?? objectIdOf(accessToken.token), password: accessToken.token };
+  }
+
+  function schedule(): void {
+    clearTimeout(timer);
+    if (!token || !listener) return;
+    const now = Date.now();
+    const lifetime = token.expiresOnTimestamp - now;
+    const renewAt = token.refreshAfterTimestamp ?? token.expiresOnTimestamp - TOKEN_RENEW_MARGIN_MS;
+    // Never later than 3/4 of the remaining lifetime: short-lived tokens are renewed in time too.
+    const delay = Math.max(MIN_RENEW_DELAY_MS, Math.min(renewAt - now, lifetime * 0.75));
+    timer = setTimeout(() => void renew(1), delay);
+    timer.unref();
+  }
+
+  async function renew(attempt: number): Promise<void> {
+    const subscriber = listener;
+    if (!subscriber) return;
+    try {
+      token = await fetchToken();
+      const credentials = credentialsOf(token);
+      if (listener === subscriber) subscriber.onNext(credentials);
+      schedule();
+    } catch (error) {
+      if (listener !== subscriber) return;
+      const retryIn = Math.min(1_000 * 2 ** attempt, 30_000);
+      if (!token || Date.now() + retryIn >= token.expiresOnTimestamp) {
+        subscriber.onError(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
+      clearTimeout(timer);
+      timer = setTimeout(() => void renew(attempt + 1), retryIn);
+      timer.unref();
+    }
+  }
+
+  return {
+    type: 'streaming-credentials-provider',
+    async subscribe(next) {
+      listener = next;
+      // A connection being (re)established gets a token valid for a while yet.
+      if (!token || token.expiresOnTimestamp - Date.now() < TOKEN_RENEW_MARGIN_MS / 5) token = await fetchToken();
+      const credentials = credentialsOf(token);
+      schedule();
+      return [
+        credentials,
+        {
+          dispose() {
+            if (listener !== next) return;
+            listener = undefined;
+            clearTimeout(timer);
+          },
+        },
+      ];
+    },
+    onReAuthenticationError() {
+      // The connection keeps working until its token expires; Azure then closes it and the reconnection, which
+      // fetches a token anew, reports a lasting failure to the operation that waits for it.
+    },
+  };
+}
+
+/** The `oid` claim of a JWT access token: the object id of the managed identity or service principal. */
+function objectIdOf(accessToken: string): string {
+  try {
+    const payload = JSON.parse(Buffer.from(accessToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as unknown;
+    const oid = (payload as { oid?: unknown } | null)?.oid;
+    if (typeof oid === 'string' && oid !== '') return oid;
+  } catch {
+    // not a JWT: fall through
+  }
+  throw new StoreError(
+    'misconfigured',
+    'Redis store: the Entra ID access token has no oid claim to use as the Redis user name: set username',
+  );
+}
+
+// ---- errors -----------------------------------------------------------------------------------------------------
+
+function conflictError(partitionKey: string, ifMatch: string | undefined): StoreConflictError {
+  return new StoreConflictError(
+    ifMatch === undefined
+      ? `a cache document for partition "${partitionKey}" already exists`
+      : `the cache document for partition "${partitionKey}" changed or was deleted since it was read`,
+  );
+}
+
+/** Server error replies that mean "not now" (loading, failover, busy script, out of memory). */
+const TRANSIENT_REPLY = /^(?:LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|OOM)\b/;
+/** Server error replies about the credentials or permissions. */
+const AUTH_REPLY = /^(?:WRONGPASS|NOAUTH|NOPERM)\b|^ERR AUTH\b|invalid username-password/i;
+/** Server error replies of a clustered database without a single proxy endpoint (OSS cluster policy). */
+const CLUSTER_REPLY = /^(?:MOVED|ASK|CROSSSLOT)\b/;
+/** TLS failures that retrying will not fix. */
+const TLS_ERROR = /^(?:ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)/;
+
+function toStoreError(
+  error: unknown,
+  partitionKey: string | undefined,
+  target: string,
+  connection: Connection | undefined,
+): unknown {
+  if (error instanceof StoreError) return error;
+  const subject = partitionKey === undefined ? target : `${target} (partition "${partitionKey}")`;
+  const message = describe(error);
+  const redis = connection?.redis;
+  if (redis && error instanceof redis.ErrorReply) {
+    if (AUTH_REPLY.test(message)) {
+      return new StoreError('misconfigured', `${subject} refused the credentials: ${message}`, { cause: error });
+    }
+    if (CLUSTER_REPLY.test(message)) {
+      return new StoreError(
+        'misconfigured',
+        `${subject} is a cluster that redirects (${message}): use a single endpoint (Azure: the Enterprise cluster policy)`,
+        { cause: error },
+      );
+    }
+    if (TRANSIENT_REPLY.test(message)) {
+      return new StoreError('unavailable', `${subject} is unavailable: ${message}`, { cause: error });
+    }
+    return error;
+  }
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && TLS_ERROR.test(code)) {
+    return new StoreError('misconfigured', `${subject}: TLS failed: ${message}`, { cause: error });
+  }
+  if (
+    isNetworkError(error) ||
+    (redis &&
+      (error instanceof redis.ConnectionTimeoutError ||
+        error instanceof redis.SocketTimeoutError ||
+        error instanceof redis.SocketClosedUnexpectedlyError ||
+        error instanceof redis.ClientOfflineError ||
+        error instanceof redis.ClientClosedError ||
+        error instanceof redis.DisconnectsClientError ||
+        error instanceof redis.ReconnectStrategyError ||
+        error instanceof redis.TimeoutError))
+  ) {
+    const why = connection?.lastError && connection.lastError !== error ? ` (last error: ${connection.lastError.message})` : '';
+    return new StoreError('unavailable', `${subject} could not be reached: ${message}${why}`, { cause: error });
+  }
+  if (error instanceof Error && (error.name === 'CredentialUnavailableError' || error.name === 'AuthenticationError')) {
+    return new StoreError('misconfigured', `${subject}: no Entra ID credential: ${message}`, { cause: error });
+  }
+  return error;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
