@@ -23,8 +23,8 @@ export interface AppConfig {
   readonly web: WebConfig;
   readonly daemons: DaemonConfig;
   readonly cache: {
-    /** CACHE_STORE — `cosmos`, `table` or `memory`. */
-    readonly store: 'cosmos' | 'table' | 'memory';
+    /** CACHE_STORE — `cosmos`, `table`, `redis` or `memory`. */
+    readonly store: 'cosmos' | 'table' | 'redis' | 'memory';
     /** CACHE_KEYS — key ring `id:base64key,...`, current key first. Required. */
     readonly keys: string;
     /** CACHE_COMPRESS — deflate before encrypting. Default false. */
@@ -33,6 +33,8 @@ export interface AppConfig {
     readonly lifetimeDays: number;
     /** CACHE_CREATE_IF_MISSING — create the database/container/table on first use. Default false. */
     readonly createIfMissing: boolean;
+    /** CACHE_L1_MAX_AGE_SECONDS — per-instance L1 tier; 0 turns it off. Default 0. */
+    readonly l1MaxAgeSeconds: number;
     readonly cosmos?: {
       /** COSMOS_ENDPOINT */ readonly endpoint: string;
       /** COSMOS_KEY — omit to use Microsoft Entra ID (managed identity). */ readonly key?: string;
@@ -45,6 +47,16 @@ export interface AppConfig {
       readonly accountUrl?: string;
       /** TABLE_NAME — default `msalcache`. */
       readonly tableName: string;
+    };
+    readonly redis?: {
+      /** REDIS_URL — `redis://` or `rediss://` (TLS) host, port and database. */
+      readonly url: string;
+      /** REDIS_PASSWORD — access key or ACL password; omit for Microsoft Entra ID on Azure hosts. */
+      readonly password?: string;
+      /** REDIS_USERNAME — ACL user; with Entra ID the identity's object id (default: the token's `oid`). */
+      readonly username?: string;
+      /** REDIS_KEY_PREFIX — default `msalcache:`. */
+      readonly keyPrefix: string;
     };
   };
 }
@@ -118,6 +130,14 @@ function positiveNumber(env: Env, name: string, fallback: number): number {
   return value;
 }
 
+function nonNegativeNumber(env: Env, name: string, fallback: number): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new ConfigError(`setting ${name} must be a number ≥ 0, got "${raw}"`);
+  return value;
+}
+
 function url(env: Env, name: string, fallback?: string): string {
   const value = optional(env, name) ?? fallback;
   if (value === undefined) throw new ConfigError(`setting ${name} is missing`);
@@ -165,7 +185,7 @@ function parseCertificate(pem: string): { thumbprintSha256: string; privateKey: 
 
 /** Parses and validates settings. Pure: tests pass their own environment. */
 export function parseConfig(env: Env): AppConfig {
-  const store = oneOf(env, 'CACHE_STORE', ['cosmos', 'table', 'memory'] as const, 'table');
+  const store = oneOf(env, 'CACHE_STORE', ['cosmos', 'table', 'redis', 'memory'] as const, 'table');
   const caPath = optional(env, 'AUTH_CA_PATH');
   const config: AppConfig = {
     identity: {
@@ -189,6 +209,7 @@ export function parseConfig(env: Env): AppConfig {
       compress: bool(env, 'CACHE_COMPRESS', false),
       lifetimeDays: positiveNumber(env, 'CACHE_LIFETIME_DAYS', 90),
       createIfMissing: bool(env, 'CACHE_CREATE_IF_MISSING', false),
+      l1MaxAgeSeconds: nonNegativeNumber(env, 'CACHE_L1_MAX_AGE_SECONDS', 0),
       ...(store === 'cosmos'
         ? {
             cosmos: {
@@ -200,6 +221,7 @@ export function parseConfig(env: Env): AppConfig {
           }
         : {}),
       ...(store === 'table' ? { table: tableSettings(env) } : {}),
+      ...(store === 'redis' ? { redis: redisSettings(env) } : {}),
     },
   };
   return deepFreeze(config);
@@ -253,6 +275,27 @@ function tableSettings(env: Env): NonNullable<AppConfig['cache']['table']> {
     ...(connectionString ? { connectionString } : { accountUrl: url(env, 'TABLE_ACCOUNT_URL') }),
     tableName: optional(env, 'TABLE_NAME') ?? 'msalcache',
   };
+}
+
+function redisSettings(env: Env): NonNullable<AppConfig['cache']['redis']> {
+  const value = optional(env, 'REDIS_URL');
+  if (value === undefined) throw new ConfigError('CACHE_STORE=redis needs REDIS_URL (redis://host:port or rediss://)');
+  let protocol: string;
+  try {
+    protocol = new URL(value).protocol;
+  } catch {
+    throw new ConfigError(
+      `setting REDIS_URL must be a redis:// or rediss:// URL, got "${value.replace(/\/\/[^@/]*@/, '//***@')}"`,
+    );
+  }
+  if (protocol !== 'redis:' && protocol !== 'rediss:') {
+    throw new ConfigError(`setting REDIS_URL must be a redis:// or rediss:// URL, not ${protocol}//`);
+  }
+  const password = optional(env, 'REDIS_PASSWORD');
+  const username = optional(env, 'REDIS_USERNAME');
+  const keyPrefix = optional(env, 'REDIS_KEY_PREFIX') ?? 'msalcache:';
+  if (/[{}]/.test(keyPrefix)) throw new ConfigError('setting REDIS_KEY_PREFIX must not contain { or }');
+  return { url: value, ...(password ? { password } : {}), ...(username ? { username } : {}), keyPrefix };
 }
 
 function deepFreeze<T>(value: T): T {

@@ -2,6 +2,7 @@ import { type AppConfig, getConfig } from './config.js';
 import { ClientFactory } from './auth/clients.js';
 import { type BearerPolicy, type KeyResolver, createKeyResolver } from './auth/bearer.js';
 import { type KeyRing, parseKeyRing } from './cache/keyring.js';
+import { L1Cache } from './cache/l1.js';
 import type { CacheStore } from './cache/stores/store.js';
 import { createStore } from './cache/stores/from-config.js';
 
@@ -39,6 +40,7 @@ export function createRuntime(config: AppConfig, overrides: { readonly store?: C
     keyRing: parseKeyRing(config.cache.keys),
     compress: config.cache.compress,
     lifetimeMs: config.cache.lifetimeDays * 86_400_000,
+    ...(config.cache.l1MaxAgeSeconds > 0 ? { l1: new L1Cache({ maxAgeMs: config.cache.l1MaxAgeSeconds * 1000 }) } : {}),
   });
   const host = config.identity.authorityHost;
   return {

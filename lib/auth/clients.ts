@@ -1,6 +1,7 @@
 import { ConfidentialClientApplication, LogLevel, type Configuration, type INetworkModule } from '@azure/msal-node';
 import { type Logger } from '../log.js';
 import type { KeyRing } from '../cache/keyring.js';
+import type { L1Cache } from '../cache/l1.js';
 import { PartitionCachePlugin } from '../cache/plugin.js';
 import type { CacheStore } from '../cache/stores/store.js';
 import { createNetworkClient } from './network.js';
@@ -35,6 +36,8 @@ export interface CacheOptions {
   readonly compress?: boolean;
   /** Document lifetime after its last write. Default 90 days. */
   readonly lifetimeMs?: number;
+  /** Optional per-instance L1 tier, shared by all invocations of the process. Default none. */
+  readonly l1?: L1Cache;
 }
 
 /** An MSAL client and the cache plugin bound to the one partition it may touch, for one invocation. */

@@ -12,9 +12,10 @@ import {
 } from './document.js';
 import { open, seal } from './envelope.js';
 import type { KeyRing } from './keyring.js';
+import type { L1Cache } from './l1.js';
 import { mergeDocuments, pruneDocument, stampChanges } from './merge.js';
 import { type CacheStats, emptyStats } from './stats.js';
-import { type CacheStore, StoreError } from './stores/store.js';
+import { type CacheStore, type StoredDocument, StoreError } from './stores/store.js';
 
 export interface PartitionCachePluginOptions {
   readonly store: CacheStore;
@@ -28,6 +29,8 @@ export interface PartitionCachePluginOptions {
   readonly compress?: boolean;
   /** How long an untouched document lives before a store TTL or sweeper may remove it. Default 90 days. */
   readonly lifetimeMs?: number;
+  /** Optional per-instance L1 tier shared by the invocations of this process (see {@link L1Cache}). */
+  readonly l1?: L1Cache;
   /** Clock in epoch milliseconds, for tests. Default: the wall clock with sub-millisecond precision. */
   readonly now?: () => number;
 }
@@ -98,6 +101,7 @@ export class PartitionCachePlugin implements ICachePlugin {
 
   /** Deletes the partition's whole document (sign-out, purge). Store errors propagate: the caller must know. */
   async purge(): Promise<boolean> {
+    this.options.l1?.drop(this.partitionKey);
     const started = performance.now();
     try {
       return await this.options.store.delete(this.partitionKey);
@@ -108,7 +112,7 @@ export class PartitionCachePlugin implements ICachePlugin {
 
   /** Loads the partition (at most one store read per invocation). */
   load(): Promise<Loaded> {
-    this.loading ??= this.readDocument().then(
+    this.loading ??= this.initialRead().then(
       ({ doc, etag, rewrite }) => ({ doc, etag, rewrite, unavailable: false }),
       (error: unknown) => {
         this.options.logger.warn(
@@ -133,8 +137,10 @@ export class PartitionCachePlugin implements ICachePlugin {
         loaded.etag = await this.write(toWrite, loaded.etag);
         loaded.doc = toWrite;
         loaded.rewrite = false;
+        this.options.l1?.set(this.partitionKey, toWrite, loaded.etag);
         return merged ? toWrite : undefined;
       } catch (error) {
+        this.options.l1?.drop(this.partitionKey);
         if (!(error instanceof StoreError) || error.code !== 'conflict') {
           this.stats.failures++;
           const level = error instanceof StoreError && error.code === 'too_large' ? 'error' : 'warn';
@@ -169,6 +175,49 @@ export class PartitionCachePlugin implements ICachePlugin {
     return undefined;
   }
 
+  /**
+   * The invocation's first read. With an L1 tier: a store that can read conditionally is asked whether the L1
+   * entry is still current (and nothing is decrypted when it is); with any other store a fresh entry is used as is.
+   */
+  private async initialRead(): Promise<{ doc: CacheDocument; etag: string | undefined; rewrite: boolean }> {
+    const { l1, store } = this.options;
+    const cached = l1?.peek(this.partitionKey);
+    if (l1 && cached) {
+      if (store.readIfChanged) {
+        const started = performance.now();
+        const answer = await store.readIfChanged(this.partitionKey, cached.etag).finally(() => {
+          this.stats.storeMs += performance.now() - started;
+        });
+        this.stats.reads++;
+        if (answer === 'unchanged') {
+          this.stats.l1Hits++;
+          l1.touch(this.partitionKey);
+          return { doc: cached.doc, etag: cached.etag, rewrite: false };
+        }
+        l1.drop(this.partitionKey);
+        const opened = answer ? this.openDocument(answer) : { doc: EMPTY_DOCUMENT, etag: undefined, rewrite: false };
+        this.remember(opened);
+        return opened;
+      }
+      if (cached.fresh) {
+        this.stats.l1Hits++;
+        return { doc: cached.doc, etag: cached.etag, rewrite: false };
+      }
+    }
+    const read = await this.readDocument();
+    this.remember(read);
+    return read;
+  }
+
+  private remember(read: { doc: CacheDocument; etag: string | undefined; rewrite: boolean }): void {
+    if (!this.options.l1) return;
+    if (read.etag !== undefined && !read.rewrite && !this.stats.discarded) {
+      this.options.l1.set(this.partitionKey, read.doc, read.etag);
+    } else {
+      this.options.l1.drop(this.partitionKey);
+    }
+  }
+
   /** One store read, opened and parsed. An unusable document is logged and treated as empty (overwritten later). */
   private async readDocument(): Promise<{ doc: CacheDocument; etag: string | undefined; rewrite: boolean }> {
     const started = performance.now();
@@ -177,6 +226,10 @@ export class PartitionCachePlugin implements ICachePlugin {
     });
     this.stats.reads++;
     if (!stored) return { doc: EMPTY_DOCUMENT, etag: undefined, rewrite: false };
+    return this.openDocument(stored);
+  }
+
+  private openDocument(stored: StoredDocument): { doc: CacheDocument; etag: string | undefined; rewrite: boolean } {
     this.stats.bytesRead += stored.data.byteLength;
     try {
       const { plaintext, keyId } = open(this.options.keyRing, this.partitionKey, stored.data);

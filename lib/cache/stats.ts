@@ -8,6 +8,8 @@ export interface CacheStats {
   conflicts: number;
   /** Reads or writes that failed (store unreachable, throttled, over its limit). */
   failures: number;
+  /** The document came from the L1 tier (fresh, or confirmed unchanged by a conditional read): no decryption. */
+  l1Hits: number;
   /** The stored document could not be opened (corrupt, foreign, unknown key or version) and was treated as empty. */
   discarded: boolean;
   bytesRead: number;
@@ -22,6 +24,7 @@ export function emptyStats(): CacheStats {
     writes: 0,
     conflicts: 0,
     failures: 0,
+    l1Hits: 0,
     discarded: false,
     bytesRead: 0,
     bytesWritten: 0,

@@ -1,23 +1,23 @@
 /**
  * Emulator addresses for tests: those the vitest globalSetup (test/global-setup.ts) started once per run, read with
- * `inject('stack')`; when a run has no such setup (another config), this file starts its own in-process pair on free
- * ports, and `releaseEmulators()` stops them.
+ * `inject('stack')`; when a run has no such setup (another config), this file starts its own on free ports (Azurite and
+ * the Cosmos server in process, a redis-server child process), and `releaseEmulators()` stops them.
  */
 import { createServer } from 'node:net';
 import { inject } from 'vitest';
-import { startAzuriteTable, startCosmosServer } from '../../dev/emulators.js';
+import { startAzuriteTable, startCosmosServer, startRedisServer } from '../../dev/emulators.js';
 import type { Stack } from '../global-setup.js';
 
-export type EmulatorAddresses = Pick<Stack, 'table' | 'cosmos'>;
+export type EmulatorAddresses = Pick<Stack, 'table' | 'cosmos' | 'redis'>;
 
 let started: Promise<{ addresses: EmulatorAddresses; close(): Promise<void> }> | undefined;
 
 /** The globalSetup's emulators, or (without one) emulators started on first call, once per test file. */
 export async function getEmulators(): Promise<EmulatorAddresses> {
   const provided = inject('stack') as Stack | undefined;
-  if (provided) return { table: provided.table, cosmos: provided.cosmos };
+  if (provided) return { table: provided.table, cosmos: provided.cosmos, redis: provided.redis };
   started ??= (async () => {
-    const [table, cosmos] = await Promise.all([startAzuriteTable(), startCosmosServer()]);
+    const [table, cosmos, redis] = await Promise.all([startAzuriteTable(), startCosmosServer(), startRedisServer()]);
     return {
       addresses: {
         table: {
@@ -27,9 +27,10 @@ export async function getEmulators(): Promise<EmulatorAddresses> {
           connectionString: table.connectionString,
         },
         cosmos: { endpoint: cosmos.endpoint, key: cosmos.key },
+        redis: { url: redis.url },
       },
       close: async () => {
-        await Promise.all([table.close(), cosmos.close()]);
+        await Promise.all([table.close(), cosmos.close(), redis.close()]);
       },
     };
   })();

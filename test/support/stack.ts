@@ -8,8 +8,10 @@ import { inject } from 'vitest';
 import { httpsRequest, trustingAgent } from '../../dev/https-trust.js';
 import { ClientFactory } from '../../lib/auth/clients.js';
 import { createKeyRing, type KeyRing } from '../../lib/cache/keyring.js';
+import type { L1Cache } from '../../lib/cache/l1.js';
 import { createCosmosStore } from '../../lib/cache/stores/cosmos.js';
 import { createMemoryStore } from '../../lib/cache/stores/memory.js';
+import { createRedisStore } from '../../lib/cache/stores/redis.js';
 import type { CacheStore } from '../../lib/cache/stores/store.js';
 import { createTableStore } from '../../lib/cache/stores/table.js';
 import type { Logger } from '../../lib/log.js';
@@ -70,9 +72,12 @@ export function newKeyRing(id = 'k1'): KeyRing {
   return createKeyRing([{ id, key: randomBytes(32) }]);
 }
 
-export type StoreKind = 'memory' | 'cosmos' | 'table';
+export type StoreKind = 'memory' | 'cosmos' | 'table' | 'redis';
 
-/** A fresh, empty store of a kind (own table / container named `{c|t}{suffix}`), connected to the run's emulators. */
+/**
+ * A fresh, empty store of a kind (own table / container named `{c|t}{suffix}`, own Redis key prefix `r{suffix}:`),
+ * connected to the run's emulators.
+ */
 export function newStore(kind: StoreKind, suffix = randomBytes(6).toString('hex')): CacheStore {
   const s = stack();
   switch (kind) {
@@ -94,6 +99,8 @@ export function newStore(kind: StoreKind, suffix = randomBytes(6).toString('hex'
         createIfMissing: true,
         allowInsecureConnection: true,
       });
+    case 'redis':
+      return createRedisStore({ url: s.redis.url, keyPrefix: `r${suffix}:` });
   }
 }
 
@@ -108,7 +115,7 @@ export interface TestApp {
 /** A confidential client app registration of its own (fresh client id and tenant) over `store`. */
 export function newApp(
   store: CacheStore,
-  options: { keyRing?: KeyRing; clientId?: string; tenantId?: string } = {},
+  options: { keyRing?: KeyRing; clientId?: string; tenantId?: string; l1?: L1Cache } = {},
 ): TestApp {
   const { url, ca } = stack().authority;
   const clientId = options.clientId ?? newId();
@@ -116,7 +123,7 @@ export function newApp(
   const keyRing = options.keyRing ?? newKeyRing();
   const factory = new ClientFactory(
     { clientId, tenantId, authorityHost: url, credential: { clientSecret: CLIENT_SECRET }, ca },
-    { store, keyRing },
+    { store, keyRing, ...(options.l1 ? { l1: options.l1 } : {}) },
   );
   return { clientId, tenantId, factory, store, keyRing };
 }

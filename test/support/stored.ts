@@ -52,5 +52,13 @@ export function countingStore(
       return inner.delete(key, options);
     },
     list: (options) => inner.list(options),
+    ...(inner.readIfChanged
+      ? {
+          readIfChanged: (key: string, etag: string) => {
+            counts.read++;
+            return inner.readIfChanged!(key, etag);
+          },
+        }
+      : {}),
   };
 }

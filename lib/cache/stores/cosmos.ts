@@ -160,6 +160,22 @@ export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
       });
     },
 
+    async readIfChanged(partitionKey: string, etag: string): Promise<StoredDocument | 'unchanged' | undefined> {
+      const id = encodeKey(partitionKey, COSMOS_ID_MAX_LENGTH);
+      return run(partitionKey, async (container, abortSignal) => {
+        // Real Cosmos answers 304 without a body; @vercel/cosmosdb-server ignores If-None-Match and answers 200.
+        const { resource, statusCode, substatus } = await container
+          .item(id, id)
+          .read<CacheItem>({ abortSignal, accessCondition: { type: 'IfNoneMatch', condition: etag } });
+        if (statusCode === 304) return 'unchanged';
+        if (substatus === OWNER_MISSING_SUBSTATUS) throw ownerMissing(partitionKey, `${databaseId}/${containerId}`);
+        if (!resource) return undefined;
+        const current = etagOf(resource);
+        if (current === etag) return 'unchanged';
+        return { data: new Uint8Array(Buffer.from(resource.data, 'base64')), etag: current };
+      });
+    },
+
     async write(partitionKey: string, data: Uint8Array, writeOptions: WriteOptions = {}): Promise<string> {
       const id = encodeKey(partitionKey, COSMOS_ID_MAX_LENGTH);
       const item = toItem(id, partitionKey, data, writeOptions.expiresAt);

@@ -1,6 +1,7 @@
 import type { AppConfig } from '../../config.js';
 import { createCosmosStore } from './cosmos.js';
 import { createMemoryStore } from './memory.js';
+import { createRedisStore } from './redis.js';
 import type { CacheStore } from './store.js';
 import { createTableStore } from './table.js';
 
@@ -29,6 +30,16 @@ export function createStore(cache: AppConfig['cache']): CacheStore {
         tableName: table.tableName,
         createIfMissing: cache.createIfMissing,
         allowInsecureConnection: endpoint.startsWith('http:'),
+      });
+    }
+    case 'redis': {
+      const redis = cache.redis!;
+      // No password: Microsoft Entra ID for Azure hosts (managed identity; the user name is the token's oid).
+      return createRedisStore({
+        url: redis.url,
+        ...(redis.password ? { password: redis.password } : {}),
+        ...(redis.username ? { username: redis.username } : {}),
+        keyPrefix: redis.keyPrefix,
       });
     }
   }

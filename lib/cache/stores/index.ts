@@ -9,3 +9,11 @@ export {
   TABLE_MAX_ENTITY_BYTES,
   type TableStoreOptions,
 } from './table.js';
+export {
+  createRedisStore,
+  isAzureRedisHost,
+  REDIS_DEFAULT_KEY_PREFIX,
+  REDIS_DEFAULT_MAX_DOCUMENT_BYTES,
+  REDIS_ENTRA_SCOPE,
+  type RedisStoreOptions,
+} from './redis.js';

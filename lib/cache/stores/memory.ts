@@ -42,6 +42,15 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): CacheStore 
       });
     },
 
+    readIfChanged(partitionKey: string, etag: string): Promise<StoredDocument | 'unchanged' | undefined> {
+      return settle(() => {
+        assertValidPartitionKey(partitionKey);
+        const document = documents.get(partitionKey);
+        if (document?.etag === etag) return 'unchanged';
+        return document && { data: document.data.slice(), etag: document.etag };
+      });
+    },
+
     write(partitionKey: string, data: Uint8Array, writeOptions: WriteOptions = {}): Promise<string> {
       return settle(() => {
         assertValidPartitionKey(partitionKey);

@@ -299,7 +299,10 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
   const username = options.username ?? endpoint.username;
   const entraId = password === undefined && (options.credential !== undefined || isAzureRedisHost(endpoint.host));
   if (entraId && isAzureRedisHost(endpoint.host) && !endpoint.tls) {
-    throw new StoreError('misconfigured', `Redis store: ${endpoint.host} takes Entra ID sign-in over TLS only: use rediss://`);
+    throw new StoreError(
+      'misconfigured',
+      `Redis store: ${endpoint.host} takes Entra ID sign-in over TLS only: use rediss://`,
+    );
   }
 
   const tag = `{${keyPrefix}}`;
@@ -309,9 +312,11 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
   const target = `Redis ${endpoint.host}:${endpoint.port}`;
   let connectionPromise: Promise<Connection> | undefined;
   let current: Connection | undefined;
+  /** The client module once loaded, for its error classes (also for errors of a connection that never opened). */
+  let redisModule: RedisModule | undefined;
 
   async function connect(): Promise<Connection> {
-    const redis = await import('redis');
+    const redis = (redisModule = await import('redis'));
     let ready = false;
     const clientOptions: RedisClientOptions = {
       url: endpoint.url,
@@ -323,7 +328,8 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
         // The first connection is tried once (the caller is waiting; the next operation tries again). A connection
         // that was up is re-established in the background with backoff, then given up (the next operation starts a
         // new client). The client's default retries forever.
-        reconnectStrategy: (retries) => (ready && retries < MAX_RECONNECT_ATTEMPTS ? Math.min(100 * 2 ** retries, 2_000) : false),
+        reconnectStrategy: (retries) =>
+          ready && retries < MAX_RECONNECT_ATTEMPTS ? Math.min(100 * 2 ** retries, 2_000) : false,
       },
       // Covers only the time a command waits to be written (see run()).
       commandOptions: { timeout: operationTimeoutMs },
@@ -394,7 +400,7 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
       // waits for its reply forever. A connection that let a deadline pass is dropped, so that a server that stopped
       // answering does not hold every later command too; the next operation connects anew.
       if (deadline?.aborted && used) drop(used);
-      throw toStoreError(error, partitionKey, target, used);
+      throw toStoreError(error, partitionKey, target, redisModule, used?.lastError);
     }
   }
 
@@ -451,7 +457,7 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
           [
             ifMatch ?? '',
             etag,
-            Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+            Buffer.from(data), // a copy: the caller may reuse its buffer before the command is written
             partitionKey,
             String(Date.now()),
             expiresAt ? String(expiresAt.getTime()) : '',
@@ -481,7 +487,10 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
 
     async list(listOptions: ListOptions = {}): Promise<ListPage> {
       const { prefix = '', expiredBefore, continuationToken } = listOptions;
-      const pageSize = Math.min(LIST_MAX_PAGE_SIZE, Math.max(1, Math.floor(listOptions.pageSize ?? DEFAULT_LIST_PAGE_SIZE)));
+      const pageSize = Math.min(
+        LIST_MAX_PAGE_SIZE,
+        Math.max(1, Math.floor(listOptions.pageSize ?? DEFAULT_LIST_PAGE_SIZE)),
+      );
       // With a prefix the key index narrows the walk best; without one, expired documents come from the expiry index.
       const mode = expiredBefore && !prefix ? 'e' : 'k';
       const cursor = continuationToken === undefined ? undefined : parseCursor(continuationToken, mode);
@@ -498,7 +507,7 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
             prefix,
             expiredBefore ? String(expiredBefore.getTime()) : '',
             cursor?.key ?? '',
-            cursor?.score ?? '',
+            cursor?.mode === 'e' ? cursor.score : '',
           ],
         );
         if (!Array.isArray(reply) || reply.length < 2 || (reply.length - 2) % 4 !== 0) {
@@ -595,7 +604,8 @@ function positive(value: number | undefined, fallback: number, name: string): nu
 
 // ---- listing cursor ---------------------------------------------------------------------------------------------
 
-type Cursor = { readonly mode: 'k'; readonly key: string } | { readonly mode: 'e'; readonly key: string; readonly score: string };
+type Cursor =
+  { readonly mode: 'k'; readonly key: string } | { readonly mode: 'e'; readonly key: string; readonly score: string };
 
 function parseCursor(token: string, mode: 'k' | 'e'): Cursor {
   let cursor: unknown;
@@ -644,7 +654,8 @@ function entraIdCredentials(
 
   async function fetchToken(): Promise<AccessToken> {
     const fresh = await credential.getToken(scope, { abortSignal: AbortSignal.timeout(timeoutMs) });
-    if (!fresh) throw new StoreError('misconfigured', `Redis store: the Entra ID credential returned no token for ${scope}`);
+    if (!fresh)
+      throw new StoreError('misconfigured', `Redis store: the Entra ID credential returned no token for ${scope}`);
     return fresh;
   }
 
@@ -749,12 +760,12 @@ function toStoreError(
   error: unknown,
   partitionKey: string | undefined,
   target: string,
-  connection: Connection | undefined,
+  redis: RedisModule | undefined,
+  lastError: Error | undefined,
 ): unknown {
   if (error instanceof StoreError) return error;
   const subject = partitionKey === undefined ? target : `${target} (partition "${partitionKey}")`;
   const message = describe(error);
-  const redis = connection?.redis;
   if (redis && error instanceof redis.ErrorReply) {
     if (AUTH_REPLY.test(message)) {
       return new StoreError('misconfigured', `${subject} refused the credentials: ${message}`, { cause: error });
@@ -787,7 +798,7 @@ function toStoreError(
         error instanceof redis.ReconnectStrategyError ||
         error instanceof redis.TimeoutError))
   ) {
-    const why = connection?.lastError && connection.lastError !== error ? ` (last error: ${connection.lastError.message})` : '';
+    const why = lastError && lastError !== error ? ` (last error: ${lastError.message})` : '';
     return new StoreError('unavailable', `${subject} could not be reached: ${message}${why}`, { cause: error });
   }
   if (error instanceof Error && (error.name === 'CredentialUnavailableError' || error.name === 'AuthenticationError')) {

@@ -56,6 +56,11 @@ export interface CacheStore {
   readonly kind: string;
   /** Reads one partition; `undefined` when there is no document. */
   read(partitionKey: string): Promise<StoredDocument | undefined>;
+  /**
+   * Optional: a conditional read (`If-None-Match`) — `'unchanged'` when the stored ETag still equals `etag`, saving
+   * the transfer (and, with the L1 tier, the decryption). Stores without it are read in full.
+   */
+  readIfChanged?(partitionKey: string, etag: string): Promise<StoredDocument | 'unchanged' | undefined>;
   /** Conditional write (see {@link WriteOptions}); returns the new ETag. Throws {@link StoreConflictError}. */
   write(partitionKey: string, data: Uint8Array, options?: WriteOptions): Promise<string>;
   /** Deletes the partition's document; resolves `false` when there was none. Unconditional unless `ifMatch`. */
