@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -31,5 +32,22 @@ describe('what the Functions host loads', () => {
     const host = json('host.json') as { version: string; extensionBundle: { id: string; version: string } };
     expect(host.version).toBe('2.0');
     expect(host.extensionBundle).toEqual({ id: 'Microsoft.Azure.Functions.ExtensionBundle', version: '[4.*, 5.0.0)' });
+  });
+
+  it('loads under plain Node (not only under vitest): ESM imports of CommonJS packages resolve', () => {
+    // vitest's module runner forgives named imports that Node's ESM loader rejects (e.g. classes of the CommonJS
+    // @azure/functions): import the compiled app and the local host the way `npm start` and the host do.
+    const script = `
+      const { loadRegistrations } = await import('./dist/dev/host/load.js');
+      await import('./dist/dev/host/server.js');
+      await import('./dist/lib/index.js');
+      const registrations = await loadRegistrations('./dist/functions');
+      console.log(JSON.stringify(registrations.map((r) => r.name)));`;
+    const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    const names = JSON.parse(output.trim().split('\n').at(-1)!) as string[];
+    expect(names.length).toBe(readdirSync(join(root, 'functions')).filter((f) => f.endsWith('.ts')).length);
   });
 });

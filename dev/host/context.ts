@@ -1,4 +1,5 @@
-import { InvocationContext } from '@azure/functions';
+// @azure/functions is CommonJS: Node's ESM loader cannot see its classes as named exports (only `app`).
+import functions, { type InvocationContext } from '@azure/functions';
 import { randomUUID } from 'node:crypto';
 
 export type HostLog = (level: string, functionName: string, message: string) => void;
@@ -8,7 +9,7 @@ export const stdoutLog: HostLog = (level, name, message) =>
 
 /** An invocation context whose log lines go to the host's log. */
 export function createContext(functionName: string, log: HostLog): InvocationContext {
-  return new InvocationContext({
+  return new functions.InvocationContext({
     invocationId: randomUUID(),
     functionName,
     logHandler: (level, ...args) =>

@@ -1,4 +1,5 @@
-import { HttpRequest, HttpResponse } from '@azure/functions';
+// @azure/functions is CommonJS: Node's ESM loader cannot see its classes as named exports (only `app`).
+import functions from '@azure/functions';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registration } from '../../lib/host/registration.js';
@@ -77,7 +78,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
     }
-    const request = new HttpRequest({
+    const request = new functions.HttpRequest({
       method,
       url: url.toString(),
       headers,
@@ -86,7 +87,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     });
     const context = createContext(match.r.registration.name, log);
     const result = await match.r.registration.options.handler(request, context);
-    const response = result instanceof HttpResponse ? result : new HttpResponse(result ?? {});
+    const response = result instanceof functions.HttpResponse ? result : new functions.HttpResponse(result ?? {});
     const outHeaders: Record<string, string | string[]> = {};
     response.headers.forEach((value, name) => {
       outHeaders[name] = value;

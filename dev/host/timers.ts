@@ -1,4 +1,4 @@
-import { type Timer } from '@azure/functions';
+import type { Timer } from '@azure/functions';
 import { Cron } from 'croner';
 import type { Registration } from '../../lib/host/registration.js';
 import { type HostLog, createContext } from './context.js';

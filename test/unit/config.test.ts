@@ -26,7 +26,9 @@ describe('configuration', () => {
 
   it('names the missing or malformed setting', () => {
     expect(error({ ...base, AUTH_TENANT_ID: '' })).toMatch(/AUTH_TENANT_ID/);
-    expect(error({ ...base, CACHE_STORE: 'mongo' })).toMatch(/CACHE_STORE must be one of cosmos, table, (redis, )?memory/);
+    expect(error({ ...base, CACHE_STORE: 'mongo' })).toMatch(
+      /CACHE_STORE must be one of cosmos, table, (redis, )?memory/,
+    );
     expect(error({ ...base, CACHE_COMPRESS: 'yes' })).toMatch(/CACHE_COMPRESS must be true or false/);
     expect(error({ ...base, CACHE_LIFETIME_DAYS: '-1' })).toMatch(/CACHE_LIFETIME_DAYS/);
     expect(error({ ...base, AUTH_AUTHORITY_HOST: 'not a url' })).toMatch(/AUTH_AUTHORITY_HOST must be an absolute URL/);
