@@ -25,6 +25,7 @@ export function logTokenTelemetry(logger: Logger, telemetry: TokenTelemetry): vo
       writes: stats.writes,
       conflicts: stats.conflicts,
       failures: stats.failures,
+      l1Hits: stats.l1Hits,
       discarded: stats.discarded,
       bytesRead: stats.bytesRead,
       bytesWritten: stats.bytesWritten,
