@@ -127,6 +127,34 @@ describe('web app sign-in', () => {
     expect(profile.status).toBe(302);
   });
 
+  it('lets a signed-in user turn background work on and off, refusing bad or cross-origin posts', async () => {
+    const jar = new CookieJar();
+    await signIn(jar, 'heidi@contoso.test');
+    const page = async () =>
+      (await (await visit(jar, `${app.url}/api/profile/background`)).text()).match(/Status: <strong>([^<]+)/)?.[1];
+    expect(await page()).toBe('off');
+    const post = (body: string, headers: Record<string, string> = {}) =>
+      visit(jar, `${app.url}/api/profile/background`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      });
+    expect((await post('enabled=true')).status).toBe(302);
+    expect(await page()).toBe('on');
+    expect((await post('enabled=maybe')).status).toBe(400);
+    expect((await post('')).status).toBe(400);
+    expect((await post('enabled=false', { origin: 'https://evil.example' })).status).toBe(403);
+    expect(await page()).toBe('on');
+    expect((await post('enabled=false')).status).toBe(302);
+    expect(await page()).toBe('off');
+    const signedOut = await visit(new CookieJar(), `${app.url}/api/profile/background`, {
+      method: 'POST',
+      body: 'enabled=true',
+    });
+    expect(signedOut.status).toBe(302);
+    expect(signedOut.headers.get('location')).toBe('/api/auth/login');
+  });
+
   it('answers an unknown route with 404 and a wrong method with 405', async () => {
     expect((await fetch(`${app.url}/api/nope`)).status).toBe(404);
     expect((await fetch(`${app.url}/api/me`, { method: 'POST' })).status).toBe(405);

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +19,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await app.close();
   await azurite.close();
+  rmSync(location, { recursive: true, force: true });
 });
 
 async function callMe(oid: string, token?: string): Promise<{ status: number; token: string }> {

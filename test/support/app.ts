@@ -3,7 +3,7 @@
  * against the run's shared stack (fresh tenant, client id and table per test file), with a counting wrapper
  * around its real store.
  */
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadRegistrations } from '../../dev/host/load.js';
@@ -63,7 +63,19 @@ export async function startTestApp(extra: Record<string, string> = {}): Promise<
   const store = countingStore(createStore(config.cache));
   const runtime = createRuntime(config, { store });
   useRuntime(runtime);
-  return { host, url: host.url, runtime, store, clientId, tenantId, logs, close: () => host.close() };
+  return {
+    host,
+    url: host.url,
+    runtime,
+    store,
+    clientId,
+    tenantId,
+    logs,
+    close: async () => {
+      await host.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A minimal cookie jar: remembers Set-Cookie values by name (Max-Age=0 removes). */
