@@ -1,14 +1,16 @@
 /**
- * In-process emulators for local runs, tests and benchmarks: Azurite's Table service and
- * `@vercel/cosmosdb-server` (a Cosmos DB NoSQL API server). Both are dev dependencies; import this file only
- * from dev, test and bench code.
+ * Emulators for local runs, tests and benchmarks: Azurite's Table service and `@vercel/cosmosdb-server` (a Cosmos
+ * DB NoSQL API server), both in process and dev dependencies, and a real `redis-server` as a child process (a
+ * Debian package: `apt-get install redis-server`). Import this file only from dev, test and bench code.
  */
-import { mkdir } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
+import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 
 /** Azurite's well-known development account (public, documented by Microsoft). */
 export const AZURITE_ACCOUNT_NAME = 'devstoreaccount1';
@@ -129,4 +131,133 @@ export async function startCosmosServer(options: CosmosServerOptions = {}): Prom
         server.closeAllConnections();
       })),
   };
+}
+
+export interface RedisServer {
+  /** `redis://127.0.0.1:PORT` — no password, no persistence. */
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export interface RedisServerOptions {
+  /** Default: a free port. */
+  readonly port?: number;
+}
+
+/**
+ * Starts a `redis-server` child process on loopback, with nothing persisted (`--save '' --appendonly no`), and
+ * waits until it answers PING. It is killed on `close()`, and when this process exits.
+ */
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
+  const binary = await findRedisServer();
+  // A free port can be taken by someone else before redis-server binds it: try again on another.
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port ?? (await freePort());
+    try {
+      return await spawnRedisServer(binary, port);
+    } catch (error) {
+      if (options.port !== undefined || attempt >= 3) throw error;
+    }
+  }
+}
+
+async function findRedisServer(): Promise<string> {
+  const candidates = [
+    ...(process.env.PATH ?? '')
+      .split(delimiter)
+      .filter(Boolean)
+      .map((dir) => join(dir, 'redis-server')),
+    '/usr/bin/redis-server',
+  ];
+  for (const candidate of candidates) {
+    try {
+      await access(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not there
+    }
+  }
+  throw new Error('redis-server is not installed (on PATH or /usr/bin): apt-get install redis-server');
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+  return port;
+}
+
+async function spawnRedisServer(binary: string, port: number): Promise<RedisServer> {
+  const child = spawn(
+    binary,
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      tmpdir(),
+      '--daemonize',
+      'no',
+      '--loglevel',
+      'warning',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  const collect = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4_000);
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
+  let spawnError: Error | undefined;
+  child.once('error', (error) => (spawnError = error));
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const stop = async () => {
+    process.off('exit', killOnExit);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  };
+
+  const deadline = Date.now() + 10_000;
+  while (!(await answersPing(port))) {
+    if (spawnError || child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`redis-server on port ${port} did not start: ${spawnError?.message ?? output.trim()}`, {
+        cause: spawnError,
+      });
+    }
+    await new Promise((resolveWait) => setTimeout(resolveWait, 25));
+  }
+  let closed: Promise<void> | undefined;
+  return { url: `redis://127.0.0.1:${port}`, port, close: () => (closed ??= stop()) };
+}
+
+/** Sends an inline PING; true on `+PONG`. */
+function answersPing(port: number): Promise<boolean> {
+  return new Promise((resolvePing) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    let reply = '';
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolvePing(ok);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString();
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+    });
+  });
 }

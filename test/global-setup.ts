@@ -1,18 +1,20 @@
 import type { TestProject } from 'vitest/node';
 import { startLocalAuthority } from '../dev/authority/server.js';
 import { startDownstreamApi } from '../dev/downstream.js';
-import { startAzuriteTable, startCosmosServer } from '../dev/emulators.js';
+import { startAzuriteTable, startCosmosServer, startRedisServer } from '../dev/emulators.js';
 
 /**
- * Starts, once per test run, everything the tests talk to — all in this process, on free loopback ports:
- * Azurite's Table service, the Cosmos DB-compatible server, the local HTTPS authority and the downstream API.
+ * Starts, once per test run, everything the tests talk to — on free loopback ports, all in this process but
+ * redis-server (a child process): Azurite's Table service, the Cosmos DB-compatible server, Redis, the local HTTPS
+ * authority and the downstream API.
  * Test files get the addresses with `inject(...)` (see test/support/stack.ts) and isolate themselves with their own
  * table/container names, client ids and tenant ids.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const [table, cosmos, authority] = await Promise.all([
+  const [table, cosmos, redis, authority] = await Promise.all([
     startAzuriteTable(),
     startCosmosServer(),
+    startRedisServer(),
     startLocalAuthority(),
   ]);
   const downstream = await startDownstreamApi({
@@ -28,11 +30,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
       connectionString: table.connectionString,
     },
     cosmos: { endpoint: cosmos.endpoint, key: cosmos.key },
+    redis: { url: redis.url },
     authority: { url: authority.url, ca: authority.ca, host: authority.host },
     downstream: { url: downstream.url },
   });
   return async () => {
-    await Promise.allSettled([table.close(), cosmos.close(), authority.close(), downstream.close()]);
+    await Promise.allSettled([table.close(), cosmos.close(), redis.close(), authority.close(), downstream.close()]);
   };
 }
 
@@ -44,6 +47,7 @@ export interface Stack {
     readonly connectionString: string;
   };
   readonly cosmos: { readonly endpoint: string; readonly key: string };
+  readonly redis: { readonly url: string };
   readonly authority: { readonly url: string; readonly ca: string; readonly host: string };
   readonly downstream: { readonly url: string };
 }

@@ -1,16 +1,22 @@
 /**
- * One conformance suite run against every store: memory, Cosmos DB (in-process `@vercel/cosmosdb-server`) and
- * Azure Table storage (in-process Azurite). Each store gets its own fresh container / table.
+ * One conformance suite run against every store: memory, Cosmos DB (in-process `@vercel/cosmosdb-server`), Azure
+ * Table storage (in-process Azurite) and Redis (a real redis-server). Each store gets its own fresh container /
+ * table / key prefix.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { createSecureContext, createServer as createTlsServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TableClient, AzureNamedKeyCredential } from '@azure/data-tables';
+import type { AccessToken, TokenCredential } from '@azure/identity';
+import { createClient } from 'redis';
 import {
   COSMOS_ID_MAX_LENGTH,
   COSMOS_MAX_ITEM_BYTES,
+  REDIS_DEFAULT_MAX_DOCUMENT_BYTES,
   StoreConflictError,
   StoreError,
   StoreTooLargeError,
@@ -18,16 +24,21 @@ import {
   TABLE_MAX_ENTITY_BYTES,
   createCosmosStore,
   createMemoryStore,
+  createRedisStore,
   createTableStore,
   decodeKey,
   encodeKey,
   encodedPrefixRange,
   escapeKey,
+  isAzureRedisHost,
   type CacheStore,
   type ListEntry,
   type ListOptions,
 } from '../lib/cache/stores/index.js';
-import { startAzuriteTable } from '../dev/emulators.js';
+import { createTlsMaterial } from '../dev/authority/tls.js';
+import { startAzuriteTable, startRedisServer } from '../dev/emulators.js';
+import { parseConfig } from '../lib/config.js';
+import { createStore } from '../lib/cache/stores/from-config.js';
 import { closedPort, getEmulators, releaseEmulators } from './support/emulators.js';
 
 interface StoreUnderTest {
@@ -345,6 +356,22 @@ describeStore({
   },
 });
 
+describeStore({
+  name: 'redis',
+  async create() {
+    const { redis } = await getEmulators();
+    return createRedisStore({ url: redis.url, keyPrefix: `conformance-${randomUUID()}:` });
+  },
+  limit: REDIS_DEFAULT_MAX_DOCUMENT_BYTES,
+  tooLargeBytes: REDIS_DEFAULT_MAX_DOCUMENT_BYTES + 1,
+  async unreachable() {
+    return createRedisStore({
+      url: `redis://127.0.0.1:${await closedPort()}`,
+      operationTimeoutMs: UNREACHABLE_DEADLINE_MS,
+    });
+  },
+});
+
 afterAll(async () => {
   await releaseEmulators();
 });
@@ -480,6 +507,279 @@ describe('cosmos store specifics', () => {
   });
 });
 
+describe('redis store specifics', () => {
+  let admin: Admin;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  beforeAll(async () => {
+    admin = await connectAdmin((await getEmulators()).redis.url);
+  });
+  afterAll(() => {
+    admin?.destroy();
+  });
+
+  async function newRedisStore(options: { minTtlMs?: number } = {}) {
+    const { redis } = await getEmulators();
+    const keyPrefix = `specifics-${randomUUID()}:`;
+    return { store: createRedisStore({ url: redis.url, keyPrefix, ...options }), tag: `{${keyPrefix}}` };
+  }
+
+  it('keeps a hash per document, a key index and an expiry index, with native expiry', async () => {
+    const { store, tag } = await newRedisStore();
+    const key = 'user/with odd#chars?';
+    const expiresAt = Date.now() + 90_000;
+    const etag = await store.write(key, bytes('hello'), { expiresAt: new Date(expiresAt) });
+    const hash = (await command(admin, 'HGETALL', `${tag}d:${key}`)) as Record<string, string>;
+    expect(hash).toMatchObject({ data: 'hello', etag, key, expiresAt: String(expiresAt) });
+    expect(Number(hash.updatedAt)).toBeGreaterThan(Date.now() - 60_000);
+    expect(await command(admin, 'PEXPIRETIME', `${tag}d:${key}`)).toBe(expiresAt);
+    expect(await command(admin, 'ZSCORE', `${tag}keys`, key)).toBe(0);
+    expect(await command(admin, 'ZSCORE', `${tag}expiry`, key)).toBe(expiresAt);
+
+    await store.write(key, bytes('no expiry now'), { ifMatch: etag });
+    expect(await command(admin, 'PTTL', `${tag}d:${key}`)).toBe(-1);
+    expect(await command(admin, 'HEXISTS', `${tag}d:${key}`, 'expiresAt')).toBe(0);
+    expect(await command(admin, 'ZSCORE', `${tag}expiry`, key)).toBeNull();
+
+    expect(await store.delete(key)).toBe(true);
+    expect(await command(admin, 'EXISTS', `${tag}d:${key}`)).toBe(0);
+    expect(await command(admin, 'ZCARD', `${tag}keys`)).toBe(0);
+    await store.close?.();
+  });
+
+  it('floors native expiry at minTtlMs and drops the index entries of documents Redis expired', async () => {
+    const { store, tag } = await newRedisStore({ minTtlMs: 200 });
+    const now = Date.now();
+    await store.write('gone.1', bytes('1'), { expiresAt: new Date(now - 60_000) });
+    await store.write('gone.2', bytes('2'), { expiresAt: new Date(now - 60_000) });
+    const pttl = (await command(admin, 'PTTL', `${tag}d:gone.1`)) as number;
+    expect(pttl).toBeGreaterThan(0);
+    expect(pttl).toBeLessThanOrEqual(200);
+    // Readable and listed as expired until Redis removes it.
+    expect(text((await store.read('gone.1'))?.data)).toBe('1');
+    expect((await listAll(store, { expiredBefore: new Date() })).map((e) => e.partitionKey).sort()).toEqual([
+      'gone.1',
+      'gone.2',
+    ]);
+
+    await sleep(300);
+    expect(await store.read('gone.1')).toBeUndefined();
+    expect(await command(admin, 'ZCARD', `${tag}keys`)).toBe(2); // stale until someone steps over them
+    // A listing skips and drops what it steps over...
+    expect((await store.list({ prefix: 'gone.1' })).entries).toEqual([]);
+    expect(await command(admin, 'ZSCORE', `${tag}keys`, 'gone.1')).toBeNull();
+    // ... and every write drops a few from the head of the expiry index.
+    await store.write('other', bytes('x'));
+    expect(await command(admin, 'ZRANGE', `${tag}keys`, '0', '-1')).toEqual(['other']);
+    expect(await command(admin, 'ZCARD', `${tag}expiry`)).toBe(0);
+    await store.close?.();
+  });
+
+  it('pages documents with equal expiry times exactly once, also while the listed ones are deleted', async () => {
+    const { store } = await newRedisStore();
+    const expiresAt = new Date(Date.now() - 1_000);
+    const keys = Array.from({ length: 7 }, (_, i) => `same.${i}`);
+    for (const key of keys) await store.write(key, bytes(key), { expiresAt });
+    await store.write('later', bytes('later'), { expiresAt: new Date(Date.now() + 60_000) });
+
+    expect((await listAll(store, { expiredBefore: new Date(), pageSize: 2 })).map((e) => e.partitionKey)).toEqual(keys);
+    const seen: string[] = [];
+    let continuationToken: string | undefined;
+    do {
+      const page = await store.list({
+        expiredBefore: new Date(),
+        pageSize: 3,
+        ...(continuationToken ? { continuationToken } : {}),
+      });
+      for (const entry of page.entries) {
+        seen.push(entry.partitionKey);
+        expect(await store.delete(entry.partitionKey, { ifMatch: entry.etag })).toBe(true);
+      }
+      continuationToken = page.continuationToken;
+    } while (continuationToken);
+    expect(seen).toEqual(keys);
+    await expect(store.list({ continuationToken: 'not-a-token' })).rejects.toThrow(/continuationToken/);
+    await store.close?.();
+  });
+
+  it('reads conditionally: unchanged without the data, or the changed document', async () => {
+    const { store } = await newRedisStore();
+    const etag = await store.write('p.t', bytes('one'));
+    expect(await store.readIfChanged!('p.t', etag)).toBe('unchanged');
+    const next = await store.write('p.t', bytes('two'), { ifMatch: etag });
+    const changed = await store.readIfChanged!('p.t', etag);
+    expect(changed !== 'unchanged' && changed?.etag).toBe(next);
+    expect(changed !== 'unchanged' && text(changed?.data)).toBe('two');
+    expect(await store.readIfChanged!('missing.t', etag)).toBeUndefined();
+    await store.close?.();
+  });
+
+  it('sends a script itself when the server has lost its script cache', async () => {
+    const { store } = await newRedisStore();
+    const etag = await store.write('scripted', bytes('1'));
+    await command(admin, 'SCRIPT', 'FLUSH');
+    const next = await store.write('scripted', bytes('2'), { ifMatch: etag });
+    await command(admin, 'SCRIPT', 'FLUSH');
+    expect((await store.list({ prefix: 'scripted' })).entries.map((e) => e.etag)).toEqual([next]);
+    await command(admin, 'SCRIPT', 'FLUSH');
+    expect(await store.delete('scripted', { ifMatch: next })).toBe(true);
+    await store.close?.();
+  });
+
+  it('fails fast while the server does not answer or is down, and recovers without a new store', async () => {
+    const server = await startRedisServer();
+    let restarted: Awaited<ReturnType<typeof startRedisServer>> | undefined;
+    const store = createRedisStore({ url: server.url, operationTimeoutMs: 500, connectTimeoutMs: 500 });
+    const pauser = await connectAdmin(server.url);
+    try {
+      await store.write('alive', bytes('1'));
+      // A server that takes commands but does not answer them: the deadline drops the connection.
+      await command(pauser, 'CLIENT', 'PAUSE', '1500', 'ALL');
+      const paused = Date.now();
+      await expect(store.read('alive')).rejects.toMatchObject({ code: 'unavailable' });
+      expect(Date.now() - paused).toBeLessThan(1_200);
+      await sleep(1_600 - (Date.now() - paused));
+      expect(text((await store.read('alive'))?.data)).toBe('1');
+
+      // A server that is gone: every operation fails at once, nothing waits for a reconnection.
+      pauser.destroy();
+      await server.close();
+      const down = Date.now();
+      for (const operation of [() => store.read('alive'), () => store.write('x', bytes('x')), () => store.list()]) {
+        await expect(operation()).rejects.toMatchObject({ code: 'unavailable' });
+      }
+      expect(Date.now() - down).toBeLessThan(1_500);
+      // Back (empty: nothing is persisted) on the same port: the store reconnects by itself.
+      restarted = await startRedisServer({ port: server.port });
+      let read: unknown;
+      for (const started = Date.now(); Date.now() - started < 5_000; await sleep(100)) {
+        read = await store.read('alive').catch((error: unknown) => error);
+        if (!(read instanceof Error)) break;
+        expect(read).toMatchObject({ code: 'unavailable' });
+      }
+      expect(read).toBeUndefined();
+    } finally {
+      pauser.destroy();
+      await store.close?.();
+      await server.close();
+      await restarted?.close();
+    }
+  });
+
+  it('signs in with Entra ID tokens: the user is the oid claim, a renewed token is sent with AUTH on the open connection', async () => {
+    const { redis } = await getEmulators();
+    const oids = [randomUUID(), randomUUID()];
+    const tokens = oids.map((oid) => fakeJwt({ oid }));
+    for (const [i, oid] of oids.entries()) {
+      await command(admin, 'ACL', 'SETUSER', oid, 'on', `>${tokens[i]}`, '~*', '&*', '+@all');
+    }
+    // The first token lives 1.5 s, so it is renewed after 1 s; the second lives an hour.
+    const credential = fakeCredential([
+      { token: tokens[0]!, lifetimeMs: 1_500 },
+      { token: tokens[1]!, lifetimeMs: 3_600_000 },
+    ]);
+    const store = createRedisStore({ url: redis.url, keyPrefix: `entra-${randomUUID()}:`, credential });
+    const connectionsOf = async (oid: string) =>
+      String(await command(admin, 'CLIENT', 'LIST'))
+        .split('\n')
+        .filter((line) => line.includes(` user=${oid} `))
+        .map((line) => /\bid=(\d+)/.exec(line)?.[1]);
+    try {
+      await store.write('entra.key', bytes('signed in'));
+      const [id] = await connectionsOf(oids[0]!);
+      expect(id).toBeDefined();
+      let renewed: (string | undefined)[] = [];
+      for (const started = Date.now(); renewed.length === 0 && Date.now() - started < 5_000; await sleep(100)) {
+        renewed = await connectionsOf(oids[1]!);
+      }
+      expect(renewed).toEqual([id]); // the same connection, now signed in with the second token
+      expect(await connectionsOf(oids[0]!)).toEqual([]);
+      expect(credential.scopes).toEqual(['https://redis.azure.com/.default', 'https://redis.azure.com/.default']);
+      expect(text((await store.read('entra.key'))?.data)).toBe('signed in');
+    } finally {
+      await store.close?.();
+      for (const oid of oids) await command(admin, 'ACL', 'DELUSER', oid);
+    }
+
+    const noOid = createRedisStore({
+      url: redis.url,
+      credential: fakeCredential([{ token: 'not-a-jwt', lifetimeMs: 3_600_000 }]),
+    });
+    await expect(noOid.read('any')).rejects.toMatchObject({ code: 'misconfigured', message: /oid/ });
+    await noOid.close?.();
+  });
+
+  it('names the host (SNI) over rediss:// and reports an untrusted certificate as misconfigured', async () => {
+    const { key, cert } = await createTlsMaterial();
+    const names: string[] = [];
+    const server = createTlsServer({
+      key,
+      cert,
+      SNICallback: (name, done) => {
+        names.push(name);
+        done(null, createSecureContext({ key, cert }));
+      },
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const store = createRedisStore({ url: `rediss://localhost:${port}`, password: 'k' });
+    try {
+      await expect(store.read('any')).rejects.toMatchObject({ code: 'misconfigured', message: /TLS/ });
+      expect(names).toEqual(['localhost']);
+    } finally {
+      await store.close?.();
+      server.close();
+    }
+  });
+
+  it('reports refused credentials as misconfigured', async () => {
+    const { redis } = await getEmulators();
+    const store = createRedisStore({ url: redis.url, username: 'nobody', password: 'wrong' });
+    await expect(store.read('any')).rejects.toMatchObject({ code: 'misconfigured' });
+    await store.close?.();
+  });
+
+  it('is configured by the REDIS_* settings (CACHE_STORE=redis)', async () => {
+    const { redis } = await getEmulators();
+    const base = { AUTH_TENANT_ID: 't', AUTH_CLIENT_ID: 'c', AUTH_CLIENT_SECRET: 's', CACHE_KEYS: 'k1:AAAA' };
+    const keyPrefix = `settings-${randomUUID()}:`;
+    const config = parseConfig({ ...base, CACHE_STORE: 'redis', REDIS_URL: redis.url, REDIS_KEY_PREFIX: keyPrefix });
+    expect(config.cache.redis).toEqual({ url: redis.url, keyPrefix });
+    const store = createStore(config.cache);
+    expect(store.kind).toBe('redis');
+    await store.write('configured', bytes('yes'));
+    expect(await command(admin, 'HGET', `{${keyPrefix}}d:configured`, 'data')).toBe('yes');
+    await store.close?.();
+
+    expect(parseConfig({ ...base, CACHE_STORE: 'redis', REDIS_URL: redis.url }).cache.redis?.keyPrefix).toBe(
+      'msalcache:',
+    );
+    expect(() => parseConfig({ ...base, CACHE_STORE: 'redis' })).toThrow(/REDIS_URL/);
+    expect(() => parseConfig({ ...base, CACHE_STORE: 'redis', REDIS_URL: 'https://x:6380' })).toThrow(/REDIS_URL/);
+    expect(() => parseConfig({ ...base, CACHE_STORE: 'redis', REDIS_URL: 'pass@word' })).toThrow(/REDIS_URL/);
+    expect(() => parseConfig({ ...base, CACHE_STORE: 'redis', REDIS_URL: redis.url, REDIS_KEY_PREFIX: '{x}' })).toThrow(
+      /REDIS_KEY_PREFIX/,
+    );
+  });
+
+  it('validates its options', () => {
+    expect(() => createRedisStore({ url: 'http://localhost:6379' })).toThrow(/redis:\/\/ or rediss:\/\//);
+    expect(() => createRedisStore({ url: 'not a url' })).toThrow(/redis:\/\/ or rediss:\/\//);
+    expect(() => createRedisStore({ url: 'redis://localhost', keyPrefix: 'a{b}' })).toThrow(/keyPrefix/);
+    expect(() => createRedisStore({ url: 'redis://localhost', keyPrefix: '' })).toThrow(/keyPrefix/);
+    expect(() => createRedisStore({ url: 'redis://localhost', maxDocumentBytes: 0 })).toThrow(/maxDocumentBytes/);
+    // Entra ID (no password, Azure host) needs TLS; a password does not.
+    expect(() => createRedisStore({ url: 'redis://cache.redis.cache.windows.net:6379' })).toThrow(/rediss/);
+    expect(() => createRedisStore({ url: 'redis://cache.redis.cache.windows.net:6379', password: 'k' })).not.toThrow();
+    expect(() => createRedisStore({ url: 'rediss://cache.westeurope.redis.azure.net:10000' })).not.toThrow();
+    expect(isAzureRedisHost('cache.redis.cache.windows.net')).toBe(true);
+    expect(isAzureRedisHost('cache.westeurope.redis.azure.net')).toBe(true);
+    expect(isAzureRedisHost('cache.westeurope.redisenterprise.cache.azure.net')).toBe(true);
+    expect(isAzureRedisHost('redis.cache.windows.net.example.com')).toBe(false);
+    expect(isAzureRedisHost('127.0.0.1')).toBe(false);
+  });
+});
+
 describe('emulator launchers', () => {
   it('persists Azurite tables in a location across restarts', async () => {
     const location = await mkdtemp(join(tmpdir(), 'azurite-'));
@@ -595,4 +895,42 @@ async function listAll(store: CacheStore, options: ListOptions): Promise<ListEnt
     continuationToken = page.continuationToken;
   } while (continuationToken);
   return entries;
+}
+
+/** A JWT-shaped token (unsigned) with the given claims, as a stand-in for an Entra ID access token. */
+function fakeJwt(claims: Record<string, unknown>): string {
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  return `${part({ alg: 'none', typ: 'JWT' })}.${part({ ...claims, jti: randomUUID() })}.`;
+}
+
+/** A credential that hands out the given tokens in turn (then the last one again), recording the scopes asked. */
+function fakeCredential(
+  tokens: readonly { token: string; lifetimeMs: number }[],
+): TokenCredential & { scopes: string[] } {
+  const scopes: string[] = [];
+  return {
+    scopes,
+    getToken(scope: string | string[]): Promise<AccessToken> {
+      scopes.push(...(Array.isArray(scope) ? scope : [scope]));
+      const next = tokens[Math.min(scopes.length, tokens.length) - 1]!;
+      return Promise.resolve({
+        token: next.token,
+        expiresOnTimestamp: Date.now() + next.lifetimeMs,
+        tokenType: 'Bearer',
+      });
+    },
+  };
+}
+
+async function connectAdmin(url: string) {
+  const client = createClient({ url });
+  client.on('error', () => {});
+  await client.connect();
+  return client;
+}
+type Admin = Awaited<ReturnType<typeof connectAdmin>>;
+
+/** A raw Redis command of the admin connection. */
+function command(client: Admin, ...args: string[]): Promise<unknown> {
+  return client.sendCommand(args);
 }

@@ -3,8 +3,11 @@
  * (node-redis), imported on first use; one connection per store, created once and reused.
  *
  * Layout. Every key of a store shares one hash tag, `{keyPrefix}`, so they live in one hash slot and one Lua script
- * may touch all of them, also on a clustered database behind a single endpoint (Azure Managed Redis with the
- * Enterprise cluster policy). The price: a store's data lives on one shard; use several prefixes to spread.
+ * may touch all of them (the listing script also reaches document keys it finds in the index, not declared in KEYS:
+ * allowed because they share the slot), also on a clustered database behind a single endpoint (Azure Managed Redis
+ * with the Enterprise cluster policy). The OSS cluster policy needs a cluster-aware client, which this store is not:
+ * its MOVED redirections are reported as `misconfigured`. The price of one slot: a store's data lives on one shard;
+ * use several prefixes to spread. Commands are those of Redis 6.0 (ZRANGEBYLEX, not ZRANGE … BYLEX of 6.2).
  * - `{keyPrefix}d:{partitionKey}` — a hash per document: `data` (the bytes), `etag`, `key` (the partition key),
  *   `updatedAt` and `expiresAt` (epoch ms). Redis keys are binary-safe: the partition key is used as it is.
  * - `{keyPrefix}keys` — a sorted set of every partition key (all scores 0, so ordered by bytes): the listing index.
@@ -22,6 +25,7 @@
  * Redis could evict them, so use a `volatile-*` policy (Azure's default, volatile-lru) or `noeviction`.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import type { RedisClientOptions } from 'redis';
 import { assertValidPartitionKey } from './keys.js';
@@ -248,6 +252,17 @@ end
 return result
 `;
 
+/**
+ * Conditional read. KEYS: document. ARGV: the ETag the caller has. Returns nil (no document), `{etag}` (unchanged:
+ * the data is not sent) or `{etag, data}`.
+ */
+const READ_IF_CHANGED_SCRIPT = `
+local etag = redis.call('HGET', KEYS[1], 'etag')
+if not etag then return false end
+if etag == ARGV[1] then return {etag} end
+return {etag, redis.call('HGET', KEYS[1], 'data')}
+`;
+
 interface LuaScript {
   readonly source: string;
   readonly sha1: string;
@@ -257,7 +272,12 @@ function luaScript(source: string): LuaScript {
   return { source, sha1: createHash('sha1').update(source).digest('hex') };
 }
 
-const SCRIPTS = { write: luaScript(WRITE_SCRIPT), delete: luaScript(DELETE_SCRIPT), list: luaScript(LIST_SCRIPT) };
+const SCRIPTS = {
+  readIfChanged: luaScript(READ_IF_CHANGED_SCRIPT),
+  write: luaScript(WRITE_SCRIPT),
+  delete: luaScript(DELETE_SCRIPT),
+  list: luaScript(LIST_SCRIPT),
+};
 
 // ---- the client, as this store uses it --------------------------------------------------------------------------
 
@@ -269,7 +289,6 @@ type RedisModule = typeof import('redis');
 /** The few members of the node-redis client this store uses (it is a large generic type). */
 interface RedisConnection {
   readonly isOpen: boolean;
-  readonly isReady: boolean;
   connect(): Promise<unknown>;
   sendCommand(args: ReadonlyArray<string | Buffer>, options?: { typeMapping?: object }): Promise<unknown>;
   close(): Promise<void>;
@@ -324,6 +343,9 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
       // a queue for a reconnection that may never come.
       disableOfflineQueue: true,
       socket: {
+        // node-redis sends no server name (SNI) over TLS unless given one; TLS front ends route and pick their
+        // certificate by it.
+        ...(endpoint.tls ? { tls: true as const, ...(isIP(endpoint.host) ? {} : { servername: endpoint.host }) } : {}),
         connectTimeout: connectTimeoutMs,
         // The first connection is tried once (the caller is waiting; the next operation tries again). A connection
         // that was up is re-established in the background with backoff, then given up (the next operation starts a
@@ -338,7 +360,7 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
       clientOptions.credentialsProvider = entraIdCredentials(
         options.credential ?? new (await import('@azure/identity')).DefaultAzureCredential(),
         options.tokenScope ?? REDIS_ENTRA_SCOPE,
-        options.username,
+        username,
         connectTimeoutMs,
       );
     } else if (password !== undefined) {
@@ -439,6 +461,23 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
         }
         // A copy: the reply may be a view of a larger buffer.
         return { data: new Uint8Array(data), etag: etag.toString('utf8') };
+      });
+    },
+
+    async readIfChanged(partitionKey: string, etag: string): Promise<StoredDocument | 'unchanged' | undefined> {
+      assertValidPartitionKey(partitionKey);
+      return run(partitionKey, async (connection) => {
+        const reply = await evalScript(connection, SCRIPTS.readIfChanged, [documentKey(partitionKey)], [etag]);
+        if (reply === null || reply === undefined) return undefined;
+        const parts = Array.isArray(reply) ? (reply as unknown[]) : [];
+        const [current, data] = parts;
+        if (!Buffer.isBuffer(current))
+          throw new StoreError('corrupt', `${target} answered a read with an unexpected reply`);
+        if (parts.length === 1) return 'unchanged';
+        if (!Buffer.isBuffer(data)) {
+          throw new StoreError('corrupt', `cache document for partition "${partitionKey}" lacks its data`);
+        }
+        return { data: new Uint8Array(data), etag: current.toString('utf8') };
       });
     },
 
