@@ -5,7 +5,7 @@ import { encodeDocument, type JsonObject } from '../lib/cache/document.js';
 import { seal } from '../lib/cache/envelope.js';
 import { appPartitionKey } from '../lib/cache/partitions.js';
 import { signIn } from './support/signin.js';
-import { authority, captureLogger, newApp, newId, newStore, type StoreKind } from './support/stack.js';
+import { authority, captureLogger, newApp, newId, newStore, storeKinds, type StoreKind } from './support/stack.js';
 import { countingStore, editStored, readStored, section } from './support/stored.js';
 
 const GRAPH = ['https://graph.microsoft.com/User.Read'];
@@ -15,7 +15,7 @@ async function tokenRequests(clientId: string): Promise<number> {
   return (await authority.requests(clientId)).token;
 }
 
-describe.each<StoreKind>(['cosmos', 'table', 'redis', 'memory'])('token cache on the %s store', (kind) => {
+describe.each<StoreKind>(storeKinds('cosmos', 'table', 'redis', 'memory'))('token cache on the %s store', (kind) => {
   it('client credentials: a second invocation with a new client is served from the store: 1 read, 0 writes, 0 authority requests', async () => {
     const store = countingStore(newStore(kind));
     const app = newApp(store);
@@ -142,7 +142,7 @@ describe.each<StoreKind>(['cosmos', 'table', 'redis', 'memory'])('token cache on
   });
 });
 
-describe.each<StoreKind>(['cosmos', 'table', 'redis'])('concurrency on the %s store', (kind) => {
+describe.each<StoreKind>(storeKinds('cosmos', 'table', 'redis'))('concurrency on the %s store', (kind) => {
   it('50 concurrent invocations of one user, each for another scope: no token is lost, the newest refresh token stays', async () => {
     const store = newStore(kind);
     const app = newApp(store);
@@ -180,7 +180,9 @@ describe.each<StoreKind>(['cosmos', 'table', 'redis'])('concurrency on the %s st
     const before = await authority.requests(app.clientId);
     const refreshed = await acquireTokenSilently(app.factory, homeAccountId, GRAPH, logger, { forceRefresh: true });
     expect(refreshed.result.fromCache).toBe(false);
-    expect((await authority.requests(app.clientId)).byGrant.refresh_token).toBe((before.byGrant.refresh_token ?? 0) + 1);
+    expect((await authority.requests(app.clientId)).byGrant.refresh_token).toBe(
+      (before.byGrant.refresh_token ?? 0) + 1,
+    );
   });
 
   it('100 concurrent invocations over 20 users: every partition holds only its own user, every caller its own token', async () => {

@@ -14,7 +14,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const [table, cosmos, redis, authority] = await Promise.all([
     startAzuriteTable(),
     startCosmosServer(),
-    startRedisServer(),
+    startRedisServer().catch((error: unknown) => {
+      // CI installs redis-server (.ci/run) and must run the Redis suites; a newcomer's machine may lack it.
+      if (process.env.CI) throw error;
+      console.warn(`\n*** Redis suites SKIPPED: ${error instanceof Error ? error.message : String(error)} ***\n`);
+      return undefined;
+    }),
     startLocalAuthority(),
   ]);
   const downstream = await startDownstreamApi({
@@ -30,12 +35,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
       connectionString: table.connectionString,
     },
     cosmos: { endpoint: cosmos.endpoint, key: cosmos.key },
-    redis: { url: redis.url },
+    ...(redis ? { redis: { url: redis.url } } : {}),
     authority: { url: authority.url, ca: authority.ca, host: authority.host },
     downstream: { url: downstream.url },
   });
   return async () => {
-    await Promise.allSettled([table.close(), cosmos.close(), redis.close(), authority.close(), downstream.close()]);
+    await Promise.allSettled([table.close(), cosmos.close(), redis?.close(), authority.close(), downstream.close()]);
   };
 }
 
@@ -47,7 +52,7 @@ export interface Stack {
     readonly connectionString: string;
   };
   readonly cosmos: { readonly endpoint: string; readonly key: string };
-  readonly redis: { readonly url: string };
+  readonly redis?: { readonly url: string };
   readonly authority: { readonly url: string; readonly ca: string; readonly host: string };
   readonly downstream: { readonly url: string };
 }

@@ -39,10 +39,12 @@ import { createTlsMaterial } from '../dev/authority/tls.js';
 import { startAzuriteTable, startRedisServer } from '../dev/emulators.js';
 import { parseConfig } from '../lib/config.js';
 import { createStore } from '../lib/cache/stores/from-config.js';
-import { closedPort, getEmulators, releaseEmulators } from './support/emulators.js';
+import { closedPort, getEmulators, redisAvailable, releaseEmulators } from './support/emulators.js';
 
 interface StoreUnderTest {
   readonly name: string;
+  /** Skip the suite (Redis when this run has no redis-server; outside CI only). */
+  readonly skip?: boolean;
   /** A store over a fresh, empty container / table. */
   create(): Promise<CacheStore>;
   /** The store's size limit, as named in its StoreTooLargeError. */
@@ -56,7 +58,7 @@ interface StoreUnderTest {
 const UNREACHABLE_DEADLINE_MS = 5_000;
 
 function describeStore(subject: StoreUnderTest): void {
-  describe(`store conformance: ${subject.name}`, () => {
+  describe.skipIf(subject.skip ?? false)(`store conformance: ${subject.name}`, () => {
     let store: CacheStore;
     /** A partition key unique to this test run, so tests do not see each other's documents. */
     const unique = (label: string): string => `${label}.${randomUUID()}`;
@@ -358,6 +360,7 @@ describeStore({
 
 describeStore({
   name: 'redis',
+  skip: !redisAvailable(),
   async create() {
     const { redis } = await getEmulators();
     return createRedisStore({ url: redis.url, keyPrefix: `conformance-${randomUUID()}:` });
@@ -507,7 +510,7 @@ describe('cosmos store specifics', () => {
   });
 });
 
-describe('redis store specifics', () => {
+describe.skipIf(!redisAvailable())('redis store specifics', () => {
   let admin: Admin;
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

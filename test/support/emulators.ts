@@ -8,14 +8,29 @@ import { inject } from 'vitest';
 import { startAzuriteTable, startCosmosServer, startRedisServer } from '../../dev/emulators.js';
 import type { Stack } from '../global-setup.js';
 
-export type EmulatorAddresses = Pick<Stack, 'table' | 'cosmos' | 'redis'>;
+export type EmulatorAddresses = Pick<Stack, 'table' | 'cosmos'> & { readonly redis: { readonly url: string } };
+
+/** False when the run's setup found no redis-server (outside CI only): the Redis suites are then skipped. */
+export function redisAvailable(): boolean {
+  const provided = inject('stack') as Stack | undefined;
+  return provided === undefined || provided.redis !== undefined;
+}
 
 let started: Promise<{ addresses: EmulatorAddresses; close(): Promise<void> }> | undefined;
 
 /** The globalSetup's emulators, or (without one) emulators started on first call, once per test file. */
 export async function getEmulators(): Promise<EmulatorAddresses> {
   const provided = inject('stack') as Stack | undefined;
-  if (provided) return { table: provided.table, cosmos: provided.cosmos, redis: provided.redis };
+  if (provided) {
+    return {
+      table: provided.table,
+      cosmos: provided.cosmos,
+      get redis() {
+        if (!provided.redis) throw new Error('redis-server is not available in this run');
+        return provided.redis;
+      },
+    };
+  }
   started ??= (async () => {
     const [table, cosmos, redis] = await Promise.all([startAzuriteTable(), startCosmosServer(), startRedisServer()]);
     return {

@@ -74,6 +74,11 @@ export function newKeyRing(id = 'k1'): KeyRing {
 
 export type StoreKind = 'memory' | 'cosmos' | 'table' | 'redis';
 
+/** The kinds given, less Redis when this run has no redis-server (possible outside CI only; see global-setup). */
+export function storeKinds(...kinds: StoreKind[]): StoreKind[] {
+  return kinds.filter((kind) => kind !== 'redis' || stack().redis !== undefined);
+}
+
 /**
  * A fresh, empty store of a kind (own table / container named `{c|t}{suffix}`, own Redis key prefix `r{suffix}:`),
  * connected to the run's emulators.
@@ -100,6 +105,7 @@ export function newStore(kind: StoreKind, suffix = randomBytes(6).toString('hex'
         allowInsecureConnection: true,
       });
     case 'redis':
+      if (!s.redis) throw new Error('redis-server is not available in this run');
       return createRedisStore({ url: s.redis.url, keyPrefix: `r${suffix}:` });
   }
 }
