@@ -5,6 +5,7 @@ import type { L1Cache } from '../cache/l1.js';
 import { PartitionCachePlugin } from '../cache/plugin.js';
 import type { CacheStore } from '../cache/stores/store.js';
 import { createNetworkClient } from './network.js';
+import { lazy } from '../lazy.js';
 
 /** How this app authenticates to the identity provider. */
 export type ClientCredential =
@@ -56,7 +57,7 @@ export class ClientFactory {
   readonly cache: CacheOptions;
   /** Shared by MSAL and the JWKS fetch. */
   readonly network: INetworkModule;
-  private metadata: Promise<string> | undefined;
+  private readonly metadata = lazy(() => this.fetchAuthorityMetadata());
 
   constructor(identity: IdentityOptions, cache: CacheOptions) {
     this.identity = identity;
@@ -70,19 +71,17 @@ export class ClientFactory {
 
   /** The openid-configuration of the authority, fetched once per process (retried after a failure). */
   authorityMetadata(): Promise<string> {
-    this.metadata ??= this.network
-      .sendGetRequestAsync<Record<string, unknown>>(`${this.authority}/v2.0/.well-known/openid-configuration`)
-      .then((response) => {
-        if (response.status !== 200 || typeof response.body.token_endpoint !== 'string') {
-          throw new Error(`authority metadata request answered HTTP ${response.status}`);
-        }
-        return JSON.stringify(response.body);
-      })
-      .catch((error: unknown) => {
-        this.metadata = undefined;
-        throw error;
-      });
-    return this.metadata;
+    return this.metadata.get();
+  }
+
+  private async fetchAuthorityMetadata(): Promise<string> {
+    const response = await this.network.sendGetRequestAsync<Record<string, unknown>>(
+      `${this.authority}/v2.0/.well-known/openid-configuration`,
+    );
+    if (response.status !== 200 || typeof response.body.token_endpoint !== 'string') {
+      throw new Error(`authority metadata request answered HTTP ${response.status}`);
+    }
+    return JSON.stringify(response.body);
   }
 
   async forPartition(partitionKey: string, logger: Logger): Promise<InvocationClient> {

@@ -20,6 +20,7 @@ import {
   type StoredDocument,
   type WriteOptions,
 } from './store.js';
+import { lazy } from '../../lazy.js';
 
 export interface CosmosStoreOptions {
   /**
@@ -89,7 +90,6 @@ export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
   const databaseId = options.databaseId ?? 'tokencache';
   const containerId = options.containerId ?? 'msal';
   const operationTimeoutMs = options.operationTimeoutMs ?? 10_000;
-  let containerPromise: Promise<Container> | undefined;
   let dispose: (() => void) | undefined;
 
   async function connect(): Promise<Container> {
@@ -124,13 +124,7 @@ export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
     return container;
   }
 
-  function getContainer(): Promise<Container> {
-    containerPromise ??= connect().catch((error: unknown) => {
-      containerPromise = undefined; // retry the setup on the next call
-      throw error;
-    });
-    return containerPromise;
-  }
+  const sdkContainer = lazy(connect);
 
   /** Runs one operation with the deadline, mapping SDK errors to store errors. */
   async function run<T>(
@@ -139,7 +133,7 @@ export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
   ): Promise<T> {
     try {
       return await withDeadline(operationTimeoutMs, `Cosmos DB ${databaseId}/${containerId}`, async (abortSignal) =>
-        operation(await getContainer(), abortSignal),
+        operation(await sdkContainer.get(), abortSignal),
       );
     } catch (error) {
       throw toStoreError(error, partitionKey, `${databaseId}/${containerId}`);
@@ -264,7 +258,7 @@ export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
     close(): Promise<void> {
       dispose?.();
       dispose = undefined;
-      containerPromise = undefined;
+      sdkContainer.reset();
       return Promise.resolve();
     },
   };

@@ -21,6 +21,7 @@ import {
   type StoredDocument,
   type WriteOptions,
 } from './store.js';
+import { lazy } from '../../lazy.js';
 
 export interface TableStoreOptions {
   /** A storage connection string (account key or SAS). Alternative to `accountUrl`. */
@@ -84,7 +85,6 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
     throw new StoreError('misconfigured', 'Table store: accountName and accountKey go together');
   }
   const operationTimeoutMs = options.operationTimeoutMs ?? 10_000;
-  let clientPromise: Promise<TableClient> | undefined;
 
   async function connect(): Promise<TableClient> {
     const tables = await import('@azure/data-tables');
@@ -110,13 +110,7 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
     return client;
   }
 
-  function getClient(): Promise<TableClient> {
-    clientPromise ??= connect().catch((error: unknown) => {
-      clientPromise = undefined; // retry the setup on the next call
-      throw error;
-    });
-    return clientPromise;
-  }
+  const sdkClient = lazy(connect);
 
   /** Runs one operation with the deadline, mapping SDK errors to store errors. */
   async function run<T>(
@@ -125,7 +119,7 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
   ): Promise<T> {
     try {
       return await withDeadline(operationTimeoutMs, `Table "${tableName}"`, async (abortSignal) =>
-        operation(await getClient(), abortSignal),
+        operation(await sdkClient.get(), abortSignal),
       );
     } catch (error) {
       throw toStoreError(error, partitionKey, tableName);
@@ -246,7 +240,7 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
 
     close(): Promise<void> {
       // TableClient holds no resources of its own beyond pooled sockets.
-      clientPromise = undefined;
+      sdkClient.reset();
       return Promise.resolve();
     },
   };
