@@ -6,6 +6,11 @@
 export const DEV_TENANT_ID = '7d0d9c1e-3f2a-4c55-9a61-0b7e5d8a1c01';
 export const DEV_CLIENT_ID = '4f8e2b7a-1c3d-4e5f-8a9b-0c1d2e3f4a5b';
 export const DEV_CLIENT_SECRET = 'dev-client-secret';
+/**
+ * The command-line client's app registration on the local authority (`dev/cli`): a public client (device code
+ * flow, no secret) that calls this app's web API with the scope `api://{DEV_CLIENT_ID}/access_as_user`.
+ */
+export const DEV_PUBLIC_CLIENT_ID = '2b6d9f3c-5e7a-4c1b-8d2e-6f4a0c9b7e11';
 
 export interface EmbeddedParts {
   /** `https://127.0.0.1:PORT` of the local authority. */

@@ -9,6 +9,7 @@ import {
   ConfidentialClientApplication,
   CryptoProvider,
   InteractionRequiredAuthError,
+  PublicClientApplication,
   ServerError,
   type AuthenticationResult,
   type INetworkModule,
@@ -1055,6 +1056,339 @@ describe('browser listener', () => {
     } finally {
       target.agent.destroy();
       await target.authority.close();
+    }
+  });
+});
+
+describe('device code flow (public clients)', () => {
+  const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+  function publicApp(clientId: string, tid: string, on?: Connected): PublicClientApplication {
+    const target = on?.authority ?? authority;
+    return new PublicClientApplication({
+      auth: {
+        clientId,
+        authority: target.authorityUrl(tid),
+        knownAuthorities: [target.host],
+        authorityMetadata: target.metadata(tid),
+      },
+      system: { networkClient: on?.networkClient ?? networkClient },
+    });
+  }
+
+  interface DeviceCodeBody {
+    user_code: string;
+    device_code: string;
+    verification_uri: string;
+    expires_in: number;
+    interval: number;
+    message: string;
+  }
+
+  async function requestDeviceCode(clientId: string, tid: string, scope: string, on?: Connected) {
+    const target = on?.authority ?? authority;
+    const response = await httpsRequest(on?.agent ?? agent, `${target.authorityUrl(tid)}/oauth2/v2.0/devicecode`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ client_id: clientId, scope }).toString(),
+    });
+    return { response, body: JSON.parse(response.body) as DeviceCodeBody & Record<string, unknown> };
+  }
+
+  function poll(clientId: string, tid: string, deviceCode: string, extra: Record<string, string> = {}, on?: Connected) {
+    const target = on?.authority ?? authority;
+    return httpsRequest(on?.agent ?? agent, `${target.authorityUrl(tid)}/oauth2/v2.0/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: DEVICE_GRANT,
+        client_id: clientId,
+        device_code: deviceCode,
+        ...extra,
+      }).toString(),
+    });
+  }
+
+  const errorOf = (response: HttpsResponse) => JSON.parse(response.body) as { error: string; error_codes: number[] };
+
+  it('signs in through msal-node acquireTokenByDeviceCode; the public client refreshes without a secret', async () => {
+    const clientId = randomUUID();
+    const apiClientId = randomUUID();
+    const tid = randomUUID();
+    const app = publicApp(clientId, tid);
+    const scopes = [API_SCOPE(apiClientId)];
+    let message = '';
+    const result = (await app.acquireTokenByDeviceCode({
+      scopes,
+      deviceCodeCallback: (response) => {
+        message = response.message;
+        expect(response).toMatchObject({ interval: 1, expiresIn: 900 });
+        expect(authority.approveDevice(response.userCode, ALICE.username)).toMatchObject({ status: 'approved' });
+      },
+    }))!;
+    expect(message).toMatch(
+      new RegExp(
+        `^To sign in, use a web browser to open the page ${authority.url}/${tid}/oauth2/v2.0/deviceauth ` +
+          'and enter the code [A-Z2-9]{9} to authenticate\\.$',
+      ),
+    );
+    expect(result.account?.homeAccountId).toBe(`${ALICE.oid}.${tid}`);
+    expect(decodeJwt(result.accessToken)).toMatchObject({
+      aud: `api://${apiClientId}`,
+      scp: 'access_as_user',
+      azp: clientId,
+      oid: ALICE.oid,
+      tid,
+    });
+
+    const refreshed = await app.acquireTokenSilent({ account: result.account!, scopes, forceRefresh: true });
+    expect(refreshed.accessToken).not.toBe(result.accessToken);
+    expect(authority.refreshTokens(clientId, ALICE.oid).map((rt) => [rt.issuedBy, rt.publicClient])).toEqual([
+      ['device_code', true],
+      ['refresh_token', true],
+    ]);
+    // msal-node sends the short grant type, which Entra accepts as well as RFC 8628's URN.
+    expect(authority.requests(clientId)).toMatchObject({
+      total: 3,
+      deviceCode: 1,
+      byGrant: { device_code: 1, refresh_token: 1 },
+    });
+  });
+
+  it("answers in Entra's shape: authorization_pending until approved, then the tokens, once", async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const { response, body } = await requestDeviceCode(clientId, tid, `${API_SCOPE(clientId)} offline_access openid`);
+    expect(response.status).toBe(200);
+    expect(Object.keys(body).sort()).toEqual(
+      ['device_code', 'expires_in', 'interval', 'message', 'user_code', 'verification_uri'].sort(),
+    );
+    expect(body).toMatchObject({
+      verification_uri: `${authority.url}/${tid}/oauth2/v2.0/deviceauth`,
+      expires_in: 900,
+      interval: 1,
+    });
+    expect(body.user_code).toMatch(/^[A-Z2-9]{9}$/);
+    expect(body.message).toContain(body.user_code);
+
+    const pending = await poll(clientId, tid, body.device_code);
+    expect(pending.status).toBe(400);
+    expect(errorOf(pending)).toMatchObject({ error: 'authorization_pending', error_codes: [70016] });
+    const foreign = await poll(randomUUID(), tid, body.device_code);
+    expect(errorOf(foreign)).toMatchObject({ error: 'invalid_grant' });
+    expect(errorOf(await poll(clientId, tid, 'no-such-code'))).toMatchObject({
+      error: 'bad_verification_code',
+      error_codes: [70018],
+    });
+
+    // Approved over HTTP (a user code is matched without case or dashes).
+    const spaced = `${body.user_code.slice(0, 4).toLowerCase()}-${body.user_code.slice(4)}`;
+    const approved = await adminPost('approve-device', { user_code: spaced, login_hint: 'dave@dev.localhost' });
+    expect(approved.status).toBe(200);
+    expect(JSON.parse(approved.body)).toMatchObject({
+      approved: true,
+      client_id: clientId,
+      tid,
+      username: 'dave@dev.localhost',
+    });
+    expect((await adminPost('approve-device', { user_code: body.user_code, login_hint: 'x@y.test' })).status).toBe(409);
+    expect((await adminPost('approve-device', { user_code: 'NOPE12345', login_hint: 'x@y.test' })).status).toBe(404);
+
+    const redeemed = await poll(clientId, tid, body.device_code);
+    expect(redeemed.status).toBe(200);
+    const tokens = JSON.parse(redeemed.body) as Record<string, string>;
+    expect(tokens).toMatchObject({ token_type: 'Bearer', scope: `${API_SCOPE(clientId)} offline_access openid` });
+    expect(tokens.refresh_token).toBeTruthy();
+    expect(decodeJwt(tokens.id_token!)).toMatchObject({ aud: clientId, preferred_username: 'dave@dev.localhost' });
+    const again = await poll(clientId, tid, body.device_code);
+    expect(errorOf(again)).toMatchObject({ error: 'invalid_grant', error_codes: [54005] });
+    expect(authority.requests(clientId)).toMatchObject({ deviceCode: 1, byGrant: { [DEVICE_GRANT]: 4 } });
+
+    const noScope = await httpsRequest(agent, `${authority.authorityUrl(tid)}/oauth2/v2.0/devicecode`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ client_id: clientId }).toString(),
+    });
+    expect(noScope.status).toBe(400);
+    expect(errorOf(noScope)).toMatchObject({ error: 'invalid_request', error_codes: [900144] });
+    const twoResources = await requestDeviceCode(clientId, tid, 'api://a/x api://b/y');
+    expect(twoResources.response.status).toBe(400);
+    expect(errorOf(twoResources.response).error_codes).toEqual([28000]);
+  });
+
+  it('answers authorization_declined after a decline and expired_token after the lifetime', async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const declined = await requestDeviceCode(clientId, tid, API_SCOPE(clientId));
+    expect((await adminPost('decline-device', { user_code: declined.body.user_code })).status).toBe(200);
+    expect(errorOf(await poll(clientId, tid, declined.body.device_code))).toMatchObject({
+      error: 'authorization_declined',
+    });
+    const viaMsal = await rejection(
+      publicApp(clientId, tid).acquireTokenByDeviceCode({
+        scopes: [API_SCOPE(clientId)],
+        deviceCodeCallback: (response) => authority.declineDevice(response.userCode),
+      }),
+    );
+    expect(viaMsal.message).toContain('authorization_declined');
+
+    const shortLived = connect(await startLocalAuthority({ clientSecret: SECRET, deviceCodeLifetimeSeconds: 1 }));
+    try {
+      const issued = await requestDeviceCode(clientId, tid, API_SCOPE(clientId), shortLived);
+      expect(issued.body.expires_in).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      expect(errorOf(await poll(clientId, tid, issued.body.device_code, {}, shortLived))).toMatchObject({
+        error: 'expired_token',
+        error_codes: [70019],
+      });
+      expect(shortLived.authority.approveDevice(issued.body.user_code, ALICE.username)).toEqual({ status: 'expired' });
+    } finally {
+      shortLived.agent.destroy();
+      await shortLived.authority.close();
+    }
+  });
+
+  it("refuses a secret with a public client's refresh token, and a confidential client's refresh token without one", async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const { body } = await requestDeviceCode(clientId, tid, `${API_SCOPE(clientId)} offline_access`);
+    authority.approveDevice(body.user_code, ALICE.username);
+    const publicToken = (JSON.parse((await poll(clientId, tid, body.device_code)).body) as Record<string, string>)
+      .refresh_token!;
+    const refresh = (refreshToken: string, secret?: string) =>
+      postForm(tokenUrl(tid), {
+        grant_type: 'refresh_token',
+        client_id: clientId,
+        refresh_token: refreshToken,
+        scope: `${API_SCOPE(clientId)} offline_access`,
+        ...(secret ? { client_secret: secret } : {}),
+      });
+    const withSecret = await refresh(publicToken, SECRET);
+    expect(withSecret.status).toBe(401);
+    expect(errorOf(withSecret)).toMatchObject({ error: 'invalid_client', error_codes: [700025] });
+    expect((await refresh(publicToken)).status).toBe(200);
+
+    const confidential = await signInAndRedeem(msalApp(clientId, tid), ALICE.username, [API_SCOPE(clientId)]);
+    expect(confidential.account).toBeTruthy();
+    const confidentialToken = authority.refreshTokens(clientId, ALICE.oid).find((rt) => !rt.publicClient)!.token;
+    const withoutSecret = await refresh(confidentialToken);
+    expect(withoutSecret.status).toBe(401);
+    expect(errorOf(withoutSecret)).toMatchObject({ error: 'invalid_client', error_codes: [7000218] });
+    expect((await refresh(confidentialToken, SECRET)).status).toBe(200);
+    // Other grants still need the credential.
+    const clientCredentials = await postForm(tokenUrl(tid), {
+      grant_type: 'client_credentials',
+      client_id: clientId,
+      scope: 'api://x/.default',
+    });
+    expect(errorOf(clientCredentials)).toMatchObject({ error: 'invalid_client', error_codes: [7000218] });
+  });
+
+  it('serves the verification page on the browser listener: enter the code, pick an account or decline', async () => {
+    const target = connect(await startLocalAuthority({ clientSecret: SECRET, browserPort: 0 }));
+    try {
+      const { authority: local } = target;
+      const browserUrl = local.browserUrl!;
+      const tid = randomUUID();
+      const clientId = randomUUID();
+      const page = `${browserUrl}/${tid}/oauth2/v2.0/deviceauth`;
+      const metadata = JSON.parse(local.metadata(tid)) as Record<string, unknown>;
+      expect(metadata).toMatchObject({ device_authorization_endpoint: `${local.url}/${tid}/oauth2/v2.0/devicecode` });
+      expect(metadata.grant_types_supported).toContain(DEVICE_GRANT);
+
+      const first = await requestDeviceCode(clientId, tid, API_SCOPE(clientId), target);
+      expect(first.body.verification_uri).toBe(page);
+      const entry = await plainHttpRequest(page);
+      expect(entry.status).toBe(200);
+      expect(entry.body).toContain('name="user_code"');
+      const form = (fields: Record<string, string>) =>
+        plainHttpRequest(page, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams(fields).toString(),
+        });
+      const wrong = await form({ user_code: 'WRONGCODE' });
+      expect(wrong.status).toBe(400);
+      expect(wrong.body).toContain('That code is not valid');
+      const otherTenant = await plainHttpRequest(
+        `${browserUrl}/${randomUUID()}/oauth2/v2.0/deviceauth?user_code=${first.body.user_code}`,
+      );
+      expect(otherTenant.status).toBe(400);
+
+      const picker = await form({ user_code: first.body.user_code.toLowerCase() });
+      expect(picker.status).toBe(200);
+      expect(picker.body).toContain(`value="${ALICE.oid}"`);
+      expect(picker.body).toContain('name="decision" value="decline"');
+      expect(picker.body).toContain(clientId);
+      const chosen = await form({ user_code: first.body.user_code, user: ALICE.oid });
+      expect(chosen.status).toBe(200);
+      expect(chosen.body).toContain(`You signed in as <code>${ALICE.username}</code>`);
+      expect((await poll(clientId, tid, first.body.device_code, {}, target)).status).toBe(200);
+      expect((await form({ user_code: first.body.user_code })).body).toContain('already been used');
+
+      const second = await requestDeviceCode(clientId, tid, API_SCOPE(clientId), target);
+      const hinted = await plainHttpRequest(`${page}?user_code=${second.body.user_code}&login_hint=bob@dev.localhost`);
+      expect(hinted.body).toContain('You signed in as <code>bob@dev.localhost</code>');
+      const bobTokens = JSON.parse((await poll(clientId, tid, second.body.device_code, {}, target)).body) as {
+        access_token: string;
+      };
+      expect(decodeJwt(bobTokens.access_token)).toMatchObject({ preferred_username: 'bob@dev.localhost' });
+
+      const third = await requestDeviceCode(clientId, tid, API_SCOPE(clientId), target);
+      const cancelled = await form({ user_code: third.body.user_code, decision: 'decline' });
+      expect(cancelled.body).toContain('Sign-in cancelled');
+      expect(errorOf(await poll(clientId, tid, third.body.device_code, {}, target)).error).toBe(
+        'authorization_declined',
+      );
+
+      // The device code endpoint itself is not served over plain HTTP.
+      expect((await plainHttpRequest(`${browserUrl}/${tid}/oauth2/v2.0/devicecode`, { method: 'POST' })).status).toBe(
+        404,
+      );
+    } finally {
+      target.agent.destroy();
+      await target.authority.close();
+    }
+  });
+
+  it("keeps a public client's refresh token usable without a secret across a restart", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'local-authority-'));
+    const stateFile = join(dir, 'state.json');
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    let before: Connected | undefined;
+    let after: Connected | undefined;
+    try {
+      before = connect(await startLocalAuthority({ clientSecret: SECRET, stateFile }));
+      const { body } = await requestDeviceCode(clientId, tid, `${API_SCOPE(clientId)} offline_access`, before);
+      before.authority.approveDevice(body.user_code, ALICE.username);
+      const issued = JSON.parse((await poll(clientId, tid, body.device_code, {}, before)).body) as Record<
+        string,
+        string
+      >;
+      const port = Number(new URL(before.authority.url).port);
+      before.agent.destroy();
+      await before.authority.close();
+      before = undefined;
+      after = connect(await startLocalAuthority({ clientSecret: SECRET, stateFile, port }));
+      expect(after.authority.refreshTokens(clientId, ALICE.oid)).toMatchObject([{ publicClient: true }]);
+      const refreshed = await httpsRequest(after.agent, `${after.authority.authorityUrl(tid)}/oauth2/v2.0/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          client_id: clientId,
+          refresh_token: issued.refresh_token!,
+          scope: API_SCOPE(clientId),
+        }).toString(),
+      });
+      expect(refreshed.status).toBe(200);
+    } finally {
+      for (const running of [before, after]) {
+        running?.agent.destroy();
+        await running?.authority.close();
+      }
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

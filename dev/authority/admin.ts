@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestCounters, RequestCounts } from './counters.js';
+import { decideDevice, type DeviceDecision, type DeviceFlowDeps } from './device.js';
 import { HttpError, readJsonObject, sendJson } from './http.js';
 import type { MintOptions } from './keys.js';
 import type { FailureInjector } from './failures.js';
@@ -11,8 +12,10 @@ export interface RefreshTokenInfo {
   readonly issuedAt: string;
   /** Issue order over the whole authority (1, 2, 3…): the order the responses carrying them were sent. */
   readonly sequence: number;
-  /** authorization_code, refresh_token or on_behalf_of */
+  /** authorization_code, refresh_token, on_behalf_of or device_code */
   readonly issuedBy: string;
+  /** Issued to a public client (no client secret). */
+  readonly publicClient: boolean;
   readonly revoked: boolean;
 }
 
@@ -24,7 +27,21 @@ export class AuthorityAdmin {
     private readonly interaction: InteractionRequirements,
     private readonly failures: FailureInjector,
     readonly mint: (claims: Record<string, unknown>, opts?: MintOptions) => Promise<string>,
+    private readonly deviceFlow: Pick<DeviceFlowDeps, 'devices' | 'users'>,
   ) {}
+
+  /**
+   * What a person does on the verification page, without a browser: approves the pending device code with this
+   * user code for the user `loginHint` names (a dev user's username or oid; another hint creates that user).
+   */
+  approveDevice(userCode: string, loginHint: string): DeviceDecision {
+    return decideDevice(this.deviceFlow, userCode, { loginHint });
+  }
+
+  /** Declines the pending device code with this user code: its polls answer `authorization_declined`. */
+  declineDevice(userCode: string): DeviceDecision {
+    return decideDevice(this.deviceFlow, userCode, 'decline');
+  }
 
   requests(clientId?: string): RequestCounts {
     return this.counters.snapshot(clientId);
@@ -37,6 +54,7 @@ export class AuthorityAdmin {
       issuedAt: r.issuedAt.toISOString(),
       sequence: r.sequence,
       issuedBy: r.issuedBy,
+      publicClient: r.publicClient,
       revoked: r.revoked,
     }));
   }
@@ -60,7 +78,7 @@ export class AuthorityAdmin {
   }
 }
 
-/** /_admin/{requests,refresh-tokens,revoke,require-interaction,fail,mint} */
+/** /_admin/{requests,refresh-tokens,revoke,require-interaction,fail,mint,approve-device,decline-device} */
 export async function handleAdmin(
   req: IncomingMessage,
   res: ServerResponse,
@@ -114,8 +132,38 @@ export async function handleAdmin(
       if (body.notBeforeSeconds !== undefined) opts.notBeforeSeconds = integer(body, 'notBeforeSeconds', -1e9, 1e9);
       return sendJson(res, 200, { token: await admin.mint(claims as Record<string, unknown>, opts) });
     }
+    case 'POST approve-device': {
+      const body = await readJsonObject(req);
+      const userCode = requiredString(body, 'user_code');
+      return sendDecision(res, userCode, admin.approveDevice(userCode, requiredString(body, 'login_hint')));
+    }
+    case 'POST decline-device': {
+      const body = await readJsonObject(req);
+      const userCode = requiredString(body, 'user_code');
+      return sendDecision(res, userCode, admin.declineDevice(userCode));
+    }
     default:
       throw new HttpError(404, `No admin endpoint ${route}`);
+  }
+}
+
+function sendDecision(res: ServerResponse, userCode: string, decision: DeviceDecision): void {
+  switch (decision.status) {
+    case 'approved': {
+      const { user, clientId } = decision;
+      const { oid, tid, username } = user;
+      return sendJson(res, 200, { user_code: userCode, approved: true, client_id: clientId, oid, tid, username });
+    }
+    case 'declined':
+      return sendJson(res, 200, { user_code: userCode, approved: false, client_id: decision.clientId });
+    case 'unknown':
+      throw new HttpError(404, `No device code has the user code ${userCode}`);
+    case 'expired':
+      throw new HttpError(409, `The device code with the user code ${userCode} has expired`);
+    case 'used':
+      throw new HttpError(409, `The device code with the user code ${userCode} was already approved or declined`);
+    case 'no_such_user':
+      throw new HttpError(400, 'No such user');
   }
 }
 

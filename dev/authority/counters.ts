@@ -1,12 +1,14 @@
-export type Endpoint = 'token' | 'authorize' | 'metadata' | 'jwks' | 'logout';
+export type Endpoint = 'token' | 'authorize' | 'devicecode' | 'metadata' | 'jwks' | 'logout';
 
 export interface RequestCounts {
-  /** Requests of every counted endpoint (per client: token and authorize; globally: all but /_admin). */
+  /** Requests of every counted endpoint (per client: token, authorize, devicecode, logout; globally: all but /_admin). */
   total: number;
   token: number;
   /** Token requests by grant_type (the raw value sent, e.g. `client_credentials`). */
   byGrant: Record<string, number>;
   authorize: number;
+  /** Device authorization requests (`/devicecode`). */
+  deviceCode: number;
   /** Global: metadata requests carry no client id. */
   metadata: number;
   /** Global: JWKS requests carry no client id. */
@@ -17,6 +19,7 @@ export interface RequestCounts {
 interface Tally {
   token: number;
   authorize: number;
+  devicecode: number;
   logout: number;
   byGrant: Map<string, number>;
 }
@@ -39,7 +42,11 @@ export class RequestCounters {
     this.#global.other++;
   }
 
-  count(endpoint: 'token' | 'authorize' | 'logout', clientId: string | undefined, grantType?: string): void {
+  count(
+    endpoint: 'token' | 'authorize' | 'devicecode' | 'logout',
+    clientId: string | undefined,
+    grantType?: string,
+  ): void {
     const tallies = [this.#all];
     if (clientId) {
       let tally = this.#byClient.get(clientId);
@@ -58,12 +65,13 @@ export class RequestCounters {
   snapshot(clientId?: string): RequestCounts {
     const tally = clientId === undefined ? this.#all : (this.#byClient.get(clientId) ?? newTally());
     const { metadata, jwks, other } = this.#global;
-    const ownTotal = tally.token + tally.authorize + tally.logout;
+    const ownTotal = tally.token + tally.authorize + tally.devicecode + tally.logout;
     return {
       total: clientId === undefined ? ownTotal + metadata + jwks + other : ownTotal,
       token: tally.token,
       byGrant: Object.fromEntries(tally.byGrant),
       authorize: tally.authorize,
+      deviceCode: tally.devicecode,
       metadata,
       jwks,
       logout: tally.logout,
@@ -72,5 +80,5 @@ export class RequestCounters {
 }
 
 function newTally(): Tally {
-  return { token: 0, authorize: 0, logout: 0, byGrant: new Map() };
+  return { token: 0, authorize: 0, devicecode: 0, logout: 0, byGrant: new Map() };
 }

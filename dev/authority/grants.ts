@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { errors as joseErrors, type JWTPayload } from 'jose';
 import { invalidGrant, invalidRequest, missingParameter, OAuthError } from './errors.js';
 import { isGuid, tenantIdFor } from './ids.js';
+import type { DeviceCodeStore } from './device-codes.js';
 import type { SigningKey } from './keys.js';
 import { parseAppScope, parseUserScopes, splitScopes } from './scopes.js';
 import type { RefreshTokenRecord, RefreshTokenStore } from './refresh-tokens.js';
@@ -16,14 +17,20 @@ export interface GrantDeps {
   readonly codes: CodeStore;
   readonly refreshTokens: RefreshTokenStore;
   readonly interaction: InteractionRequirements;
+  readonly devices: DeviceCodeStore;
 }
 
 export interface GrantRequest {
   readonly form: URLSearchParams;
   /** The tenant segment of the path. */
   readonly tenant: string;
-  /** Already authenticated. */
+  /** Already authenticated (a confidential client), or a public client: see `publicClient`. */
   readonly clientId: string;
+  /**
+   * The request carried no client credential: a public client, which only the grants in `PUBLIC_CLIENT_GRANTS`
+   * accept (each checks what it redeems was issued to a public client).
+   */
+  readonly publicClient: boolean;
 }
 
 /** What a grant decided; the token endpoint completes it with `completeGrant` right before it answers. */
@@ -37,18 +44,36 @@ export interface PendingRefreshToken {
   readonly clientId: string;
   readonly user: SignedInUser;
   readonly issuedBy: string;
+  readonly publicClient: boolean;
   /** The refresh token this request redeemed, if any. */
   readonly redeemed?: RefreshTokenRecord;
 }
 
 export type GrantHandler = (req: GrantRequest, deps: GrantDeps) => Promise<GrantResult>;
 
+/** RFC 8628's grant type, as Entra documents it. */
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+/** What msal-node sends (Entra accepts it too). */
+export const DEVICE_CODE_GRANT_SHORT = 'device_code';
+
 export const GRANTS: Readonly<Record<string, GrantHandler>> = {
   client_credentials: clientCredentials,
   authorization_code: authorizationCode,
   refresh_token: refreshToken,
   'urn:ietf:params:oauth:grant-type:jwt-bearer': onBehalfOf,
+  [DEVICE_CODE_GRANT]: deviceCode,
+  [DEVICE_CODE_GRANT_SHORT]: deviceCode,
 };
+
+/**
+ * The grants a public client (an app registration that allows public client flows: no secret, no certificate)
+ * may use without a client credential. Entra has no other way to tell a public client's request: it carries none.
+ */
+export const PUBLIC_CLIENT_GRANTS: ReadonlySet<string> = new Set([
+  DEVICE_CODE_GRANT,
+  DEVICE_CODE_GRANT_SHORT,
+  'refresh_token',
+]);
 
 /**
  * Issues the pending refresh token, synchronously: called with nothing awaited between it and the write of the
@@ -59,7 +84,8 @@ export function completeGrant(result: GrantResult, store: RefreshTokenStore): To
   if (!pending) return result.response;
   // Revoked while this request was signing its tokens: the revocation wins, as it would have a moment earlier.
   if (pending.redeemed?.revoked) throw revokedGrant();
-  return { ...result.response, refresh_token: store.issue(pending.clientId, pending.user, pending.issuedBy) };
+  const refreshToken = store.issue(pending.clientId, pending.user, pending.issuedBy, pending.publicClient);
+  return { ...result.response, refresh_token: refreshToken };
 }
 
 function required(form: URLSearchParams, name: string): string {
@@ -98,7 +124,15 @@ async function authorizationCode({ form, clientId }: GrantRequest, deps: GrantDe
   }
   const scope = form.get('scope') ?? grant.scopes.join(' ');
   const issuedBy = 'authorization_code';
-  return userTokens(deps, { clientId, user: grant.user, scope, form, issuedBy, nonce: grant.nonce });
+  return userTokens(deps, {
+    clientId,
+    user: grant.user,
+    scope,
+    form,
+    issuedBy,
+    publicClient: false,
+    nonce: grant.nonce,
+  });
 }
 
 function unusableCode(status: 'unknown' | 'expired' | 'redeemed'): OAuthError {
@@ -115,14 +149,73 @@ function unusableCode(status: 'unknown' | 'expired' | 'redeemed'): OAuthError {
   }
 }
 
-async function refreshToken({ form, clientId }: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
+async function refreshToken({ form, clientId, publicClient }: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
   const record = deps.refreshTokens.get(required(form, 'refresh_token'));
   if (!record) throw invalidGrant(9002313, 'Invalid request. Request is malformed or invalid.');
   if (record.clientId !== clientId) throw invalidGrant(70000, 'Provided grant is invalid or malformed.');
+  // A confidential client's refresh token needs its credential; a public client's must come without one.
+  if (publicClient !== record.publicClient) {
+    throw publicClient ? missingClientCredential() : credentialFromPublicClient();
+  }
   if (record.revoked) throw revokedGrant();
   requireNoInteraction(deps, record.user);
   const scope = required(form, 'scope');
-  return userTokens(deps, { clientId, user: record.user, scope, form, issuedBy: 'refresh_token', redeemed: record });
+  const issuedBy = 'refresh_token';
+  return userTokens(deps, { clientId, user: record.user, scope, form, issuedBy, publicClient, redeemed: record });
+}
+
+/** The token endpoint's answer to a confidential client's request without a credential. */
+export function missingClientCredential(): OAuthError {
+  return new OAuthError(
+    401,
+    'invalid_client',
+    7000218,
+    "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+  );
+}
+
+function credentialFromPublicClient(): OAuthError {
+  return new OAuthError(
+    401,
+    'invalid_client',
+    700025,
+    "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
+  );
+}
+
+/**
+ * The device code grant (RFC 8628 as Entra runs it): `authorization_pending` until the user approves on the
+ * verification page, then the tokens, once. The scopes are those the device code was requested with.
+ */
+async function deviceCode(
+  { form, tenant, clientId, publicClient }: GrantRequest,
+  deps: GrantDeps,
+): Promise<GrantResult> {
+  const poll = deps.devices.poll(required(form, 'device_code'), clientId, tenantIdFor(tenant));
+  switch (poll.status) {
+    case 'unknown':
+      throw new OAuthError(400, 'bad_verification_code', 70018, "The provided value for 'device_code' is not valid.");
+    case 'mismatch':
+      throw invalidGrant(70000, 'The provided device code was issued to another client or in another tenant.');
+    case 'pending':
+      throw new OAuthError(
+        400,
+        'authorization_pending',
+        70016,
+        'OAuth 2.0 device flow error. Authorization is pending. Continue polling.',
+      );
+    case 'declined':
+      throw new OAuthError(400, 'authorization_declined', 70000, 'The end user declined the authorization request.');
+    case 'expired':
+      throw new OAuthError(400, 'expired_token', 70019, 'Verification code expired. Have the user retry the sign-in.');
+    case 'redeemed':
+      throw invalidGrant(54005, 'The device code was already redeemed; start a new sign-in.');
+    case 'approved': {
+      const scope = poll.request.scopes.join(' ');
+      const issuedBy = 'device_code';
+      return userTokens(deps, { clientId, user: poll.user, scope, form, issuedBy, publicClient });
+    }
+  }
 }
 
 function revokedGrant(): OAuthError {
@@ -149,7 +242,8 @@ async function onBehalfOf({ form, tenant, clientId }: GrantRequest, deps: GrantD
     username: typeof claims.preferred_username === 'string' ? claims.preferred_username : '',
   };
   requireNoInteraction(deps, user);
-  return userTokens(deps, { clientId, user, scope: required(form, 'scope'), form, issuedBy: 'on_behalf_of' });
+  const scope = required(form, 'scope');
+  return userTokens(deps, { clientId, user, scope, form, issuedBy: 'on_behalf_of', publicClient: false });
 }
 
 /** The incoming token of an OBO request: signed here, in date, for this client, and a user's. */
@@ -198,12 +292,13 @@ interface UserGrant {
   readonly scope: string;
   readonly form: URLSearchParams;
   readonly issuedBy: string;
+  readonly publicClient: boolean;
   readonly nonce?: string;
   readonly redeemed?: RefreshTokenRecord;
 }
 
 async function userTokens(deps: GrantDeps, grant: UserGrant): Promise<GrantResult> {
-  const { clientId, user, scope, issuedBy, redeemed } = grant;
+  const { clientId, user, scope, issuedBy, publicClient, redeemed } = grant;
   const scopes = parseUserScopes(scope);
   const response = await issueUserTokens(deps.tokens, {
     clientId,
@@ -213,5 +308,5 @@ async function userTokens(deps: GrantDeps, grant: UserGrant): Promise<GrantResul
     ...(grant.nonce ? { nonce: grant.nonce } : {}),
   });
   if (!splitScopes(scope).some((s) => s.toLowerCase() === 'offline_access')) return { response };
-  return { response, refreshToken: { clientId, user, issuedBy, ...(redeemed ? { redeemed } : {}) } };
+  return { response, refreshToken: { clientId, user, issuedBy, publicClient, ...(redeemed ? { redeemed } : {}) } };
 }

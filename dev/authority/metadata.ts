@@ -13,7 +13,9 @@ export function jwksUriFor(baseUrl: string, tenant: string): string {
 
 /**
  * The v2.0 openid-configuration of one tenant (the fields MSAL reads, plus Entra's usual ones). The endpoints a
- * browser opens (authorize, logout) are on `browserUrl`, the others on `baseUrl`.
+ * browser opens (authorize, logout) are on `browserUrl`, the others on `baseUrl`. msal-node does not read
+ * `device_authorization_endpoint`: it derives the device code endpoint from `token_endpoint` (`/token` →
+ * `/devicecode`), which is the same URL.
  */
 export function openIdConfiguration(baseUrl: string, tenant: string, browserUrl = baseUrl): Record<string, unknown> {
   const tenantUrl = `${baseUrl}/${tenant}`;
@@ -38,6 +40,7 @@ export function openIdConfiguration(baseUrl: string, tenant: string, browserUrl 
       'client_credentials',
       'refresh_token',
       'urn:ietf:params:oauth:grant-type:jwt-bearer',
+      'urn:ietf:params:oauth:grant-type:device_code',
     ],
     code_challenge_methods_supported: ['S256'],
     subject_types_supported: ['pairwise'],

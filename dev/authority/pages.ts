@@ -84,3 +84,63 @@ export function errorPage(reason: string): string {
 export function signedOutPage(): string {
   return page('Signed out', '<h1>Signed out</h1>\n<p>You have signed out of the local authority.</p>');
 }
+
+/** The device sign-in page before a code is entered (or after a wrong one). */
+export function deviceCodeEntryPage(actionUrl: string, loginHint: string | undefined, problem?: string): string {
+  const hint = loginHint ? `<input type="hidden" name="login_hint" value="${escapeHtml(loginHint)}">\n` : '';
+  return page(
+    'Enter code',
+    `<h1>Enter code</h1>
+<p class="note">Development only: enter the code your device or command-line application shows.</p>
+${problem ? `<p><strong>${escapeHtml(problem)}</strong></p>\n` : ''}<form method="post" action="${escapeHtml(actionUrl)}">
+${hint}<input type="text" name="user_code" autocomplete="off" autocapitalize="characters" required autofocus>
+<button type="submit">Next</button>
+</form>`,
+  );
+}
+
+/** The account picker of a device sign-in: like the authorize picker, plus a button that declines. */
+export function devicePickerPage(
+  actionUrl: string,
+  userCode: string,
+  clientId: string,
+  users: readonly DevUser[],
+): string {
+  const code = `<input type="hidden" name="user_code" value="${escapeHtml(userCode)}">`;
+  const buttons = users
+    .map(
+      (u) =>
+        `<button class="user" type="submit" name="user" value="${escapeHtml(u.oid)}">` +
+        `${escapeHtml(u.name)}<small>${escapeHtml(u.username)}</small></button>`,
+    )
+    .join('\n');
+  return page(
+    'Sign in on another device',
+    `<h1>Sign in on another device</h1>
+<p class="note">Development only: pick an account, no password is asked. Application <code>${escapeHtml(clientId)}</code> asked for code <code>${escapeHtml(userCode)}</code>.</p>
+<form method="post" action="${escapeHtml(actionUrl)}">
+${code}
+${buttons}
+</form>
+<form method="post" action="${escapeHtml(actionUrl)}">
+${code}
+<p><label for="login_hint">Or another account (created on first use):</label></p>
+<input type="text" id="login_hint" name="login_hint" placeholder="someone@dev.localhost" required>
+<button type="submit">Sign in</button>
+</form>
+<form method="post" action="${escapeHtml(actionUrl)}">
+${code}
+<button type="submit" name="decision" value="decline">Cancel: do not sign in</button>
+</form>`,
+  );
+}
+
+/** After a device sign-in was approved or declined. */
+export function deviceDonePage(username: string | undefined): string {
+  return username
+    ? page(
+        'Signed in',
+        `<h1>Signed in</h1>\n<p>You signed in as <code>${escapeHtml(username)}</code> on your device. You can close this window.</p>`,
+      )
+    : page('Sign-in cancelled', '<h1>Sign-in cancelled</h1>\n<p>Your device was not signed in.</p>');
+}

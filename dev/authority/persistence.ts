@@ -140,6 +140,8 @@ function parseRefreshToken(value: unknown, where: string): RefreshTokenRecord {
     clientId: string(record.clientId, `${where}.clientId`),
     user: parseUser(record.user, `${where}.user`),
     issuedBy: string(record.issuedBy, `${where}.issuedBy`),
+    // Absent from files saved before public clients existed: those tokens were all confidential clients'.
+    publicClient: record.publicClient === true,
     issuedAt,
     sequence,
     revoked: record.revoked,

@@ -5,8 +5,13 @@ export interface RefreshTokenRecord {
   readonly token: string;
   readonly clientId: string;
   readonly user: SignedInUser;
-  /** The grant that issued it: authorization_code, refresh_token or on_behalf_of. */
+  /** The grant that issued it: authorization_code, refresh_token, on_behalf_of or device_code. */
   readonly issuedBy: string;
+  /**
+   * Issued to a public client (a request without a client secret): it is redeemed without one, and a request
+   * that presents a secret with it is refused, as Entra refuses credentials from a public client.
+   */
+  readonly publicClient: boolean;
   readonly issuedAt: Date;
   /** Issue order over the whole authority: 1, 2, 3… */
   readonly sequence: number;
@@ -22,12 +27,13 @@ export class RefreshTokenStore {
   /** `onChange` runs after every issue and revocation. */
   constructor(private readonly onChange: () => void = () => {}) {}
 
-  issue(clientId: string, user: SignedInUser, issuedBy: string): string {
+  issue(clientId: string, user: SignedInUser, issuedBy: string, publicClient = false): string {
     const record: RefreshTokenRecord = {
       token: opaqueToken(48),
       clientId,
       user,
       issuedBy,
+      publicClient,
       issuedAt: new Date(),
       sequence: ++this.#lastSequence,
       revoked: false,

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { handleAdmin, type AuthorityAdmin } from './admin.js';
 import { handleAuthorize, type AuthorizeDeps } from './authorize.js';
 import type { RequestCounters } from './counters.js';
+import { handleDeviceAuth, handleDeviceCode, type DeviceFlowDeps } from './device.js';
 import { HttpError, redirect, sendHtml, sendJson, sendText } from './http.js';
 import type { SigningKey } from './keys.js';
 import { signedOutPage } from './pages.js';
@@ -13,11 +14,15 @@ export interface RouterDeps {
   readonly key: SigningKey;
   readonly authorize: AuthorizeDeps;
   readonly token: TokenEndpointDeps;
+  readonly device: DeviceFlowDeps;
   /** The openid-configuration of a tenant. */
   metadata(tenant: string): Record<string, unknown>;
 }
 
-/** Which endpoints a listener serves: all of them, or only the pages a browser opens (authorize and logout). */
+/**
+ * Which endpoints a listener serves: all of them, or only the pages a browser opens (authorize, the device code
+ * verification page and logout).
+ */
 export type Surface = 'all' | 'browser';
 
 const TENANT_SEGMENT = /^[A-Za-z0-9._-]{1,128}$/;
@@ -43,6 +48,9 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: RouterDeps
     if (path === 'oauth2/v2.0/authorize' && (method === 'GET' || method === 'POST')) {
       return handleAuthorize(req, res, first, url, deps.authorize);
     }
+    if (path === 'oauth2/v2.0/deviceauth' && (method === 'GET' || method === 'POST')) {
+      return handleDeviceAuth(req, res, first, url, deps.device);
+    }
     if (path === 'oauth2/v2.0/logout' && method === 'GET') {
       counters.count('logout', url.searchParams.get('client_id') ?? undefined);
       const target = url.searchParams.get('post_logout_redirect_uri');
@@ -62,6 +70,9 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: RouterDeps
         return sendJson(res, 200, deps.key.jwks, { 'cache-control': 'max-age=3600' });
       }
       if (path === 'oauth2/v2.0/token' && method === 'POST') return handleToken(req, res, first, deps.token);
+      if (path === 'oauth2/v2.0/devicecode' && method === 'POST') {
+        return handleDeviceCode(req, res, first, deps.device);
+      }
     }
   }
   counters.countOther();

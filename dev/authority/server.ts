@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import type { JSONWebKeySet } from 'jose';
 import { AuthorityAdmin, type RefreshTokenInfo } from './admin.js';
 import { RequestCounters, type RequestCounts } from './counters.js';
+import type { DeviceDecision, DeviceFlowDeps } from './device.js';
+import { DEVICE_CODE_INTERVAL_SECONDS, DeviceCodeStore } from './device-codes.js';
 import { FailureInjector } from './failures.js';
 import { createSigningKey, type MintOptions } from './keys.js';
 import { closeServer, listen } from './listeners.js';
@@ -20,6 +22,7 @@ export type { DevUser } from './users.js';
 export type { RequestCounts } from './counters.js';
 export type { RefreshTokenInfo } from './admin.js';
 export type { MintOptions } from './keys.js';
+export type { DeviceDecision } from './device.js';
 
 export interface AuthorityOptions {
   /** Default '127.0.0.1'. */
@@ -38,10 +41,17 @@ export interface AuthorityOptions {
    * Access tokens name the port in `iss`: keep `port` fixed too for them to stay valid.
    */
   stateFile?: string;
-  /** The one secret every client must present. Default 'dev-client-secret'. */
+  /**
+   * The one secret every confidential client must present. Default 'dev-client-secret'. A request without any
+   * credential is a public client's: accepted for the device code grant and for refresh tokens issued that way.
+   */
   clientSecret?: string;
   /** Default 3600. */
   accessTokenLifetimeSeconds?: number;
+  /** How long a device code (and its user code) can be approved and polled. Default 900, as in Entra. */
+  deviceCodeLifetimeSeconds?: number;
+  /** The polling interval the device code endpoint asks for. Default 1 (Entra asks for 5). */
+  deviceCodeIntervalSeconds?: number;
   /** Default: Alice, Bob, Carol and Dave with fixed oids, in every tenant. */
   users?: DevUser[];
 }
@@ -73,6 +83,10 @@ export interface LocalAuthority {
   requireInteraction(oid: string, claims: string | Record<string, unknown> | null): void;
   /** Fails the next `count` token requests of `clientId` (or, without it, of anyone). */
   failNext(count: number, status: number, retryAfter?: number, clientId?: string): void;
+  /** Approves a pending device code for the user `loginHint` names, as the verification page would. */
+  approveDevice(userCode: string, loginHint: string): DeviceDecision;
+  /** Declines a pending device code, as the verification page's cancel button would. */
+  declineDevice(userCode: string): DeviceDecision;
   /** Stops listening; with a `stateFile`, resolves once the last change is saved. */
   close(): Promise<void>;
 }
@@ -89,6 +103,7 @@ export async function startLocalAuthority(options: AuthorityOptions = {}): Promi
     refreshTokens: new RefreshTokenStore(changed),
     interaction: new InteractionRequirements(),
     failures: new FailureInjector(),
+    devices: new DeviceCodeStore(options.deviceCodeLifetimeSeconds),
   };
   const users = new UserDirectory(options.users ?? DEFAULT_USERS, changed);
   if (saved) {
@@ -112,7 +127,10 @@ export async function startLocalAuthority(options: AuthorityOptions = {}): Promi
     if (typeof claims.tid === 'string') defaults.iss = issuer(claims.tid);
     return key.sign({ ...defaults, ...claims }, opts);
   };
-  const admin = new AuthorityAdmin(counters, state.refreshTokens, state.interaction, state.failures, mint);
+  const admin = new AuthorityAdmin(counters, state.refreshTokens, state.interaction, state.failures, mint, {
+    devices: state.devices,
+    users,
+  });
   const token: TokenEndpointDeps = {
     ...state,
     get baseUrl() {
@@ -124,7 +142,16 @@ export async function startLocalAuthority(options: AuthorityOptions = {}): Promi
     counters,
   };
   const authorize = { users, codes: state.codes, countAuthorize: (id?: string) => counters.count('authorize', id) };
-  const deps: RouterDeps = { counters, admin, key, authorize, token, metadata };
+  const device: DeviceFlowDeps = {
+    devices: state.devices,
+    users,
+    counters,
+    intervalSeconds: options.deviceCodeIntervalSeconds ?? DEVICE_CODE_INTERVAL_SECONDS,
+    get browserUrl() {
+      return origins.browser;
+    },
+  };
+  const deps: RouterDeps = { counters, admin, key, authorize, token, device, metadata };
 
   const hostForUrl = hostName.includes(':') ? `[${hostName}]` : hostName;
   const servers: Server[] = [];
@@ -166,6 +193,8 @@ export async function startLocalAuthority(options: AuthorityOptions = {}): Promi
     revoke: (oid, tid) => admin.revoke(oid, tid),
     requireInteraction: (oid, claims) => admin.requireInteraction(oid, claims),
     failNext: (count, status, retryAfter, clientId) => admin.failNext(count, status, retryAfter, clientId),
+    approveDevice: (userCode, loginHint) => admin.approveDevice(userCode, loginHint),
+    declineDevice: (userCode) => admin.declineDevice(userCode),
     close,
   };
 }

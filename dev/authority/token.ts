@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestCounters } from './counters.js';
 import { entraErrorBody, injectedFailure, invalidRequest, missingParameter, OAuthError } from './errors.js';
 import type { FailureInjector } from './failures.js';
-import { completeGrant, GRANTS, type GrantDeps } from './grants.js';
+import { completeGrant, GRANTS, missingClientCredential, PUBLIC_CLIENT_GRANTS, type GrantDeps } from './grants.js';
 import { HttpError, readForm, sendJson } from './http.js';
 import { newTraceId } from './ids.js';
 
@@ -42,8 +42,11 @@ export async function handleToken(
       );
     }
     if (!clientId) throw missingParameter('client_id');
-    authenticateClient(form, deps.clientSecret);
-    const result = await grant({ form, tenant, clientId }, deps);
+    // A public client presents no credential at all; the grant checks that what it redeems was issued to one.
+    const publicClient =
+      PUBLIC_CLIENT_GRANTS.has(grantType) && !form.has('client_secret') && !form.has('client_assertion');
+    if (!publicClient) authenticateClient(form, deps.clientSecret);
+    const result = await grant({ form, tenant, clientId, publicClient }, deps);
     sendJson(res, 200, completeGrant(result, deps.refreshTokens), headers);
   } catch (e) {
     if (!(e instanceof OAuthError)) throw e;
@@ -72,14 +75,7 @@ function authenticateClient(form: URLSearchParams, expectedSecret: string): void
     );
   }
   const secret = form.get('client_secret');
-  if (!secret) {
-    throw new OAuthError(
-      401,
-      'invalid_client',
-      7000218,
-      "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-    );
-  }
+  if (!secret) throw missingClientCredential();
   if (!sameSecret(secret, expectedSecret)) {
     throw new OAuthError(
       401,
