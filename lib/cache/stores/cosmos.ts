@@ -189,7 +189,7 @@ export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
         } catch (error) {
           const status = statusOf(error);
           if (ifMatch === undefined ? status === 409 : status === 412 || (status === 404 && !isOwnerMissing(error))) {
-            throw conflictError(partitionKey, ifMatch, error);
+            throw StoreConflictError.of(partitionKey, ifMatch, error);
           }
           throw error;
         }
@@ -213,9 +213,9 @@ export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
           const status = statusOf(error);
           if (status === 404 && !isOwnerMissing(error)) {
             if (ifMatch === undefined) return false;
-            throw conflictError(partitionKey, ifMatch, error);
+            throw StoreConflictError.of(partitionKey, ifMatch, error);
           }
-          if (status === 412) throw conflictError(partitionKey, ifMatch, error);
+          if (status === 412) throw StoreConflictError.of(partitionKey, ifMatch, error);
           throw error;
         }
       });
@@ -326,15 +326,6 @@ function ownerMissing(partitionKey: string | undefined, where: string, cause?: u
   return new StoreError('misconfigured', `${subject}: the database or container does not exist (see createIfMissing)`, {
     cause,
   });
-}
-
-function conflictError(partitionKey: string, ifMatch: string | undefined, cause: unknown): StoreConflictError {
-  return new StoreConflictError(
-    ifMatch === undefined
-      ? `a cache document for partition "${partitionKey}" already exists`
-      : `the cache document for partition "${partitionKey}" changed or was deleted since it was read`,
-    { cause },
-  );
 }
 
 function toStoreError(error: unknown, partitionKey: string | undefined, where: string): unknown {

@@ -60,7 +60,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): CacheStore 
         }
         const current = documents.get(partitionKey);
         if (writeOptions.ifMatch === undefined ? current : current?.etag !== writeOptions.ifMatch) {
-          throw conflict(partitionKey, writeOptions.ifMatch);
+          throw StoreConflictError.of(partitionKey, writeOptions.ifMatch);
         }
         const etag = randomUUID();
         documents.set(partitionKey, {
@@ -78,7 +78,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): CacheStore 
         assertValidPartitionKey(partitionKey);
         const current = documents.get(partitionKey);
         if (deleteOptions.ifMatch !== undefined && current?.etag !== deleteOptions.ifMatch) {
-          throw conflict(partitionKey, deleteOptions.ifMatch);
+          throw StoreConflictError.of(partitionKey, deleteOptions.ifMatch);
         }
         return documents.delete(partitionKey);
       });
@@ -133,12 +133,4 @@ function settle<T>(work: () => T): Promise<T> {
   } catch (error) {
     return Promise.reject(error instanceof Error ? error : new Error(String(error)));
   }
-}
-
-function conflict(partitionKey: string, ifMatch: string | undefined): StoreConflictError {
-  return new StoreConflictError(
-    ifMatch === undefined
-      ? `a cache document for partition "${partitionKey}" already exists`
-      : `the cache document for partition "${partitionKey}" changed or was deleted since it was read`,
-  );
 }

@@ -504,7 +504,7 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
             documentPrefix,
           ],
         );
-        if (written !== 1) throw conflictError(partitionKey, ifMatch);
+        if (written !== 1) throw StoreConflictError.of(partitionKey, ifMatch);
         return etag;
       });
     },
@@ -519,7 +519,7 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
           [documentKey(partitionKey), indexKey, expiryKey],
           [ifMatch ?? '', partitionKey],
         );
-        if (outcome === -1) throw conflictError(partitionKey, ifMatch);
+        if (outcome === -1) throw StoreConflictError.of(partitionKey, ifMatch);
         return outcome === 1;
       });
     },
@@ -777,14 +777,6 @@ function objectIdOf(accessToken: string): string {
 }
 
 // ---- errors -----------------------------------------------------------------------------------------------------
-
-function conflictError(partitionKey: string, ifMatch: string | undefined): StoreConflictError {
-  return new StoreConflictError(
-    ifMatch === undefined
-      ? `a cache document for partition "${partitionKey}" already exists`
-      : `the cache document for partition "${partitionKey}" changed or was deleted since it was read`,
-  );
-}
 
 /** Server error replies that mean "not now" (loading, failover, busy script, out of memory). */
 const TRANSIENT_REPLY = /^(?:LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|OOM)\b/;

@@ -96,6 +96,16 @@ export class StoreConflictError extends StoreError {
     super('conflict', message, options);
     this.name = 'StoreConflictError';
   }
+
+  /** The conflict of a conditional write or delete: create-only (`ifMatch` undefined) or on a stale ETag. */
+  static of(partitionKey: string, ifMatch: string | undefined, cause?: unknown): StoreConflictError {
+    return new StoreConflictError(
+      ifMatch === undefined
+        ? `a cache document for partition "${partitionKey}" already exists`
+        : `the cache document for partition "${partitionKey}" changed or was deleted since it was read`,
+      cause === undefined ? undefined : { cause },
+    );
+  }
 }
 
 /** The document is over the store's size limit. The message names the size and the limit. */

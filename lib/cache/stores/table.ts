@@ -171,7 +171,7 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
               ? status === 409
               : status === 412 || (status === 404 && odataCode(error) !== 'TableNotFound')
           ) {
-            throw conflictError(partitionKey, ifMatch, error);
+            throw StoreConflictError.of(partitionKey, ifMatch, error);
           }
           // Azurite rejects entities whose JSON is over 1 MiB, before Azure's limit (binary counts as base64 there).
           if (status === 413 || odataCode(error) === 'EntityTooLarge' || odataCode(error) === 'RequestBodyTooLarge') {
@@ -193,9 +193,9 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
           const status = statusOf(error);
           if (status === 404 && odataCode(error) !== 'TableNotFound') {
             if (ifMatch === undefined) return false;
-            throw conflictError(partitionKey, ifMatch, error);
+            throw StoreConflictError.of(partitionKey, ifMatch, error);
           }
-          if (status === 412) throw conflictError(partitionKey, ifMatch, error);
+          if (status === 412) throw StoreConflictError.of(partitionKey, ifMatch, error);
           throw error;
         }
       });
@@ -331,15 +331,6 @@ function statusOf(error: unknown): number | undefined {
 function odataCode(error: unknown): string | undefined {
   const code = (error as { details?: { odataError?: { code?: unknown } } } | undefined)?.details?.odataError?.code;
   return typeof code === 'string' ? code : undefined;
-}
-
-function conflictError(partitionKey: string, ifMatch: string | undefined, cause: unknown): StoreConflictError {
-  return new StoreConflictError(
-    ifMatch === undefined
-      ? `a cache document for partition "${partitionKey}" already exists`
-      : `the cache document for partition "${partitionKey}" changed or was deleted since it was read`,
-    { cause },
-  );
 }
 
 function toStoreError(error: unknown, partitionKey: string | undefined, tableName: string): unknown {
