@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { JWK } from 'jose';
+import { writeFileAtomically } from '../atomic-file.js';
 import type { RefreshTokenRecord } from './refresh-tokens.js';
 import type { SignedInUser } from './users.js';
 
@@ -72,20 +72,7 @@ export class StateFile {
 
 async function writeAtomically(file: string, text: string): Promise<void> {
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    const handle = await open(temp, 'wx', 0o600);
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
-  } catch (e) {
-    await rm(temp, { force: true });
-    throw e;
-  }
+  await writeFileAtomically(file, text);
 }
 
 function serialize(state: PersistedState): Record<string, unknown> {

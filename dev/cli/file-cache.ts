@@ -8,10 +8,10 @@
  * (0600; a folder it creates is 0700). A file that is not an MSAL cache is reported (its name and why, never its
  * contents) and replaced by an empty cache.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { ICachePlugin, TokenCacheContext } from '@azure/msal-node';
+import { writeFileAtomically } from '../atomic-file.js';
 import { FileLock, type FileLockOptions } from './file-lock.js';
 
 /** What `TokenCache.serialize()` gives for an empty cache. */
@@ -78,7 +78,14 @@ export class FileCachePlugin implements ICachePlugin {
     if (!lease) return;
     try {
       if (context.cacheHasChanged || lease.replace)
-        await writeFileAtomically(this.path, context.tokenCache.serialize());
+        await writeFileAtomically(this.path, context.tokenCache.serialize()).catch((e: unknown) => {
+          throw new Error(
+            `Cannot write the token cache ${this.path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+            {
+              cause: e,
+            },
+          );
+        });
     } finally {
       await this.#exit(context);
     }
@@ -164,27 +171,4 @@ function cacheShapeProblem(text: string): string | undefined {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/**
- * Writes `text` to `file` atomically: a new owner-only (0600) temp file in the same folder, flushed, then renamed
- * over `file`. A reader sees the old file or the new one, never a part.
- */
-export async function writeFileAtomically(file: string, text: string): Promise<void> {
-  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    const handle = await open(temp, 'wx', 0o600);
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
-  } catch (e) {
-    await rm(temp, { force: true });
-    throw new Error(`Cannot write the token cache ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
-      cause: e,
-    });
-  }
 }
