@@ -1,0 +1,162 @@
+/**
+ * `npm run bench` — starts the emulators, the local authority and the downstream API in this process, runs every
+ * scenario, stops everything and prints Markdown tables (`--json`: one JSON object instead). Progress goes to
+ * stderr. `--only=warm,cpu` runs some scenarios (baselines run whenever a scenario needs them).
+ * See BENCHMARKS.md for what each scenario measures and the latest figures.
+ */
+import { loadavg } from 'node:os';
+import { baselineScenario, type BaselineFigures } from './scenarios/baseline.js';
+import { coldStartScenario } from './scenarios/cold-start.js';
+import { concurrencyScenario, measureConcurrency, type ConcurrencyFigures } from './scenarios/concurrency.js';
+import { cpuScenario } from './scenarios/cpu.js';
+import { daemonScenario, measureDaemon, type DaemonFigures } from './scenarios/daemon.js';
+import { growthScenario, measureGrowth, type GrowthFigures } from './scenarios/growth.js';
+import { httpLoadScenario } from './scenarios/http-load.js';
+import { hasL1, L1_MAX_AGE_SECONDS, l1Scenario, l1Skipped } from './scenarios/l1.js';
+import { measureWarmRounds, warmScenario, type WarmFigures } from './scenarios/warm.js';
+import { describeMachine, EMULATORS, MACHINE } from './support/environment.js';
+import { renderGoals, renderScenario, type ScenarioResult } from './support/report.js';
+import { startBenchStack, type BenchStack } from './support/stack.js';
+import { round } from './support/stats.js';
+
+const STORES = ['table', 'cosmos'] as const;
+/** Users of the user-daemon run per store (Table seeding through Azurite is the slow part: scaled down). */
+const DEFAULT_TABLE_DAEMON_USERS = 2_000;
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const only = args
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
+const wanted = (id: string) => !only || only.includes(id);
+const tableDaemonUsers = Number(
+  args.find((a) => a.startsWith('--table-daemon-users='))?.slice('--table-daemon-users='.length) ??
+    DEFAULT_TABLE_DAEMON_USERS,
+);
+if (!Number.isInteger(tableDaemonUsers) || tableDaemonUsers < 1) {
+  throw new Error('--table-daemon-users must be a positive whole number');
+}
+const DAEMON_USERS = { memory: 10_000, table: tableDaemonUsers } as const;
+const loadAtStart = loadavg();
+const runStarted = performance.now();
+
+function progress(message: string): void {
+  process.stderr.write(`[bench ${((performance.now() - runStarted) / 1000).toFixed(1).padStart(5)} s] ${message}\n`);
+}
+
+async function step<T>(label: string, work: () => Promise<T>): Promise<T> {
+  progress(`${label}…`);
+  const started = performance.now();
+  const result = await work();
+  progress(`${label}: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return result;
+}
+
+async function scenarios(stack: BenchStack): Promise<ScenarioResult[]> {
+  const results: ScenarioResult[] = [];
+  // First, while the parent process is idle: fresh child processes.
+  if (wanted('coldStart')) results.push(await step('6 cold start (child processes)', () => coldStartScenario(stack)));
+
+  const baselines = new Map<string, BaselineFigures>();
+  const warm: WarmFigures[] = [];
+  const withL1: WarmFigures[] = [];
+  const l1Available = await hasL1();
+  if (['baseline', 'warm', 'l1', 'growth'].some(wanted)) {
+    for (const kind of STORES) {
+      const l1Seconds = wanted('l1') && l1Available ? L1_MAX_AGE_SECONDS : 0;
+      const run = await step(`1+2${l1Seconds ? '+7' : ''} baseline read and warm paths, ${kind}`, () =>
+        measureWarmRounds(stack, kind, { l1Seconds }),
+      );
+      baselines.set(kind, run.baseline);
+      warm.push(run.off);
+      if (run.on) withL1.push(run.on);
+    }
+  }
+  if (wanted('baseline')) {
+    results.push(baselineScenario([...baselines.values()], ['Measured interleaved with scenario 2 (see there).']));
+  }
+  if (wanted('warm')) results.push(warmScenario(warm));
+  if (wanted('l1')) {
+    results.push(l1Available ? l1Scenario(warm, withL1) : l1Skipped('the plugin has no L1 tier option yet'));
+  }
+  if (wanted('cpu')) results.push(await step('3 CPU, memory store', () => cpuScenario(stack)));
+  if (wanted('concurrency')) {
+    const figures: ConcurrencyFigures[] = [];
+    for (const kind of STORES) {
+      figures.push(...(await step(`4 concurrency, ${kind}`, () => measureConcurrency(stack, kind))));
+    }
+    results.push(concurrencyScenario(figures));
+  }
+  if (wanted('growth')) {
+    const figures: GrowthFigures[] = [];
+    for (const kind of STORES) {
+      figures.push(...(await step(`5a growth, ${kind}`, () => measureGrowth(stack, kind, baselines.get(kind)!))));
+    }
+    results.push(growthScenario(figures));
+  }
+  if (wanted('daemon')) {
+    const figures: DaemonFigures[] = [];
+    for (const [kind, users] of Object.entries(DAEMON_USERS) as [keyof typeof DAEMON_USERS, number][]) {
+      figures.push(await step(`5b user daemon, ${kind}, ${users} users`, () => measureDaemon(stack, kind, users)));
+    }
+    const scaledDown =
+      DAEMON_USERS.table < 10_000
+        ? [
+            `Table runs ${DAEMON_USERS.table.toLocaleString('en-US')} users, not 10,000, to keep \`npm run bench\` under five minutes on this machine; \`npm run bench -- --only=daemon --table-daemon-users=10000\` runs all 10,000.`,
+          ]
+        : [];
+    results.push(daemonScenario(figures, scaledDown));
+  }
+  if (wanted('httpLoad')) results.push(await step('8 HTTP load (autocannon)', () => httpLoadScenario(stack)));
+  return results;
+}
+
+function formatLoad(load: number[]): string {
+  return load.map((l) => l.toFixed(2)).join(' / ');
+}
+
+async function main(): Promise<void> {
+  const stack = await step('starting Azurite, the Cosmos server, the authority and the downstream API', () =>
+    startBenchStack(),
+  );
+  let results: ScenarioResult[];
+  try {
+    results = await scenarios(stack);
+  } finally {
+    await step('stopping everything', () => stack.close());
+  }
+  const seconds = round((performance.now() - runStarted) / 1000, 1);
+  const order = ['baseline', 'warm', 'cpu', 'concurrency', 'growth', 'daemon', 'coldStart', 'l1', 'httpLoad'];
+  results.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
+  if (json) {
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          measuredOn: { machine: MACHINE, emulators: EMULATORS, loadAverage: { start: loadAtStart, end: loadavg() } },
+          startedAt: new Date(Date.now() - seconds * 1000).toISOString(),
+          seconds,
+          scenarios: Object.fromEntries(results.map((r) => [r.id, r.skipped ? { skipped: r.skipped } : r.figures])),
+          goals: results.flatMap((r) => r.goals),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } else {
+    const header = [
+      `## Results (${new Date().toISOString().slice(0, 10)}, ${seconds} s)`,
+      '',
+      `Machine: ${describeMachine()}; load average (1/5/15 min) ${formatLoad(loadAtStart)} at the start, ${formatLoad(loadavg())} at the end.`,
+      `Stores: Table = ${EMULATORS.table}; Cosmos = ${EMULATORS.cosmos}; memory = ${EMULATORS.memory}.`,
+      '',
+    ];
+    process.stdout.write([...header, ...results.map(renderScenario), renderGoals(results)].join('\n'));
+  }
+  progress(`done in ${seconds} s`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
