@@ -4,7 +4,9 @@ import type { KeyRing } from '../cache/keyring.js';
 import type { L1Cache } from '../cache/l1.js';
 import { PartitionCachePlugin } from '../cache/plugin.js';
 import type { CacheStore } from '../cache/stores/store.js';
+import { Coalescer } from './coalesce.js';
 import { createNetworkClient } from './network.js';
+import type { TokenOutcome } from './tokens.js';
 import { lazy } from '../lazy.js';
 
 /** How this app authenticates to the identity provider. */
@@ -57,6 +59,8 @@ export class ClientFactory {
   readonly cache: CacheOptions;
   /** Shared by MSAL and the JWKS fetch. */
   readonly network: INetworkModule;
+  /** Identical token acquisitions in flight in this process (see lib/auth/tokens.ts). */
+  readonly inFlight = new Coalescer<TokenOutcome>();
   private readonly metadata = lazy(() => this.fetchAuthorityMetadata());
 
   constructor(identity: IdentityOptions, cache: CacheOptions) {

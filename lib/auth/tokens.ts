@@ -1,22 +1,44 @@
 import type { AuthenticationResult } from '@azure/msal-node';
+import { createHash } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { appPartitionKey, partitionKeyOfAccount, userPartitionKey } from '../cache/partitions.js';
-import type { CacheStats } from '../cache/stats.js';
+import { type CacheStats, emptyStats } from '../cache/stats.js';
 import type { ClientFactory } from './clients.js';
 
 export interface TokenOutcome {
   readonly result: AuthenticationResult;
   readonly partitionKey: string;
+  /** This invocation's store traffic: all zero when it joined an identical acquisition already in flight. */
   readonly stats: CacheStats;
+  /** The result of an identical concurrent acquisition in this process was shared (see {@link Coalescer}). */
+  readonly joined?: boolean;
+}
+
+async function coalesced(
+  factory: ClientFactory,
+  key: string,
+  work: () => Promise<TokenOutcome>,
+): Promise<TokenOutcome> {
+  const { value, joined } = await factory.inFlight.run(key, work);
+  return joined ? { ...value, stats: emptyStats(), joined } : value;
+}
+
+function scopeKey(scopes: readonly string[]): string {
+  return [...scopes]
+    .map((s) => s.toLowerCase())
+    .sort()
+    .join(' ');
 }
 
 /** Client credentials through the app's partition (`{clientId}.{tenantId}`). */
 export async function acquireAppToken(factory: ClientFactory, scopes: string[], logger: Logger): Promise<TokenOutcome> {
   const partitionKey = appPartitionKey(factory.identity.clientId, factory.identity.tenantId);
-  const { client, plugin } = await factory.forPartition(partitionKey, logger);
-  const result = await client.acquireTokenByClientCredential({ scopes });
-  if (!result) throw new Error('client credentials returned no token');
-  return { result, partitionKey, stats: plugin.stats };
+  return coalesced(factory, `app|${partitionKey}|${scopeKey(scopes)}`, async () => {
+    const { client, plugin } = await factory.forPartition(partitionKey, logger);
+    const result = await client.acquireTokenByClientCredential({ scopes });
+    if (!result) throw new Error('client credentials returned no token');
+    return { result, partitionKey, stats: plugin.stats };
+  });
 }
 
 /**
@@ -32,11 +54,14 @@ export async function acquireTokenOnBehalfOf(
   logger: Logger,
 ): Promise<TokenOutcome> {
   const partitionKey = userPartitionKey(claims);
-  const { client, plugin } = await factory.forPartition(partitionKey, logger);
-  await client.getTokenCache().getAllAccounts();
-  const result = await client.acquireTokenOnBehalfOf({ oboAssertion: assertion, scopes });
-  if (!result) throw new Error('on-behalf-of returned no token');
-  return { result, partitionKey, stats: plugin.stats };
+  const assertionHash = createHash('sha256').update(assertion).digest('base64url');
+  return coalesced(factory, `obo|${partitionKey}|${assertionHash}|${scopeKey(scopes)}`, async () => {
+    const { client, plugin } = await factory.forPartition(partitionKey, logger);
+    await plugin.preload(client.getTokenCache());
+    const result = await client.acquireTokenOnBehalfOf({ oboAssertion: assertion, scopes });
+    if (!result) throw new Error('on-behalf-of returned no token');
+    return { result, partitionKey, stats: plugin.stats };
+  });
 }
 
 /** Thrown when the user's partition holds no account: the user must sign in (again). */
@@ -56,11 +81,15 @@ export async function acquireTokenSilently(
   options: { readonly forceRefresh?: boolean } = {},
 ): Promise<TokenOutcome> {
   const partitionKey = partitionKeyOfAccount(homeAccountId);
-  const { client, plugin } = await factory.forPartition(partitionKey, logger);
-  // Partition keys are lower-cased; account ids from the authority may not be.
-  const wanted = homeAccountId.toLowerCase();
-  const account = (await client.getTokenCache().getAllAccounts()).find((a) => a.homeAccountId.toLowerCase() === wanted);
-  if (!account) throw new AccountNotCachedError(partitionKey);
-  const result = await client.acquireTokenSilent({ account, scopes, forceRefresh: options.forceRefresh ?? false });
-  return { result, partitionKey, stats: plugin.stats };
+  const forceRefresh = options.forceRefresh ?? false;
+  return coalesced(factory, `silent|${partitionKey}|${scopeKey(scopes)}|${forceRefresh}`, async () => {
+    const { client, plugin } = await factory.forPartition(partitionKey, logger);
+    // Partition keys are lower-cased; account ids from the authority may not be.
+    const wanted = homeAccountId.toLowerCase();
+    const accounts = await client.getTokenCache().getAllAccounts();
+    const account = accounts.find((a) => a.homeAccountId.toLowerCase() === wanted);
+    if (!account) throw new AccountNotCachedError(partitionKey);
+    const result = await client.acquireTokenSilent({ account, scopes, forceRefresh });
+    return { result, partitionKey, stats: plugin.stats };
+  });
 }

@@ -1,4 +1,4 @@
-import type { ICachePlugin, TokenCacheContext } from '@azure/msal-node';
+import type { ICachePlugin, ISerializableTokenCache, TokenCacheContext } from '@azure/msal-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, describeError } from '../log.js';
 import {
@@ -66,10 +66,18 @@ export class PartitionCachePlugin implements ICachePlugin {
   }
 
   async beforeCacheAccess(context: TokenCacheContext): Promise<void> {
+    await this.preload(context.tokenCache);
+  }
+
+  /**
+   * Loads the partition into MSAL's in-memory cache now (once per invocation). For flows that look up the cache
+   * without calling the plugin first (msal-node's on-behalf-of).
+   */
+  async preload(tokenCache: ISerializableTokenCache): Promise<void> {
     const loaded = await this.load();
     if (this.deserialized) return;
     this.deserialized = true;
-    if (Object.keys(loaded.doc.msal).length > 0) context.tokenCache.deserialize(JSON.stringify(loaded.doc.msal));
+    if (Object.keys(loaded.doc.msal).length > 0) tokenCache.deserialize(JSON.stringify(loaded.doc.msal));
   }
 
   async afterCacheAccess(context: TokenCacheContext): Promise<void> {

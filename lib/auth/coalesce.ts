@@ -1,0 +1,17 @@
+/**
+ * Per process: concurrent acquisitions of the same token (same partition, flow, scopes and — for on-behalf-of —
+ * incoming token) share one run. Without it, N invocations of one user arriving together on a cold partition all
+ * miss the cache and all ask the identity provider. Across instances they still can; the ETag merge keeps that safe.
+ */
+export class Coalescer<T> {
+  private readonly inFlight = new Map<string, Promise<T>>();
+
+  /** Runs `work`, or joins the run already in flight for `key`. `joined` tells which. */
+  async run(key: string, work: () => Promise<T>): Promise<{ value: T; joined: boolean }> {
+    const running = this.inFlight.get(key);
+    if (running) return { value: await running, joined: true };
+    const started = work().finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, started);
+    return { value: await started, joined: false };
+  }
+}

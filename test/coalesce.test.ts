@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { acquireAppToken, acquireTokenOnBehalfOf } from '../lib/auth/tokens.js';
+import { authority, captureLogger, newApp, newId, newStore } from './support/stack.js';
+import { countingStore } from './support/stored.js';
+
+const GRAPH = ['https://graph.microsoft.com/User.Read'];
+
+describe('identical concurrent acquisitions in one process', () => {
+  it('on-behalf-of: 10 calls of one user arriving together on a cold partition ask the authority once', async () => {
+    const store = countingStore(newStore('table'));
+    const app = newApp(store);
+    const logger = captureLogger();
+    const oid = newId();
+    const claims = { oid, tid: app.tenantId };
+    const assertion = await authority.mint({ ...claims, sub: oid, aud: app.clientId, scp: 'access_as_user' });
+    const before = await authority.requests(app.clientId);
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, () => acquireTokenOnBehalfOf(app.factory, claims, assertion, GRAPH, logger)),
+    );
+    expect((await authority.requests(app.clientId)).token).toBe(before.token + 1);
+    expect(new Set(outcomes.map((o) => o.result.accessToken)).size).toBe(1);
+    expect(outcomes.filter((o) => o.joined)).toHaveLength(9);
+    expect(store.counts).toEqual({ read: 1, write: 1, delete: 0 });
+
+    // Another user, or the same user with another incoming token, is not held up by or mixed with these.
+    const other = newId();
+    const otherToken = await authority.mint({
+      oid: other,
+      sub: other,
+      tid: app.tenantId,
+      aud: app.clientId,
+      scp: 'access_as_user',
+    });
+    const [mine, theirs] = await Promise.all([
+      acquireTokenOnBehalfOf(app.factory, claims, assertion, GRAPH, logger),
+      acquireTokenOnBehalfOf(app.factory, { oid: other, tid: app.tenantId }, otherToken, GRAPH, logger),
+    ]);
+    expect(mine.joined).toBeFalsy();
+    expect(mine.result.fromCache).toBe(true);
+    expect(theirs.joined).toBeFalsy();
+    expect(theirs.partitionKey).toBe(`${other}.${app.tenantId}`);
+  });
+
+  it('client credentials: 10 concurrent cold calls ask the authority once', async () => {
+    const app = newApp(newStore('memory'));
+    const logger = captureLogger();
+    const before = await authority.requests(app.clientId);
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, () => acquireAppToken(app.factory, ['api://downstream/.default'], logger)),
+    );
+    expect((await authority.requests(app.clientId)).token).toBe(before.token + 1);
+    expect(outcomes.filter((o) => o.joined)).toHaveLength(9);
+  });
+});
