@@ -142,7 +142,7 @@ export function concurrencyScenario(figures: readonly ConcurrencyFigures[]): Sce
     notes: [
       'One process, a new client + plugin per invocation (as the handler does); each user has their own minted assertion.',
       "round-robin: invocation i is user i mod 200, so a user's next call starts long after their first finished. shuffled: the same 2,000 calls in a fixed pseudo-random order (seed 42), so two first calls of one user can overlap.",
-      'Overlapping first calls of one user both miss the cache and both ask the authority (no single-flight per partition in the library); their writes then conflict and merge. That is where authority requests above 200 and conflicts come from.',
+      'Overlapping first calls of one user in one process are coalesced (lib/auth/coalesce.ts): the later ones join the first and share its token, so the authority sees one request per user and the store fewer reads than invocations. Across instances such calls would each ask the authority; their writes would then conflict and merge.',
     ],
   };
 }
