@@ -103,4 +103,24 @@ describe('size', () => {
     expect(largest).toBeLessThan(16 * 1024);
     expect((await store.read(partitionKey))!.data.byteLength).toBeLessThan(16 * 1024);
   }, 120_000);
+
+  it('a partition over the store limit is reported with its size and the limit; the token is still returned', async () => {
+    const { createMemoryStore } = await import('../lib/cache/stores/memory.js');
+    const app = newApp(createMemoryStore({ maxDocumentBytes: 512 }));
+    const logger = captureLogger();
+    const oid = newId();
+    const assertion = await authority.mint({
+      oid,
+      sub: oid,
+      tid: app.tenantId,
+      aud: app.clientId,
+      scp: 'access_as_user',
+    });
+    const outcome = await acquireTokenOnBehalfOf(app.factory, { oid, tid: app.tenantId }, assertion, GRAPH, logger);
+    expect(outcome.result.accessToken).toBeTruthy();
+    expect(outcome.stats).toMatchObject({ writes: 0, failures: 1 });
+    const error = logger.lines.find((l) => l.startsWith('error:'));
+    expect(error).toMatch(/is \d+ bytes, over the store limit of 512 bytes/);
+    expect(error).not.toContain(outcome.result.accessToken);
+  });
 });
