@@ -15,7 +15,7 @@ afterAll(async () => {
 });
 
 function resetCounts(): void {
-  app.store.counts.read = app.store.counts.write = app.store.counts.delete = 0;
+  app.store.counts.read = app.store.counts.write = app.store.counts.delete = app.store.counts.list = 0;
 }
 
 /** Follows the sign-in: app login → authority (login_hint skips the picker) → app callback. */
@@ -56,7 +56,7 @@ describe('web app sign-in', () => {
     const page = await second.text();
     expect(page).toContain('served from the token cache');
     expect((await authority.requests(app.clientId)).total).toBe(before.total);
-    expect(app.store.counts).toEqual({ read: 1, write: 0, delete: 0 });
+    expect(app.store.counts).toEqual({ read: 1, write: 0, delete: 0, list: 0 });
   });
 
   it('sends a visitor without a session, or with a tampered or foreign session cookie, to sign in', async () => {
@@ -78,7 +78,7 @@ describe('web app sign-in', () => {
       expect(response.status).toBe(302);
       expect(response.headers.get('location')).toBe('/api/auth/login');
       expect(response.headers.getSetCookie().some((c) => /^msal_session=;.*Max-Age=0/.test(c))).toBe(true);
-      expect(app.store.counts).toEqual({ read: 0, write: 0, delete: 0 });
+      expect(app.store.counts).toEqual({ read: 0, write: 0, delete: 0, list: 0 });
     }
   });
 
@@ -200,7 +200,7 @@ describe('web API GET /api/me', () => {
     const second = await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
     expect(second.status).toBe(200);
     expect((await authority.requests(app.clientId)).token).toBe(before.token + 1);
-    expect(app.store.counts).toEqual({ read: 1, write: 0, delete: 0 });
+    expect(app.store.counts).toEqual({ read: 1, write: 0, delete: 0, list: 0 });
   });
 
   it('rejects bad bearer tokens with the right status and reason, touching no partition', async () => {
@@ -244,12 +244,12 @@ describe('web API GET /api/me', () => {
       expect(response.headers.get('www-authenticate'), name).toMatch(
         /^Bearer error="(invalid_token|insufficient_scope)"/,
       );
-      expect(app.store.counts, name).toEqual({ read: 0, write: 0, delete: 0 });
+      expect(app.store.counts, name).toEqual({ read: 0, write: 0, delete: 0, list: 0 });
     }
     resetCounts();
     const huge = await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${'a'.repeat(1024 * 1024)}` } });
     expect(huge.status).toBe(431);
-    expect(app.store.counts).toEqual({ read: 0, write: 0, delete: 0 });
+    expect(app.store.counts).toEqual({ read: 0, write: 0, delete: 0, list: 0 });
   });
 
   it('passes a claims challenge back when the authority requires interaction', async () => {
@@ -308,7 +308,7 @@ describe('web API DELETE /api/me/cache', () => {
     resetCounts();
     const anonymous = await fetch(`${app.url}/api/me/cache`, { method: 'DELETE' });
     expect(anonymous.status).toBe(401);
-    expect(app.store.counts).toEqual({ read: 0, write: 0, delete: 0 });
+    expect(app.store.counts).toEqual({ read: 0, write: 0, delete: 0, list: 0 });
 
     const purged = await fetch(`${app.url}/api/me/cache`, {
       method: 'DELETE',

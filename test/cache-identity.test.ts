@@ -23,14 +23,14 @@ describe.each<StoreKind>(storeKinds('cosmos', 'table', 'redis', 'memory'))('toke
     const first = await acquireAppToken(app.factory, APP_SCOPE, logger);
     expect(first.result.fromCache).toBe(false);
     expect(first.stats).toMatchObject({ reads: 1, writes: 1, conflicts: 0 });
-    expect(store.counts).toEqual({ read: 1, write: 1, delete: 0 });
+    expect(store.counts).toEqual({ read: 1, write: 1, delete: 0, list: 0 });
 
     const before = await tokenRequests(app.clientId);
     store.counts.read = store.counts.write = 0;
     const second = await acquireAppToken(app.factory, APP_SCOPE, logger);
     expect(second.result.fromCache).toBe(true);
     expect(second.result.accessToken).toBe(first.result.accessToken);
-    expect(store.counts).toEqual({ read: 1, write: 0, delete: 0 });
+    expect(store.counts).toEqual({ read: 1, write: 0, delete: 0, list: 0 });
     expect(second.stats).toMatchObject({ reads: 1, writes: 0 });
     expect(await tokenRequests(app.clientId)).toBe(before);
     expect(first.partitionKey).toBe(appPartitionKey(app.clientId, app.tenantId));
@@ -55,7 +55,7 @@ describe.each<StoreKind>(storeKinds('cosmos', 'table', 'redis', 'memory'))('toke
     const first = await acquireTokenOnBehalfOf(app.factory, claims, assertion, GRAPH, logger);
     expect(first.result.fromCache).toBe(false);
     expect(await tokenRequests(app.clientId)).toBe(before + 1);
-    expect(store.counts).toEqual({ read: 1, write: 1, delete: 0 });
+    expect(store.counts).toEqual({ read: 1, write: 1, delete: 0, list: 0 });
     expect(first.partitionKey).toBe(`${oid}.${app.tenantId}`);
 
     store.counts.read = store.counts.write = 0;
@@ -63,7 +63,7 @@ describe.each<StoreKind>(storeKinds('cosmos', 'table', 'redis', 'memory'))('toke
     expect(second.result.fromCache).toBe(true);
     expect(second.result.accessToken).toBe(first.result.accessToken);
     expect(await tokenRequests(app.clientId)).toBe(before + 1);
-    expect(store.counts).toEqual({ read: 1, write: 0, delete: 0 });
+    expect(store.counts).toEqual({ read: 1, write: 0, delete: 0, list: 0 });
   });
 
   it('auth code, then silent with an expired access token: refreshed and written back with the rotated refresh token', async () => {

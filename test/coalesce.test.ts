@@ -20,7 +20,7 @@ describe('identical concurrent acquisitions in one process', () => {
     expect((await authority.requests(app.clientId)).token).toBe(before.token + 1);
     expect(new Set(outcomes.map((o) => o.result.accessToken)).size).toBe(1);
     expect(outcomes.filter((o) => o.joined)).toHaveLength(9);
-    expect(store.counts).toEqual({ read: 1, write: 1, delete: 0 });
+    expect(store.counts).toEqual({ read: 1, write: 1, delete: 0, list: 0 });
 
     // Another user, or the same user with another incoming token, is not held up by or mixed with these.
     const other = newId();

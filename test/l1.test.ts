@@ -37,7 +37,7 @@ describe('L1 tier', () => {
     const second = await acquireAppToken(withL1.factory, SCOPE_A, logger);
     expect(second.result.fromCache).toBe(true);
     expect(second.stats).toMatchObject({ reads: 1, writes: 0, l1Hits: 1, bytesRead: 0 });
-    expect(store.counts).toEqual({ read: 1, write: 0, delete: 0 });
+    expect(store.counts).toEqual({ read: 1, write: 0, delete: 0, list: 0 });
 
     // Another instance (no L1) changes the partition: the conditional read notices and the full document is used.
     await acquireAppToken(app.factory, SCOPE_B, logger);
@@ -57,7 +57,7 @@ describe('L1 tier', () => {
     store.counts.read = store.counts.write = 0;
     const warm = await acquireAppToken(app.factory, SCOPE_A, logger);
     expect(warm.result.fromCache).toBe(true);
-    expect(store.counts).toEqual({ read: 0, write: 0, delete: 0 });
+    expect(store.counts).toEqual({ read: 0, write: 0, delete: 0, list: 0 });
     expect(warm.stats.l1Hits).toBe(1);
     await new Promise((resolve) => setTimeout(resolve, 250));
     const stale = await acquireAppToken(app.factory, SCOPE_A, logger);

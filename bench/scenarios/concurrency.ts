@@ -4,7 +4,7 @@
  * round-robin (a user's calls never overlap) and shuffled (a user's first calls can run at the same time).
  */
 import { acquireTokenOnBehalfOf } from '../../lib/auth/tokens.js';
-import { delta, snapshot } from '../support/counting-store.js';
+import { delta, snapshot } from '../../dev/counting-store.js';
 import { measuredOn, type MeasuredOn } from '../support/environment.js';
 import type { Goal, ScenarioResult } from '../support/report.js';
 import { authorityTokenRequests, quietLogger, type BenchStack, type BenchStoreKind } from '../support/stack.js';

@@ -19,7 +19,7 @@ import { ACTIVE_PREFIX } from '../../lib/daemons/optin.js';
 import { runUserDaemon } from '../../lib/daemons/user-daemon.js';
 import { benchContext } from '../support/context.js';
 import { collectGarbage } from '../support/gc.js';
-import { delta, snapshot } from '../support/counting-store.js';
+import { delta, snapshot } from '../../dev/counting-store.js';
 import { measuredOn, type MeasuredOn } from '../support/environment.js';
 import type { Goal, ScenarioResult } from '../support/report.js';
 import { authorityTokenRequests, quietLogger, type BenchStack, type BenchStoreKind } from '../support/stack.js';

@@ -5,7 +5,7 @@
 import { acquireTokenOnBehalfOf } from '../../lib/auth/tokens.js';
 import { decodeDocument, isObject } from '../../lib/cache/document.js';
 import { open } from '../../lib/cache/envelope.js';
-import { delta, snapshot } from '../support/counting-store.js';
+import { delta, snapshot } from '../../dev/counting-store.js';
 import { measuredOn, type MeasuredOn } from '../support/environment.js';
 import type { ScenarioResult } from '../support/report.js';
 import { authorityTokenRequests, quietLogger, type BenchStack, type BenchStoreKind } from '../support/stack.js';

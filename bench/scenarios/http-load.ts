@@ -10,7 +10,7 @@ import { startLocalHost } from '../../dev/host/server.js';
 import { createStore } from '../../lib/cache/stores/from-config.js';
 import { parseConfig } from '../../lib/config.js';
 import { createRuntime, useRuntime } from '../../lib/runtime.js';
-import { countingStore, delta, snapshot } from '../support/counting-store.js';
+import { countingStore, delta, snapshot } from '../../dev/counting-store.js';
 import { measuredOn, ROOT, type MeasuredOn } from '../support/environment.js';
 import type { Goal, ScenarioResult } from '../support/report.js';
 import { authorityTokenRequests, suffix, type BenchApp, type BenchStack } from '../support/stack.js';

@@ -10,7 +10,7 @@
 import { acquireAppToken, acquireTokenOnBehalfOf } from '../../lib/auth/tokens.js';
 import { getMe } from '../../lib/webapi/me.js';
 import { benchContext, bearerRequest } from '../support/context.js';
-import { delta, snapshot } from '../support/counting-store.js';
+import { delta, snapshot } from '../../dev/counting-store.js';
 import { measuredOn, type MeasuredOn } from '../support/environment.js';
 import type { Goal, ScenarioResult } from '../support/report.js';
 import {

@@ -19,7 +19,7 @@ import { createTableStore } from '../../lib/cache/stores/table.js';
 import { parseConfig } from '../../lib/config.js';
 import type { Logger } from '../../lib/log.js';
 import { createRuntime, type Runtime } from '../../lib/runtime.js';
-import { countingStore, type CountingStore } from './counting-store.js';
+import { countingStore, type CountingStore } from '../../dev/counting-store.js';
 
 export type BenchStoreKind = 'memory' | 'table' | 'cosmos';
 

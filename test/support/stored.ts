@@ -31,34 +31,4 @@ export function section(doc: CacheDocument | undefined, name: string): Record<st
   return (doc?.msal[name] ?? {}) as Record<string, JsonObject>;
 }
 
-/** Counts the operations that reach a real store (a wrapper, not a mock: every call goes through). */
-export function countingStore(
-  inner: CacheStore,
-): CacheStore & { counts: { read: number; write: number; delete: number } } {
-  const counts = { read: 0, write: 0, delete: 0 };
-  return {
-    kind: inner.kind,
-    counts,
-    read: (key) => {
-      counts.read++;
-      return inner.read(key);
-    },
-    write: (key, data, options) => {
-      counts.write++;
-      return inner.write(key, data, options);
-    },
-    delete: (key, options) => {
-      counts.delete++;
-      return inner.delete(key, options);
-    },
-    list: (options) => inner.list(options),
-    ...(inner.readIfChanged
-      ? {
-          readIfChanged: (key: string, etag: string) => {
-            counts.read++;
-            return inner.readIfChanged!(key, etag);
-          },
-        }
-      : {}),
-  };
-}
+export { countingStore } from '../../dev/counting-store.js';

@@ -1,4 +1,4 @@
-import type { CacheStore } from '../../lib/cache/stores/store.js';
+import type { CacheStore } from '../lib/cache/stores/store.js';
 
 export interface StoreCounts {
   read: number;
