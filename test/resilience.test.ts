@@ -49,7 +49,7 @@ describe('the store goes away and comes back', () => {
     const during = await callMe(bob);
     expect(during.status).toBe(200);
     expect(app.logs.find((l) => l.includes('store read failed'))).toMatch(/unavailable|ECONNREFUSED/);
-    expect(telemetryOf(bob)).toEqual([expect.objectContaining({ reads: 0, writes: 0 })]);
+    expect(telemetryOf(bob)).toEqual([expect.objectContaining({ reads: 0, writes: 0, failures: 1 })]);
     await app.host.timers.fire('appDaemon');
     expect(app.logs.some((l) => l.includes('app daemon: ok'))).toBe(true);
 

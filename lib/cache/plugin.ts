@@ -123,6 +123,7 @@ export class PartitionCachePlugin implements ICachePlugin {
     this.loading ??= this.initialRead().then(
       ({ doc, etag, rewrite }) => ({ doc, etag, rewrite, unavailable: false }),
       (error: unknown) => {
+        this.stats.failures++;
         this.options.logger.warn(
           `token cache: store read failed for partition ${this.partitionKey}; continuing without the cache: ${describeError(error)}`,
         );
