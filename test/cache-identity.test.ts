@@ -190,11 +190,7 @@ describe.each<StoreKind>(storeKinds('cosmos', 'table', 'redis'))('concurrency on
     const app = newApp(store);
     const logger = captureLogger();
     const users = Array.from({ length: 20 }, () => newId());
-    const assertions = await Promise.all(
-      users.map((oid) =>
-        authority.mint({ oid, sub: oid, tid: app.tenantId, aud: app.clientId, scp: 'access_as_user' }),
-      ),
-    );
+    const assertions = await Promise.all(users.map((oid) => authority.callerToken(app, oid)));
     const calls = Array.from({ length: 100 }, (_, i) => i % 20);
     const outcomes = await Promise.all(
       calls.map((u) =>

@@ -12,7 +12,7 @@ describe('identical concurrent acquisitions in one process', () => {
     const logger = captureLogger();
     const oid = newId();
     const claims = { oid, tid: app.tenantId };
-    const assertion = await authority.mint({ ...claims, sub: oid, aud: app.clientId, scp: 'access_as_user' });
+    const assertion = await authority.callerToken(app, oid);
     const before = await authority.requests(app.clientId);
     const outcomes = await Promise.all(
       Array.from({ length: 10 }, () => acquireTokenOnBehalfOf(app.factory, claims, assertion, GRAPH, logger)),
@@ -24,13 +24,7 @@ describe('identical concurrent acquisitions in one process', () => {
 
     // Another user, or the same user with another incoming token, is not held up by or mixed with these.
     const other = newId();
-    const otherToken = await authority.mint({
-      oid: other,
-      sub: other,
-      tid: app.tenantId,
-      aud: app.clientId,
-      scp: 'access_as_user',
-    });
+    const otherToken = await authority.callerToken(app, other);
     const [mine, theirs] = await Promise.all([
       acquireTokenOnBehalfOf(app.factory, claims, assertion, GRAPH, logger),
       acquireTokenOnBehalfOf(app.factory, { oid: other, tid: app.tenantId }, otherToken, GRAPH, logger),

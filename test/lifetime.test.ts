@@ -47,13 +47,7 @@ describe('expiry', () => {
     const store = newStore('cosmos', suffix);
     const app = newApp(store);
     const oid = newId();
-    const assertion = await authority.mint({
-      oid,
-      sub: oid,
-      tid: app.tenantId,
-      aud: app.clientId,
-      scp: 'access_as_user',
-    });
+    const assertion = await authority.callerToken(app, oid);
     await acquireTokenOnBehalfOf(app.factory, { oid, tid: app.tenantId }, assertion, GRAPH, captureLogger());
     const s = stack();
     const client = new CosmosClient({
@@ -109,13 +103,7 @@ describe('size', () => {
     const app = newApp(createMemoryStore({ maxDocumentBytes: 512 }));
     const logger = captureLogger();
     const oid = newId();
-    const assertion = await authority.mint({
-      oid,
-      sub: oid,
-      tid: app.tenantId,
-      aud: app.clientId,
-      scp: 'access_as_user',
-    });
+    const assertion = await authority.callerToken(app, oid);
     const outcome = await acquireTokenOnBehalfOf(app.factory, { oid, tid: app.tenantId }, assertion, GRAPH, logger);
     expect(outcome.result.accessToken).toBeTruthy();
     expect(outcome.stats).toMatchObject({ writes: 0, failures: 1 });

@@ -59,13 +59,7 @@ describe.each<'cosmos' | 'table'>(['cosmos', 'table'])('encryption at rest on %s
     const logger = captureLogger();
     const { partitionKey } = await signIn(app, `ivy-${newId()}@contoso.test`, GRAPH, logger);
     const oid = newId();
-    const assertion = await authority.mint({
-      oid,
-      sub: oid,
-      tid: app.tenantId,
-      aud: app.clientId,
-      scp: 'access_as_user',
-    });
+    const assertion = await authority.callerToken(app, oid);
     const obo = await acquireTokenOnBehalfOf(app.factory, { oid, tid: app.tenantId }, assertion, GRAPH, logger);
     await acquireAppToken(app.factory, ['api://downstream/.default'], logger);
 
@@ -105,7 +99,7 @@ describe.each<StoreKind>(['cosmos', 'table'])('damaged or foreign documents on %
       const logger = captureLogger();
       const oid = newId();
       const claims = { oid, tid: app.tenantId };
-      const assertion = await authority.mint({ ...claims, sub: oid, aud: app.clientId, scp: 'access_as_user' });
+      const assertion = await authority.callerToken(app, oid);
       const first = await acquireTokenOnBehalfOf(app.factory, claims, assertion, GRAPH, logger);
       const stored = (await store.read(first.partitionKey))!;
       const sealedElsewhere = seal(app.keyRing, `${newId()}.${app.tenantId}`, Buffer.from('{"msal":{},"updated":{}}'));

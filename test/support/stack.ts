@@ -59,6 +59,9 @@ export const authority = {
   revoke: (oid: string, tid?: string) => admin('POST', 'revoke', { oid, ...(tid ? { tid } : {}) }),
   requireInteraction: (oid: string, claims: Record<string, unknown> | null) =>
     admin('POST', 'require-interaction', { oid, claims }),
+  /** An incoming token of user `oid` for `app`'s web API, as a client app would send it (the OBO assertion). */
+  callerToken: (app: { clientId: string; tenantId: string }, oid: string) =>
+    authority.mint({ oid, sub: oid, tid: app.tenantId, aud: app.clientId, scp: 'access_as_user' }),
   /** The next `count` token requests of `clientId` answer `status`. */
   failNext: (clientId: string, count: number, status: number) =>
     admin('POST', 'fail', { count, status, client_id: clientId }),
