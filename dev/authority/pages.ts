@@ -36,16 +36,21 @@ function hiddenFields(params: URLSearchParams): string {
     .join('\n');
 }
 
-/** The account picker: one button per dev user, plus a free-form username. No passwords. */
-export function signInPage(actionUrl: string, params: URLSearchParams, users: readonly DevUser[]): string {
-  const fields = hiddenFields(params);
-  const buttons = users
+/** One submit button per dev user (the picker forms post the chosen user's oid). */
+function userButtons(users: readonly DevUser[]): string {
+  return users
     .map(
       (u) =>
         `<button class="user" type="submit" name="user" value="${escapeHtml(u.oid)}">` +
         `${escapeHtml(u.name)}<small>${escapeHtml(u.username)}</small></button>`,
     )
     .join('\n');
+}
+
+/** The account picker: one button per dev user, plus a free-form username. No passwords. */
+export function signInPage(actionUrl: string, params: URLSearchParams, users: readonly DevUser[]): string {
+  const fields = hiddenFields(params);
+  const buttons = userButtons(users);
   return page(
     'Sign in to the local authority',
     `<h1>Sign in to the local authority</h1>
@@ -107,13 +112,7 @@ export function devicePickerPage(
   users: readonly DevUser[],
 ): string {
   const code = `<input type="hidden" name="user_code" value="${escapeHtml(userCode)}">`;
-  const buttons = users
-    .map(
-      (u) =>
-        `<button class="user" type="submit" name="user" value="${escapeHtml(u.oid)}">` +
-        `${escapeHtml(u.name)}<small>${escapeHtml(u.username)}</small></button>`,
-    )
-    .join('\n');
+  const buttons = userButtons(users);
   return page(
     'Sign in on another device',
     `<h1>Sign in on another device</h1>

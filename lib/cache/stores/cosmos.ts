@@ -13,7 +13,7 @@ import {
   StoreError,
   StoreTooLargeError,
   isNetworkError,
-  withDeadline,
+  sdkOperations,
   type CacheStore,
   type ListOptions,
   type ListPage,
@@ -127,18 +127,9 @@ export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
   const sdkContainer = lazy(connect);
 
   /** Runs one operation with the deadline, mapping SDK errors to store errors. */
-  async function run<T>(
-    partitionKey: string | undefined,
-    operation: (container: Container, abortSignal: AbortSignal) => Promise<T>,
-  ): Promise<T> {
-    try {
-      return await withDeadline(operationTimeoutMs, `Cosmos DB ${databaseId}/${containerId}`, async (abortSignal) =>
-        operation(await sdkContainer.get(), abortSignal),
-      );
-    } catch (error) {
-      throw toStoreError(error, partitionKey, `${databaseId}/${containerId}`);
-    }
-  }
+  const run = sdkOperations(sdkContainer, operationTimeoutMs, `Cosmos DB ${databaseId}/${containerId}`, (error, key) =>
+    toStoreError(error, key, `${databaseId}/${containerId}`),
+  );
 
   return {
     kind: 'cosmos',

@@ -178,3 +178,24 @@ export async function withDeadline<T>(
     clearTimeout(timer);
   }
 }
+
+/**
+ * The runner of an SDK-backed store: each operation gets the (lazily set up) client and an abort signal under the
+ * deadline, and any failure is mapped to a store error.
+ */
+export function sdkOperations<C>(
+  client: { get(): Promise<C> },
+  timeoutMs: number,
+  describeTarget: string,
+  toStoreError: (error: unknown, partitionKey: string | undefined) => unknown,
+): <T>(partitionKey: string | undefined, operation: (client: C, abortSignal: AbortSignal) => Promise<T>) => Promise<T> {
+  return async (partitionKey, operation) => {
+    try {
+      return await withDeadline(timeoutMs, describeTarget, async (abortSignal) =>
+        operation(await client.get(), abortSignal),
+      );
+    } catch (error) {
+      throw toStoreError(error, partitionKey);
+    }
+  };
+}

@@ -13,7 +13,7 @@ import {
   StoreError,
   StoreTooLargeError,
   isNetworkError,
-  withDeadline,
+  sdkOperations,
   type CacheStore,
   type ListEntry,
   type ListOptions,
@@ -113,18 +113,9 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
   const sdkClient = lazy(connect);
 
   /** Runs one operation with the deadline, mapping SDK errors to store errors. */
-  async function run<T>(
-    partitionKey: string | undefined,
-    operation: (client: TableClient, abortSignal: AbortSignal) => Promise<T>,
-  ): Promise<T> {
-    try {
-      return await withDeadline(operationTimeoutMs, `Table "${tableName}"`, async (abortSignal) =>
-        operation(await sdkClient.get(), abortSignal),
-      );
-    } catch (error) {
-      throw toStoreError(error, partitionKey, tableName);
-    }
-  }
+  const run = sdkOperations(sdkClient, operationTimeoutMs, `Table "${tableName}"`, (error, key) =>
+    toStoreError(error, key, tableName),
+  );
 
   return {
     kind: 'table',
