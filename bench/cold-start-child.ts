@@ -55,19 +55,19 @@ const afterImport = loadedSdks();
 const modulesAfterImport = resolved.size;
 
 // The first invocation: the runtime from the app settings, and the store's first read (SDK load + connection).
-const { getRuntime } = await import('../lib/runtime.js');
+const { appRuntime } = await import('../app/host/registration.js');
 const readStarted = performance.now();
-const runtime = getRuntime();
-const document = await runtime.store.read(process.env.BENCH_PROBE_KEY ?? 'cold-start-probe');
+const runtime = appRuntime();
+const document = await runtime.tokenStore.read(process.env.BENCH_PROBE_KEY ?? 'cold-start-probe');
 const firstReadMs = performance.now() - readStarted;
 const secondStarted = performance.now();
-await runtime.store.read(process.env.BENCH_PROBE_KEY ?? 'cold-start-probe');
+await runtime.tokenStore.read(process.env.BENCH_PROBE_KEY ?? 'cold-start-probe');
 const secondReadMs = performance.now() - secondStarted;
 const afterFirstRead = loadedSdks();
 
 process.stdout.write(
   `${JSON.stringify({
-    store: runtime.store.kind,
+    store: runtime.tokenStore.kind,
     functions: files.length,
     bootMs,
     importMs,
@@ -81,4 +81,4 @@ process.stdout.write(
     modules: trace ? resolved.size : undefined,
   })}\n`,
 );
-await runtime.store.close?.();
+await runtime.close();

@@ -1,4 +1,4 @@
-import type { CacheStore } from '../lib/cache/stores/store.js';
+import type { CacheStore } from '../lib/index.js';
 
 export interface StoreCounts {
   read: number;

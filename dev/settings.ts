@@ -41,6 +41,7 @@ export function embeddedSettings(parts: EmbeddedParts): Record<string, string> {
     CACHE_STORE: 'table',
     TABLE_CONNECTION_STRING: parts.tableConnectionString,
     TABLE_NAME: parts.tableName ?? 'msalcache',
+    TABLE_RECORDS_NAME: parts.tableName ? `${parts.tableName}records` : 'msalrecords',
     CACHE_CREATE_IF_MISSING: 'true',
     CACHE_KEYS: parts.cacheKeys,
     SESSION_KEYS: parts.sessionKeys,

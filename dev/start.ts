@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateKeySetting } from '../lib/cache/keyring.js';
+import { generateKeySetting } from '../lib/index.js';
 import { startLocalAuthority } from './authority/server.js';
 import { startDownstreamApi } from './downstream.js';
 import { startAzuriteTable } from './emulators.js';

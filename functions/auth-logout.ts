@@ -1,11 +1,10 @@
-import { getRuntime } from '../lib/runtime.js';
-import { httpFunction } from '../lib/host/registration.js';
-import { signOut } from '../lib/webapp/pages.js';
+import { httpFunction } from '../app/host/registration.js';
+import { signOut } from '../app/webapp/pages.js';
 
 /** Web app: sign-out; removes the user's partition and ends the authority session. */
 export const registration = httpFunction('authLogout', {
   methods: ['GET'],
   route: 'auth/logout',
   authLevel: 'anonymous',
-  handler: (request, context) => signOut(request, context, getRuntime()),
+  handler: signOut,
 });

@@ -12,7 +12,7 @@
 // - Application Insights (Entra ID ingestion only) on a Log Analytics workspace;
 // - role assignments for the app's identity. No key or connection string reaches an app setting.
 //
-// One source of truth for settings: `appSettings` below must name every setting lib/config.ts reads, except the
+// One source of truth for settings: `appSettings` below must name every setting app/settings.ts reads, except the
 // allow-listed local-only ones; test/settings.test.ts parses this file and fails on a missing or unknown name.
 
 targetScope = 'subscription'
@@ -98,8 +98,14 @@ param cosmosDatabaseName string = 'tokencache'
 @description('COSMOS_CONTAINER.')
 param cosmosContainerName string = 'msal'
 
+@description('COSMOS_RECORDS_CONTAINER: the app\'s records (background opt-ins, user daemon cursor).')
+param cosmosRecordsContainerName string = 'records'
+
 @description('TABLE_NAME.')
 param tableName string = 'msalcache'
+
+@description('TABLE_RECORDS_NAME: the app\'s records (background opt-ins, user daemon cursor).')
+param recordsTableName string = 'msalrecords'
 
 // ---- Downstream API and daemons ----
 
@@ -175,6 +181,7 @@ module storage 'modules/storage.bicep' = {
     name: 'st${resourceToken}'
     deploymentContainerName: deploymentContainerName
     tableName: tableName
+    recordsTableName: recordsTableName
   }
 }
 
@@ -187,6 +194,7 @@ module cosmos 'modules/cosmos.bicep' = {
     name: 'cosmos-${resourceToken}'
     databaseName: cosmosDatabaseName
     containerName: cosmosContainerName
+    recordsContainerName: cosmosRecordsContainerName
   }
 }
 
@@ -244,7 +252,7 @@ var appSettings = {
   APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
 
-  // lib/config.ts: identity
+  // app/settings.ts: identity
   AUTH_TENANT_ID: authTenantId
   AUTH_CLIENT_ID: authClientId
   AUTH_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.clientCredentialUri})'
@@ -253,14 +261,14 @@ var appSettings = {
   AUTH_ALLOWED_TENANTS: !empty(authAllowedTenants) ? authAllowedTenants : authTenantId
   AUTH_REQUIRED_SCOPE: authRequiredScope
 
-  // lib/config.ts: downstream API and web app
+  // app/settings.ts: downstream API and web app
   DOWNSTREAM_API_URL: downstreamApiUrl
   DOWNSTREAM_SCOPES: downstreamScopes
   WEBAPP_REDIRECT_URI: 'https://${appHost}/api/auth/callback'
   WEBAPP_POST_LOGOUT_URI: 'https://${appHost}/api/home'
   SESSION_KEYS: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.sessionKeysUri})'
 
-  // lib/config.ts: daemons and sweeper
+  // app/settings.ts: daemons and sweeper
   APP_DAEMON_SCHEDULE: appDaemonSchedule
   APP_DAEMON_API_URL: appDaemonApiUrl
   APP_DAEMON_SCOPES: appDaemonScopes
@@ -270,7 +278,7 @@ var appSettings = {
   SWEEPER_SCHEDULE: sweeperSchedule
   SWEEPER_MAX_DELETES: sweeperMaxDeletes
 
-  // lib/config.ts: cache
+  // app/settings.ts: cache
   CACHE_STORE: cacheStore
   CACHE_KEYS: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.cacheKeysUri})'
   CACHE_COMPRESS: cacheCompress
@@ -279,8 +287,10 @@ var appSettings = {
   COSMOS_ENDPOINT: cosmos.outputs.endpoint
   COSMOS_DATABASE: cosmosDatabaseName
   COSMOS_CONTAINER: cosmosContainerName
+  COSMOS_RECORDS_CONTAINER: cosmosRecordsContainerName
   TABLE_ACCOUNT_URL: storage.outputs.tableEndpoint
   TABLE_NAME: tableName
+  TABLE_RECORDS_NAME: recordsTableName
 }
 
 module settings 'modules/app-settings.bicep' = {

@@ -1,33 +1,86 @@
-/** The public API of the token-cache library. */
-export { PartitionCachePlugin, type PartitionCachePluginOptions } from './cache/plugin.js';
-export { type CacheStats } from './cache/stats.js';
-export { appPartitionKey, partitionKeyOfAccount, userPartitionKey, PartitionKeyError } from './cache/partitions.js';
+/**
+ * MSAL Node token caches for serverless apps: one cache per user and per app, kept in Cosmos DB, Azure Table
+ * storage, Redis or memory; encrypted at rest; written back only when changed, conditionally on the ETag read.
+ *
+ * The public API is exactly what this file exports.
+ */
+
+// The token cache: create one per process.
 export {
-  createKeyRing,
-  parseKeyRing,
-  generateKeySetting,
-  KeyRingError,
-  type KeyRing,
-  type CacheKey,
-} from './cache/keyring.js';
-export { EnvelopeError } from './cache/envelope.js';
-export * from './cache/stores/index.js';
-export {
-  ClientFactory,
-  type IdentityOptions,
-  type CacheOptions,
-  type InvocationClient,
-  type ClientCredential,
-} from './auth/clients.js';
-export { createNetworkClient, type NetworkClientOptions } from './auth/network.js';
-export {
-  acquireAppToken,
-  acquireTokenOnBehalfOf,
-  acquireTokenSilently,
-  AccountNotCachedError,
+  PartitionedTokenCache,
+  DEFAULT_AUTHORITY_HOST,
+  DEFAULT_CACHE_LIFETIME_MS,
+  DEFAULT_MAX_WRITE_ATTEMPTS,
+  type PartitionedTokenCacheOptions,
+  type TokenCacheAuthOptions,
+  type TokenCacheStorageOptions,
+  type TokenCacheSystemOptions,
+  type InvocationOptions,
   type TokenOutcome,
-} from './auth/tokens.js';
-export { validateBearer, createKeyResolver, BearerError, type BearerPolicy, type CallerClaims } from './auth/bearer.js';
-export { classifyTokenError, type TokenFailure } from './auth/errors.js';
-export { logTokenTelemetry, type TokenTelemetry } from './telemetry.js';
-export { type Logger } from './log.js';
+  type CallerIdentity,
+  type PartitionClient,
+} from './token-cache.js';
+export { type CacheStats } from './cache/stats.js';
+export { MAX_OBO_TOKENS_PER_TARGET } from './cache/merge.js';
+export { type L1Options } from './cache/l1.js';
+
+// Partition keys: built only from validated claims or configuration.
+export { userPartitionKey, appPartitionKey, partitionKeyOfAccount } from './cache/partitions.js';
+
+// Encryption at rest.
+export { parseKeyRing, createKeyRing, generateKeySetting, type KeyRing, type CacheKey } from './cache/keyring.js';
+
+// Stores: one small interface, one factory per store; each store's SDK is imported on first use.
+export {
+  StoreError,
+  StoreConflictError,
+  StoreTooLargeError,
+  DEFAULT_LIST_PAGE_SIZE,
+  type CacheStore,
+  type StoredDocument,
+  type WriteOptions,
+  type ListOptions,
+  type ListEntry,
+  type ListPage,
+  type StoreErrorCode,
+} from './stores/store.js';
+export { createMemoryStore, type MemoryStoreOptions } from './stores/memory.js';
+export {
+  createTableStore,
+  DEFAULT_TABLE_NAME,
+  TABLE_MAX_ENTITY_BYTES,
+  type TableStoreOptions,
+} from './stores/table.js';
+export {
+  createCosmosStore,
+  DEFAULT_COSMOS_DATABASE_ID,
+  DEFAULT_COSMOS_CONTAINER_ID,
+  COSMOS_MAX_ITEM_BYTES,
+  type CosmosStoreOptions,
+} from './stores/cosmos.js';
+export {
+  createRedisStore,
+  DEFAULT_REDIS_KEY_PREFIX,
+  DEFAULT_REDIS_MAX_DOCUMENT_BYTES,
+  type RedisStoreOptions,
+} from './stores/redis.js';
+export { sweepExpired, DEFAULT_SWEEP_BUDGET, type SweepOptions, type SweepResult } from './stores/sweep.js';
+
+// Web APIs: validating the caller's bearer token.
+export {
+  createBearerValidator,
+  BearerError,
+  DEFAULT_CLOCK_TOLERANCE_SECONDS,
+  type BearerValidator,
+  type BearerValidatorOptions,
+  type ValidatedCaller,
+  type CallerClaims,
+} from './auth/bearer.js';
+
+// Errors and what to do about them.
+export { TokenCacheError, hasErrorCode, type TokenCacheErrorCode } from './errors.js';
+export { classifyTokenError, type TokenFailure } from './auth/token-errors.js';
+
+// Logging and telemetry.
+export { describeError, type TokenCacheLogger } from './log.js';
+export { TOKEN_TELEMETRY_PREFIX } from './telemetry.js';

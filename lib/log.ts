@@ -2,7 +2,7 @@
  * The logging surface the library needs; an Azure Functions `InvocationContext` satisfies it, and so does `console`.
  * Callers must never pass a token, a secret or a cache's contents: the library only logs codes, sizes and keys.
  */
-export interface Logger {
+export interface TokenCacheLogger {
   info(...args: unknown[]): void;
   warn(...args: unknown[]): void;
   error(...args: unknown[]): void;

@@ -1,4 +1,4 @@
-import type { Logger } from './log.js';
+import type { TokenCacheLogger } from './log.js';
 import type { CacheStats } from './cache/stats.js';
 
 /** One structured line per token acquisition, for dashboards (hit ratio, store latency, conflicts). No contents. */
@@ -11,12 +11,12 @@ export interface TokenTelemetry {
   readonly outcome: string;
 }
 
-export const TELEMETRY_PREFIX = 'token-cache-telemetry';
+export const TOKEN_TELEMETRY_PREFIX = 'token-cache-telemetry';
 
-export function logTokenTelemetry(logger: Logger, telemetry: TokenTelemetry): void {
+export function logTokenTelemetry(logger: TokenCacheLogger, telemetry: TokenTelemetry): void {
   const { stats } = telemetry;
   logger.info(
-    `${TELEMETRY_PREFIX} ${JSON.stringify({
+    `${TOKEN_TELEMETRY_PREFIX} ${JSON.stringify({
       op: telemetry.operation,
       partition: telemetry.partitionKey,
       fromCache: telemetry.fromCache,

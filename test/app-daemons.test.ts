@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enableBackground } from '../lib/daemons/optin.js';
+import { enableBackground } from '../app/daemons/optin.js';
 import type { JsonObject } from '../lib/cache/document.js';
-import { parseKeyRing } from '../lib/cache/keyring.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { signIn } from './support/signin.js';
 import { authority, captureLogger } from './support/stack.js';
@@ -34,25 +33,18 @@ describe('app daemon (timer)', () => {
 describe('user daemon (timer)', () => {
   it('works for 50 opted-in users; one with a revoked refresh token is paused and skipped next run, nobody else affected', async () => {
     const logger = captureLogger();
-    const ring = parseKeyRing(app.runtime.config.cache.keys);
-    const testApp = {
-      clientId: app.clientId,
-      tenantId: app.tenantId,
-      factory: app.runtime.factory,
-      store: app.runtime.store,
-      keyRing: ring,
-    };
+    const ring = app.cache.keyRing;
     const users = [];
     for (let i = 0; i < 50; i++) {
       const { partitionKey } = await signIn(
-        testApp,
+        app.cache,
         `worker${i}@contoso.test`,
-        [...app.runtime.config.web.downstreamScopes],
+        [...app.runtime.settings.web.downstreamScopes],
         logger,
       );
-      await enableBackground(app.runtime.store, partitionKey);
+      await enableBackground(app.runtime.recordStore, partitionKey);
       // Expired access tokens: the daemon has to refresh from each user's cached refresh token.
-      await editStored(app.runtime.store, ring, partitionKey, (msal) => ({
+      await editStored(app.runtime.tokenStore, ring, partitionKey, (msal) => ({
         ...msal,
         AccessToken: Object.fromEntries(
           Object.entries(msal.AccessToken as Record<string, JsonObject>).map(([k, at]) => [
@@ -75,10 +67,10 @@ describe('user daemon (timer)', () => {
     expect((await authority.requests(app.clientId)).byGrant.refresh_token).toBe(
       (before.byGrant.refresh_token ?? 0) + 50,
     );
-    const active = (await app.runtime.store.list({ prefix: 'bg.' })).entries.map((e) => e.partitionKey);
+    const active = (await app.runtime.recordStore.list({ prefix: 'bg.' })).entries.map((e) => e.partitionKey);
     expect(active).toHaveLength(49);
     expect(active).not.toContain(`bg.${revoked}`);
-    expect(await app.runtime.store.read(`bgp.${revoked}`)).toBeDefined();
+    expect(await app.runtime.recordStore.read(`bgp.${revoked}`)).toBeDefined();
 
     app.logs.length = 0;
     const beforeSecond = await authority.requests(app.clientId);
@@ -92,7 +84,7 @@ describe('user daemon (timer)', () => {
   });
 
   it('keeps to its per-run budget and continues where it stopped on the next run', async () => {
-    const { runUserDaemon } = await import('../lib/daemons/user-daemon.js');
+    const { runUserDaemon } = await import('../app/daemons/user-daemon.js');
     const { InvocationContext } = await import('@azure/functions');
     const context = new InvocationContext({ functionName: 'userDaemon', logHandler: () => undefined });
     const first = await runUserDaemon(undefined, context, app.runtime, { concurrency: 3, budget: 20, pageSize: 7 });

@@ -163,8 +163,8 @@ describe('web app sign-in', () => {
 
 /** A session cookie sealed by another deployment (other keys) for a real-looking account. */
 async function foreignSessionCookie(): Promise<string> {
-  const { sealCookie } = await import('../lib/webapp/cookies.js');
-  const { createKeyRing } = await import('../lib/cache/keyring.js');
+  const { sealCookie } = await import('../app/webapp/cookies.js');
+  const { createKeyRing } = await import('../lib/index.js');
   const { randomBytes } = await import('node:crypto');
   return sealCookie(
     createKeyRing([{ id: 's1', key: randomBytes(32) }]),
@@ -269,11 +269,12 @@ describe('web API GET /api/me', () => {
 
   it('answers 502 with a reason when the downstream API fails, and still caches the token', async () => {
     const { HttpRequest, InvocationContext } = await import('@azure/functions');
-    const { createRuntime } = await import('../lib/runtime.js');
-    const { getMe } = await import('../lib/webapi/me.js');
-    const broken = createRuntime(
-      { ...app.runtime.config, web: { ...app.runtime.config.web, downstreamUrl: 'http://127.0.0.1:9/v1.0/me' } },
-      { store: app.store },
+    const { createAppRuntime } = await import('../app/runtime.js');
+    const { getMe } = await import('../app/webapi/me.js');
+    const { settings } = app.runtime;
+    const broken = createAppRuntime(
+      { ...settings, web: { ...settings.web, downstreamUrl: 'http://127.0.0.1:9/v1.0/me' } },
+      { stores: { tokens: app.store, records: app.records } },
     );
     const token = await authority.mint(claimsFor(newId()));
     const response = await getMe(
@@ -301,9 +302,9 @@ describe('web API DELETE /api/me/cache', () => {
     secretsSeen.add(token);
     const partitionKey = `${oid}.${app.tenantId}`;
     expect((await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
-    const { enableBackground } = await import('../lib/daemons/optin.js');
-    await enableBackground(app.runtime.store, partitionKey);
-    expect(await app.runtime.store.read(partitionKey)).toBeDefined();
+    const { enableBackground } = await import('../app/daemons/optin.js');
+    await enableBackground(app.runtime.recordStore, partitionKey);
+    expect(await app.runtime.tokenStore.read(partitionKey)).toBeDefined();
 
     resetCounts();
     const anonymous = await fetch(`${app.url}/api/me/cache`, { method: 'DELETE' });
@@ -315,8 +316,8 @@ describe('web API DELETE /api/me/cache', () => {
       headers: { authorization: `Bearer ${token}` },
     });
     expect(purged.status).toBe(204);
-    expect(await app.runtime.store.read(partitionKey)).toBeUndefined();
-    expect(await app.runtime.store.read(`bg.${partitionKey}`)).toBeUndefined();
+    expect(await app.runtime.tokenStore.read(partitionKey)).toBeUndefined();
+    expect(await app.runtime.recordStore.read(`bg.${partitionKey}`)).toBeUndefined();
     const again = await fetch(`${app.url}/api/me/cache`, {
       method: 'DELETE',
       headers: { authorization: `Bearer ${token}` },
@@ -327,23 +328,21 @@ describe('web API DELETE /api/me/cache', () => {
 
 describe('logs of the whole run above', () => {
   it('contain no token, refresh token, client secret, key or cookie value', async () => {
-    const { parseKeyRing } = await import('../lib/cache/keyring.js');
     const { readStored } = await import('./support/stored.js');
-    const ring = parseKeyRing(app.runtime.config.cache.keys);
+    const ring = app.cache.keyRing;
     const secrets = new Set(secretsSeen);
-    for (const { partitionKey } of (await app.runtime.store.list({})).entries) {
-      if (partitionKey.startsWith('bg')) continue;
-      const doc = await readStored(app.runtime.store, ring, partitionKey);
+    for (const { partitionKey } of (await app.runtime.tokenStore.list({})).entries) {
+      const doc = await readStored(app.runtime.tokenStore, ring, partitionKey);
       for (const section of Object.values(doc?.msal ?? {})) {
         for (const entry of Object.values((section ?? {}) as Record<string, { secret?: unknown }>)) {
           if (typeof entry.secret === 'string') secrets.add(entry.secret);
         }
       }
     }
-    for (const setting of [app.runtime.config.cache.keys, app.runtime.config.web.sessionKeys!]) {
+    for (const setting of [app.runtime.settings.cache.keys, app.runtime.settings.web.sessionKeys!]) {
       for (const part of setting.split(',')) secrets.add(part.split(':')[1]!);
     }
-    const credential = app.runtime.config.identity.credential;
+    const credential = app.runtime.settings.identity.credential;
     if ('clientSecret' in credential) secrets.add(credential.clientSecret);
     expect(secrets.size).toBeGreaterThan(10);
     expect(app.logs.length).toBeGreaterThan(10);

@@ -1,6 +1,5 @@
 import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { acquireAppToken, acquireTokenOnBehalfOf, acquireTokenSilently } from '../lib/auth/tokens.js';
 import { encodeDocument, type JsonObject } from '../lib/cache/document.js';
 import { seal } from '../lib/cache/envelope.js';
 import { appPartitionKey } from '../lib/cache/partitions.js';
@@ -20,14 +19,14 @@ describe.each<StoreKind>(storeKinds('cosmos', 'table', 'redis', 'memory'))('toke
     const store = countingStore(newStore(kind));
     const app = newApp(store);
     const logger = captureLogger();
-    const first = await acquireAppToken(app.factory, APP_SCOPE, logger);
+    const first = await app.tokens.acquireTokenByClientCredential({ scopes: APP_SCOPE }, { logger });
     expect(first.result.fromCache).toBe(false);
     expect(first.stats).toMatchObject({ reads: 1, writes: 1, conflicts: 0 });
     expect(store.counts).toEqual({ read: 1, write: 1, delete: 0, list: 0 });
 
     const before = await tokenRequests(app.clientId);
     store.counts.read = store.counts.write = 0;
-    const second = await acquireAppToken(app.factory, APP_SCOPE, logger);
+    const second = await app.tokens.acquireTokenByClientCredential({ scopes: APP_SCOPE }, { logger });
     expect(second.result.fromCache).toBe(true);
     expect(second.result.accessToken).toBe(first.result.accessToken);
     expect(store.counts).toEqual({ read: 1, write: 0, delete: 0, list: 0 });
@@ -52,14 +51,14 @@ describe.each<StoreKind>(storeKinds('cosmos', 'table', 'redis', 'memory'))('toke
     });
 
     const before = await tokenRequests(app.clientId);
-    const first = await acquireTokenOnBehalfOf(app.factory, claims, assertion, GRAPH, logger);
+    const first = await app.tokens.acquireTokenOnBehalfOf({ caller: claims, assertion, scopes: GRAPH }, { logger });
     expect(first.result.fromCache).toBe(false);
     expect(await tokenRequests(app.clientId)).toBe(before + 1);
     expect(store.counts).toEqual({ read: 1, write: 1, delete: 0, list: 0 });
     expect(first.partitionKey).toBe(`${oid}.${app.tenantId}`);
 
     store.counts.read = store.counts.write = 0;
-    const second = await acquireTokenOnBehalfOf(app.factory, claims, assertion, GRAPH, logger);
+    const second = await app.tokens.acquireTokenOnBehalfOf({ caller: claims, assertion, scopes: GRAPH }, { logger });
     expect(second.result.fromCache).toBe(true);
     expect(second.result.accessToken).toBe(first.result.accessToken);
     expect(await tokenRequests(app.clientId)).toBe(before + 1);
@@ -90,7 +89,10 @@ describe.each<StoreKind>(storeKinds('cosmos', 'table', 'redis', 'memory'))('toke
     }));
 
     const before = await authority.requests(app.clientId);
-    const silent = await acquireTokenSilently(app.factory, result.account!.homeAccountId, GRAPH, logger);
+    const silent = await app.tokens.acquireTokenSilent(
+      { homeAccountId: result.account!.homeAccountId, scopes: GRAPH },
+      { logger },
+    );
     expect(silent.result.fromCache).toBe(false);
     expect(silent.result.accessToken).not.toBe(result.accessToken);
     expect((await authority.requests(app.clientId)).byGrant.refresh_token ?? 0).toBe(
@@ -123,17 +125,17 @@ describe.each<StoreKind>(storeKinds('cosmos', 'table', 'redis', 'memory'))('toke
     };
     await store.write(partitionKey, seal(app.keyRing, partitionKey, encodeDocument({ msal: seeded, updated: {} })));
 
-    await acquireAppToken(app.factory, ['api://one/.default'], logger);
+    await app.tokens.acquireTokenByClientCredential({ scopes: ['api://one/.default'] }, { logger });
     let stored = await readStored(store, app.keyRing, partitionKey);
     expect(stored?.msal.FutureEntity).toEqual(foreign.FutureEntity);
     expect(section(stored, 'AppMetadata')['appmetadata-somewhere-client']).toMatchObject({ unknown_field: 'kept' });
 
     // Two invocations race: A reads, B writes, then A writes — A's write conflicts and merges.
-    const a = await app.factory.forPartition(partitionKey, logger);
-    await a.plugin.load();
-    await acquireAppToken(app.factory, ['api://two/.default'], logger);
+    const a = await app.tokens.partitionClient(partitionKey, { logger });
+    await a.load();
+    await app.tokens.acquireTokenByClientCredential({ scopes: ['api://two/.default'] }, { logger });
     await a.client.acquireTokenByClientCredential({ scopes: ['api://three/.default'] });
-    expect(a.plugin.stats.conflicts).toBe(1);
+    expect(a.stats.conflicts).toBe(1);
     stored = await readStored(store, app.keyRing, partitionKey);
     const targets = Object.values(section(stored, 'AccessToken')).map((e) => e.target as string);
     expect(targets.sort()).toEqual(['api://one/.default', 'api://three/.default', 'api://two/.default']);
@@ -152,7 +154,9 @@ describe.each<StoreKind>(storeKinds('cosmos', 'table', 'redis'))('concurrency on
     const scopes = Array.from({ length: 50 }, (_, i) => `api://downstream/scope${i}`);
 
     const outcomes = await Promise.all(
-      scopes.map((scope) => acquireTokenSilently(app.factory, homeAccountId, [scope], logger)),
+      scopes.map((scope) =>
+        app.tokens.acquireTokenSilent({ homeAccountId: homeAccountId, scopes: [scope] }, { logger }),
+      ),
     );
     expect(outcomes.every((o) => !o.result.fromCache)).toBe(true);
     expect(outcomes.reduce((n, o) => n + o.stats.conflicts, 0)).toBeGreaterThan(0);
@@ -178,7 +182,10 @@ describe.each<StoreKind>(storeKinds('cosmos', 'table', 'redis'))('concurrency on
     const index = issued.indexOf(storedRefreshTokens[0]!);
     expect(index).toBeGreaterThan(0);
     const before = await authority.requests(app.clientId);
-    const refreshed = await acquireTokenSilently(app.factory, homeAccountId, GRAPH, logger, { forceRefresh: true });
+    const refreshed = await app.tokens.acquireTokenSilent(
+      { homeAccountId: homeAccountId, scopes: GRAPH, forceRefresh: true },
+      { logger },
+    );
     expect(refreshed.result.fromCache).toBe(false);
     expect((await authority.requests(app.clientId)).byGrant.refresh_token).toBe(
       (before.byGrant.refresh_token ?? 0) + 1,
@@ -194,7 +201,10 @@ describe.each<StoreKind>(storeKinds('cosmos', 'table', 'redis'))('concurrency on
     const calls = Array.from({ length: 100 }, (_, i) => i % 20);
     const outcomes = await Promise.all(
       calls.map((u) =>
-        acquireTokenOnBehalfOf(app.factory, { oid: users[u], tid: app.tenantId }, assertions[u]!, GRAPH, logger),
+        app.tokens.acquireTokenOnBehalfOf(
+          { caller: { oid: users[u]!, tid: app.tenantId }, assertion: assertions[u]!, scopes: GRAPH },
+          { logger },
+        ),
       ),
     );
     for (const [i, u] of calls.entries()) {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { acquireAppToken, acquireTokenOnBehalfOf } from '../lib/auth/tokens.js';
 import { authority, captureLogger, newApp, newId, newStore } from './support/stack.js';
 import { countingStore } from './support/stored.js';
 
@@ -15,7 +14,9 @@ describe('identical concurrent acquisitions in one process', () => {
     const assertion = await authority.callerToken(app, oid);
     const before = await authority.requests(app.clientId);
     const outcomes = await Promise.all(
-      Array.from({ length: 10 }, () => acquireTokenOnBehalfOf(app.factory, claims, assertion, GRAPH, logger)),
+      Array.from({ length: 10 }, () =>
+        app.tokens.acquireTokenOnBehalfOf({ caller: claims, assertion, scopes: GRAPH }, { logger }),
+      ),
     );
     expect((await authority.requests(app.clientId)).token).toBe(before.token + 1);
     expect(new Set(outcomes.map((o) => o.result.accessToken)).size).toBe(1);
@@ -26,8 +27,11 @@ describe('identical concurrent acquisitions in one process', () => {
     const other = newId();
     const otherToken = await authority.callerToken(app, other);
     const [mine, theirs] = await Promise.all([
-      acquireTokenOnBehalfOf(app.factory, claims, assertion, GRAPH, logger),
-      acquireTokenOnBehalfOf(app.factory, { oid: other, tid: app.tenantId }, otherToken, GRAPH, logger),
+      app.tokens.acquireTokenOnBehalfOf({ caller: claims, assertion, scopes: GRAPH }, { logger }),
+      app.tokens.acquireTokenOnBehalfOf(
+        { caller: { oid: other, tid: app.tenantId }, assertion: otherToken, scopes: GRAPH },
+        { logger },
+      ),
     ]);
     expect(mine.joined).toBeFalsy();
     expect(mine.result.fromCache).toBe(true);
@@ -40,7 +44,9 @@ describe('identical concurrent acquisitions in one process', () => {
     const logger = captureLogger();
     const before = await authority.requests(app.clientId);
     const outcomes = await Promise.all(
-      Array.from({ length: 10 }, () => acquireAppToken(app.factory, ['api://downstream/.default'], logger)),
+      Array.from({ length: 10 }, () =>
+        app.tokens.acquireTokenByClientCredential({ scopes: ['api://downstream/.default'] }, { logger }),
+      ),
     );
     expect((await authority.requests(app.clientId)).token).toBe(before.token + 1);
     expect(outcomes.filter((o) => o.joined)).toHaveLength(9);

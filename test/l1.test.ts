@@ -1,8 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { acquireAppToken } from '../lib/auth/tokens.js';
-import { L1Cache } from '../lib/cache/l1.js';
-import { appPartitionKey } from '../lib/cache/partitions.js';
-import type { CacheStore } from '../lib/cache/stores/store.js';
+import { appPartitionKey, type CacheStore } from '../lib/index.js';
 import { authority, captureLogger, newApp, newId, newKeyRing, newStore } from './support/stack.js';
 import { countingStore, readStored, section } from './support/stored.js';
 
@@ -28,21 +25,21 @@ describe('L1 tier', () => {
       clientId: app.clientId,
       tenantId: app.tenantId,
       keyRing: app.keyRing,
-      l1: new L1Cache({ maxAgeMs: 60_000 }),
+      l1: { maxAgeMs: 60_000 },
     });
     const logger = captureLogger();
-    const first = await acquireAppToken(withL1.factory, SCOPE_A, logger);
+    const first = await withL1.tokens.acquireTokenByClientCredential({ scopes: SCOPE_A }, { logger });
     expect(first.stats).toMatchObject({ reads: 1, writes: 1, l1Hits: 0 });
     store.counts.read = store.counts.write = 0;
-    const second = await acquireAppToken(withL1.factory, SCOPE_A, logger);
+    const second = await withL1.tokens.acquireTokenByClientCredential({ scopes: SCOPE_A }, { logger });
     expect(second.result.fromCache).toBe(true);
     expect(second.stats).toMatchObject({ reads: 1, writes: 0, l1Hits: 1, bytesRead: 0 });
     expect(store.counts).toEqual({ read: 1, write: 0, delete: 0, list: 0 });
 
     // Another instance (no L1) changes the partition: the conditional read notices and the full document is used.
-    await acquireAppToken(app.factory, SCOPE_B, logger);
+    await app.tokens.acquireTokenByClientCredential({ scopes: SCOPE_B }, { logger });
     const before = await authority.requests(app.clientId);
-    const third = await acquireAppToken(withL1.factory, SCOPE_B, logger);
+    const third = await withL1.tokens.acquireTokenByClientCredential({ scopes: SCOPE_B }, { logger });
     expect(third.result.fromCache).toBe(true);
     expect(third.stats.l1Hits).toBe(0);
     expect(third.stats.bytesRead).toBeGreaterThan(0);
@@ -51,16 +48,16 @@ describe('L1 tier', () => {
 
   it('without a conditional read (Table): a fresh entry costs no store read at all, a stale one a full read', async () => {
     const store = countingStore(withoutConditionalRead(newStore('table')));
-    const app = newApp(store, { l1: new L1Cache({ maxAgeMs: 200 }) });
+    const app = newApp(store, { l1: { maxAgeMs: 200 } });
     const logger = captureLogger();
-    await acquireAppToken(app.factory, SCOPE_A, logger);
+    await app.tokens.acquireTokenByClientCredential({ scopes: SCOPE_A }, { logger });
     store.counts.read = store.counts.write = 0;
-    const warm = await acquireAppToken(app.factory, SCOPE_A, logger);
+    const warm = await app.tokens.acquireTokenByClientCredential({ scopes: SCOPE_A }, { logger });
     expect(warm.result.fromCache).toBe(true);
     expect(store.counts).toEqual({ read: 0, write: 0, delete: 0, list: 0 });
     expect(warm.stats.l1Hits).toBe(1);
     await new Promise((resolve) => setTimeout(resolve, 250));
-    const stale = await acquireAppToken(app.factory, SCOPE_A, logger);
+    const stale = await app.tokens.acquireTokenByClientCredential({ scopes: SCOPE_A }, { logger });
     expect(stale.stats).toMatchObject({ reads: 1, l1Hits: 0 });
     expect(store.counts.read).toBe(1);
   });
@@ -70,20 +67,22 @@ describe('L1 tier', () => {
     const keyRing = newKeyRing();
     const clientId = newId();
     const tenantId = newId();
-    const l1 = new L1Cache({ maxAgeMs: 60_000 });
-    const instanceA = newApp(withoutConditionalRead(store), { clientId, tenantId, keyRing, l1 });
+    const instanceA = newApp(withoutConditionalRead(store), { clientId, tenantId, keyRing, l1: { maxAgeMs: 60_000 } });
     const instanceB = newApp(store, { clientId, tenantId, keyRing });
     const logger = captureLogger();
-    await acquireAppToken(instanceA.factory, SCOPE_A, logger);
-    await acquireAppToken(instanceB.factory, SCOPE_B, logger); // A's L1 entry is now stale
-    const third = await acquireAppToken(instanceA.factory, ['api://c/.default'], logger);
+    await instanceA.tokens.acquireTokenByClientCredential({ scopes: SCOPE_A }, { logger });
+    await instanceB.tokens.acquireTokenByClientCredential({ scopes: SCOPE_B }, { logger }); // A's L1 entry is now stale
+    const third = await instanceA.tokens.acquireTokenByClientCredential({ scopes: ['api://c/.default'] }, { logger });
     expect(third.stats).toMatchObject({ l1Hits: 1, conflicts: 1, writes: 1 });
     const partitionKey = appPartitionKey(clientId, tenantId);
     const targets = Object.values(section(await readStored(store, keyRing, partitionKey), 'AccessToken')).map(
       (e) => e.target as string,
     );
     expect(targets.sort()).toEqual(['api://a/.default', 'api://b/.default', 'api://c/.default']);
-    expect(l1.peek(partitionKey)?.etag).toBe((await store.read(partitionKey))!.etag);
+    // The merged write replaced A's entry: A's next invocation is served from it without another conflict.
+    const fourth = await instanceA.tokens.acquireTokenByClientCredential({ scopes: SCOPE_B }, { logger });
+    expect(fourth.result.fromCache).toBe(true);
+    expect(fourth.stats).toMatchObject({ l1Hits: 1, conflicts: 0, writes: 0 });
   });
 
   it('Cosmos conditional read answers the full document when it changed (the emulator never answers 304)', async () => {

@@ -2,7 +2,6 @@ import { CosmosClient } from '@azure/cosmos';
 import { TableClient } from '@azure/data-tables';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { acquireAppToken, acquireTokenOnBehalfOf } from '../lib/auth/tokens.js';
 import { open, seal } from '../lib/cache/envelope.js';
 import { createKeyRing } from '../lib/cache/keyring.js';
 import { appPartitionKey } from '../lib/cache/partitions.js';
@@ -60,8 +59,11 @@ describe.each<'cosmos' | 'table'>(['cosmos', 'table'])('encryption at rest on %s
     const { partitionKey } = await signIn(app, `ivy-${newId()}@contoso.test`, GRAPH, logger);
     const oid = newId();
     const assertion = await authority.callerToken(app, oid);
-    const obo = await acquireTokenOnBehalfOf(app.factory, { oid, tid: app.tenantId }, assertion, GRAPH, logger);
-    await acquireAppToken(app.factory, ['api://downstream/.default'], logger);
+    const obo = await app.tokens.acquireTokenOnBehalfOf(
+      { caller: { oid, tid: app.tenantId }, assertion, scopes: GRAPH },
+      { logger },
+    );
+    await app.tokens.acquireTokenByClientCredential({ scopes: ['api://downstream/.default'] }, { logger });
 
     const secrets = [
       ...secretsOf(await readStored(store, app.keyRing, partitionKey)),
@@ -100,7 +102,7 @@ describe.each<StoreKind>(['cosmos', 'table'])('damaged or foreign documents on %
       const oid = newId();
       const claims = { oid, tid: app.tenantId };
       const assertion = await authority.callerToken(app, oid);
-      const first = await acquireTokenOnBehalfOf(app.factory, claims, assertion, GRAPH, logger);
+      const first = await app.tokens.acquireTokenOnBehalfOf({ caller: claims, assertion, scopes: GRAPH }, { logger });
       const stored = (await store.read(first.partitionKey))!;
       const sealedElsewhere = seal(app.keyRing, `${newId()}.${app.tenantId}`, Buffer.from('{"msal":{},"updated":{}}'));
       const damaged = damage(Buffer.from(stored.data), {
@@ -110,13 +112,13 @@ describe.each<StoreKind>(['cosmos', 'table'])('damaged or foreign documents on %
       await store.write(first.partitionKey, damaged, { ifMatch: stored.etag });
 
       const before = await authority.requests(app.clientId);
-      const second = await acquireTokenOnBehalfOf(app.factory, claims, assertion, GRAPH, logger);
+      const second = await app.tokens.acquireTokenOnBehalfOf({ caller: claims, assertion, scopes: GRAPH }, { logger });
       expect(second.result.accessToken).toBeTruthy();
       expect(second.result.fromCache).toBe(false);
       expect((await authority.requests(app.clientId)).token).toBe(before.token + 1);
       expect(second.stats).toMatchObject({ discarded: true, writes: 1 });
       const warning = logger.lines.find((l) => l.includes('unusable and will be replaced'));
-      expect(warning).toMatch(/^warn: .*EnvelopeError/);
+      expect(warning).toMatch(/^warn: .*TokenCacheError \[(bad_envelope|key_not_in_ring|unknown_format_version)\]/);
       expect(warning).not.toContain(assertion);
       const reopened = (await store.read(first.partitionKey))!;
       expect(open(app.keyRing, first.partitionKey, reopened.data).keyId).toBe('k1');
@@ -134,12 +136,18 @@ describe('key rotation', () => {
     const logger = captureLogger();
     const partitionKey = appPartitionKey(clientId, tenantId);
     const underA = newApp(store, { clientId, tenantId, keyRing: createKeyRing([keyA]) });
-    const first = await acquireAppToken(underA.factory, ['api://downstream/.default'], logger);
+    const first = await underA.tokens.acquireTokenByClientCredential(
+      { scopes: ['api://downstream/.default'] },
+      { logger },
+    );
     expect(open(createKeyRing([keyA]), partitionKey, (await store.read(partitionKey))!.data).keyId).toBe('a');
 
     const before = await authority.requests(clientId);
     const rotated = newApp(store, { clientId, tenantId, keyRing: createKeyRing([keyB, keyA]) });
-    const second = await acquireAppToken(rotated.factory, ['api://downstream/.default'], logger);
+    const second = await rotated.tokens.acquireTokenByClientCredential(
+      { scopes: ['api://downstream/.default'] },
+      { logger },
+    );
     expect(second.result.fromCache).toBe(true);
     expect(second.result.accessToken).toBe(first.result.accessToken);
     expect((await authority.requests(clientId)).token).toBe(before.token);
@@ -147,7 +155,10 @@ describe('key rotation', () => {
     expect(open(createKeyRing([keyB]), partitionKey, (await store.read(partitionKey))!.data).keyId).toBe('b');
 
     const onlyB = newApp(store, { clientId, tenantId, keyRing: createKeyRing([keyB]) });
-    const third = await acquireAppToken(onlyB.factory, ['api://downstream/.default'], logger);
+    const third = await onlyB.tokens.acquireTokenByClientCredential(
+      { scopes: ['api://downstream/.default'] },
+      { logger },
+    );
     expect(third.result.fromCache).toBe(true);
     expect(third.stats).toMatchObject({ reads: 1, writes: 0, discarded: false });
     expect((await authority.requests(clientId)).token).toBe(before.token);

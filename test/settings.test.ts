@@ -4,7 +4,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 /**
- * One source of truth for settings: the names the code reads (lib/config.ts and its readers) are the names that
+ * One source of truth for settings: the names the code reads (app/settings.ts and its readers) are the names that
  * local.settings.sample.json, README.md's Settings table and the Bicep app settings list — no more, no fewer,
  * spelled the same. Only files are read here: nothing is deployed or compiled.
  */
@@ -67,18 +67,18 @@ function stringValue(node: ts.Node | undefined): string | undefined {
 interface CodeSettings {
   /** Setting name → where it was found (file, and how). */
   readonly names: Map<string, string>;
-  /** UPPER_SNAKE string literals of lib/config.ts that no reader pattern accounted for. */
+  /** UPPER_SNAKE string literals of app/settings.ts that no reader pattern accounted for. */
   readonly unexplained: string[];
 }
 
 /**
  * The settings the code reads, from the TypeScript syntax tree (comments and prose never count):
  * - any call whose first argument is `env` or `process.env` and whose second is a string literal — the readers of
- *   lib/config.ts (`optional`, `required`, `bool`, `url`, `list`, `positiveNumber`, `oneOf`, and any added later);
- * - `scheduleSetting('X', …)` calls anywhere in lib/ and functions/, and the string-literal union that types its
+ *   app/settings.ts (`optional`, `required`, `bool`, `url`, `list`, `positiveNumber`, `oneOf`, and any added later);
+ * - `scheduleSetting('X', …)` calls anywhere in lib/, app/ and functions/, and the string-literal union that types its
  *   `name` parameter;
- * - direct `process.env.X` / `process.env['X']` reads in lib/ and functions/.
- * Every whole UPPER_SNAKE string literal (or literal type) in lib/config.ts must be one of them, so a reader the
+ * - direct `process.env.X` / `process.env['X']` reads in lib/, app/ and functions/.
+ * Every whole UPPER_SNAKE string literal (or literal type) in app/settings.ts must be one of them, so a reader the
  * patterns miss shows up as `unexplained` instead of silently shrinking the set.
  */
 function settingsReadByCode(): CodeSettings {
@@ -88,8 +88,8 @@ function settingsReadByCode(): CodeSettings {
     if (name !== undefined && SETTING_NAME.test(name) && !names.has(name)) names.set(name, where);
   };
 
-  for (const file of [...filesUnder('lib', '.ts'), ...filesUnder('functions', '.ts')]) {
-    const isConfig = file === join('lib', 'config.ts');
+  for (const file of [...filesUnder('lib', '.ts'), ...filesUnder('app', '.ts'), ...filesUnder('functions', '.ts')]) {
+    const isConfig = file === join('app', 'settings.ts');
     const source = ts.createSourceFile(file, read(file), ts.ScriptTarget.Latest, true);
     const visit = (node: ts.Node): void => {
       if (ts.isCallExpression(node)) {
@@ -261,7 +261,7 @@ describe('one source of truth for settings', () => {
   const codeNames = new Set(code.names.keys());
 
   it('finds every setting the code reads', () => {
-    expect(code.unexplained, 'UPPER_SNAKE literals in lib/config.ts not read through a known reader').toEqual([]);
+    expect(code.unexplained, 'UPPER_SNAKE literals in app/settings.ts not read through a known reader').toEqual([]);
     expect(codeNames.size, sorted(codeNames).join(', ')).toBeGreaterThan(25);
     for (const anchor of [
       'AUTH_TENANT_ID',

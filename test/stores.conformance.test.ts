@@ -14,31 +14,34 @@ import { TableClient, AzureNamedKeyCredential } from '@azure/data-tables';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { createClient } from 'redis';
 import {
-  COSMOS_ID_MAX_LENGTH,
   COSMOS_MAX_ITEM_BYTES,
-  REDIS_DEFAULT_MAX_DOCUMENT_BYTES,
+  DEFAULT_REDIS_MAX_DOCUMENT_BYTES,
   StoreConflictError,
   StoreError,
   StoreTooLargeError,
-  TABLE_KEY_MAX_LENGTH,
   TABLE_MAX_ENTITY_BYTES,
   createCosmosStore,
   createMemoryStore,
   createRedisStore,
   createTableStore,
+  type CacheStore,
+  type ListEntry,
+  type ListOptions,
+} from '../lib/index.js';
+// Unit tests of store internals: the key encoding and the Azure host detection.
+import {
+  COSMOS_ID_MAX_LENGTH,
+  TABLE_KEY_MAX_LENGTH,
   decodeKey,
   encodeKey,
   encodedPrefixRange,
   escapeKey,
-  isAzureRedisHost,
-  type CacheStore,
-  type ListEntry,
-  type ListOptions,
-} from '../lib/cache/stores/index.js';
+} from '../lib/stores/keys.js';
+import { isAzureRedisHost } from '../lib/stores/redis.js';
 import { createTlsMaterial } from '../dev/authority/tls.js';
 import { startAzuriteTable, startRedisServer } from '../dev/emulators.js';
-import { parseConfig } from '../lib/config.js';
-import { createStore } from '../lib/cache/stores/from-config.js';
+import { parseSettings } from '../app/settings.js';
+import { createStores } from '../app/stores.js';
 import { closedPort, getEmulators, redisAvailable, releaseEmulators } from './support/emulators.js';
 
 interface StoreUnderTest {
@@ -127,7 +130,7 @@ function describeStore(subject: StoreUnderTest): void {
       await store.write(key, bytes('mine'));
       const error = await store.write(key, bytes('theirs')).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(StoreConflictError);
-      expect((error as StoreError).code).toBe('conflict');
+      expect((error as StoreError).code).toBe('store_conflict');
       expect(text((await store.read(key))?.data)).toBe('mine');
     });
 
@@ -199,9 +202,11 @@ function describeStore(subject: StoreUnderTest): void {
     });
 
     it('rejects invalid partition keys', async () => {
-      await expect(store.read('')).rejects.toMatchObject({ code: 'invalid_key' });
-      await expect(store.write('lone\uD800surrogate', bytes('x'))).rejects.toMatchObject({ code: 'invalid_key' });
-      await expect(store.delete('x'.repeat(1025))).rejects.toMatchObject({ code: 'invalid_key' });
+      await expect(store.read('')).rejects.toMatchObject({ code: 'invalid_partition_key' });
+      await expect(store.write('lone\uD800surrogate', bytes('x'))).rejects.toMatchObject({
+        code: 'invalid_partition_key',
+      });
+      await expect(store.delete('x'.repeat(1025))).rejects.toMatchObject({ code: 'invalid_partition_key' });
     });
 
     it('round-trips a 200 KiB document and a shrinking rewrite exactly', async () => {
@@ -219,7 +224,7 @@ function describeStore(subject: StoreUnderTest): void {
       const error = await store.write(key, new Uint8Array(subject.tooLargeBytes)).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(StoreTooLargeError);
       const tooLarge = error as StoreTooLargeError;
-      expect(tooLarge.code).toBe('too_large');
+      expect(tooLarge.code).toBe('store_too_large');
       expect(tooLarge.limit).toBe(subject.limit);
       expect(tooLarge.size).toBeGreaterThan(subject.limit);
       expect(tooLarge.message).toContain(String(tooLarge.size));
@@ -286,7 +291,7 @@ function describeStore(subject: StoreUnderTest): void {
       ]) {
         const error = await operation().catch((e: unknown) => e);
         expect(error).toBeInstanceOf(StoreError);
-        expect((error as StoreError).code).toBe('unavailable');
+        expect((error as StoreError).code).toBe('store_unavailable');
         expect((error as StoreError).cause).toBeDefined();
       }
       expect(Date.now() - started).toBeLessThan(3 * UNREACHABLE_DEADLINE_MS);
@@ -365,8 +370,8 @@ describeStore({
     const { redis } = await getEmulators();
     return createRedisStore({ url: redis.url, keyPrefix: `conformance-${randomUUID()}:` });
   },
-  limit: REDIS_DEFAULT_MAX_DOCUMENT_BYTES,
-  tooLargeBytes: REDIS_DEFAULT_MAX_DOCUMENT_BYTES + 1,
+  limit: DEFAULT_REDIS_MAX_DOCUMENT_BYTES,
+  tooLargeBytes: DEFAULT_REDIS_MAX_DOCUMENT_BYTES + 1,
   async unreachable() {
     return createRedisStore({
       url: `redis://127.0.0.1:${await closedPort()}`,
@@ -431,7 +436,7 @@ describe('table store specifics', () => {
       tableName: freshTableName(),
       allowInsecureConnection: true,
     });
-    await expect(store.read('any.key')).rejects.toMatchObject({ code: 'misconfigured' });
+    await expect(store.read('any.key')).rejects.toMatchObject({ code: 'store_misconfigured' });
   });
 
   it('validates its options', () => {
@@ -482,7 +487,7 @@ describe('cosmos store specifics', () => {
       operationTimeoutMs: 2_000,
     });
     const started = Date.now();
-    await expect(store.read('some.key')).rejects.toMatchObject({ code: 'unavailable' });
+    await expect(store.read('some.key')).rejects.toMatchObject({ code: 'store_unavailable' });
     expect(Date.now() - started).toBeLessThan(4_000);
     await store.close?.();
   });
@@ -496,8 +501,8 @@ describe('cosmos store specifics', () => {
       containerId: 'missing',
       connectionPolicy: EMULATOR_POLICY,
     });
-    await expect(store.write('any.key', bytes('x'))).rejects.toMatchObject({ code: 'misconfigured' });
-    await expect(store.list()).rejects.toMatchObject({ code: 'misconfigured' });
+    await expect(store.write('any.key', bytes('x'))).rejects.toMatchObject({ code: 'store_misconfigured' });
+    await expect(store.list()).rejects.toMatchObject({ code: 'store_misconfigured' });
     await store.close?.();
   });
 
@@ -639,7 +644,7 @@ describe.skipIf(!redisAvailable())('redis store specifics', () => {
       // A server that takes commands but does not answer them: the deadline drops the connection.
       await command(pauser, 'CLIENT', 'PAUSE', '1500', 'ALL');
       const paused = Date.now();
-      await expect(store.read('alive')).rejects.toMatchObject({ code: 'unavailable' });
+      await expect(store.read('alive')).rejects.toMatchObject({ code: 'store_unavailable' });
       expect(Date.now() - paused).toBeLessThan(1_200);
       await sleep(1_600 - (Date.now() - paused));
       expect(text((await store.read('alive'))?.data)).toBe('1');
@@ -649,7 +654,7 @@ describe.skipIf(!redisAvailable())('redis store specifics', () => {
       await server.close();
       const down = Date.now();
       for (const operation of [() => store.read('alive'), () => store.write('x', bytes('x')), () => store.list()]) {
-        await expect(operation()).rejects.toMatchObject({ code: 'unavailable' });
+        await expect(operation()).rejects.toMatchObject({ code: 'store_unavailable' });
       }
       expect(Date.now() - down).toBeLessThan(1_500);
       // Back (empty: nothing is persisted) on the same port: the store reconnects by itself.
@@ -658,7 +663,7 @@ describe.skipIf(!redisAvailable())('redis store specifics', () => {
       for (const started = Date.now(); Date.now() - started < 5_000; await sleep(100)) {
         read = await store.read('alive').catch((error: unknown) => error);
         if (!(read instanceof Error)) break;
-        expect(read).toMatchObject({ code: 'unavailable' });
+        expect(read).toMatchObject({ code: 'store_unavailable' });
       }
       expect(read).toBeUndefined();
     } finally {
@@ -708,7 +713,7 @@ describe.skipIf(!redisAvailable())('redis store specifics', () => {
       url: redis.url,
       credential: fakeCredential([{ token: 'not-a-jwt', lifetimeMs: 3_600_000 }]),
     });
-    await expect(noOid.read('any')).rejects.toMatchObject({ code: 'misconfigured', message: /oid/ });
+    await expect(noOid.read('any')).rejects.toMatchObject({ code: 'store_misconfigured', message: /oid/ });
     await noOid.close?.();
   });
 
@@ -727,7 +732,7 @@ describe.skipIf(!redisAvailable())('redis store specifics', () => {
     const { port } = server.address() as AddressInfo;
     const store = createRedisStore({ url: `rediss://localhost:${port}`, password: 'k' });
     try {
-      await expect(store.read('any')).rejects.toMatchObject({ code: 'misconfigured', message: /TLS/ });
+      await expect(store.read('any')).rejects.toMatchObject({ code: 'store_misconfigured', message: /TLS/ });
       expect(names).toEqual(['localhost']);
     } finally {
       await store.close?.();
@@ -738,7 +743,7 @@ describe.skipIf(!redisAvailable())('redis store specifics', () => {
   it('reports refused credentials as misconfigured', async () => {
     const { redis } = await getEmulators();
     const store = createRedisStore({ url: redis.url, username: 'nobody', password: 'wrong' });
-    await expect(store.read('any')).rejects.toMatchObject({ code: 'misconfigured' });
+    await expect(store.read('any')).rejects.toMatchObject({ code: 'store_misconfigured' });
     await store.close?.();
   });
 
@@ -746,23 +751,37 @@ describe.skipIf(!redisAvailable())('redis store specifics', () => {
     const { redis } = await getEmulators();
     const base = { AUTH_TENANT_ID: 't', AUTH_CLIENT_ID: 'c', AUTH_CLIENT_SECRET: 's', CACHE_KEYS: 'k1:AAAA' };
     const keyPrefix = `settings-${randomUUID()}:`;
-    const config = parseConfig({ ...base, CACHE_STORE: 'redis', REDIS_URL: redis.url, REDIS_KEY_PREFIX: keyPrefix });
-    expect(config.cache.redis).toEqual({ url: redis.url, keyPrefix });
-    const store = createStore(config.cache);
-    expect(store.kind).toBe('redis');
-    await store.write('configured', bytes('yes'));
+    const recordsKeyPrefix = `records-${randomUUID()}:`;
+    const config = parseSettings({
+      ...base,
+      CACHE_STORE: 'redis',
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: keyPrefix,
+      REDIS_RECORDS_KEY_PREFIX: recordsKeyPrefix,
+    });
+    expect(config.cache.redis).toEqual({ url: redis.url, keyPrefix, recordsKeyPrefix });
+    const { tokens, records } = createStores(config.cache);
+    expect(tokens.kind).toBe('redis');
+    await tokens.write('configured', bytes('yes'));
+    await records.write('configured', bytes('record'));
     expect(await command(admin, 'HGET', `{${keyPrefix}}d:configured`, 'data')).toBe('yes');
-    await store.close?.();
+    expect(await command(admin, 'HGET', `{${recordsKeyPrefix}}d:configured`, 'data')).toBe('record');
+    await Promise.all([tokens.close?.(), records.close?.()]);
 
-    expect(parseConfig({ ...base, CACHE_STORE: 'redis', REDIS_URL: redis.url }).cache.redis?.keyPrefix).toBe(
-      'msalcache:',
-    );
-    expect(() => parseConfig({ ...base, CACHE_STORE: 'redis' })).toThrow(/REDIS_URL/);
-    expect(() => parseConfig({ ...base, CACHE_STORE: 'redis', REDIS_URL: 'https://x:6380' })).toThrow(/REDIS_URL/);
-    expect(() => parseConfig({ ...base, CACHE_STORE: 'redis', REDIS_URL: 'pass@word' })).toThrow(/REDIS_URL/);
-    expect(() => parseConfig({ ...base, CACHE_STORE: 'redis', REDIS_URL: redis.url, REDIS_KEY_PREFIX: '{x}' })).toThrow(
-      /REDIS_KEY_PREFIX/,
-    );
+    const defaults = parseSettings({ ...base, CACHE_STORE: 'redis', REDIS_URL: redis.url }).cache.redis;
+    expect(defaults).toMatchObject({ keyPrefix: 'msalcache:', recordsKeyPrefix: 'msalrecords:' });
+    expect(() =>
+      createStores(
+        parseSettings({ ...base, CACHE_STORE: 'redis', REDIS_URL: redis.url, REDIS_RECORDS_KEY_PREFIX: 'msalcache:' })
+          .cache,
+      ),
+    ).toThrow(/REDIS_KEY_PREFIX and REDIS_RECORDS_KEY_PREFIX must differ/);
+    expect(() => parseSettings({ ...base, CACHE_STORE: 'redis' })).toThrow(/REDIS_URL/);
+    expect(() => parseSettings({ ...base, CACHE_STORE: 'redis', REDIS_URL: 'https://x:6380' })).toThrow(/REDIS_URL/);
+    expect(() => parseSettings({ ...base, CACHE_STORE: 'redis', REDIS_URL: 'pass@word' })).toThrow(/REDIS_URL/);
+    expect(() =>
+      parseSettings({ ...base, CACHE_STORE: 'redis', REDIS_URL: redis.url, REDIS_KEY_PREFIX: '{x}' }),
+    ).toThrow(/REDIS_KEY_PREFIX/);
   });
 
   it('validates its options', () => {

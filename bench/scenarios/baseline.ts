@@ -3,7 +3,7 @@
  * in the same rounds as scenario 2, on the same store client, so the ratio compares like with like (see warm.ts).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { CacheStore } from '../../lib/cache/stores/store.js';
+import type { CacheStore } from '../../lib/index.js';
 import type { MeasuredOn } from '../support/environment.js';
 import type { ScenarioResult } from '../support/report.js';
 import type { Summary } from '../support/stats.js';

@@ -7,8 +7,8 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startRedisServer, type RedisServer } from '../../dev/emulators.js';
-import { createStore } from '../../lib/cache/stores/from-config.js';
-import { parseConfig } from '../../lib/config.js';
+import { parseSettings } from '../../app/settings.js';
+import { createStores } from '../../app/stores.js';
 import { measuredOn, ROOT, type MeasuredOn, type StoreKind } from '../support/environment.js';
 import type { Goal, ScenarioResult } from '../support/report.js';
 import { suffix, type BenchStack } from '../support/stack.js';
@@ -89,9 +89,9 @@ async function measure(stack: BenchStack, kind: StoreKind, redis: RedisServer | 
   // As in production: the table/container exists (created here once) and the app does not create it.
   const env = stack.settings({ CACHE_STORE: kind, ...specific[kind], CACHE_CREATE_IF_MISSING: 'false' });
   if (kind !== 'memory') {
-    const setup = createStore(parseConfig({ ...env, CACHE_CREATE_IF_MISSING: 'true' }).cache);
-    await setup.write(PROBE_KEY, Buffer.from('probe'));
-    await setup.close?.();
+    const setup = createStores(parseSettings({ ...env, CACHE_CREATE_IF_MISSING: 'true' }).cache);
+    await setup.tokens.write(PROBE_KEY, Buffer.from('probe'));
+    await Promise.all([setup.tokens.close?.(), setup.records.close?.()]);
   }
   const traced = await child(env, true);
   const timed: ChildReport[] = [];

@@ -3,7 +3,6 @@
  * assertion; a user's first call goes to the authority and writes their partition, later ones are warm. Two orders:
  * round-robin (a user's calls never overlap) and shuffled (a user's first calls can run at the same time).
  */
-import { acquireTokenOnBehalfOf } from '../../lib/auth/tokens.js';
 import { delta, snapshot } from '../../dev/counting-store.js';
 import { measuredOn, type MeasuredOn } from '../support/environment.js';
 import type { Goal, ScenarioResult } from '../support/report.js';
@@ -42,8 +41,8 @@ export interface ConcurrencyFigures {
 async function run(stack: BenchStack, kind: BenchStoreKind, order: Order): Promise<ConcurrencyFigures> {
   const store = stack.newStore(kind);
   const app = stack.newApp(store);
-  const { factory } = app.runtime;
-  const scopes = [...app.runtime.config.web.downstreamScopes];
+  const { tokens } = app.runtime;
+  const scopes = app.runtime.settings.web.downstreamScopes;
   const logger = quietLogger();
   const callers: Caller[] = [];
   for (let u = 0; u < USERS; u++) callers.push(await newCaller(stack, app));
@@ -62,7 +61,10 @@ async function run(stack: BenchStack, kind: BenchStoreKind, order: Order): Promi
   await runPool(plan, CONCURRENCY, async (caller) => {
     const t0 = performance.now();
     try {
-      const outcome = await acquireTokenOnBehalfOf(factory, caller.claims, caller.assertion, scopes, logger);
+      const outcome = await tokens.acquireTokenOnBehalfOf(
+        { caller: caller.claims, assertion: caller.assertion, scopes },
+        { logger },
+      );
       conflicts += outcome.stats.conflicts;
       if (outcome.result.fromCache) fromCache++;
     } catch {

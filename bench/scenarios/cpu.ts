@@ -3,7 +3,8 @@
  * a new client + plugin per invocation (encryption on: every invocation opens the sealed document), against bare
  * msal-node with ONE shared ConfidentialClientApplication and no persistence.
  */
-import { acquireAppToken } from '../../lib/auth/tokens.js';
+import { ConfidentialClientApplication } from '@azure/msal-node';
+import { DEV_CLIENT_SECRET } from '../../dev/settings.js';
 import { measuredOn } from '../support/environment.js';
 import type { ScenarioResult } from '../support/report.js';
 import { authorityTokenRequests, quietLogger, type BenchStack } from '../support/stack.js';
@@ -17,16 +18,25 @@ const GOAL = 0.4;
 export async function cpuScenario(stack: BenchStack): Promise<ScenarioResult> {
   const store = stack.newStore('memory');
   const app = stack.newApp(store);
-  const { factory } = app.runtime;
-  const scopes = [...app.runtime.config.daemons.appScopes];
+  const { tokens } = app.runtime;
+  const scopes = [...app.runtime.settings.daemons.appScopes];
   const logger = quietLogger();
   let notFromCache = 0;
 
   const plugin = async () => {
-    const outcome = await acquireAppToken(factory, scopes, logger);
+    const outcome = await tokens.acquireTokenByClientCredential({ scopes }, { logger });
     if (!outcome.result.fromCache) notFromCache++;
   };
-  const shared = await factory.withoutPersistence(logger);
+  // Bare msal-node as its docs show it: one client for the process, its in-memory cache only.
+  const shared = new ConfidentialClientApplication({
+    auth: {
+      clientId: app.clientId,
+      authority: tokens.authority,
+      clientSecret: DEV_CLIENT_SECRET,
+      knownAuthorities: [new URL(tokens.authority).host],
+    },
+    system: { networkClient: tokens.networkClient },
+  });
   const bare = async () => {
     const result = await shared.acquireTokenByClientCredential({ scopes });
     if (!result?.fromCache) notFromCache++;

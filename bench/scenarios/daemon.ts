@@ -15,8 +15,8 @@ import { EMPTY_DOCUMENT, encodeDocument, isObject } from '../../lib/cache/docume
 import { seal } from '../../lib/cache/envelope.js';
 import { stampChanges } from '../../lib/cache/merge.js';
 import { partitionKeyOfAccount } from '../../lib/cache/partitions.js';
-import { ACTIVE_PREFIX } from '../../lib/daemons/optin.js';
-import { runUserDaemon } from '../../lib/daemons/user-daemon.js';
+import { ACTIVE_PREFIX } from '../../app/daemons/optin.js';
+import { runUserDaemon } from '../../app/daemons/user-daemon.js';
 import { benchContext } from '../support/context.js';
 import { collectGarbage } from '../support/gc.js';
 import { delta, snapshot } from '../../dev/counting-store.js';
@@ -73,7 +73,7 @@ export async function measureDaemon(stack: BenchStack, kind: BenchStoreKind, use
   const app = stack.newApp(store, { USER_DAEMON_MAX_USERS: String(users) });
   const { runtime } = app;
   const logger = quietLogger();
-  const keyRing = runtime.factory.cache.keyRing;
+  const { keyRing, records } = app;
 
   const seeded = await signIn(stack, app, `daemon-${randomUUID()}@bench.test`, logger);
   const templateOid = partitionKeyOfAccount(seeded.homeAccountId).split('.')[0]!;
@@ -93,7 +93,7 @@ export async function measureDaemon(stack: BenchStack, kind: BenchStoreKind, use
     documentBytes = sealed.byteLength;
     const expiresAt = new Date(Date.now() + 90 * DAY_MS);
     await store.write(partitionKey, sealed, { expiresAt });
-    await store.write(`${ACTIVE_PREFIX}${partitionKey}`, Buffer.from(JSON.stringify({ updatedAt: new Date() })), {
+    await records.write(`${ACTIVE_PREFIX}${partitionKey}`, Buffer.from(JSON.stringify({ updatedAt: new Date() })), {
       expiresAt,
     });
   });
@@ -124,7 +124,7 @@ export async function measureDaemon(stack: BenchStack, kind: BenchStoreKind, use
   const downstreamBefore = stack.downstream.requests();
   const started = performance.now();
   const result = await runUserDaemon(undefined, context, runtime, {
-    concurrency: runtime.config.daemons.userConcurrency,
+    concurrency: runtime.settings.daemons.userConcurrency,
     budget: users,
     pageSize: PAGE_SIZE,
   });
@@ -143,7 +143,7 @@ export async function measureDaemon(stack: BenchStack, kind: BenchStoreKind, use
   return {
     on: measuredOn(kind),
     users,
-    concurrency: runtime.config.daemons.userConcurrency,
+    concurrency: runtime.settings.daemons.userConcurrency,
     seed: { seconds: round(seedSeconds, 2), documentBytes, storeWrites: seedWrites },
     run: {
       seconds: round(seconds, 2),

@@ -2,7 +2,6 @@
  * Scenario 5a: a partition that grows. One user gets on-behalf-of tokens for 1, 10 and 100 different resources
  * (each a real authority request and write); then the size of the stored document and the latency of a warm call.
  */
-import { acquireTokenOnBehalfOf } from '../../lib/auth/tokens.js';
 import { decodeDocument, isObject } from '../../lib/cache/document.js';
 import { open } from '../../lib/cache/envelope.js';
 import { delta, snapshot } from '../../dev/counting-store.js';
@@ -44,13 +43,17 @@ async function grow(
 ): Promise<GrowthFigures> {
   const store = stack.newStore(kind);
   const app = stack.newApp(store);
-  const { factory } = app.runtime;
   const logger = quietLogger();
   const caller = await newCaller(stack, app);
+  const oboFor = (i: number) =>
+    app.runtime.tokens.acquireTokenOnBehalfOf(
+      { caller: caller.claims, assertion: caller.assertion, scopes: scopeFor(i) },
+      { logger },
+    );
   const fillStarted = performance.now();
   let partitionKey = '';
   for (let i = 0; i < tokens; i++) {
-    const outcome = await acquireTokenOnBehalfOf(factory, caller.claims, caller.assertion, scopeFor(i), logger);
+    const outcome = await oboFor(i);
     partitionKey = outcome.partitionKey;
   }
   const fillSeconds = (performance.now() - fillStarted) / 1000;
@@ -58,11 +61,11 @@ async function grow(
   const documentBytes = stored?.data.byteLength ?? 0;
   let accessTokensStored = 0;
   if (stored) {
-    const doc = decodeDocument(open(factory.cache.keyRing, partitionKey, stored.data).plaintext);
+    const doc = decodeDocument(open(app.keyRing, partitionKey, stored.data).plaintext);
     const section = doc.msal.AccessToken;
     accessTokensStored = isObject(section) ? Object.keys(section).length : 0;
   }
-  const warm = () => acquireTokenOnBehalfOf(factory, caller.claims, caller.assertion, scopeFor(0), logger);
+  const warm = () => oboFor(0);
   await timeEach(WARM_UP, warm);
   const storeBefore = snapshot(store.counts);
   const authorityBefore = authorityTokenRequests(stack, app.clientId);

@@ -7,9 +7,11 @@ import autocannon from 'autocannon';
 import { join } from 'node:path';
 import { loadRegistrations } from '../../dev/host/load.js';
 import { startLocalHost } from '../../dev/host/server.js';
-import { createStore } from '../../lib/cache/stores/from-config.js';
-import { parseConfig } from '../../lib/config.js';
-import { createRuntime, useRuntime } from '../../lib/runtime.js';
+import { installAppRuntime } from '../../app/host/registration.js';
+import { createAppRuntime } from '../../app/runtime.js';
+import { parseSettings } from '../../app/settings.js';
+import { createStores } from '../../app/stores.js';
+import { parseKeyRing } from '../../lib/index.js';
 import { countingStore, delta, snapshot } from '../../dev/counting-store.js';
 import { measuredOn, ROOT, type MeasuredOn } from '../support/environment.js';
 import type { Goal, ScenarioResult } from '../support/report.js';
@@ -52,11 +54,21 @@ async function load(stack: BenchStack, url: string, kind: 'table' | 'cosmos', pr
       : { CACHE_STORE: 'table', TABLE_NAME: `http${suffix()}` };
   const env = stack.settings(overrides);
   Object.assign(process.env, env);
-  const config = parseConfig(env);
-  const store = countingStore(createStore(config.cache));
-  const runtime = createRuntime(config, { store });
-  useRuntime(runtime);
-  const app: BenchApp = { runtime, store, clientId: config.identity.clientId, tenantId: config.identity.tenantId, env };
+  const settings = parseSettings(env);
+  const stores = createStores(settings.cache);
+  const store = countingStore(stores.tokens);
+  const records = countingStore(stores.records);
+  const runtime = createAppRuntime(settings, { stores: { tokens: store, records } });
+  installAppRuntime(runtime);
+  const app: BenchApp = {
+    runtime,
+    store,
+    records,
+    keyRing: parseKeyRing(settings.cache.keys),
+    clientId: settings.identity.clientId,
+    tenantId: settings.identity.tenantId,
+    env,
+  };
   const tokens: string[] = [];
   for (let i = 0; i < USERS; i++) tokens.push((await newCaller(stack, app)).assertion);
   // Connect the store before the clock starts, as an instance that served a request before would be.

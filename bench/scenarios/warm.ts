@@ -7,8 +7,7 @@
  * The baseline read and every path are measured in interleaved rounds on the same store client, so drift over the
  * run (JIT, GC, a noisy neighbour on a 2-core machine) hits them alike and the ratio compares like with like.
  */
-import { acquireAppToken, acquireTokenOnBehalfOf } from '../../lib/auth/tokens.js';
-import { getMe } from '../../lib/webapi/me.js';
+import { getMe } from '../../app/webapi/me.js';
 import { benchContext, bearerRequest } from '../support/context.js';
 import { delta, snapshot } from '../../dev/counting-store.js';
 import { measuredOn, type MeasuredOn } from '../support/environment.js';
@@ -171,11 +170,14 @@ async function preparePaths(stack: BenchStack, app: BenchApp, l1Seconds: number)
   const { runtime } = app;
   const logger = quietLogger();
   const caller = await newCaller(stack, app);
-  const scopes = [...runtime.config.web.downstreamScopes];
-  const appScopes = [...runtime.config.daemons.appScopes];
+  const scopes = runtime.settings.web.downstreamScopes;
+  const appScopes = runtime.settings.daemons.appScopes;
+  const obo = () =>
+    runtime.tokens.acquireTokenOnBehalfOf({ caller: caller.claims, assertion: caller.assertion, scopes }, { logger });
+  const appToken = () => runtime.tokens.acquireTokenByClientCredential({ scopes: appScopes }, { logger });
   // First calls: to the authority, written to the partitions (not timed).
-  const first = await acquireTokenOnBehalfOf(runtime.factory, caller.claims, caller.assertion, scopes, logger);
-  const firstApp = await acquireAppToken(runtime.factory, appScopes, logger);
+  const first = await obo();
+  const firstApp = await appToken();
   if (first.result.fromCache || firstApp.result.fromCache) throw new Error('first calls unexpectedly from cache');
   const documentBytes = {
     user: (await app.store.inner.read(first.partitionKey))?.data.byteLength ?? 0,
@@ -188,17 +190,11 @@ async function preparePaths(stack: BenchStack, app: BenchApp, l1Seconds: number)
     logger,
     documentBytes,
     obo: new Recorder(stack, app, async () => {
-      const { result, stats } = await acquireTokenOnBehalfOf(
-        runtime.factory,
-        caller.claims,
-        caller.assertion,
-        scopes,
-        logger,
-      );
+      const { result, stats } = await obo();
       return { ok: true, fromCache: result.fromCache, storeMs: stats.storeMs, l1Hits: stats.l1Hits };
     }),
     appDaemon: new Recorder(stack, app, async () => {
-      const { result, stats } = await acquireAppToken(runtime.factory, appScopes, logger);
+      const { result, stats } = await appToken();
       return { ok: true, fromCache: result.fromCache, storeMs: stats.storeMs, l1Hits: stats.l1Hits };
     }),
     getMe: new Recorder(stack, app, async () => {

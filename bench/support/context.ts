@@ -1,7 +1,6 @@
 /** Invocation contexts and requests as the Functions host builds them (`@azure/functions` is CommonJS). */
 import functions, { type HttpRequest, type InvocationContext } from '@azure/functions';
-import type { Logger } from '../../lib/log.js';
-import { TELEMETRY_PREFIX } from '../../lib/telemetry.js';
+import { TOKEN_TELEMETRY_PREFIX, type TokenCacheLogger } from '../../lib/index.js';
 
 /** What the handler's telemetry line reports about its cache use. */
 export interface TelemetryLine {
@@ -18,7 +17,7 @@ export interface TelemetryLine {
  */
 export function benchContext(
   functionName: string,
-  logger: Logger,
+  logger: TokenCacheLogger,
   onTelemetry?: (line: TelemetryLine) => void,
 ): InvocationContext {
   return new functions.InvocationContext({
@@ -26,8 +25,8 @@ export function benchContext(
     logHandler: (level, ...args) => {
       if (level === 'warning' || level === 'error') logger.warn(...args);
       const [first] = args;
-      if (onTelemetry && typeof first === 'string' && first.startsWith(`${TELEMETRY_PREFIX} `)) {
-        onTelemetry(JSON.parse(first.slice(TELEMETRY_PREFIX.length + 1)) as TelemetryLine);
+      if (onTelemetry && typeof first === 'string' && first.startsWith(`${TOKEN_TELEMETRY_PREFIX} `)) {
+        onTelemetry(JSON.parse(first.slice(TOKEN_TELEMETRY_PREFIX.length + 1)) as TelemetryLine);
       }
     },
   });

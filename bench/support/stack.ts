@@ -11,14 +11,18 @@ import { startLocalAuthority, type LocalAuthority } from '../../dev/authority/se
 import { startDownstreamApi, type DownstreamApi } from '../../dev/downstream.js';
 import { startAzuriteTable, startCosmosServer, type AzuriteTable, type CosmosServer } from '../../dev/emulators.js';
 import { embeddedSettings } from '../../dev/settings.js';
-import { generateKeySetting } from '../../lib/cache/keyring.js';
-import { createCosmosStore } from '../../lib/cache/stores/cosmos.js';
-import { createMemoryStore } from '../../lib/cache/stores/memory.js';
-import type { CacheStore } from '../../lib/cache/stores/store.js';
-import { createTableStore } from '../../lib/cache/stores/table.js';
-import { parseConfig } from '../../lib/config.js';
-import type { Logger } from '../../lib/log.js';
-import { createRuntime, type Runtime } from '../../lib/runtime.js';
+import {
+  createCosmosStore,
+  createMemoryStore,
+  createTableStore,
+  generateKeySetting,
+  parseKeyRing,
+  type CacheStore,
+  type KeyRing,
+  type TokenCacheLogger,
+} from '../../lib/index.js';
+import { createAppRuntime, type AppRuntime } from '../../app/runtime.js';
+import { parseSettings } from '../../app/settings.js';
 import { countingStore, type CountingStore } from '../../dev/counting-store.js';
 
 export type BenchStoreKind = 'memory' | 'table' | 'cosmos';
@@ -34,14 +38,20 @@ export interface BenchStack {
   newStore(kind: BenchStoreKind): CountingStore;
   /** The settings of an app with its own client id and tenant (what `npm start` sets, against this stack). */
   settings(overrides?: Record<string, string>): Record<string, string>;
-  /** A function-app runtime (config, store, client factory) as the functions build it, over `store`. */
-  newApp(store: CountingStore, overrides?: Record<string, string>): BenchApp;
+  /**
+   * A function-app runtime as the functions build it, over `store` (its tokens) and `records` (its opt-ins and
+   * cursor; default a fresh store of the same kind).
+   */
+  newApp(store: CountingStore, overrides?: Record<string, string>, records?: CountingStore): BenchApp;
   close(): Promise<void>;
 }
 
 export interface BenchApp {
-  readonly runtime: Runtime;
+  readonly runtime: AppRuntime;
   readonly store: CountingStore;
+  readonly records: CountingStore;
+  /** The cache key ring (to open stored documents and measure them). */
+  readonly keyRing: KeyRing;
   readonly clientId: string;
   readonly tenantId: string;
   readonly env: Record<string, string>;
@@ -112,15 +122,21 @@ export async function startBenchStack(): Promise<BenchStack> {
     ...overrides,
   });
 
-  const newApp = (store: CountingStore, overrides: Record<string, string> = {}): BenchApp => {
-    // The store is passed in (wrapped to count), so the configured kind only has to parse.
+  const newApp = (
+    store: CountingStore,
+    overrides: Record<string, string> = {},
+    records: CountingStore = newStore(store.kind as BenchStoreKind),
+  ): BenchApp => {
+    // The stores are passed in (wrapped to count), so the configured kind only has to parse.
     const env = settings({ CACHE_STORE: 'memory', ...overrides });
-    const runtime = createRuntime(parseConfig(env), { store });
+    const runtime = createAppRuntime(parseSettings(env), { stores: { tokens: store, records }, logger: quietLogger() });
     return {
       runtime,
       store,
-      clientId: runtime.config.identity.clientId,
-      tenantId: runtime.config.identity.tenantId,
+      records,
+      keyRing: parseKeyRing(env.CACHE_KEYS!),
+      clientId: runtime.tokens.clientId,
+      tenantId: runtime.tokens.tenantId,
       env,
     };
   };
@@ -148,7 +164,7 @@ export function authorityTokenRequests(stack: BenchStack, clientId: string): num
 }
 
 /** A logger that drops routine lines but counts warnings and errors (a benchmark run should have none). */
-export interface QuietLogger extends Logger {
+export interface QuietLogger extends TokenCacheLogger {
   /** Warnings and errors logged. */
   readonly problems: { count: number; readonly first: string[] };
 }

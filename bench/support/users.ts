@@ -2,7 +2,9 @@
 import { randomUUID } from 'node:crypto';
 import { signInWithLoginHint } from '../../dev/sign-in.js';
 import type { JsonObject } from '../../lib/cache/document.js';
-import type { Logger } from '../../lib/log.js';
+import { isObject } from '../../lib/cache/document.js';
+import type { TokenCacheLogger } from '../../lib/index.js';
+import { readStoredCache } from './stored.js';
 import type { BenchApp, BenchStack } from './stack.js';
 
 export interface Caller {
@@ -28,20 +30,27 @@ export async function newCaller(stack: BenchStack, app: BenchApp): Promise<Calle
   return { oid, claims: { oid, tid: app.tenantId }, assertion };
 }
 
-/** Signs a user in for real and returns what MSAL cached: account, id token, access token and refresh token. */
+/**
+ * Signs a user in for real (into their partition) and returns what was cached there: account, id token, access
+ * token and refresh token.
+ */
 export async function signIn(
   stack: BenchStack,
   app: BenchApp,
   loginHint: string,
-  logger: Logger,
+  logger: TokenCacheLogger,
 ): Promise<{ homeAccountId: string; msal: JsonObject }> {
-  const scopes = [...app.runtime.config.web.downstreamScopes];
-  const { result, msal } = await signInWithLoginHint(
-    app.runtime.factory,
+  const scopes = [...app.runtime.settings.web.downstreamScopes];
+  const { result, partitionKey } = await signInWithLoginHint(
+    app.runtime.tokens,
     stack.authority.ca,
     loginHint,
     scopes,
-    logger,
+    {
+      logger,
+    },
   );
+  const msal = (await readStoredCache(app.store.inner, app.keyRing, partitionKey))?.msal;
+  if (!isObject(msal)) throw new Error('the sign-in cached nothing');
   return { homeAccountId: result.account!.homeAccountId, msal };
 }

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Registration } from '../../lib/host/registration.js';
+import type { Registration } from '../../app/host/registration.js';
 
 /**
  * Imports every module of a functions folder (what package.json `main` globs) and collects what each registered.

@@ -2,7 +2,7 @@
 import functions from '@azure/functions';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registration } from '../../lib/host/registration.js';
+import type { Registration } from '../../app/host/registration.js';
 import { type HostLog, createContext, stdoutLog } from './context.js';
 import { serializeCookie } from './cookies.js';
 import { compileRoute, type CompiledRoute } from './routes.js';

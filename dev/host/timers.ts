@@ -1,6 +1,6 @@
 import type { Timer } from '@azure/functions';
 import { Cron } from 'croner';
-import type { Registration } from '../../lib/host/registration.js';
+import type { Registration } from '../../app/host/registration.js';
 import { type HostLog, createContext } from './context.js';
 
 export interface TimerScheduler {

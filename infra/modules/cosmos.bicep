@@ -19,6 +19,9 @@ param databaseName string
 @description('COSMOS_CONTAINER.')
 param containerName string
 
+@description('COSMOS_RECORDS_CONTAINER.')
+param recordsContainerName string
+
 resource account 'Microsoft.DocumentDB/databaseAccounts@2024-05-15' = {
   name: name
   location: location
@@ -59,13 +62,15 @@ resource database 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases@2024-05-15
   }
 }
 
-// Serverless: no throughput options.
-resource container 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-05-15' = {
+// Serverless: no throughput options. The token caches' container, and the app's records (opt-ins, daemon cursor)
+// in their own, laid out alike.
+resource containers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-05-15' = [
+  for name in [containerName, recordsContainerName]: {
   parent: database
-  name: containerName
+  name: name
   properties: {
     resource: {
-      id: containerName
+      id: name
       partitionKey: {
         paths: [
           '/id'
@@ -99,6 +104,7 @@ resource container 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/container
     }
   }
 }
+]
 
 output name string = account.name
 output endpoint string = account.properties.documentEndpoint

@@ -18,6 +18,9 @@ param deploymentContainerName string
 @description('Table of the Table store (CACHE_STORE=table): TABLE_NAME.')
 param tableName string
 
+@description('Table of the app\'s records (opt-ins, daemon cursor): TABLE_RECORDS_NAME.')
+param recordsTableName string
+
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
   location: location
@@ -60,10 +63,13 @@ resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-0
   name: 'default'
 }
 
-resource cacheTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
-  parent: tableService
-  name: tableName
-}
+// The token caches' table, and the app's records (opt-ins, daemon cursor) in their own.
+resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [
+  for name in [tableName, recordsTableName]: {
+    parent: tableService
+    name: name
+  }
+]
 
 output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob

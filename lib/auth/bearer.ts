@@ -1,8 +1,13 @@
 import type { INetworkModule } from '@azure/msal-node';
 import { createRemoteJWKSet, customFetch, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
+import { TokenCacheError } from '../errors.js';
+import { createNetworkClient } from './network.js';
 
-/** What a web API accepts. */
-export interface BearerPolicy {
+/** Clock skew tolerated on `exp` and `nbf`. */
+export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 60;
+
+/** What a web API accepts, and where the signing keys are. */
+export interface BearerValidatorOptions {
   /** Accepted `aud` values (the API's client id and/or its `api://…` URI). */
   readonly audiences: readonly string[];
   /** Tenants whose users may call; the issuer must be that tenant's. */
@@ -11,8 +16,26 @@ export interface BearerPolicy {
   readonly issuerFor: (tenantId: string) => string;
   /** Every one of these must be in the token's `scp`. */
   readonly requiredScopes: readonly string[];
-  /** Seconds of clock skew tolerated on `exp` / `nbf`. Default 60. */
+  /** The authority's JWKS, e.g. `https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys`. */
+  readonly jwksUri: string;
+  /**
+   * Fetches the JWKS (pass `PartitionedTokenCache.networkClient` to share its connections and trusted CAs).
+   * @defaultValue a keep-alive `node:https` client
+   */
+  readonly networkClient?: INetworkModule;
+  /** Seconds of clock skew tolerated on `exp` / `nbf`. @defaultValue {@link DEFAULT_CLOCK_TOLERANCE_SECONDS} */
   readonly clockToleranceSeconds?: number;
+}
+
+/** A validated caller: its token (the on-behalf-of assertion) and its claims. */
+export interface ValidatedCaller {
+  readonly token: string;
+  readonly claims: CallerClaims;
+}
+
+export interface BearerValidator {
+  /** Validates an `Authorization` header value. Throws {@link BearerError}; never returns unvalidated claims. */
+  validate(authorizationHeader: string | null | undefined): Promise<ValidatedCaller>;
 }
 
 /** Claims of a validated caller. Only these may form a partition key. */
@@ -22,12 +45,16 @@ export interface CallerClaims extends JWTPayload {
   readonly scp: string;
 }
 
-/** A rejected bearer token: 401 (`invalid_token`) or 403 (`insufficient_scope`), with a reason safe to return. */
-export class BearerError extends Error {
+/**
+ * A rejected bearer token, code `bearer_invalid` (401, `invalid_token`) or `bearer_insufficient_scope` (403,
+ * `insufficient_scope`), with a reason safe to return to the caller.
+ */
+export class BearerError extends TokenCacheError {
+  declare readonly code: 'bearer_invalid' | 'bearer_insufficient_scope';
   readonly status: 401 | 403;
   readonly error: 'invalid_token' | 'insufficient_scope';
   constructor(status: 401 | 403, error: 'invalid_token' | 'insufficient_scope', description: string) {
-    super(description);
+    super(error === 'invalid_token' ? 'bearer_invalid' : 'bearer_insufficient_scope', description);
     this.name = 'BearerError';
     this.status = status;
     this.error = error;
@@ -43,10 +70,31 @@ export class BearerError extends Error {
 const MAX_TOKEN_LENGTH = 16_384;
 const GUID_LIKE = /^[A-Za-z0-9-]{1,64}$/;
 
-export type KeyResolver = ReturnType<typeof createRemoteJWKSet>;
+type KeyResolver = ReturnType<typeof createRemoteJWKSet>;
+
+/**
+ * A validator of incoming access tokens (Microsoft Entra v2.0 issuers, RS256) with a cached JWKS, for web APIs.
+ *
+ * @example
+ * ```ts
+ * const bearer = createBearerValidator({
+ *   audiences: [clientId, `api://${clientId}`],
+ *   allowedTenants: [tenantId],
+ *   issuerFor: (tid) => `https://login.microsoftonline.com/${tid}/v2.0`,
+ *   requiredScopes: ['access_as_user'],
+ *   jwksUri: `https://login.microsoftonline.com/${tenantId}/discovery/v2.0/keys`,
+ *   networkClient: tokens.networkClient,
+ * });
+ * const caller = await bearer.validate(request.headers.get('authorization'));
+ * ```
+ */
+export function createBearerValidator(options: BearerValidatorOptions): BearerValidator {
+  const keys = createKeyResolver(options.jwksUri, options.networkClient ?? createNetworkClient());
+  return { validate: (header) => validateBearer(header, options, keys) };
+}
 
 /** A cached JWKS resolver that fetches through MSAL's network module (so a development CA is trusted too). */
-export function createKeyResolver(jwksUri: string, network: INetworkModule): KeyResolver {
+function createKeyResolver(jwksUri: string, network: INetworkModule): KeyResolver {
   return createRemoteJWKSet(new URL(jwksUri), {
     [customFetch]: async (url: string) => {
       const response = await network.sendGetRequestAsync<unknown>(url);
@@ -58,12 +106,11 @@ export function createKeyResolver(jwksUri: string, network: INetworkModule): Key
   });
 }
 
-/** Validates an `Authorization` header value. Throws {@link BearerError}; never returns unvalidated claims. */
-export async function validateBearer(
+async function validateBearer(
   header: string | null | undefined,
-  policy: BearerPolicy,
+  policy: BearerValidatorOptions,
   keys: KeyResolver,
-): Promise<{ token: string; claims: CallerClaims }> {
+): Promise<ValidatedCaller> {
   if (!header) throw new BearerError(401, 'invalid_token', 'no Authorization header');
   const match = /^Bearer[ ]+(\S*)\s*$/i.exec(header);
   if (!match) throw new BearerError(401, 'invalid_token', 'Authorization header is not a Bearer token');
@@ -83,7 +130,7 @@ export async function validateBearer(
     ({ payload } = await jwtVerify(token, keys, {
       algorithms: ['RS256'],
       audience: [...policy.audiences],
-      clockTolerance: policy.clockToleranceSeconds ?? 60,
+      clockTolerance: policy.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS,
       requiredClaims: ['exp', 'iss', 'aud'],
     }));
   } catch (error) {

@@ -1,15 +1,10 @@
 import { ConfidentialClientApplication, LogLevel, type Configuration, type INetworkModule } from '@azure/msal-node';
-import { type Logger } from '../log.js';
-import type { KeyRing } from '../cache/keyring.js';
-import type { L1Cache } from '../cache/l1.js';
-import { PartitionCachePlugin } from '../cache/plugin.js';
-import type { CacheStore } from '../cache/stores/store.js';
-import { Coalescer } from './coalesce.js';
-import { createNetworkClient } from './network.js';
-import type { TokenOutcome } from './tokens.js';
+import { TokenCacheError } from '../errors.js';
+import type { TokenCacheLogger } from '../log.js';
+import { PartitionCachePlugin, type PartitionCachePluginOptions } from '../cache/plugin.js';
 import { lazy } from '../lazy.js';
 
-/** How this app authenticates to the identity provider. */
+/** How the app authenticates to the identity provider: exactly one of a secret or a certificate. */
 export type ClientCredential =
   | { readonly clientSecret: string }
   | {
@@ -20,28 +15,16 @@ export type ClientCredential =
       };
     };
 
-export interface IdentityOptions {
-  /** The app registration's client id. */
+export interface ClientIdentity {
   readonly clientId: string;
-  /** The home tenant (GUID or domain) used in the authority URL. */
   readonly tenantId: string;
-  /** Authority host, e.g. `https://login.microsoftonline.com`. */
+  /** Without a trailing slash. */
   readonly authorityHost: string;
   readonly credential: ClientCredential;
-  /** Extra CA (PEM) to trust for the authority — for a local development authority only. */
-  readonly ca?: string;
 }
 
-export interface CacheOptions {
-  readonly store: CacheStore;
-  readonly keyRing: KeyRing;
-  /** Deflate before encrypting. Default false. */
-  readonly compress?: boolean;
-  /** Document lifetime after its last write. Default 90 days. */
-  readonly lifetimeMs?: number;
-  /** Optional per-instance L1 tier, shared by all invocations of the process. Default none. */
-  readonly l1?: L1Cache;
-}
+/** What every plugin of this process shares: all plugin options but the partition and the logger. */
+export type SharedPluginOptions = Omit<PartitionCachePluginOptions, 'partitionKey' | 'logger'>;
 
 /** An MSAL client and the cache plugin bound to the one partition it may touch, for one invocation. */
 export interface InvocationClient {
@@ -55,22 +38,16 @@ export interface InvocationClient {
  * metadata (fetched once, so no discovery request per invocation).
  */
 export class ClientFactory {
-  readonly identity: IdentityOptions;
-  readonly cache: CacheOptions;
-  /** Shared by MSAL and the JWKS fetch. */
-  readonly network: INetworkModule;
-  /** Identical token acquisitions in flight in this process (see lib/auth/tokens.ts). */
-  readonly inFlight = new Coalescer<TokenOutcome>();
   private readonly metadata = lazy(() => this.fetchAuthorityMetadata());
 
-  constructor(identity: IdentityOptions, cache: CacheOptions) {
-    this.identity = identity;
-    this.cache = cache;
-    this.network = createNetworkClient(identity.ca ? { ca: identity.ca } : {});
-  }
+  constructor(
+    readonly identity: ClientIdentity,
+    private readonly plugins: SharedPluginOptions,
+    readonly network: INetworkModule,
+  ) {}
 
   get authority(): string {
-    return `${this.identity.authorityHost.replace(/\/+$/, '')}/${this.identity.tenantId}`;
+    return `${this.identity.authorityHost}/${this.identity.tenantId}`;
   }
 
   /** The openid-configuration of the authority, fetched once per process (retried after a failure). */
@@ -79,17 +56,27 @@ export class ClientFactory {
   }
 
   private async fetchAuthorityMetadata(): Promise<string> {
-    const response = await this.network.sendGetRequestAsync<Record<string, unknown>>(
-      `${this.authority}/v2.0/.well-known/openid-configuration`,
-    );
+    const url = `${this.authority}/v2.0/.well-known/openid-configuration`;
+    let response;
+    try {
+      response = await this.network.sendGetRequestAsync<Record<string, unknown>>(url);
+    } catch (cause) {
+      throw new TokenCacheError('authority_unavailable', `authority metadata could not be fetched from ${url}`, {
+        cause,
+      });
+    }
     if (response.status !== 200 || typeof response.body.token_endpoint !== 'string') {
-      throw new Error(`authority metadata request answered HTTP ${response.status}`);
+      throw new TokenCacheError('authority_unavailable', `authority metadata request answered HTTP ${response.status}`);
     }
     return JSON.stringify(response.body);
   }
 
-  async forPartition(partitionKey: string, logger: Logger): Promise<InvocationClient> {
-    const plugin = new PartitionCachePlugin({ ...this.cache, partitionKey, logger });
+  plugin(partitionKey: string, logger: TokenCacheLogger): PartitionCachePlugin {
+    return new PartitionCachePlugin({ ...this.plugins, partitionKey, logger });
+  }
+
+  async forPartition(partitionKey: string, logger: TokenCacheLogger): Promise<InvocationClient> {
+    const plugin = this.plugin(partitionKey, logger);
     return { client: new ConfidentialClientApplication(await this.configuration(logger, plugin)), plugin };
   }
 
@@ -97,11 +84,14 @@ export class ClientFactory {
    * A client with an in-memory cache only, for steps that run before the user's partition is known (building the
    * sign-in URL, redeeming the code); its entries then go to the partition with `plugin.importEntries`.
    */
-  async withoutPersistence(logger: Logger): Promise<ConfidentialClientApplication> {
+  async withoutPersistence(logger: TokenCacheLogger): Promise<ConfidentialClientApplication> {
     return new ConfidentialClientApplication(await this.configuration(logger, undefined));
   }
 
-  private async configuration(logger: Logger, plugin: PartitionCachePlugin | undefined): Promise<Configuration> {
+  private async configuration(
+    logger: TokenCacheLogger,
+    plugin: PartitionCachePlugin | undefined,
+  ): Promise<Configuration> {
     return {
       auth: {
         clientId: this.identity.clientId,

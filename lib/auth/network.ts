@@ -1,10 +1,13 @@
 import type { INetworkModule, NetworkRequestOptions, NetworkResponse } from '@azure/msal-node';
 import { Agent, request } from 'node:https';
 
+/** Timeout of one request to the identity provider. */
+export const DEFAULT_NETWORK_TIMEOUT_MS = 10_000;
+
 export interface NetworkClientOptions {
-  /** Extra certificate authorities to trust (PEM), e.g. a local development authority. Default: system CAs only. */
+  /** Extra certificate authorities to trust (PEM), e.g. a local development authority. @defaultValue system CAs only */
   readonly ca?: string;
-  /** Per-request timeout in milliseconds. Default 10,000. */
+  /** Per-request timeout in milliseconds. @defaultValue {@link DEFAULT_NETWORK_TIMEOUT_MS} */
   readonly timeoutMs?: number;
 }
 
@@ -12,9 +15,9 @@ export interface NetworkClientOptions {
  * MSAL's network module over `node:https` with one keep-alive agent per process: token requests of successive
  * invocations reuse the TLS connection instead of paying a handshake each time.
  */
-export function createNetworkClient(options: NetworkClientOptions = {}): INetworkModule {
+export function createNetworkClient(options: NetworkClientOptions = {}): INetworkModule & { close(): void } {
   const agent = new Agent({ keepAlive: true, maxSockets: 64, ...(options.ca ? { ca: options.ca } : {}) });
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_NETWORK_TIMEOUT_MS;
   const send = <T>(method: 'GET' | 'POST', url: string, opts?: NetworkRequestOptions, timeout?: number) =>
     new Promise<NetworkResponse<T>>((resolve, reject) => {
       const body = method === 'POST' ? (opts?.body ?? '') : undefined;
@@ -53,5 +56,6 @@ export function createNetworkClient(options: NetworkClientOptions = {}): INetwor
   return {
     sendGetRequestAsync: (url, opts, timeout) => send('GET', url, opts, timeout),
     sendPostRequestAsync: (url, opts) => send('POST', url, opts),
+    close: () => agent.destroy(),
   };
 }

@@ -1,3 +1,5 @@
+import { TokenCacheError } from '../errors.js';
+
 /**
  * The plaintext of a stored cache document: MSAL's serialized cache (the schema shared by all MSAL libraries,
  * kept as-is, including entity types and fields this MSAL does not know) plus, per entry, when this library last
@@ -15,13 +17,6 @@ export interface CacheDocument {
 
 export const EMPTY_DOCUMENT: CacheDocument = Object.freeze({ msal: {}, updated: {} });
 
-export class DocumentFormatError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DocumentFormatError';
-  }
-}
-
 export function encodeDocument(doc: CacheDocument): Buffer {
   return Buffer.from(JSON.stringify({ msal: doc.msal, updated: doc.updated }), 'utf8');
 }
@@ -31,9 +26,10 @@ export function decodeDocument(plaintext: Buffer): CacheDocument {
   try {
     parsed = JSON.parse(plaintext.toString('utf8'));
   } catch {
-    throw new DocumentFormatError('cache document is not JSON');
+    throw new TokenCacheError('bad_envelope', 'cache document is not JSON');
   }
-  if (!isObject(parsed) || !isObject(parsed.msal)) throw new DocumentFormatError('cache document has no MSAL cache');
+  if (!isObject(parsed) || !isObject(parsed.msal))
+    throw new TokenCacheError('bad_envelope', 'cache document has no MSAL cache');
   const updated = isObject(parsed.updated) ? parsed.updated : {};
   const cleanUpdated: Record<string, Record<string, number>> = {};
   for (const [section, entries] of Object.entries(updated)) {

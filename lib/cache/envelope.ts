@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { TokenCacheError } from '../errors.js';
 import type { KeyRing } from './keyring.js';
 
 /**
@@ -15,18 +16,6 @@ const VERSION = 1;
 const FLAG_DEFLATE = 1;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
-
-export type EnvelopeErrorReason = 'not_an_envelope' | 'unknown_version' | 'unknown_key' | 'undecryptable' | 'corrupt';
-
-/** A stored document that cannot be opened. The message never contains document contents. */
-export class EnvelopeError extends Error {
-  readonly reason: EnvelopeErrorReason;
-  constructor(reason: EnvelopeErrorReason, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'EnvelopeError';
-    this.reason = reason;
-  }
-}
 
 export interface SealOptions {
   /** Compress before encrypting (deflate). */
@@ -51,24 +40,30 @@ export function seal(ring: KeyRing, partitionKey: string, plaintext: Buffer, opt
   return Buffer.concat([header, cipher.update(body), cipher.final(), cipher.getAuthTag()]);
 }
 
+/**
+ * Opens a sealed document. Throws `TokenCacheError`: `key_not_in_ring` or `unknown_format_version` when a newer
+ * instance wrote it (not ours to replace), `bad_envelope` when it fails to open under a key we hold (tampered,
+ * truncated, copied from another partition). Messages never contain document contents.
+ */
 export function open(ring: KeyRing, partitionKey: string, sealed: Uint8Array): Opened {
   const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
   if (buf.length < MAGIC.length + 3 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) {
-    throw new EnvelopeError('not_an_envelope', 'stored document is not a cache envelope');
+    throw new TokenCacheError('bad_envelope', 'stored document is not a cache envelope');
   }
   const version = buf[MAGIC.length];
   if (version !== VERSION) {
-    throw new EnvelopeError('unknown_version', `cache envelope format version ${version} is not supported`);
+    throw new TokenCacheError('unknown_format_version', `cache envelope format version ${version} is not supported`);
   }
   const flags = buf[MAGIC.length + 1] ?? 0;
   const kidLength = buf[MAGIC.length + 2] ?? 0;
   const kidStart = MAGIC.length + 3;
   const nonceStart = kidStart + kidLength;
   const bodyStart = nonceStart + NONCE_BYTES;
-  if (buf.length < bodyStart + TAG_BYTES) throw new EnvelopeError('corrupt', 'cache envelope is truncated');
+  if (buf.length < bodyStart + TAG_BYTES) throw new TokenCacheError('bad_envelope', 'cache envelope is truncated');
   const keyId = buf.subarray(kidStart, nonceStart).toString('ascii');
   const key = ring.find(keyId);
-  if (!key) throw new EnvelopeError('unknown_key', `cache envelope is sealed with key "${keyId}", not in the key ring`);
+  if (!key)
+    throw new TokenCacheError('key_not_in_ring', `cache envelope is sealed with key "${keyId}", not in the key ring`);
   const header = buf.subarray(0, bodyStart);
   const decipher = createDecipheriv('aes-256-gcm', key.key, buf.subarray(nonceStart, bodyStart));
   decipher.setAAD(additionalData(header, partitionKey));
@@ -77,8 +72,8 @@ export function open(ring: KeyRing, partitionKey: string, sealed: Uint8Array): O
   try {
     body = Buffer.concat([decipher.update(buf.subarray(bodyStart, buf.length - TAG_BYTES)), decipher.final()]);
   } catch (cause) {
-    throw new EnvelopeError(
-      'undecryptable',
+    throw new TokenCacheError(
+      'bad_envelope',
       'cache envelope failed authentication (tampered, truncated, or from another partition)',
       { cause },
     );
@@ -87,7 +82,7 @@ export function open(ring: KeyRing, partitionKey: string, sealed: Uint8Array): O
   try {
     return { plaintext: inflateRawSync(body), keyId };
   } catch (cause) {
-    throw new EnvelopeError('corrupt', 'cache envelope did not decompress', { cause });
+    throw new TokenCacheError('bad_envelope', 'cache envelope did not decompress', { cause });
   }
 }
 

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { TokenCacheError } from '../errors.js';
 
 /** One AES-256 key of the ring. */
 export interface CacheKey {
@@ -14,24 +15,23 @@ export interface KeyRing {
   readonly ids: readonly string[];
 }
 
-export class KeyRingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'KeyRingError';
-  }
-}
-
 const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
 
 export function createKeyRing(keys: readonly CacheKey[]): KeyRing {
   const [current] = keys;
-  if (!current) throw new KeyRingError('the cache key ring is empty: configure at least one key');
+  if (!current)
+    throw new TokenCacheError('invalid_key_ring', 'the cache key ring is empty: configure at least one key');
   const byId = new Map<string, CacheKey>();
   for (const k of keys) {
-    if (!KEY_ID.test(k.id)) throw new KeyRingError(`cache key id "${k.id}" must match ${KEY_ID.source}`);
+    if (!KEY_ID.test(k.id))
+      throw new TokenCacheError('invalid_key_ring', `cache key id "${k.id}" must match ${KEY_ID.source}`);
     if (k.key.length !== 32)
-      throw new KeyRingError(`cache key "${k.id}" must be 32 bytes (AES-256), got ${k.key.length}`);
-    if (byId.has(k.id)) throw new KeyRingError(`cache key id "${k.id}" appears twice in the ring`);
+      throw new TokenCacheError(
+        'invalid_key_ring',
+        `cache key "${k.id}" must be 32 bytes (AES-256), got ${k.key.length}`,
+      );
+    if (byId.has(k.id))
+      throw new TokenCacheError('invalid_key_ring', `cache key id "${k.id}" appears twice in the ring`);
     byId.set(k.id, k);
   }
   return { current, find: (id) => byId.get(id), ids: [...byId.keys()] };
@@ -48,7 +48,11 @@ export function parseKeyRing(setting: string): KeyRing {
     .filter((part) => part.length > 0)
     .map((part, index) => {
       const colon = part.indexOf(':');
-      if (colon <= 0) throw new KeyRingError(`cache key #${index + 1} must look like "<id>:<base64 of 32 bytes>"`);
+      if (colon <= 0)
+        throw new TokenCacheError(
+          'invalid_key_ring',
+          `cache key #${index + 1} must look like "<id>:<base64 of 32 bytes>"`,
+        );
       const id = part.slice(0, colon);
       const key = Buffer.from(part.slice(colon + 1), 'base64');
       return { id, key };

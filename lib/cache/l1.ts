@@ -1,9 +1,9 @@
 import type { CacheDocument } from './document.js';
 
 export interface L1Options {
-  /** How long an entry may be used without asking the store. Default 5 seconds. */
+  /** How long an entry may be used without asking the store. @defaultValue 5 seconds */
   readonly maxAgeMs?: number;
-  /** Partitions kept; the least recently used goes first. Default 1,000. */
+  /** Partitions kept; the least recently used goes first. @defaultValue 1,000 */
   readonly maxEntries?: number;
 }
 

@@ -1,19 +1,17 @@
+import { TokenCacheError } from '../errors.js';
+
 /**
  * Partition keys: one cache document per user (`{oid}.{tid}`, MSAL's homeAccountId) and one per app and tenant
  * (`{clientId}.{tenantId}`) for client-credentials tokens. Built only from validated claims or configuration.
  */
 const ID = /^[A-Za-z0-9-]{1,64}$/;
 
-export class PartitionKeyError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PartitionKeyError';
-  }
-}
-
 function checkId(name: string, value: unknown): string {
   if (typeof value !== 'string' || !ID.test(value)) {
-    throw new PartitionKeyError(`${name} must be 1-64 letters, digits or dashes to form a cache partition key`);
+    throw new TokenCacheError(
+      'invalid_partition_key',
+      `${name} must be 1-64 letters, digits or dashes to form a cache partition key`,
+    );
   }
   return value.toLowerCase();
 }
@@ -26,7 +24,7 @@ export function userPartitionKey(claims: { readonly oid?: unknown; readonly tid?
 /** The partition of an MSAL homeAccountId (`uid.utid`), validated. */
 export function partitionKeyOfAccount(homeAccountId: string): string {
   const [oid, tid, extra] = homeAccountId.split('.');
-  if (extra !== undefined) throw new PartitionKeyError('homeAccountId must be "<oid>.<tid>"');
+  if (extra !== undefined) throw new TokenCacheError('invalid_partition_key', 'homeAccountId must be "<oid>.<tid>"');
   return userPartitionKey({ oid, tid });
 }
 

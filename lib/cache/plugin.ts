@@ -1,6 +1,6 @@
 import type { ICachePlugin, ISerializableTokenCache, TokenCacheContext } from '@azure/msal-node';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Logger, describeError } from '../log.js';
+import { type TokenCacheLogger, describeError } from '../log.js';
 import {
   type CacheDocument,
   type JsonObject,
@@ -15,23 +15,23 @@ import type { KeyRing } from './keyring.js';
 import type { L1Cache } from './l1.js';
 import { mergeDocuments, pruneDocument, stampChanges } from './merge.js';
 import { type CacheStats, emptyStats } from './stats.js';
-import { type CacheStore, type StoredDocument, StoreError } from './stores/store.js';
+import { type CacheStore, type StoredDocument, StoreError } from '../stores/store.js';
 
 export interface PartitionCachePluginOptions {
   readonly store: CacheStore;
   /** The partition this invocation may touch — from validated claims or app configuration only. */
   readonly partitionKey: string;
   readonly keyRing: KeyRing;
-  readonly logger: Logger;
-  /** Write attempts before giving up on a contended partition (each conflict re-reads and merges). Default 20. */
+  readonly logger: TokenCacheLogger;
+  /** Write attempts before giving up on a contended partition (each conflict re-reads and merges). @defaultValue 20 */
   readonly maxWriteAttempts?: number;
-  /** Deflate the cache before encrypting it. Default false. */
+  /** Deflate the cache before encrypting it. @defaultValue false */
   readonly compress?: boolean;
-  /** How long an untouched document lives before a store TTL or sweeper may remove it. Default 90 days. */
+  /** How long an untouched document lives before a store TTL or sweeper may remove it. @defaultValue 90 days */
   readonly lifetimeMs?: number;
   /** Optional per-instance L1 tier shared by the invocations of this process (see {@link L1Cache}). */
   readonly l1?: L1Cache;
-  /** Clock in epoch milliseconds, for tests. Default: the wall clock with sub-millisecond precision. */
+  /** Clock in epoch milliseconds, for tests. @defaultValue the wall clock with sub-millisecond precision */
   readonly now?: () => number;
 }
 
@@ -150,9 +150,9 @@ export class PartitionCachePlugin implements ICachePlugin {
         return merged ? toWrite : undefined;
       } catch (error) {
         this.options.l1?.drop(this.partitionKey);
-        if (!(error instanceof StoreError) || error.code !== 'conflict') {
+        if (!(error instanceof StoreError) || error.code !== 'store_conflict') {
           this.stats.failures++;
-          const level = error instanceof StoreError && error.code === 'too_large' ? 'error' : 'warn';
+          const level = error instanceof StoreError && error.code === 'store_too_large' ? 'error' : 'warn';
           this.options.logger[level](
             `token cache: store write failed for partition ${this.partitionKey}; the token is still returned: ${describeError(error)}`,
           );

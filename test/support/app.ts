@@ -9,18 +9,24 @@ import { join } from 'node:path';
 import { loadRegistrations } from '../../dev/host/load.js';
 import { startLocalHost, type LocalHost } from '../../dev/host/server.js';
 import { embeddedSettings } from '../../dev/settings.js';
-import { parseConfig } from '../../lib/config.js';
-import { generateKeySetting } from '../../lib/cache/keyring.js';
-import { createStore } from '../../lib/cache/stores/from-config.js';
-import { createRuntime, useRuntime, type Runtime } from '../../lib/runtime.js';
-import { newId, stack } from './stack.js';
+import { installAppRuntime } from '../../app/host/registration.js';
+import { createAppRuntime, type AppRuntime } from '../../app/runtime.js';
+import { parseSettings } from '../../app/settings.js';
+import { createStores } from '../../app/stores.js';
+import { generateKeySetting, parseKeyRing } from '../../lib/index.js';
+import { newId, stack, type TestApp as CacheApp } from './stack.js';
 import { countingStore } from './stored.js';
 
 export interface TestApp {
   readonly host: LocalHost;
   readonly url: string;
-  readonly runtime: Runtime;
+  readonly runtime: AppRuntime;
+  /** The token store, counting the operations that reach it. */
   readonly store: ReturnType<typeof countingStore>;
+  /** The app's record store (opt-ins, daemon cursor), counting too. */
+  readonly records: ReturnType<typeof countingStore>;
+  /** The app's token cache as the library-level tests see an app (for signIn, readStored, editStored). */
+  readonly cache: CacheApp;
   readonly clientId: string;
   readonly tenantId: string;
   /** Every log line the functions wrote. */
@@ -59,20 +65,26 @@ export async function startTestApp(extra: Record<string, string> = {}): Promise<
     ...extra,
   };
   Object.assign(process.env, env);
-  const config = parseConfig(env);
-  const store = countingStore(createStore(config.cache));
-  const runtime = createRuntime(config, { store });
-  useRuntime(runtime);
+  const settings = parseSettings(env);
+  const stores = createStores(settings.cache);
+  const store = countingStore(stores.tokens);
+  const records = countingStore(stores.records);
+  const runtime = createAppRuntime(settings, { stores: { tokens: store, records } });
+  installAppRuntime(runtime);
   return {
     host,
     url: host.url,
     runtime,
     store,
+    records,
+    cache: { clientId, tenantId, tokens: runtime.tokens, store, keyRing: parseKeyRing(settings.cache.keys) },
     clientId,
     tenantId,
     logs,
     close: async () => {
       await host.close();
+      installAppRuntime(undefined);
+      await runtime.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

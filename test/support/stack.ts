@@ -6,15 +6,18 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { httpsRequest, trustingAgent } from '../../dev/https-trust.js';
-import { ClientFactory } from '../../lib/auth/clients.js';
-import { createKeyRing, type KeyRing } from '../../lib/cache/keyring.js';
-import type { L1Cache } from '../../lib/cache/l1.js';
-import { createCosmosStore } from '../../lib/cache/stores/cosmos.js';
-import { createMemoryStore } from '../../lib/cache/stores/memory.js';
-import { createRedisStore } from '../../lib/cache/stores/redis.js';
-import type { CacheStore } from '../../lib/cache/stores/store.js';
-import { createTableStore } from '../../lib/cache/stores/table.js';
-import type { Logger } from '../../lib/log.js';
+import {
+  PartitionedTokenCache,
+  createCosmosStore,
+  createKeyRing,
+  createMemoryStore,
+  createRedisStore,
+  createTableStore,
+  type CacheStore,
+  type KeyRing,
+  type L1Options,
+  type TokenCacheLogger,
+} from '../../lib/index.js';
 
 export const CLIENT_SECRET = 'dev-client-secret';
 
@@ -116,29 +119,33 @@ export function newStore(kind: StoreKind, suffix = randomBytes(6).toString('hex'
 export interface TestApp {
   readonly clientId: string;
   readonly tenantId: string;
-  readonly factory: ClientFactory;
+  readonly tokens: PartitionedTokenCache;
   readonly store: CacheStore;
   readonly keyRing: KeyRing;
 }
 
-/** A confidential client app registration of its own (fresh client id and tenant) over `store`. */
+/**
+ * A confidential client app registration of its own (fresh client id and tenant) with its token cache over `store`
+ * — an app instance. Two instances of one app share `clientId`, `tenantId` and `keyRing`.
+ */
 export function newApp(
   store: CacheStore,
-  options: { keyRing?: KeyRing; clientId?: string; tenantId?: string; l1?: L1Cache } = {},
+  options: { keyRing?: KeyRing; clientId?: string; tenantId?: string; l1?: L1Options; logger?: TokenCacheLogger } = {},
 ): TestApp {
   const { url, ca } = stack().authority;
   const clientId = options.clientId ?? newId();
   const tenantId = options.tenantId ?? newId();
   const keyRing = options.keyRing ?? newKeyRing();
-  const factory = new ClientFactory(
-    { clientId, tenantId, authorityHost: url, credential: { clientSecret: CLIENT_SECRET }, ca },
-    { store, keyRing, ...(options.l1 ? { l1: options.l1 } : {}) },
-  );
-  return { clientId, tenantId, factory, store, keyRing };
+  const tokens = new PartitionedTokenCache({
+    auth: { clientId, tenantId, authorityHost: url, clientSecret: CLIENT_SECRET },
+    cache: { store, keyRing, ...(options.l1 ? { l1: options.l1 } : {}) },
+    system: { ca, logger: options.logger ?? captureLogger(), telemetry: false },
+  });
+  return { clientId, tenantId, tokens, store, keyRing };
 }
 
 /** A logger that keeps every line, to assert on warnings (and on what must never be logged). */
-export function captureLogger(): Logger & { lines: string[] } {
+export function captureLogger(): TokenCacheLogger & { lines: string[] } {
   const lines: string[] = [];
   const push =
     (level: string) =>

@@ -1,7 +1,10 @@
+/**
+ * White-box access to stored documents — what a second instance, or an attacker with store access, would see. The
+ * one place tests reach below the public API: the document format and the envelope are internals by design.
+ */
 import { type CacheDocument, decodeDocument, encodeDocument, type JsonObject } from '../../lib/cache/document.js';
 import { open, seal } from '../../lib/cache/envelope.js';
-import type { KeyRing } from '../../lib/cache/keyring.js';
-import type { CacheStore } from '../../lib/cache/stores/store.js';
+import type { CacheStore, KeyRing } from '../../lib/index.js';
 
 /** Reads and opens a partition's stored document directly (what a second instance would see). */
 export async function readStored(

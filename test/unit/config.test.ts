@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../lib/config.js';
+import { SettingsError, parseSettings } from '../../app/settings.js';
 
 const base = {
   AUTH_TENANT_ID: 'tenant-1',
@@ -11,12 +11,12 @@ const base = {
 
 function error(env: Record<string, string>): string {
   try {
-    parseConfig(env);
+    parseSettings(env);
   } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
+    expect(e).toBeInstanceOf(SettingsError);
     return (e as Error).message;
   }
-  throw new Error('expected a ConfigError');
+  throw new Error('expected a SettingsError');
 }
 
 describe('configuration', () => {
@@ -39,7 +39,7 @@ describe('configuration', () => {
   });
 
   it('applies documented defaults and freezes the result', () => {
-    const config = parseConfig(base);
+    const config = parseSettings(base);
     expect(config.cache).toMatchObject({ store: 'table', compress: false, lifetimeDays: 90, createIfMissing: false });
     expect(config.identity.authorityHost).toBe('https://login.microsoftonline.com');
     expect(config.web.audiences).toEqual(['client-1', 'api://client-1']);

@@ -1,0 +1,158 @@
+import type { InvocationContext, Timer } from '@azure/functions';
+import { classifyTokenError, describeError } from '../../lib/index.js';
+import { callDownstream } from '../downstream.js';
+import type { AppRuntime } from '../runtime.js';
+import { listActive, partitionOfActiveKey, pauseBackground } from './optin.js';
+
+export interface UserDaemonOptions {
+  /** Users worked on at once. */
+  readonly concurrency: number;
+  /** Most users per run. */
+  readonly budget: number;
+  /** Users listed per store page. Default 100. */
+  readonly pageSize?: number;
+  /** Continue from a previous run's cursor (so a budget smaller than the user count still reaches everyone). */
+  readonly cursor?: string;
+}
+
+export interface UserDaemonResult {
+  readonly processed: number;
+  readonly succeeded: number;
+  /** Users whose refresh was rejected: paused until they sign in again. */
+  readonly paused: number;
+  /** Other failures (identity provider or downstream unavailable): retried next run. */
+  readonly failed: number;
+  /** Where the next run continues; undefined when this run reached the end of the list. */
+  readonly cursor: string | undefined;
+  /** Highest number of users in flight at once (≤ concurrency). */
+  readonly peakConcurrency: number;
+}
+
+/**
+ * One run of the user daemon: pages through users who opted in, and for each — with bounded concurrency and a
+ * per-run budget — gets a token silently from that user's own partition (refreshing when needed) and calls the
+ * downstream API on their behalf. A user whose refresh token is rejected is paused, not retried forever.
+ */
+export async function runUserDaemon(
+  timer: Timer | undefined,
+  context: InvocationContext,
+  runtime: AppRuntime,
+  options: UserDaemonOptions,
+): Promise<UserDaemonResult> {
+  if (timer?.isPastDue) context.warn('user daemon: this run is past due');
+  const counts = { processed: 0, succeeded: 0, paused: 0, failed: 0 };
+  let inFlight = 0;
+  let peakConcurrency = 0;
+  let cursor = options.cursor;
+  let reachedEnd = false;
+
+  const work = async (partitionKey: string): Promise<void> => {
+    inFlight++;
+    peakConcurrency = Math.max(peakConcurrency, inFlight);
+    try {
+      const outcome = await runtime.tokens.acquireTokenSilent(
+        { homeAccountId: partitionKey, scopes: runtime.settings.web.downstreamScopes },
+        { logger: context, operation: 'user-daemon' },
+      );
+      await callDownstream(runtime.settings.web.downstreamUrl, outcome.result.accessToken);
+      counts.succeeded++;
+    } catch (error) {
+      const failure = classifyTokenError(error);
+      if (failure.kind === 'interaction_required') {
+        counts.paused++;
+        context.warn(`user daemon: partition ${partitionKey} needs sign-in (${failure.code}); paused`);
+        await pauseBackground(runtime.recordStore, partitionKey, failure.code).catch((e: unknown) =>
+          context.warn(`user daemon: could not pause partition ${partitionKey}: ${describeError(e)}`),
+        );
+      } else {
+        counts.failed++;
+        context.warn(`user daemon: partition ${partitionKey} failed (${failure.kind}): ${describeError(error)}`);
+      }
+    } finally {
+      inFlight--;
+    }
+  };
+
+  const queue: string[] = [];
+  const workers: Promise<void>[] = [];
+  let listingDone = false;
+  const nextPartition = async (): Promise<string | undefined> => {
+    while (queue.length === 0 && !listingDone) {
+      const remaining = options.budget - counts.processed;
+      if (remaining <= 0) {
+        listingDone = true;
+        break;
+      }
+      const page = await listActive(runtime.recordStore, Math.min(options.pageSize ?? 100, remaining), cursor);
+      cursor = page.continuationToken;
+      if (!cursor) {
+        reachedEnd = true;
+        listingDone = true;
+      }
+      queue.push(...page.entries.map((entry) => partitionOfActiveKey(entry.partitionKey)));
+    }
+    return queue.shift();
+  };
+  let listing: Promise<string | undefined> = Promise.resolve(undefined);
+  const take = (): Promise<string | undefined> => {
+    // Serialise listing so two workers never fetch the same page.
+    listing = listing.then(async () => {
+      if (counts.processed >= options.budget) return undefined;
+      const partitionKey = await nextPartition();
+      if (partitionKey !== undefined) counts.processed++;
+      return partitionKey;
+    });
+    return listing;
+  };
+  for (let i = 0; i < options.concurrency; i++) {
+    workers.push(
+      (async () => {
+        for (let partitionKey = await take(); partitionKey !== undefined; partitionKey = await take()) {
+          await work(partitionKey);
+        }
+      })(),
+    );
+  }
+  await Promise.all(workers);
+  const result = { ...counts, cursor: reachedEnd && queue.length === 0 ? undefined : cursor, peakConcurrency };
+  context.info(
+    `user daemon: processed ${result.processed}, succeeded ${result.succeeded}, paused ${result.paused}, failed ${result.failed}` +
+      (result.cursor ? ' (budget reached; the next run continues)' : ''),
+  );
+  return result;
+}
+
+const CURSOR_KEY = 'state.user-daemon';
+
+/** A timer run: continues from where the previous run's budget stopped, and records where to continue next. */
+export async function runScheduledUserDaemon(
+  timer: Timer,
+  context: InvocationContext,
+  runtime: AppRuntime,
+): Promise<UserDaemonResult> {
+  const stored = await runtime.recordStore.read(CURSOR_KEY).catch((error: unknown) => {
+    context.warn(`user daemon: cursor unreadable, starting from the first user: ${describeError(error)}`);
+    return undefined;
+  });
+  const cursor = stored ? Buffer.from(stored.data).toString('utf8') : undefined;
+  const { userConcurrency, userBudget } = runtime.settings.daemons;
+  let result: UserDaemonResult;
+  try {
+    result = await runUserDaemon(timer, context, runtime, { concurrency: userConcurrency, budget: userBudget, cursor });
+  } catch (error) {
+    if (!cursor) throw error;
+    // A continuation token the store no longer accepts: start over rather than stall forever.
+    context.warn(`user daemon: stored cursor rejected, starting from the first user: ${describeError(error)}`);
+    result = await runUserDaemon(timer, context, runtime, { concurrency: userConcurrency, budget: userBudget });
+  }
+  try {
+    if (result.cursor) {
+      await runtime.recordStore.write(CURSOR_KEY, Buffer.from(result.cursor), stored ? { ifMatch: stored.etag } : {});
+    } else if (stored) {
+      await runtime.recordStore.delete(CURSOR_KEY);
+    }
+  } catch (error) {
+    context.warn(`user daemon: could not save the cursor: ${describeError(error)}`);
+  }
+  return result;
+}

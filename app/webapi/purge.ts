@@ -1,0 +1,29 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { describeError, userPartitionKey } from '../../lib/index.js';
+import { disableBackground } from '../daemons/optin.js';
+import { problem } from '../http/responses.js';
+import type { AppRuntime } from '../runtime.js';
+import { authenticate } from './authenticate.js';
+
+/**
+ * `DELETE /api/me/cache`: the caller removes everything this app keeps for them — the whole cache partition (the
+ * document is gone, not emptied) and any background opt-in. 204 whether or not there was anything.
+ */
+export async function purgeMyCache(
+  request: HttpRequest,
+  context: InvocationContext,
+  runtime: AppRuntime,
+): Promise<HttpResponseInit> {
+  const caller = await authenticate(request, runtime);
+  if (caller.response) return caller.response;
+  const partitionKey = userPartitionKey(caller.claims);
+  try {
+    const existed = await runtime.tokens.removePartition(partitionKey, { logger: context });
+    await disableBackground(runtime.recordStore, partitionKey);
+    context.info(`purged partition ${partitionKey} (${existed ? 'removed' : 'nothing stored'})`);
+    return { status: 204, headers: { 'cache-control': 'no-store' } };
+  } catch (error) {
+    context.warn(`purge of partition ${partitionKey} failed: ${describeError(error)}`);
+    return problem(503, 'store_unavailable', 'the cache could not be removed now; try again', { 'retry-after': '5' });
+  }
+}

@@ -1,0 +1,148 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { classifyTokenError, describeError, partitionKeyOfAccount } from '../../lib/index.js';
+import { backgroundStatus, disableBackground, enableBackground } from '../daemons/optin.js';
+import { DownstreamError, callDownstream } from '../downstream.js';
+import { escapeHtml, html, problem, redirect } from '../http/responses.js';
+import type { AppRuntime } from '../runtime.js';
+import { clearSessionCookie, sessionAccount, signInRedirect } from './signin.js';
+
+const STYLE = `body{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;color:#1b1b1b}
+table{border-collapse:collapse}td,th{padding:.3rem .8rem;border-bottom:1px solid #ddd;text-align:left}
+a.button,button{display:inline-block;padding:.5rem 1rem;border:1px solid #0067b8;border-radius:4px;background:#0067b8;color:#fff;text-decoration:none;font:inherit;cursor:pointer}
+.muted{color:#666}`;
+
+function page(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body>${body}</body></html>`;
+}
+
+/** `GET /api/home`: a landing page. */
+export async function home(
+  request: HttpRequest,
+  _context: InvocationContext,
+  runtime: AppRuntime,
+): Promise<HttpResponseInit> {
+  const signedIn = (await sessionAccount(request, runtime)) !== undefined;
+  return html(
+    200,
+    page(
+      'Token cache demo',
+      `<h1>Token cache demo</h1><p>An Azure Functions app that keeps each user's MSAL token cache in a store.</p>
+<p>${signedIn ? '<a class="button" href="/api/profile">Your profile</a> <a href="/api/auth/logout">Sign out</a>' : '<a class="button" href="/api/auth/login">Sign in</a>'}</p>`,
+    ),
+  );
+}
+
+/** `GET /api/profile`: session → silent token from the user's partition → downstream → a small page. */
+export async function profile(
+  request: HttpRequest,
+  context: InvocationContext,
+  runtime: AppRuntime,
+): Promise<HttpResponseInit> {
+  const homeAccountId = await sessionAccount(request, runtime);
+  if (!homeAccountId) return signInRedirect();
+  let outcome;
+  try {
+    outcome = await runtime.tokens.acquireTokenSilent(
+      { homeAccountId, scopes: runtime.settings.web.downstreamScopes },
+      { logger: context, operation: 'profile' },
+    );
+  } catch (error) {
+    const failure = classifyTokenError(error);
+    context.warn(`profile: silent token failed: ${failure.kind} (${failure.code})`);
+    if (failure.kind === 'interaction_required') return signInRedirect();
+    if (failure.kind === 'authority_unavailable') {
+      return problem(503, 'identity_provider_unavailable', 'the identity provider is unavailable', {
+        'retry-after': '5',
+      });
+    }
+    return problem(502, 'token_request_rejected', `the identity provider rejected the token request (${failure.code})`);
+  }
+  let me: unknown;
+  try {
+    me = await callDownstream(runtime.settings.web.downstreamUrl, outcome.result.accessToken);
+  } catch (error) {
+    if (!(error instanceof DownstreamError)) throw error;
+    context.warn(`profile: downstream call failed: ${describeError(error)}`);
+    return problem(502, 'downstream_failed', error.message);
+  }
+  const rows = Object.entries(typeof me === 'object' && me !== null ? me : {})
+    .filter(([, value]) => typeof value === 'string' || typeof value === 'number')
+    .map(([key, value]) => `<tr><th>${escapeHtml(key)}</th><td>${escapeHtml(String(value))}</td></tr>`)
+    .join('');
+  return html(
+    200,
+    page(
+      'Your profile',
+      `<h1>Signed in</h1><p class="muted">From the downstream API, with a token from your cached MSAL session (${outcome.result.fromCache ? 'served from the token cache' : 'fetched from the identity provider'}).</p>
+<table>${rows}</table>
+<p><a href="/api/profile/background">Background work</a> · <a href="/api/auth/logout">Sign out</a></p>`,
+    ),
+  );
+}
+
+/**
+ * `GET|POST /api/profile/background`: shows, and lets the signed-in user change, whether the user daemon works on
+ * their behalf. POST is same-origin only (SameSite=Lax cookies, and the Origin header when the browser sends it).
+ */
+export async function background(
+  request: HttpRequest,
+  context: InvocationContext,
+  runtime: AppRuntime,
+): Promise<HttpResponseInit> {
+  const homeAccountId = await sessionAccount(request, runtime);
+  if (!homeAccountId) return signInRedirect();
+  const partitionKey = partitionKeyOfAccount(homeAccountId);
+  if (request.method === 'POST') {
+    const origin = request.headers.get('origin');
+    if (origin && origin !== new URL(request.url).origin)
+      return problem(403, 'cross_origin', 'cross-origin form posts are refused');
+    const form = new URLSearchParams((await request.text()).slice(0, 1024));
+    const enabled = form.get('enabled');
+    if (enabled !== 'true' && enabled !== 'false')
+      return problem(400, 'invalid_request', 'enabled must be true or false');
+    if (enabled === 'true') await enableBackground(runtime.recordStore, partitionKey);
+    else await disableBackground(runtime.recordStore, partitionKey);
+    context.info(`background work ${enabled === 'true' ? 'enabled' : 'disabled'} for partition ${partitionKey}`);
+    return redirect('/api/profile/background');
+  }
+  const status = await backgroundStatus(runtime.recordStore, partitionKey);
+  const label = { active: 'on', needs_sign_in: 'paused: sign in again to resume', off: 'off' }[status];
+  return html(
+    200,
+    page(
+      'Background work',
+      `<h1>Background work</h1><p>The user daemon calls the downstream API on your behalf with your cached tokens.</p>
+<form method="post" action="/api/profile/background"><p>Status: <strong>${label}</strong>
+<input type="hidden" name="enabled" value="${status === 'off' ? 'true' : 'false'}"> <button type="submit">${status === 'off' ? 'Turn on' : 'Turn off'}</button></p></form>
+<p><a href="/api/profile">Back to your profile</a></p>`,
+    ),
+  );
+}
+
+/**
+ * `GET /api/auth/logout`: removes the user's whole partition (tokens and background opt-in) from the store, clears
+ * the session, and sends the browser to the authority's end-session endpoint.
+ */
+export async function signOut(
+  request: HttpRequest,
+  context: InvocationContext,
+  runtime: AppRuntime,
+): Promise<HttpResponseInit> {
+  const homeAccountId = await sessionAccount(request, runtime);
+  if (homeAccountId) {
+    const partitionKey = partitionKeyOfAccount(homeAccountId);
+    try {
+      await runtime.tokens.removePartition(partitionKey, { logger: context });
+      await disableBackground(runtime.recordStore, partitionKey);
+      context.info(`signed out: partition ${partitionKey} removed`);
+    } catch (error) {
+      context.warn(`sign-out could not remove partition ${partitionKey}: ${describeError(error)}`);
+      return {
+        ...problem(503, 'store_unavailable', 'sign-out could not remove the cached tokens; try again'),
+        cookies: [clearSessionCookie()],
+      };
+    }
+  }
+  const target = await runtime.tokens.getLogoutUrl(runtime.settings.web.postLogoutUri);
+  return redirect(target, { cookies: [clearSessionCookie()] });
+}

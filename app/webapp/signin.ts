@@ -1,0 +1,144 @@
+import type { Cookie, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { CryptoProvider } from '@azure/msal-node';
+import { timingSafeEqual } from 'node:crypto';
+import { classifyTokenError, describeError, type KeyRing } from '../../lib/index.js';
+import { resumeBackgroundIfPaused } from '../daemons/optin.js';
+import { problem, redirect } from '../http/responses.js';
+import type { AppRuntime } from '../runtime.js';
+import { openCookie, readCookie, sealCookie } from './cookies.js';
+
+export const TRANSACTION_COOKIE = 'msal_signin';
+export const SESSION_COOKIE = 'msal_session';
+const TRANSACTION_MAX_AGE = 600;
+const SESSION_MAX_AGE = 8 * 3600;
+const crypto = new CryptoProvider();
+
+function cookie(name: string, value: string, maxAge: number, path: string): Cookie {
+  return { name, value, maxAge, path, httpOnly: true, secure: true, sameSite: 'Lax' };
+}
+
+function sessionRing(runtime: AppRuntime): KeyRing {
+  if (!runtime.sessionKeys) throw new Error('setting SESSION_KEYS is missing: the web app cannot seal its cookies');
+  return runtime.sessionKeys;
+}
+
+/** The signed-in user's account id from the session cookie, or undefined (no, expired, tampered or foreign cookie). */
+export async function sessionAccount(request: HttpRequest, runtime: AppRuntime): Promise<string | undefined> {
+  const payload = await openCookie(
+    sessionRing(runtime),
+    'session',
+    readCookie(request.headers.get('cookie'), SESSION_COOKIE),
+  );
+  return typeof payload?.hid === 'string' ? payload.hid : undefined;
+}
+
+/** `GET /api/auth/login`: starts auth code + PKCE; state, nonce and verifier travel in a sealed, short-lived cookie. */
+export async function startSignIn(
+  _request: HttpRequest,
+  context: InvocationContext,
+  runtime: AppRuntime,
+): Promise<HttpResponseInit> {
+  const { verifier, challenge } = await crypto.generatePkceCodes();
+  const state = crypto.createNewGuid();
+  const nonce = crypto.createNewGuid();
+  const url = await runtime.tokens.getAuthCodeUrl(
+    {
+      scopes: [...runtime.settings.web.downstreamScopes],
+      redirectUri: runtime.settings.web.redirectUri,
+      codeChallenge: challenge,
+      codeChallengeMethod: 'S256',
+      state,
+      nonce,
+      prompt: 'select_account',
+    },
+    { logger: context },
+  );
+  const sealed = await sealCookie(sessionRing(runtime), 'signin', { state, nonce, verifier }, TRANSACTION_MAX_AGE);
+  return redirect(url, { cookies: [cookie(TRANSACTION_COOKIE, sealed, TRANSACTION_MAX_AGE, '/api/auth')] });
+}
+
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * `GET /api/auth/callback`: checks state against the sealed cookie, redeems the code, writes the tokens to the
+ * user's partition (known only from the authority's answer), and sets the session cookie (account id only).
+ */
+export async function completeSignIn(
+  request: HttpRequest,
+  context: InvocationContext,
+  runtime: AppRuntime,
+): Promise<HttpResponseInit> {
+  const ring = sessionRing(runtime);
+  const clearTransaction = cookie(TRANSACTION_COOKIE, '', 0, '/api/auth');
+  const query = request.query;
+  const authorityError = query.get('error');
+  if (authorityError) {
+    return problem(400, 'sign_in_failed', `the identity provider reported ${authorityError.slice(0, 100)}`);
+  }
+  const code = query.get('code');
+  const state = query.get('state');
+  if (!code || !state || code.length > 4096) return problem(400, 'invalid_request', 'code and state are required');
+  const transaction = await openCookie(ring, 'signin', readCookie(request.headers.get('cookie'), TRANSACTION_COOKIE));
+  if (!transaction || typeof transaction.state !== 'string' || typeof transaction.verifier !== 'string') {
+    return {
+      ...problem(400, 'invalid_state', 'no sign-in in progress (expired, replayed or foreign)'),
+      cookies: [clearTransaction],
+    };
+  }
+  if (!sameText(transaction.state, state)) {
+    return {
+      ...problem(400, 'invalid_state', 'state does not match the sign-in in progress'),
+      cookies: [clearTransaction],
+    };
+  }
+  let outcome;
+  try {
+    outcome = await runtime.tokens.acquireTokenByCode(
+      {
+        code,
+        scopes: [...runtime.settings.web.downstreamScopes],
+        redirectUri: runtime.settings.web.redirectUri,
+        codeVerifier: transaction.verifier,
+        nonce: typeof transaction.nonce === 'string' ? transaction.nonce : '',
+        state,
+      },
+      { logger: context, operation: 'sign-in', authCodePayload: { code, state } },
+    );
+  } catch (error) {
+    const failure = classifyTokenError(error);
+    context.warn(`sign-in code redemption failed: ${describeError(error)}`);
+    if (failure.kind === 'authority_unavailable') {
+      return {
+        ...problem(503, 'identity_provider_unavailable', 'the identity provider is unavailable'),
+        cookies: [clearTransaction],
+      };
+    }
+    return {
+      ...problem(400, 'invalid_grant', `the sign-in could not be completed (${failure.code})`),
+      cookies: [clearTransaction],
+    };
+  }
+  const { partitionKey } = outcome;
+  const homeAccountId = outcome.result.account?.homeAccountId ?? partitionKey;
+  // A user who had to sign in again for background work gets it back.
+  await resumeBackgroundIfPaused(runtime.recordStore, partitionKey).catch((error: unknown) =>
+    context.warn(`could not re-activate background work: ${describeError(error)}`),
+  );
+  const session = await sealCookie(ring, 'session', { hid: homeAccountId }, SESSION_MAX_AGE);
+  return redirect('/api/profile', {
+    cookies: [clearTransaction, cookie(SESSION_COOKIE, session, SESSION_MAX_AGE, '/')],
+  });
+}
+
+export function clearSessionCookie(): Cookie {
+  return cookie(SESSION_COOKIE, '', 0, '/');
+}
+
+/** A page that can only be seen signed in: no or bad session → redirect to sign-in. */
+export function signInRedirect(): HttpResponseInit {
+  return redirect('/api/auth/login', { cookies: [clearSessionCookie()] });
+}

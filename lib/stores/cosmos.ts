@@ -1,0 +1,376 @@
+/**
+ * Azure Cosmos DB (NoSQL API) store: one item per partition, in a container partitioned on `/id`.
+ *
+ * `@azure/cosmos` (and `@azure/identity` when used) is imported on first use, so a cold start only loads the SDK
+ * of the configured store. The client is created once and reused.
+ */
+import type { ConnectionPolicy, Container, CosmosClientOptions, ErrorResponse, SqlParameter } from '@azure/cosmos';
+import type { TokenCredential } from '@azure/identity';
+import { COSMOS_ID_MAX_LENGTH, encodeKey } from './keys.js';
+import {
+  DEFAULT_LIST_PAGE_SIZE,
+  StoreConflictError,
+  StoreError,
+  StoreTooLargeError,
+  isNetworkError,
+  sdkOperations,
+  type CacheStore,
+  type ListOptions,
+  type ListPage,
+  type StoredDocument,
+  type WriteOptions,
+} from './store.js';
+import { lazy } from '../lazy.js';
+
+export interface CosmosStoreOptions {
+  /**
+   * Account endpoint, e.g. `https://myaccount.documents.azure.com:443/`. Required unless `connectionString` is
+   * given. Without `key` (and without `connectionString`), the store signs in with Microsoft Entra ID: `credential`,
+   * or `DefaultAzureCredential` from `@azure/identity` when omitted.
+   */
+  readonly endpoint?: string;
+  /** Account key (primary or secondary). Prefer Entra ID in production. */
+  readonly key?: string;
+  /** `AccountEndpoint=...;AccountKey=...;` — instead of `endpoint` and `key`. */
+  readonly connectionString?: string;
+  /** Entra ID credential when neither `key` nor `connectionString` is given. @defaultValue `DefaultAzureCredential` */
+  readonly credential?: TokenCredential;
+  /** @defaultValue {@link DEFAULT_COSMOS_DATABASE_ID} */
+  readonly databaseId?: string;
+  /** A container partitioned on `/id`. @defaultValue {@link DEFAULT_COSMOS_CONTAINER_ID} */
+  readonly containerId?: string;
+  /**
+   * Create the database and container on first use when they do not exist (partition key path `/id`,
+   * `defaultTtl: -1` so that the per-item `ttl` applies). Needs control-plane rights that a data-plane
+   * Entra ID role does not give.
+   * @defaultValue `false`
+   */
+  readonly createIfMissing?: boolean;
+  /**
+   * Passed to the SDK over this store's defaults (`requestTimeout`, `retryOptions`). Emulators need
+   * `{ enableEndpointDiscovery: false }`.
+   */
+  readonly connectionPolicy?: ConnectionPolicy;
+  /** Timeout of one HTTP attempt, in ms. @defaultValue 5,000 (the SDK's own default is 60,000) */
+  readonly requestTimeoutMs?: number;
+  /**
+   * Deadline of one store operation including the SDK's retries, in ms. The SDK retries an
+   * unreachable endpoint for up to two minutes when endpoint discovery is on; this caps it.
+   * @defaultValue 10,000
+   */
+  readonly operationTimeoutMs?: number;
+}
+
+/** Default {@link CosmosStoreOptions.databaseId}. */
+export const DEFAULT_COSMOS_DATABASE_ID = 'tokencache';
+/** Default {@link CosmosStoreOptions.containerId}. */
+export const DEFAULT_COSMOS_CONTAINER_ID = 'msal';
+/** Cosmos DB's item size limit: 2 MB, measured as the UTF-8 length of the item's JSON. */
+export const COSMOS_MAX_ITEM_BYTES = 2 * 1024 * 1024;
+/**
+ * Room for the system properties Cosmos adds to a stored item (`_rid`, `_self`, `_etag`, `_attachments`, `_ts`:
+ * about 190 bytes), counted against the limit so an item that fits here fits on the server.
+ */
+const SYSTEM_PROPERTIES_BYTES = 256;
+
+/** The stored item. `ttl` is in seconds; Cosmos removes the item that long after its last write. */
+interface CacheItem {
+  id: string;
+  key: string;
+  data: string;
+  updatedAt: string;
+  expiresAt?: string;
+  ttl?: number;
+}
+
+interface ListRow {
+  key: string;
+  _etag: string;
+  updatedAt?: string;
+  expiresAt?: string;
+}
+
+/** Creates a Cosmos DB store. Validates the options now; connects on first use. */
+export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
+  const connection = resolveConnection(options);
+  const databaseId = options.databaseId ?? DEFAULT_COSMOS_DATABASE_ID;
+  const containerId = options.containerId ?? DEFAULT_COSMOS_CONTAINER_ID;
+  const operationTimeoutMs = options.operationTimeoutMs ?? 10_000;
+  let dispose: (() => void) | undefined;
+
+  async function connect(): Promise<Container> {
+    const { CosmosClient } = await import('@azure/cosmos');
+    const requestTimeoutMs = options.requestTimeoutMs ?? 5_000;
+    const clientOptions: CosmosClientOptions = {
+      endpoint: connection.endpoint,
+      connectionPolicy: {
+        requestTimeout: requestTimeoutMs,
+        ...options.connectionPolicy,
+        // Throttling (429) retries: a few, and never longer than an operation may take.
+        retryOptions: {
+          maxRetryAttemptCount: 3,
+          maxWaitTimeInSeconds: Math.max(1, Math.floor(operationTimeoutMs / 1000)),
+          ...options.connectionPolicy?.retryOptions,
+        },
+      },
+    };
+    if (connection.key !== undefined) clientOptions.key = connection.key;
+    else
+      clientOptions.aadCredentials =
+        options.credential ?? new (await import('@azure/identity')).DefaultAzureCredential();
+    const client = new CosmosClient(clientOptions);
+    dispose = () => client.dispose();
+    if (!options.createIfMissing) return client.database(databaseId).container(containerId);
+    const abortSignal = AbortSignal.timeout(operationTimeoutMs);
+    const { database } = await client.databases.createIfNotExists({ id: databaseId }, { abortSignal });
+    const { container } = await database.containers.createIfNotExists(
+      { id: containerId, partitionKey: { paths: ['/id'] }, defaultTtl: -1 },
+      { abortSignal },
+    );
+    return container;
+  }
+
+  const sdkContainer = lazy(connect);
+
+  /** Runs one operation with the deadline, mapping SDK errors to store errors. */
+  const run = sdkOperations(sdkContainer, operationTimeoutMs, `Cosmos DB ${databaseId}/${containerId}`, (error, key) =>
+    toStoreError(error, key, `${databaseId}/${containerId}`),
+  );
+
+  return {
+    kind: 'cosmos',
+
+    async read(partitionKey: string): Promise<StoredDocument | undefined> {
+      const id = encodeKey(partitionKey, COSMOS_ID_MAX_LENGTH);
+      return run(partitionKey, async (container, abortSignal) => {
+        // The SDK answers a 404 with an empty response instead of throwing.
+        const { resource, substatus } = await container.item(id, id).read<CacheItem>({ abortSignal });
+        if (substatus === OWNER_MISSING_SUBSTATUS) throw ownerMissing(partitionKey, `${databaseId}/${containerId}`);
+        if (!resource) return undefined;
+        return { data: new Uint8Array(Buffer.from(resource.data, 'base64')), etag: etagOf(resource) };
+      });
+    },
+
+    async readIfChanged(partitionKey: string, etag: string): Promise<StoredDocument | 'unchanged' | undefined> {
+      const id = encodeKey(partitionKey, COSMOS_ID_MAX_LENGTH);
+      return run(partitionKey, async (container, abortSignal) => {
+        // Real Cosmos answers 304 without a body; @vercel/cosmosdb-server ignores If-None-Match and answers 200.
+        const { resource, statusCode, substatus } = await container
+          .item(id, id)
+          .read<CacheItem>({ abortSignal, accessCondition: { type: 'IfNoneMatch', condition: etag } });
+        if (statusCode === 304) return 'unchanged';
+        if (substatus === OWNER_MISSING_SUBSTATUS) throw ownerMissing(partitionKey, `${databaseId}/${containerId}`);
+        if (!resource) return undefined;
+        const current = etagOf(resource);
+        if (current === etag) return 'unchanged';
+        return { data: new Uint8Array(Buffer.from(resource.data, 'base64')), etag: current };
+      });
+    },
+
+    async write(partitionKey: string, data: Uint8Array, writeOptions: WriteOptions = {}): Promise<string> {
+      const id = encodeKey(partitionKey, COSMOS_ID_MAX_LENGTH);
+      const item = toItem(id, partitionKey, data, writeOptions.expiresAt);
+      const size = Buffer.byteLength(JSON.stringify(item), 'utf8') + SYSTEM_PROPERTIES_BYTES;
+      if (size > COSMOS_MAX_ITEM_BYTES)
+        throw new StoreTooLargeError(partitionKey, size, COSMOS_MAX_ITEM_BYTES, 'bytes');
+      const { ifMatch } = writeOptions;
+      return run(partitionKey, async (container, abortSignal) => {
+        try {
+          const response =
+            ifMatch === undefined
+              ? await container.items.create(item, { abortSignal })
+              : await container
+                  .item(id, id)
+                  .replace(item, { abortSignal, accessCondition: { type: 'IfMatch', condition: ifMatch } });
+          return response.resource ? etagOf(response.resource) : response.etag;
+        } catch (error) {
+          const status = statusOf(error);
+          if (ifMatch === undefined ? status === 409 : status === 412 || (status === 404 && !isOwnerMissing(error))) {
+            throw StoreConflictError.of(partitionKey, ifMatch, error);
+          }
+          throw error;
+        }
+      });
+    },
+
+    async delete(partitionKey: string, deleteOptions: { readonly ifMatch?: string } = {}): Promise<boolean> {
+      const id = encodeKey(partitionKey, COSMOS_ID_MAX_LENGTH);
+      const { ifMatch } = deleteOptions;
+      return run(partitionKey, async (container, abortSignal) => {
+        try {
+          await container
+            .item(id, id)
+            .delete(
+              ifMatch === undefined
+                ? { abortSignal }
+                : { abortSignal, accessCondition: { type: 'IfMatch', condition: ifMatch } },
+            );
+          return true;
+        } catch (error) {
+          const status = statusOf(error);
+          if (status === 404 && !isOwnerMissing(error)) {
+            if (ifMatch === undefined) return false;
+            throw StoreConflictError.of(partitionKey, ifMatch, error);
+          }
+          if (status === 412) throw StoreConflictError.of(partitionKey, ifMatch, error);
+          throw error;
+        }
+      });
+    },
+
+    async list(listOptions: ListOptions = {}): Promise<ListPage> {
+      const { prefix, expiredBefore, pageSize = DEFAULT_LIST_PAGE_SIZE, continuationToken } = listOptions;
+      const conditions: string[] = [];
+      const parameters: SqlParameter[] = [];
+      if (prefix) {
+        conditions.push('STARTSWITH(c.key, @prefix)');
+        parameters.push({ name: '@prefix', value: prefix });
+      }
+      if (expiredBefore) {
+        // ISO-8601 strings of the same shape compare like the instants they name.
+        conditions.push('c.expiresAt < @expiredBefore');
+        parameters.push({ name: '@expiredBefore', value: expiredBefore.toISOString() });
+      }
+      const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
+      const query = `SELECT c.key, c._etag, c.updatedAt, c.expiresAt FROM c${where}`;
+      return run(undefined, async (container, abortSignal) => {
+        const page = await container.items
+          .query<ListRow>(
+            { query, parameters },
+            { maxItemCount: Math.max(1, pageSize), abortSignal, ...(continuationToken ? { continuationToken } : {}) },
+          )
+          .fetchNext();
+        return {
+          entries: page.resources.map((row) => ({
+            partitionKey: row.key,
+            etag: row._etag,
+            ...(row.updatedAt ? { updatedAt: new Date(row.updatedAt) } : {}),
+            ...(row.expiresAt ? { expiresAt: new Date(row.expiresAt) } : {}),
+          })),
+          ...(page.hasMoreResults && page.continuationToken ? { continuationToken: page.continuationToken } : {}),
+        };
+      });
+    },
+
+    close(): Promise<void> {
+      dispose?.();
+      dispose = undefined;
+      sdkContainer.reset();
+      return Promise.resolve();
+    },
+  };
+}
+
+function resolveConnection(options: CosmosStoreOptions): { endpoint: string; key?: string } {
+  if (options.connectionString !== undefined) {
+    if (options.endpoint !== undefined || options.key !== undefined) {
+      throw new StoreError(
+        'store_misconfigured',
+        'Cosmos store: give either connectionString or endpoint (+ key), not both',
+      );
+    }
+    const parts = new Map<string, string>();
+    for (const part of options.connectionString.split(';')) {
+      const at = part.indexOf('=');
+      if (at > 0) parts.set(part.slice(0, at).trim().toLowerCase(), part.slice(at + 1).trim());
+    }
+    const endpoint = parts.get('accountendpoint');
+    const key = parts.get('accountkey');
+    if (!endpoint || !key) {
+      throw new StoreError(
+        'store_misconfigured',
+        'Cosmos store: connectionString needs AccountEndpoint and AccountKey',
+      );
+    }
+    return { endpoint, key };
+  }
+  if (!options.endpoint)
+    throw new StoreError('store_misconfigured', 'Cosmos store: endpoint or connectionString is required');
+  return options.key === undefined ? { endpoint: options.endpoint } : { endpoint: options.endpoint, key: options.key };
+}
+
+function toItem(id: string, partitionKey: string, data: Uint8Array, expiresAt: Date | undefined): CacheItem {
+  const item: CacheItem = {
+    id,
+    key: partitionKey,
+    data: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64'),
+    updatedAt: new Date().toISOString(),
+  };
+  if (expiresAt) {
+    item.expiresAt = expiresAt.toISOString();
+    // Cosmos wants a positive whole number of seconds.
+    item.ttl = Math.max(1, Math.ceil((expiresAt.getTime() - Date.now()) / 1000));
+  }
+  return item;
+}
+
+function etagOf(resource: object): string {
+  const etag = (resource as { _etag?: unknown })._etag;
+  if (typeof etag !== 'string') throw new StoreError('store_unavailable', 'Cosmos DB returned an item without _etag');
+  return etag;
+}
+
+/** The HTTP status of an SDK error (`ErrorResponse.code` is the status, or a string for network errors). */
+function statusOf(error: unknown): number | undefined {
+  const code = (error as Partial<ErrorResponse> | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** Cosmos DB's substatus of a 404 whose database or container does not exist (not just the item). */
+const OWNER_MISSING_SUBSTATUS = 1003;
+
+function isOwnerMissing(error: unknown): boolean {
+  return statusOf(error) === 404 && (error as Partial<ErrorResponse>).substatus === OWNER_MISSING_SUBSTATUS;
+}
+
+function ownerMissing(partitionKey: string | undefined, where: string, cause?: unknown): StoreError {
+  const subject =
+    partitionKey === undefined ? `Cosmos DB ${where}` : `Cosmos DB ${where} (partition "${partitionKey}")`;
+  return new StoreError(
+    'store_misconfigured',
+    `${subject}: the database or container does not exist (see createIfMissing)`,
+    {
+      cause,
+    },
+  );
+}
+
+function toStoreError(error: unknown, partitionKey: string | undefined, where: string): StoreError {
+  if (error instanceof StoreError) return error;
+  const status = statusOf(error);
+  const subject =
+    partitionKey === undefined ? `Cosmos DB ${where}` : `Cosmos DB ${where} (partition "${partitionKey}")`;
+  if (status === 408 || status === 429 || status === 449 || (status !== undefined && status >= 500)) {
+    return new StoreError('store_unavailable', `${subject} is unavailable or throttling (HTTP ${status})`, {
+      cause: error,
+    });
+  }
+  if (isNetworkError(error)) {
+    return new StoreError('store_unavailable', `${subject} could not be reached: ${describe(error)}`, { cause: error });
+  }
+  if (status === 401 || status === 403) {
+    return new StoreError('store_misconfigured', `${subject} refused the credentials (HTTP ${status})`, {
+      cause: error,
+    });
+  }
+  // Item-level 404s are handled by each operation: a 404 that gets here is about the database or container.
+  // (`@vercel/cosmosdb-server` sends no substatus, so a 404 on replace there reads as a conflict, and the
+  // following create reports this.)
+  if (status === 404) return ownerMissing(partitionKey, where, error);
+  if (isCredentialError(error)) {
+    return new StoreError('store_misconfigured', `${subject}: no Entra ID credential: ${describe(error)}`, {
+      cause: error,
+    });
+  }
+  return new StoreError('store_unavailable', `${subject} failed: ${describe(error)}`, { cause: error });
+}
+
+function isCredentialError(error: unknown): boolean {
+  return (
+    error instanceof Error && (error.name === 'CredentialUnavailableError' || error.name === 'AuthenticationError')
+  );
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,212 @@
+import { TokenCacheError, type TokenCacheErrorCode } from '../errors.js';
+
+/**
+ * The one small interface every cache store implements (Cosmos DB, Azure Table storage, memory, ...).
+ *
+ * A store keeps opaque bytes per partition key, with an ETag for optimistic concurrency. It knows nothing about
+ * MSAL, encryption or merging: that lives in the plugin.
+ */
+export interface StoredDocument {
+  /** The document exactly as it was written. */
+  readonly data: Uint8Array;
+  /** Opaque version tag; pass it back to `write` to make the write conditional. Never parse it. */
+  readonly etag: string;
+}
+
+export interface WriteOptions {
+  /**
+   * `undefined` / omitted: create-only — fails with a conflict when a document already exists.
+   * A string: replace only if the stored document still has this ETag — fails with a conflict otherwise
+   * (including when it was deleted meanwhile).
+   */
+  readonly ifMatch?: string;
+  /** When the document may be removed by the store (Cosmos `ttl`) or a sweeper. Metadata only. */
+  readonly expiresAt?: Date;
+}
+
+export interface ListOptions {
+  /** Only partitions whose (original, unencoded) key starts with this; all when omitted or empty. */
+  readonly prefix?: string;
+  /** Only documents whose `expiresAt` is before this instant (documents without `expiresAt` never match). */
+  readonly expiredBefore?: Date;
+  /** Most entries per page (default 100). A page may hold fewer, even none, and still have a continuation. */
+  readonly pageSize?: number;
+  /** `continuationToken` of the previous page (listed with the same options); omit for the first page. */
+  readonly continuationToken?: string;
+}
+
+/** Metadata of one stored document, as listed (no data). */
+export interface ListEntry {
+  /** The original partition key, as passed to `write`. */
+  readonly partitionKey: string;
+  readonly etag: string;
+  readonly expiresAt?: Date;
+  readonly updatedAt?: Date;
+}
+
+export interface ListPage {
+  readonly entries: ListEntry[];
+  /** Present when there may be more entries: pass it back in {@link ListOptions.continuationToken}. */
+  readonly continuationToken?: string;
+}
+
+/** Default {@link ListOptions.pageSize}. */
+export const DEFAULT_LIST_PAGE_SIZE = 100;
+
+export interface CacheStore {
+  /** A short name for logs and telemetry, e.g. `cosmos`, `table`, `memory`. */
+  readonly kind: string;
+  /** Reads one partition; `undefined` when there is no document. */
+  read(partitionKey: string): Promise<StoredDocument | undefined>;
+  /**
+   * Optional: a conditional read (`If-None-Match`) — `'unchanged'` when the stored ETag still equals `etag`, saving
+   * the transfer (and, with the L1 tier, the decryption). Stores without it are read in full.
+   */
+  readIfChanged?(partitionKey: string, etag: string): Promise<StoredDocument | 'unchanged' | undefined>;
+  /** Conditional write (see {@link WriteOptions}); returns the new ETag. Throws {@link StoreConflictError}. */
+  write(partitionKey: string, data: Uint8Array, options?: WriteOptions): Promise<string>;
+  /** Deletes the partition's document; resolves `false` when there was none. Unconditional unless `ifMatch`. */
+  delete(partitionKey: string, options?: { readonly ifMatch?: string }): Promise<boolean>;
+  /**
+   * Pages through documents whose partition key starts with `prefix` (all when omitted), optionally only those
+   * with `expiresAt < expiredBefore`. Order is store-defined; a key written or deleted while paging may or may
+   * not appear.
+   */
+  list(options?: ListOptions): Promise<ListPage>;
+  /** Releases network resources (tests, shutdown). */
+  close?(): Promise<void>;
+}
+
+/**
+ * The codes a store throws. `store_corrupt`: the stored record is malformed at the store level (e.g. a Table entity
+ * missing one of its chunks) — treat it like an unreadable document.
+ */
+export type StoreErrorCode = Extract<
+  TokenCacheErrorCode,
+  | 'store_conflict'
+  | 'store_too_large'
+  | 'store_unavailable'
+  | 'invalid_partition_key'
+  | 'store_misconfigured'
+  | 'store_corrupt'
+  | 'invalid_options'
+>;
+
+/** Every store throws this (never a raw SDK error): the SDK's error, if any, is its `cause`. */
+export class StoreError extends TokenCacheError {
+  declare readonly code: StoreErrorCode;
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'StoreError';
+  }
+}
+
+/** The document changed (or appeared, or vanished) since it was read: re-read, merge, retry. */
+export class StoreConflictError extends StoreError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('store_conflict', message, options);
+    this.name = 'StoreConflictError';
+  }
+
+  /** The conflict of a conditional write or delete: create-only (`ifMatch` undefined) or on a stale ETag. */
+  static of(partitionKey: string, ifMatch: string | undefined, cause?: unknown): StoreConflictError {
+    return new StoreConflictError(
+      ifMatch === undefined
+        ? `a cache document for partition "${partitionKey}" already exists`
+        : `the cache document for partition "${partitionKey}" changed or was deleted since it was read`,
+      cause === undefined ? undefined : { cause },
+    );
+  }
+}
+
+/** The document is over the store's size limit. The message names the size and the limit. */
+export class StoreTooLargeError extends StoreError {
+  readonly size: number;
+  readonly limit: number;
+  constructor(partitionKey: string, size: number, limit: number, unit: string, options?: { cause?: unknown }) {
+    super(
+      'store_too_large',
+      `cache document for partition "${partitionKey}" is ${size} ${unit}, over the store limit of ${limit} ${unit}`,
+      options,
+    );
+    this.name = 'StoreTooLargeError';
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+const NETWORK_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'ESOCKETTIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'REQUEST_SEND_ERROR',
+  'TimeoutError',
+]);
+
+/**
+ * True for errors that mean "the store could not be reached in time": refused or reset connections, DNS
+ * failures, timeouts and aborts. Looks through `cause` chains, where SDKs often put the system error.
+ */
+export function isNetworkError(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
+    const { code } = current as Error & { code?: unknown };
+    if (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) return true;
+    if (current.name === 'AbortError' || current.name === 'TimeoutError') return true;
+    current = current.cause;
+  }
+  return false;
+}
+
+/**
+ * Runs `operation` with an `AbortSignal` that fires after `timeoutMs`, and rejects with
+ * `StoreError('store_unavailable')` at that time even when the SDK ignores the signal (some SDK retry loops do). The
+ * abandoned SDK work is left to finish in the background.
+ */
+export async function withDeadline<T>(
+  timeoutMs: number,
+  describeTarget: string,
+  operation: (abortSignal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new StoreError('store_unavailable', `${describeTarget} did not answer within ${timeoutMs} ms`);
+      controller.abort(error);
+      reject(error);
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([operation(controller.signal), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The runner of an SDK-backed store: each operation gets the (lazily set up) client and an abort signal under the
+ * deadline, and any failure is mapped to a store error.
+ */
+export function sdkOperations<C>(
+  client: { get(): Promise<C> },
+  timeoutMs: number,
+  describeTarget: string,
+  toStoreError: (error: unknown, partitionKey: string | undefined) => StoreError,
+): <T>(partitionKey: string | undefined, operation: (client: C, abortSignal: AbortSignal) => Promise<T>) => Promise<T> {
+  return async (partitionKey, operation) => {
+    try {
+      return await withDeadline(timeoutMs, describeTarget, async (abortSignal) =>
+        operation(await client.get(), abortSignal),
+      );
+    } catch (error) {
+      throw toStoreError(error, partitionKey);
+    }
+  };
+}

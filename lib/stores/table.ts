@@ -1,0 +1,370 @@
+/**
+ * Azure Table storage store: one entity per partition (PartitionKey = encoded key, RowKey = `cache`), the bytes
+ * split over binary properties `d0, d1, …` of at most 64 KiB each.
+ *
+ * `@azure/data-tables` (and `@azure/identity` when used) is imported on first use; the client is created once.
+ */
+import type { TableClient, TableEntity, TableEntityResult, TableServiceClientOptions } from '@azure/data-tables';
+import type { TokenCredential } from '@azure/identity';
+import { TABLE_KEY_MAX_LENGTH, encodeKey, encodedPrefixRange } from './keys.js';
+import {
+  DEFAULT_LIST_PAGE_SIZE,
+  StoreConflictError,
+  StoreError,
+  StoreTooLargeError,
+  isNetworkError,
+  sdkOperations,
+  type CacheStore,
+  type ListEntry,
+  type ListOptions,
+  type ListPage,
+  type StoredDocument,
+  type WriteOptions,
+} from './store.js';
+import { lazy } from '../lazy.js';
+
+export interface TableStoreOptions {
+  /** A storage connection string (account key or SAS). Alternative to `accountUrl`. */
+  readonly connectionString?: string;
+  /**
+   * Table endpoint, e.g. `https://myaccount.table.core.windows.net` (Azurite: `http://127.0.0.1:10002/devstoreaccount1`).
+   * Signs in with `accountName` + `accountKey` when both are given, otherwise with Microsoft Entra ID: `credential`,
+   * or `DefaultAzureCredential` from `@azure/identity` when omitted.
+   */
+  readonly accountUrl?: string;
+  readonly accountName?: string;
+  readonly accountKey?: string;
+  /** Entra ID credential for `accountUrl`. @defaultValue `DefaultAzureCredential` */
+  readonly credential?: TokenCredential;
+  /** 3–63 letters and digits, starting with a letter. @defaultValue {@link DEFAULT_TABLE_NAME} */
+  readonly tableName?: string;
+  /** Create the table on first use when it does not exist. @defaultValue `false` */
+  readonly createIfMissing?: boolean;
+  /** Allow `http://` endpoints (Azurite). @defaultValue `false` */
+  readonly allowInsecureConnection?: boolean;
+  /** Timeout of one HTTP attempt, in ms. @defaultValue 5,000 */
+  readonly requestTimeoutMs?: number;
+  /** Retries of a failed attempt (throttling, network errors). @defaultValue 2 */
+  readonly maxRetries?: number;
+  /** Deadline of one store operation including retries, in ms. @defaultValue 10,000 */
+  readonly operationTimeoutMs?: number;
+}
+
+/** Default {@link TableStoreOptions.tableName}. */
+export const DEFAULT_TABLE_NAME = 'msalcache';
+/** Azure Table storage's entity limit: 1 MiB, counted by {@link tableEntitySize}. */
+export const TABLE_MAX_ENTITY_BYTES = 1024 * 1024;
+/** Azure Table storage's limit for one binary property. */
+export const TABLE_MAX_BINARY_PROPERTY_BYTES = 64 * 1024;
+const ROW_KEY = 'cache';
+const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
+
+type PipelinePolicy = NonNullable<TableServiceClientOptions['additionalPolicies']>[number]['policy'];
+
+/** The entity as written: the metadata, then `chunks` binary properties `d0…`. */
+interface CacheEntity extends TableEntity {
+  key: string;
+  updatedAt: Date;
+  expiresAt?: Date;
+  chunks: number;
+  [chunk: `d${number}`]: Uint8Array;
+}
+
+/** Creates an Azure Table storage store. Validates the options now; connects on first use. */
+export function createTableStore(options: TableStoreOptions): CacheStore {
+  const tableName = options.tableName ?? DEFAULT_TABLE_NAME;
+  if (!TABLE_NAME.test(tableName)) {
+    throw new StoreError(
+      'store_misconfigured',
+      `Table store: tableName "${tableName}" must be 3-63 letters and digits, starting with a letter`,
+    );
+  }
+  const usesConnectionString = options.connectionString !== undefined;
+  if (usesConnectionString === (options.accountUrl !== undefined)) {
+    throw new StoreError('store_misconfigured', 'Table store: give exactly one of connectionString or accountUrl');
+  }
+  if ((options.accountName === undefined) !== (options.accountKey === undefined)) {
+    throw new StoreError('store_misconfigured', 'Table store: accountName and accountKey go together');
+  }
+  const operationTimeoutMs = options.operationTimeoutMs ?? 10_000;
+
+  async function connect(): Promise<TableClient> {
+    const tables = await import('@azure/data-tables');
+    const clientOptions: TableServiceClientOptions = {
+      allowInsecureConnection: options.allowInsecureConnection ?? false,
+      retryOptions: { maxRetries: options.maxRetries ?? 2, retryDelayInMs: 200, maxRetryDelayInMs: 2_000 },
+      additionalPolicies: [{ policy: attemptTimeoutPolicy(options.requestTimeoutMs ?? 5_000), position: 'perRetry' }],
+    };
+    let client: TableClient;
+    if (options.connectionString !== undefined) {
+      client = tables.TableClient.fromConnectionString(options.connectionString, tableName, clientOptions);
+    } else {
+      const url = options.accountUrl ?? '';
+      if (options.accountName !== undefined && options.accountKey !== undefined) {
+        const credential = new tables.AzureNamedKeyCredential(options.accountName, options.accountKey);
+        client = new tables.TableClient(url, tableName, credential, clientOptions);
+      } else {
+        const credential = options.credential ?? new (await import('@azure/identity')).DefaultAzureCredential();
+        client = new tables.TableClient(url, tableName, credential, clientOptions);
+      }
+    }
+    if (options.createIfMissing) await client.createTable({ abortSignal: AbortSignal.timeout(operationTimeoutMs) });
+    return client;
+  }
+
+  const sdkClient = lazy(connect);
+
+  /** Runs one operation with the deadline, mapping SDK errors to store errors. */
+  const run = sdkOperations(sdkClient, operationTimeoutMs, `Table "${tableName}"`, (error, key) =>
+    toStoreError(error, key, tableName),
+  );
+
+  return {
+    kind: 'table',
+
+    async read(partitionKey: string): Promise<StoredDocument | undefined> {
+      const encoded = encodeKey(partitionKey, TABLE_KEY_MAX_LENGTH);
+      return run(partitionKey, async (client, abortSignal) => {
+        let entity: TableEntityResult<Record<string, unknown>>;
+        try {
+          entity = await client.getEntity(encoded, ROW_KEY, { abortSignal });
+        } catch (error) {
+          if (statusOf(error) === 404 && odataCode(error) !== 'TableNotFound') return undefined;
+          throw error;
+        }
+        if (entity.etag === undefined)
+          throw new StoreError('store_corrupt', 'Table storage returned an entity without ETag');
+        return { data: joinChunks(entity, partitionKey), etag: entity.etag };
+      });
+    },
+
+    async write(partitionKey: string, data: Uint8Array, writeOptions: WriteOptions = {}): Promise<string> {
+      const entity = toEntity(
+        encodeKey(partitionKey, TABLE_KEY_MAX_LENGTH),
+        partitionKey,
+        data,
+        writeOptions.expiresAt,
+      );
+      const size = tableEntitySize(entity);
+      if (size > TABLE_MAX_ENTITY_BYTES)
+        throw new StoreTooLargeError(partitionKey, size, TABLE_MAX_ENTITY_BYTES, 'bytes');
+      const { ifMatch } = writeOptions;
+      return run(partitionKey, async (client, abortSignal) => {
+        try {
+          // Replace (not Merge) drops properties the new entity lacks, so a shrinking write leaves no stale chunks.
+          const response =
+            ifMatch === undefined
+              ? await client.createEntity(entity, { abortSignal })
+              : await client.updateEntity(entity, 'Replace', { etag: ifMatch, abortSignal });
+          if (response.etag === undefined) throw new StoreError('store_corrupt', 'Table storage returned no ETag');
+          return response.etag;
+        } catch (error) {
+          const status = statusOf(error);
+          if (
+            ifMatch === undefined
+              ? status === 409
+              : status === 412 || (status === 404 && odataCode(error) !== 'TableNotFound')
+          ) {
+            throw StoreConflictError.of(partitionKey, ifMatch, error);
+          }
+          // Azurite rejects entities whose JSON is over 1 MiB, before Azure's limit (binary counts as base64 there).
+          if (status === 413 || odataCode(error) === 'EntityTooLarge' || odataCode(error) === 'RequestBodyTooLarge') {
+            throw new StoreTooLargeError(partitionKey, size, TABLE_MAX_ENTITY_BYTES, 'bytes', { cause: error });
+          }
+          throw error;
+        }
+      });
+    },
+
+    async delete(partitionKey: string, deleteOptions: { readonly ifMatch?: string } = {}): Promise<boolean> {
+      const encoded = encodeKey(partitionKey, TABLE_KEY_MAX_LENGTH);
+      const { ifMatch } = deleteOptions;
+      return run(partitionKey, async (client, abortSignal) => {
+        try {
+          await client.deleteEntity(encoded, ROW_KEY, { etag: ifMatch ?? '*', abortSignal });
+          return true;
+        } catch (error) {
+          const status = statusOf(error);
+          if (status === 404 && odataCode(error) !== 'TableNotFound') {
+            if (ifMatch === undefined) return false;
+            throw StoreConflictError.of(partitionKey, ifMatch, error);
+          }
+          if (status === 412) throw StoreConflictError.of(partitionKey, ifMatch, error);
+          throw error;
+        }
+      });
+    },
+
+    async list(listOptions: ListOptions = {}): Promise<ListPage> {
+      const { prefix, expiredBefore, pageSize = DEFAULT_LIST_PAGE_SIZE, continuationToken } = listOptions;
+      const { odata } = await import('@azure/data-tables');
+      const conditions: string[] = [];
+      const range = prefix ? encodedPrefixRange(prefix, TABLE_KEY_MAX_LENGTH) : undefined;
+      if (range) conditions.push(odata`PartitionKey ge ${range.start} and PartitionKey lt ${range.end}`);
+      if (expiredBefore) conditions.push(odata`expiresAt lt ${expiredBefore}`);
+      return run(undefined, async (client, abortSignal) => {
+        const pages = client
+          .listEntities<Record<string, unknown>>({
+            queryOptions: {
+              ...(conditions.length > 0 ? { filter: conditions.join(' and ') } : {}),
+              select: ['key', 'updatedAt', 'expiresAt'],
+            },
+            abortSignal,
+          })
+          .byPage({ maxPageSize: Math.max(1, pageSize), ...(continuationToken ? { continuationToken } : {}) });
+        const result = await pages.next();
+        if (result.done) return { entries: [] };
+        const page = result.value;
+        const entries = page.flatMap((entity): ListEntry[] => {
+          const { key, updatedAt, expiresAt, etag } = entity;
+          // Hashed keys share a range with their head only: filter on the original key too.
+          if (typeof key !== 'string' || (prefix && !key.startsWith(prefix))) return [];
+          return [
+            {
+              partitionKey: key,
+              etag,
+              ...(updatedAt instanceof Date ? { updatedAt } : {}),
+              ...(expiresAt instanceof Date ? { expiresAt } : {}),
+            },
+          ];
+        });
+        return { entries, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) };
+      });
+    },
+
+    close(): Promise<void> {
+      // TableClient holds no resources of its own beyond pooled sockets.
+      sdkClient.reset();
+      return Promise.resolve();
+    },
+  };
+}
+
+/**
+ * The size Azure Table storage counts for an entity: 4 bytes, plus the keys (UTF-16, 2 bytes a character), plus
+ * per property 8 bytes + its name (UTF-16) + its value: strings 2 bytes a character + 4, binary its length + 4,
+ * DateTime and numbers 8. The service-set `Timestamp` is counted too.
+ */
+export function tableEntitySize(entity: TableEntity<Record<string, unknown>>): number {
+  let size = 4 + 2 * (entity.partitionKey.length + entity.rowKey.length);
+  size += 8 + 2 * 'Timestamp'.length + 8;
+  for (const [name, value] of Object.entries(entity)) {
+    if (name === 'partitionKey' || name === 'rowKey' || value === undefined) continue;
+    size += 8 + 2 * name.length;
+    if (typeof value === 'string') size += 2 * value.length + 4;
+    else if (value instanceof Uint8Array) size += value.byteLength + 4;
+    else if (typeof value === 'boolean') size += 1;
+    else size += 8; // number, bigint, Date
+  }
+  return size;
+}
+
+function toEntity(
+  encodedKey: string,
+  partitionKey: string,
+  data: Uint8Array,
+  expiresAt: Date | undefined,
+): CacheEntity {
+  const entity: CacheEntity = {
+    partitionKey: encodedKey,
+    rowKey: ROW_KEY,
+    key: partitionKey,
+    updatedAt: new Date(),
+    chunks: Math.ceil(data.byteLength / TABLE_MAX_BINARY_PROPERTY_BYTES),
+  };
+  if (expiresAt) entity.expiresAt = expiresAt;
+  for (let i = 0; i < entity.chunks; i++) {
+    const start = i * TABLE_MAX_BINARY_PROPERTY_BYTES;
+    const length = Math.min(TABLE_MAX_BINARY_PROPERTY_BYTES, data.byteLength - start);
+    // A Buffer view, not a Uint8Array view: the SDK base64-encodes a plain Uint8Array's whole `.buffer`,
+    // ignoring its offset and length.
+    entity[`d${i}`] = Buffer.from(data.buffer, data.byteOffset + start, length);
+  }
+  return entity;
+}
+
+function joinChunks(entity: Record<string, unknown>, partitionKey: string): Uint8Array {
+  const { chunks } = entity;
+  if (typeof chunks !== 'number' || !Number.isInteger(chunks) || chunks < 0) {
+    throw new StoreError('store_corrupt', `cache entity for partition "${partitionKey}" has no valid chunk count`);
+  }
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < chunks; i++) {
+    const part = entity[`d${i}`];
+    if (!(part instanceof Uint8Array)) {
+      throw new StoreError(
+        'store_corrupt',
+        `cache entity for partition "${partitionKey}" lacks chunk d${i} of ${chunks}`,
+      );
+    }
+    parts.push(part);
+  }
+  const data = new Uint8Array(parts.reduce((total, part) => total + part.byteLength, 0));
+  let offset = 0;
+  for (const part of parts) {
+    data.set(part, offset);
+    offset += part.byteLength;
+  }
+  return data;
+}
+
+/** Sets a timeout on each HTTP attempt (the SDK has none by default). */
+function attemptTimeoutPolicy(timeoutMs: number): PipelinePolicy {
+  return {
+    name: 'cacheStoreAttemptTimeout',
+    sendRequest(request, next) {
+      if (!request.timeout) request.timeout = timeoutMs;
+      return next(request);
+    },
+  };
+}
+
+function statusOf(error: unknown): number | undefined {
+  const status = (error as { statusCode?: unknown } | undefined)?.statusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** The OData error code (`err.code` is not it: the SDK leaves that undefined for service errors). */
+function odataCode(error: unknown): string | undefined {
+  const code = (error as { details?: { odataError?: { code?: unknown } } } | undefined)?.details?.odataError?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function toStoreError(error: unknown, partitionKey: string | undefined, tableName: string): StoreError {
+  if (error instanceof StoreError) return error;
+  const status = statusOf(error);
+  const subject =
+    partitionKey === undefined ? `Table "${tableName}"` : `Table "${tableName}" (partition "${partitionKey}")`;
+  if (status === 408 || status === 429 || (status !== undefined && status >= 500)) {
+    return new StoreError('store_unavailable', `${subject} is unavailable or throttling (HTTP ${status})`, {
+      cause: error,
+    });
+  }
+  if (isNetworkError(error)) {
+    return new StoreError('store_unavailable', `${subject} could not be reached: ${describe(error)}`, { cause: error });
+  }
+  if (status === 401 || status === 403) {
+    return new StoreError('store_misconfigured', `${subject} refused the credentials (HTTP ${status})`, {
+      cause: error,
+    });
+  }
+  // The SDK refuses http:// endpoints before sending anything, with a plain Error.
+  if (error instanceof Error && error.message.includes('allowInsecureConnection')) {
+    return new StoreError('store_misconfigured', `${subject}: ${error.message}`, { cause: error });
+  }
+  if (odataCode(error) === 'TableNotFound') {
+    return new StoreError('store_misconfigured', `${subject}: the table does not exist (see createIfMissing)`, {
+      cause: error,
+    });
+  }
+  if (error instanceof Error && (error.name === 'CredentialUnavailableError' || error.name === 'AuthenticationError')) {
+    return new StoreError('store_misconfigured', `${subject}: no Entra ID credential: ${describe(error)}`, {
+      cause: error,
+    });
+  }
+  return new StoreError('store_unavailable', `${subject} failed: ${describe(error)}`, { cause: error });
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

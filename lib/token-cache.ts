@@ -1,0 +1,508 @@
+import type {
+  AuthenticationResult,
+  AuthorizationCodePayload,
+  AuthorizationCodeRequest,
+  AuthorizationUrlRequest,
+  ConfidentialClientApplication,
+  INetworkModule,
+} from '@azure/msal-node';
+import { createHash } from 'node:crypto';
+import { ClientFactory, type ClientCredential } from './auth/clients.js';
+import { Coalescer } from './auth/coalesce.js';
+import { classifyTokenError } from './auth/token-errors.js';
+import { createNetworkClient } from './auth/network.js';
+import { isObject } from './cache/document.js';
+import type { KeyRing } from './cache/keyring.js';
+import { L1Cache, type L1Options } from './cache/l1.js';
+import { appPartitionKey, partitionKeyOfAccount, userPartitionKey } from './cache/partitions.js';
+import { type CacheStats, emptyStats } from './cache/stats.js';
+import { TokenCacheError } from './errors.js';
+import type { TokenCacheLogger } from './log.js';
+import type { CacheStore } from './stores/store.js';
+import { logTokenTelemetry } from './telemetry.js';
+
+/** Microsoft Entra ID's public cloud. */
+export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
+/** How long a partition untouched by any write is kept (the store's TTL or the sweeper then removes it). */
+export const DEFAULT_CACHE_LIFETIME_MS = 90 * 86_400_000;
+/** Conditional write attempts on a contended partition before the write is given up (the token is still returned). */
+export const DEFAULT_MAX_WRITE_ATTEMPTS = 20;
+
+/** Who the app is. Exactly one of `clientSecret` and `clientCertificate`. */
+export interface TokenCacheAuthOptions {
+  /** The app registration's application (client) id. */
+  readonly clientId: string;
+  /** The app registration's home tenant id: its partition for app tokens and the authority's path. */
+  readonly tenantId: string;
+  /** The identity provider. @defaultValue {@link DEFAULT_AUTHORITY_HOST} */
+  readonly authorityHost?: string;
+  readonly clientSecret?: string;
+  /** A certificate credential: its SHA-256 thumbprint (hex), the PEM private key and, optionally, the PEM chain. */
+  readonly clientCertificate?: {
+    readonly thumbprintSha256: string;
+    readonly privateKey: string;
+    readonly x5c?: string;
+  };
+}
+
+/** Where and how the token caches are kept. */
+export interface TokenCacheStorageOptions {
+  /** One of `createTableStore`, `createCosmosStore`, `createRedisStore`, `createMemoryStore`, or your own. */
+  readonly store: CacheStore;
+  /** Encrypts every document at rest; the first key writes, all keys read. See `parseKeyRing`. */
+  readonly keyRing: KeyRing;
+  /** Deflate documents before encrypting them. @defaultValue false */
+  readonly compress?: boolean;
+  /** Lifetime of a document after its last write. @defaultValue {@link DEFAULT_CACHE_LIFETIME_MS} */
+  readonly lifetimeMs?: number;
+  /** Conditional write attempts per invocation. @defaultValue {@link DEFAULT_MAX_WRITE_ATTEMPTS} */
+  readonly maxWriteAttempts?: number;
+  /** A per-instance tier of recently read documents. @defaultValue off */
+  readonly l1?: L1Options;
+}
+
+/** Process-wide plumbing. */
+export interface TokenCacheSystemOptions {
+  /**
+   * Where warnings (store failures, unusable documents) and one telemetry line per acquisition go when an
+   * invocation passes no logger of its own. @defaultValue `console`
+   */
+  readonly logger?: TokenCacheLogger;
+  /** Log one `token-cache-telemetry {json}` line per acquisition. @defaultValue true */
+  readonly telemetry?: boolean;
+  /** MSAL's network module. @defaultValue a keep-alive `node:https` client shared by the process */
+  readonly networkClient?: INetworkModule;
+  /** Extra CA certificates (PEM) the default network client trusts, e.g. a local development authority. */
+  readonly ca?: string;
+  /** Timeout of one request of the default network client, in ms. @defaultValue 10,000 */
+  readonly networkTimeoutMs?: number;
+}
+
+/** One nested bag, as msal-node's `Configuration`. */
+export interface PartitionedTokenCacheOptions {
+  readonly auth: TokenCacheAuthOptions;
+  readonly cache: TokenCacheStorageOptions;
+  readonly system?: TokenCacheSystemOptions;
+}
+
+/** Per call. */
+export interface InvocationOptions {
+  /** The invocation's logger (an Azure Functions `InvocationContext` is one). @defaultValue the system logger */
+  readonly logger?: TokenCacheLogger;
+  /**
+   * Stops waiting: the call rejects with code `aborted`. Work already sent (a store write, a token request) may
+   * still complete in the background and is kept consistent.
+   */
+  readonly abortSignal?: AbortSignal;
+  /** The `op` of the telemetry line. @defaultValue the flow: `client_credentials`, `on_behalf_of`, `silent`, `code` */
+  readonly operation?: string;
+}
+
+/** A token and what getting it cost. */
+export interface TokenOutcome {
+  readonly result: AuthenticationResult;
+  /** The partition the token came from or went to. */
+  readonly partitionKey: string;
+  /** This invocation's store traffic; all zero when it joined an identical acquisition already in flight. */
+  readonly stats: CacheStats;
+  /** The result of an identical concurrent acquisition in this process was shared. */
+  readonly joined: boolean;
+}
+
+/** The validated identity of a web API's caller: `oid` and `tid` of its access token. */
+export interface CallerIdentity {
+  readonly oid: string;
+  readonly tid: string;
+}
+
+/** An MSAL client bound to one partition for one invocation, for flows the cache does not wrap. */
+export interface PartitionClient {
+  readonly client: ConfidentialClientApplication;
+  readonly partitionKey: string;
+  /** The store traffic of this client so far. */
+  readonly stats: CacheStats;
+  /**
+   * Loads the partition into the client's cache now (once). Needed before flows that look up the cache without
+   * calling the plugin first, such as msal-node's `acquireTokenOnBehalfOf`.
+   */
+  readonly load: () => Promise<void>;
+}
+
+/**
+ * MSAL token caches for a serverless app, one per partition (a user: `{oid}.{tid}`; the app: `{clientId}.{tenantId}`),
+ * kept in a store, encrypted, written back only when they changed, conditionally on the ETag read, merged on a
+ * conflict. Create one per process; every call builds a fresh MSAL client bound to one partition, so users never
+ * share an in-memory cache.
+ *
+ * @example
+ * ```ts
+ * const tokens = new PartitionedTokenCache({
+ *   auth: { clientId, tenantId, clientSecret },
+ *   cache: { store: createTableStore({ accountUrl }), keyRing: parseKeyRing(cacheKeys) },
+ * });
+ * ```
+ */
+export class PartitionedTokenCache {
+  /** The network client MSAL uses; share it with `createBearerValidator` so one keep-alive pool serves both. */
+  readonly networkClient: INetworkModule;
+  private readonly factory: ClientFactory;
+  private readonly store: CacheStore;
+  private readonly logger: TokenCacheLogger;
+  private readonly telemetry: boolean;
+  private readonly inFlight = new Coalescer<Acquired>();
+  private readonly closeNetwork: (() => void) | undefined;
+
+  constructor(options: PartitionedTokenCacheOptions) {
+    const { auth, cache, system = {} } = options;
+    if (!auth?.clientId || !auth.tenantId) {
+      throw new TokenCacheError('invalid_options', 'auth.clientId and auth.tenantId are required');
+    }
+    if (!cache?.store || !cache.keyRing) {
+      throw new TokenCacheError('invalid_options', 'cache.store and cache.keyRing are required');
+    }
+    if (system.networkClient) {
+      this.networkClient = system.networkClient;
+    } else {
+      const created = createNetworkClient({
+        ...(system.ca ? { ca: system.ca } : {}),
+        ...(system.networkTimeoutMs ? { timeoutMs: system.networkTimeoutMs } : {}),
+      });
+      this.networkClient = created;
+      this.closeNetwork = () => created.close();
+    }
+    this.store = cache.store;
+    this.logger = system.logger ?? console;
+    this.telemetry = system.telemetry ?? true;
+    this.factory = new ClientFactory(
+      {
+        clientId: auth.clientId,
+        tenantId: auth.tenantId,
+        authorityHost: (auth.authorityHost ?? DEFAULT_AUTHORITY_HOST).replace(/\/+$/, ''),
+        credential: credentialOf(auth),
+      },
+      {
+        store: cache.store,
+        keyRing: cache.keyRing,
+        compress: cache.compress ?? false,
+        lifetimeMs: cache.lifetimeMs ?? DEFAULT_CACHE_LIFETIME_MS,
+        maxWriteAttempts: cache.maxWriteAttempts ?? DEFAULT_MAX_WRITE_ATTEMPTS,
+        ...(cache.l1 ? { l1: new L1Cache(cache.l1) } : {}),
+      },
+      this.networkClient,
+    );
+  }
+
+  /** `{authorityHost}/{tenantId}`. */
+  get authority(): string {
+    return this.factory.authority;
+  }
+
+  get clientId(): string {
+    return this.factory.identity.clientId;
+  }
+
+  get tenantId(): string {
+    return this.factory.identity.tenantId;
+  }
+
+  /**
+   * A token for the app itself (client credentials), from the app's partition `{clientId}.{tenantId}`.
+   *
+   * @example
+   * ```ts
+   * const { result } = await tokens.acquireTokenByClientCredential(
+   *   { scopes: ['https://graph.microsoft.com/.default'] },
+   *   { logger: context },
+   * );
+   * ```
+   */
+  acquireTokenByClientCredential(
+    request: { readonly scopes: readonly string[] },
+    options: InvocationOptions = {},
+  ): Promise<TokenOutcome> {
+    const partitionKey = appPartitionKey(this.clientId, this.tenantId);
+    return this.acquire('client_credentials', partitionKey, [scopeKey(request.scopes)], options, async ({ client }) => {
+      return client.acquireTokenByClientCredential({ scopes: [...request.scopes] });
+    });
+  }
+
+  /**
+   * A token for a downstream API on behalf of a web API's caller, from the caller's partition `{oid}.{tid}`.
+   * `caller` must come from the VALIDATED incoming token (see `createBearerValidator`), `assertion` is that token.
+   *
+   * @example
+   * ```ts
+   * const caller = await bearer.validate(request.headers.get('authorization'));
+   * const { result } = await tokens.acquireTokenOnBehalfOf(
+   *   { caller: caller.claims, assertion: caller.token, scopes: ['https://graph.microsoft.com/User.Read'] },
+   *   { logger: context },
+   * );
+   * ```
+   */
+  acquireTokenOnBehalfOf(
+    request: { readonly caller: CallerIdentity; readonly assertion: string; readonly scopes: readonly string[] },
+    options: InvocationOptions = {},
+  ): Promise<TokenOutcome> {
+    const partitionKey = userPartitionKey(request.caller);
+    const assertionHash = createHash('sha256').update(request.assertion).digest('base64url');
+    const key = [assertionHash, scopeKey(request.scopes)];
+    return this.acquire('on_behalf_of', partitionKey, key, options, async ({ client, load }) => {
+      // msal-node's OBO looks its cache up without calling the plugin first: load the partition before the call.
+      await load();
+      return client.acquireTokenOnBehalfOf({ oboAssertion: request.assertion, scopes: [...request.scopes] });
+    });
+  }
+
+  /**
+   * A token for a signed-in user from their partition (`homeAccountId`), refreshed with the cached refresh token
+   * when needed. Throws code `account_not_cached` when the partition holds no such account.
+   *
+   * @example
+   * ```ts
+   * const { result } = await tokens.acquireTokenSilent(
+   *   { homeAccountId: session.homeAccountId, scopes: ['https://graph.microsoft.com/User.Read'] },
+   *   { logger: context },
+   * );
+   * ```
+   */
+  acquireTokenSilent(
+    request: { readonly homeAccountId: string; readonly scopes: readonly string[]; readonly forceRefresh?: boolean },
+    options: InvocationOptions = {},
+  ): Promise<TokenOutcome> {
+    const partitionKey = partitionKeyOfAccount(request.homeAccountId);
+    const forceRefresh = request.forceRefresh ?? false;
+    const key = [scopeKey(request.scopes), String(forceRefresh)];
+    return this.acquire('silent', partitionKey, key, options, async ({ client }) => {
+      // Partition keys are lower-cased; account ids from the authority may not be.
+      const wanted = request.homeAccountId.toLowerCase();
+      const accounts = await client.getTokenCache().getAllAccounts();
+      const account = accounts.find((a) => a.homeAccountId.toLowerCase() === wanted);
+      if (!account) {
+        throw new TokenCacheError(
+          'account_not_cached',
+          `no cached account in partition ${partitionKey}: sign-in required`,
+        );
+      }
+      return client.acquireTokenSilent({ account, scopes: [...request.scopes], forceRefresh });
+    });
+  }
+
+  /**
+   * The sign-in URL of the authorization code flow (add PKCE: msal-node's `CryptoProvider.generatePkceCodes`).
+   *
+   * @example
+   * ```ts
+   * const url = await tokens.getAuthCodeUrl({ scopes, redirectUri, codeChallenge, codeChallengeMethod: 'S256', state });
+   * ```
+   */
+  async getAuthCodeUrl(request: AuthorizationUrlRequest, options: InvocationOptions = {}): Promise<string> {
+    const client = await this.factory.withoutPersistence(options.logger ?? this.logger);
+    return abortable(client.getAuthCodeUrl(request), options.abortSignal);
+  }
+
+  /**
+   * Redeems a sign-in's authorization code and writes the tokens to the partition of the account the authority
+   * answered with (its homeAccountId): one store read and one conditional write.
+   *
+   * @example
+   * ```ts
+   * const { result, partitionKey } = await tokens.acquireTokenByCode(
+   *   { code, scopes, redirectUri, codeVerifier },
+   *   { logger: context },
+   * );
+   * ```
+   */
+  async acquireTokenByCode(
+    request: AuthorizationCodeRequest,
+    options: InvocationOptions & { readonly authCodePayload?: AuthorizationCodePayload } = {},
+  ): Promise<TokenOutcome> {
+    const logger = options.logger ?? this.logger;
+    const operation = options.operation ?? 'code';
+    try {
+      throwIfAborted(options.abortSignal);
+      const client = await this.factory.withoutPersistence(logger);
+      const result = await abortable(client.acquireTokenByCode(request, options.authCodePayload), options.abortSignal);
+      const homeAccountId = result?.account?.homeAccountId;
+      if (!result || !homeAccountId) throw new TokenCacheError('no_token', 'the code redemption returned no account');
+      const partitionKey = partitionKeyOfAccount(homeAccountId);
+      const plugin = this.factory.plugin(partitionKey, logger);
+      const entries: unknown = JSON.parse(client.getTokenCache().serialize());
+      if (isObject(entries)) await abortable(plugin.importEntries(entries), options.abortSignal);
+      const outcome = { result, partitionKey, stats: plugin.stats, joined: false };
+      this.report(logger, operation, outcome, 'ok');
+      return outcome;
+    } catch (error) {
+      this.reportFailure(logger, operation, undefined, emptyStats(), error);
+      throw error;
+    }
+  }
+
+  /**
+   * Deletes a partition's whole document (sign-out, erasure). Resolves `false` when there was none. Store errors
+   * propagate: the caller must know whether the tokens are gone.
+   *
+   * @example
+   * ```ts
+   * await tokens.removePartition(userPartitionKey(caller.claims));
+   * ```
+   */
+  async removePartition(partitionKey: string, options: InvocationOptions = {}): Promise<boolean> {
+    throwIfAborted(options.abortSignal);
+    return abortable(this.factory.plugin(partitionKey, options.logger ?? this.logger).purge(), options.abortSignal);
+  }
+
+  /**
+   * An MSAL client bound to one partition, for flows this class does not wrap. Use it for one invocation only.
+   *
+   * @example
+   * ```ts
+   * const { client, load } = await tokens.partitionClient(userPartitionKey(caller.claims), { logger: context });
+   * await load();
+   * const accounts = await client.getTokenCache().getAllAccounts();
+   * ```
+   */
+  async partitionClient(partitionKey: string, options: InvocationOptions = {}): Promise<PartitionClient> {
+    throwIfAborted(options.abortSignal);
+    const { client, plugin } = await this.factory.forPartition(partitionKey, options.logger ?? this.logger);
+    return {
+      client,
+      partitionKey,
+      stats: plugin.stats,
+      load: () => plugin.preload(client.getTokenCache()),
+    };
+  }
+
+  /**
+   * Where to send a browser to end its session at the identity provider (the authority's `end_session_endpoint`),
+   * returning to `postLogoutRedirectUri`; that URI itself when the authority has no such endpoint.
+   *
+   * @example
+   * ```ts
+   * return { status: 302, headers: { location: await tokens.getLogoutUrl('https://app.example/home') } };
+   * ```
+   */
+  async getLogoutUrl(postLogoutRedirectUri: string): Promise<string> {
+    const metadata = JSON.parse(await this.factory.authorityMetadata()) as { end_session_endpoint?: unknown };
+    if (typeof metadata.end_session_endpoint !== 'string') return postLogoutRedirectUri;
+    const url = new URL(metadata.end_session_endpoint);
+    url.searchParams.set('post_logout_redirect_uri', postLogoutRedirectUri);
+    return url.toString();
+  }
+
+  /**
+   * Releases the store's connections and the default network client. Call it when the process ends (the Azure
+   * Functions `appTerminate` hook).
+   *
+   * @example
+   * ```ts
+   * app.hook.appTerminate(() => tokens.close());
+   * ```
+   */
+  async close(): Promise<void> {
+    this.closeNetwork?.();
+    await this.store.close?.();
+  }
+
+  /** Coalescing, abort, telemetry: what every wrapped flow shares. */
+  private async acquire(
+    flow: string,
+    partitionKey: string,
+    key: readonly string[],
+    options: InvocationOptions,
+    work: (bound: BoundClient) => Promise<AuthenticationResult | null>,
+  ): Promise<TokenOutcome> {
+    const logger = options.logger ?? this.logger;
+    const operation = options.operation ?? flow;
+    let stats = emptyStats();
+    try {
+      throwIfAborted(options.abortSignal);
+      const run = this.inFlight.run([flow, partitionKey, ...key].join('|'), async () => {
+        const { client, plugin } = await this.factory.forPartition(partitionKey, logger);
+        stats = plugin.stats;
+        const result = await work({ client, load: () => plugin.preload(client.getTokenCache()) });
+        if (!result) throw new TokenCacheError('no_token', `${flow} returned no token`);
+        return { result, stats: plugin.stats };
+      });
+      const { value, joined } = await abortable(run, options.abortSignal);
+      const outcome = { result: value.result, partitionKey, stats: joined ? emptyStats() : value.stats, joined };
+      this.report(logger, operation, outcome, 'ok');
+      return outcome;
+    } catch (error) {
+      this.reportFailure(logger, operation, partitionKey, stats, error);
+      throw error;
+    }
+  }
+
+  private report(logger: TokenCacheLogger, operation: string, outcome: TokenOutcome, result: string): void {
+    if (!this.telemetry) return;
+    logTokenTelemetry(logger, {
+      operation,
+      partitionKey: outcome.partitionKey,
+      fromCache: outcome.result.fromCache,
+      stats: outcome.stats,
+      outcome: result,
+    });
+  }
+
+  private reportFailure(
+    logger: TokenCacheLogger,
+    operation: string,
+    partitionKey: string | undefined,
+    stats: CacheStats,
+    error: unknown,
+  ): void {
+    if (!this.telemetry) return;
+    logTokenTelemetry(logger, {
+      operation,
+      partitionKey: partitionKey ?? '',
+      fromCache: undefined,
+      stats,
+      outcome: classifyTokenError(error).code,
+    });
+  }
+}
+
+interface Acquired {
+  readonly result: AuthenticationResult;
+  readonly stats: CacheStats;
+}
+
+/** The invocation's MSAL client and the load of its partition. */
+interface BoundClient {
+  readonly client: ConfidentialClientApplication;
+  readonly load: () => Promise<void>;
+}
+
+function credentialOf(auth: TokenCacheAuthOptions): ClientCredential {
+  if (auth.clientSecret !== undefined && auth.clientCertificate !== undefined) {
+    throw new TokenCacheError('invalid_options', 'give only one of auth.clientSecret and auth.clientCertificate');
+  }
+  if (auth.clientSecret) return { clientSecret: auth.clientSecret };
+  if (auth.clientCertificate) return { clientCertificate: auth.clientCertificate };
+  throw new TokenCacheError('invalid_options', 'auth.clientSecret or auth.clientCertificate is required');
+}
+
+function scopeKey(scopes: readonly string[]): string {
+  return [...scopes]
+    .map((s) => s.toLowerCase())
+    .sort()
+    .join(' ');
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new TokenCacheError('aborted', 'the caller aborted', { cause: signal.reason });
+}
+
+/** Rejects with code `aborted` when `signal` fires first; the work itself goes on (it may be shared). */
+function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new TokenCacheError('aborted', 'the caller aborted', { cause: signal.reason }));
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
