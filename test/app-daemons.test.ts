@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enableBackground } from '../app/daemons/optin.js';
-import type { JsonObject } from '../lib/cache/document.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { signIn } from './support/signin.js';
 import { authority, captureLogger } from './support/stack.js';
-import { editStored } from './support/stored.js';
+import { editStored, type JsonObject } from './support/stored.js';
 
 let app: TestApp;
 beforeAll(async () => {

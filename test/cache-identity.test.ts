@@ -1,11 +1,9 @@
 import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { encodeDocument, type JsonObject } from '../lib/cache/document.js';
-import { seal } from '../lib/cache/envelope.js';
-import { appPartitionKey } from '../lib/cache/partitions.js';
+import { appPartitionKey } from '../lib/index.js';
 import { signIn } from './support/signin.js';
 import { authority, captureLogger, newApp, newId, newStore, storeKinds, type StoreKind } from './support/stack.js';
-import { countingStore, editStored, readStored, section } from './support/stored.js';
+import { countingStore, editStored, readStored, section, writeStored, type JsonObject } from './support/stored.js';
 
 const GRAPH = ['https://graph.microsoft.com/User.Read'];
 const APP_SCOPE = ['api://downstream/.default'];
@@ -123,7 +121,7 @@ describe.each<StoreKind>(storeKinds('cosmos', 'table', 'redis', 'memory'))('toke
       AccessToken: {},
       ...foreign,
     };
-    await store.write(partitionKey, seal(app.keyRing, partitionKey, encodeDocument({ msal: seeded, updated: {} })));
+    await writeStored(store, app.keyRing, partitionKey, seeded);
 
     await app.tokens.acquireTokenByClientCredential({ scopes: ['api://one/.default'] }, { logger });
     let stored = await readStored(store, app.keyRing, partitionKey);

@@ -2,12 +2,10 @@ import { CosmosClient } from '@azure/cosmos';
 import { TableClient } from '@azure/data-tables';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { open, seal } from '../lib/cache/envelope.js';
-import { createKeyRing } from '../lib/cache/keyring.js';
-import { appPartitionKey } from '../lib/cache/partitions.js';
+import { appPartitionKey, createKeyRing } from '../lib/index.js';
 import { signIn } from './support/signin.js';
 import { authority, captureLogger, newApp, newId, newStore, stack, type StoreKind } from './support/stack.js';
-import { readStored } from './support/stored.js';
+import { readStored, seal, sealedWith } from './support/stored.js';
 
 const GRAPH = ['https://graph.microsoft.com/User.Read'];
 
@@ -121,7 +119,7 @@ describe.each<StoreKind>(['cosmos', 'table'])('damaged or foreign documents on %
       expect(warning).toMatch(/^warn: .*TokenCacheError \[(bad_envelope|key_not_in_ring|unknown_format_version)\]/);
       expect(warning).not.toContain(assertion);
       const reopened = (await store.read(first.partitionKey))!;
-      expect(open(app.keyRing, first.partitionKey, reopened.data).keyId).toBe('k1');
+      expect(sealedWith(app.keyRing, first.partitionKey, reopened.data)).toBe('k1');
     },
   );
 });
@@ -140,7 +138,7 @@ describe('key rotation', () => {
       { scopes: ['api://downstream/.default'] },
       { logger },
     );
-    expect(open(createKeyRing([keyA]), partitionKey, (await store.read(partitionKey))!.data).keyId).toBe('a');
+    expect(sealedWith(createKeyRing([keyA]), partitionKey, (await store.read(partitionKey))!.data)).toBe('a');
 
     const before = await authority.requests(clientId);
     const rotated = newApp(store, { clientId, tenantId, keyRing: createKeyRing([keyB, keyA]) });
@@ -152,7 +150,7 @@ describe('key rotation', () => {
     expect(second.result.accessToken).toBe(first.result.accessToken);
     expect((await authority.requests(clientId)).token).toBe(before.token);
     expect(second.stats).toMatchObject({ reads: 1, writes: 1 });
-    expect(open(createKeyRing([keyB]), partitionKey, (await store.read(partitionKey))!.data).keyId).toBe('b');
+    expect(sealedWith(createKeyRing([keyB]), partitionKey, (await store.read(partitionKey))!.data)).toBe('b');
 
     const onlyB = newApp(store, { clientId, tenantId, keyRing: createKeyRing([keyB]) });
     const third = await onlyB.tokens.acquireTokenByClientCredential(

@@ -2,7 +2,7 @@
  * Reads a partition's document as stored, opened with the app's key ring: what the benchmark measures (sizes, entry
  * counts). White-box, like the tests' own helper: the library's format is not part of its public API.
  */
-import { decodeDocument, type CacheDocument } from '../../lib/cache/document.js';
+import { decodeDocument, isObject, type CacheDocument, type JsonObject } from '../../lib/cache/document.js';
 import { open } from '../../lib/cache/envelope.js';
 import type { CacheStore, KeyRing } from '../../lib/index.js';
 
@@ -14,3 +14,5 @@ export async function readStoredCache(
   const stored = await store.read(partitionKey);
   return stored ? decodeDocument(open(keyRing, partitionKey, stored.data).plaintext) : undefined;
 }
+
+export { isObject, type JsonObject };

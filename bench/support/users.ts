@@ -1,10 +1,8 @@
 /** Users for the benchmark: minted incoming tokens (web API callers) and real sign-ins (auth code + PKCE). */
 import { randomUUID } from 'node:crypto';
 import { signInWithLoginHint } from '../../dev/sign-in.js';
-import type { JsonObject } from '../../lib/cache/document.js';
-import { isObject } from '../../lib/cache/document.js';
 import type { TokenCacheLogger } from '../../lib/index.js';
-import { readStoredCache } from './stored.js';
+import { isObject, readStoredCache, type JsonObject } from './stored.js';
 import type { BenchApp, BenchStack } from './stack.js';
 
 export interface Caller {

@@ -30,6 +30,23 @@ export async function editStored(
   await store.write(partitionKey, seal(ring, partitionKey, next), { ifMatch: stored.etag });
 }
 
+/** Writes `msal` as a sealed document (create-only), as an instance of this library would have. */
+export async function writeStored(
+  store: CacheStore,
+  ring: KeyRing,
+  partitionKey: string,
+  msal: JsonObject,
+): Promise<void> {
+  await store.write(partitionKey, seal(ring, partitionKey, encodeDocument({ msal, updated: {} })));
+}
+
+/** The id of the key that sealed a stored document. */
+export function sealedWith(ring: KeyRing, partitionKey: string, data: Uint8Array): string {
+  return open(ring, partitionKey, data).keyId;
+}
+
+export { seal, type JsonObject };
+
 export function section(doc: CacheDocument | undefined, name: string): Record<string, JsonObject> {
   return (doc?.msal[name] ?? {}) as Record<string, JsonObject>;
 }
