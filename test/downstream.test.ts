@@ -126,7 +126,7 @@ describe('downstream API /v1.0/me', () => {
     await me();
     expect(api.requests()).toBe(before + 2);
     const response = await fetch(`${api.url}/_admin/requests`);
-    expect(await response.json()).toEqual({ total: before + 2 });
+    expect(await response.json()).toEqual({ total: before + 2, challenges: 0 });
   });
 
   it('accepts a JWKS object and a list of issuers', async () => {
