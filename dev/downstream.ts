@@ -139,6 +139,16 @@ export function claimsChallenge(authorizationUri: string, event: CriticalEvent):
   return `Bearer realm="", authorization_uri="${authorizationUri}", error="insufficient_claims", claims="${encoded}"`;
 }
 
+/**
+ * The claims request of a claims challenge (`error="insufficient_claims"`), decoded: what to pass as MSAL's
+ * `claims`. Undefined when the header is not one.
+ */
+export function claimsFromChallenge(wwwAuthenticate: string | null | undefined): string | undefined {
+  if (!wwwAuthenticate || !/\berror="insufficient_claims"/.test(wwwAuthenticate)) return undefined;
+  const encoded = /\bclaims="([A-Za-z0-9+/=_-]*)"/.exec(wwwAuthenticate)?.[1];
+  return encoded ? Buffer.from(encoded, 'base64').toString('utf8') : undefined;
+}
+
 function caeMessage(event: CriticalEvent): string {
   const code =
     event.kind === 'revoke_session' ? 'TokenIssuedBeforeRevocationTimestamp' : 'TokenCreatedWithOutdatedPolicies';

@@ -17,6 +17,7 @@ import {
 import { createLocalJWKSet, decodeJwt, generateKeyPair, jwtVerify, SignJWT, type JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalAuthority, type LocalAuthority } from '../dev/authority/server.js';
+import { claimsFromChallenge, startDownstreamApi, type DownstreamApi } from '../dev/downstream.js';
 import {
   httpsRequest,
   trustingAgent,
@@ -60,6 +61,8 @@ interface AppOptions {
   clientSecret?: string;
   /** Default: the shared authority. */
   on?: Connected;
+  /** msal-node's `clientCapabilities`: `['cp1']` makes it a CAE client. */
+  capabilities?: string[];
 }
 
 function msalApp(clientId: string, tid: string, options: AppOptions = {}): ConfidentialClientApplication {
@@ -71,6 +74,7 @@ function msalApp(clientId: string, tid: string, options: AppOptions = {}): Confi
       authority: target.authorityUrl(tid),
       knownAuthorities: [target.host],
       authorityMetadata: target.metadata(tid),
+      ...(options.capabilities ? { clientCapabilities: options.capabilities } : {}),
     },
     system: { networkClient: options.on?.networkClient ?? networkClient },
   });
@@ -594,22 +598,21 @@ describe('refresh tokens', () => {
     const tid = randomUUID();
     await signInAndRedeem(msalApp(clientId, tid), ALICE.username, [API_SCOPE(clientId)]);
     const [original] = authority.refreshTokens(clientId, ALICE.oid);
-    // Revoke as soon as the first answer has left; the other requests are being served by then.
-    let revoked = 0;
-    const stop = onAnswered(() => (revoked ||= authority.revoke(ALICE.oid, tid)));
-    let answers: Map<string, HttpsResponse>;
+    // Every refresh stops after its refresh token was redeemed and its tokens signed, before its answer: in flight.
+    const hold = authority.holdTokenRequests(clientId);
+    let answers: Promise<Map<string, HttpsResponse>>;
     try {
-      answers = await refreshConcurrently(clientId, tid, original!.token, 20);
+      answers = refreshConcurrently(clientId, tid, original!.token, 20);
+      await hold.whenHeld(20);
+      expect(authority.revoke(ALICE.oid, tid)).toBe(1);
     } finally {
-      stop();
+      hold.release();
     }
-    expect(revoked).toBeGreaterThan(0);
-    const statuses = [...answers.values()].map((answer) => answer.status);
-    expect(statuses).toContain(200);
-    for (const answer of answers.values()) {
-      if (answer.status !== 200) expect(JSON.parse(answer.body)).toMatchObject({ error_codes: [50173] });
+    for (const answer of (await answers).values()) {
+      expect(answer.status).toBe(400);
+      expect(JSON.parse(answer.body)).toMatchObject({ error: 'invalid_grant', error_codes: [50173] });
     }
-    expect(authority.refreshTokens(clientId, ALICE.oid).every((rt) => rt.revoked)).toBe(true);
+    expect(authority.refreshTokens(clientId, ALICE.oid)).toMatchObject([{ token: original!.token, revoked: true }]);
   });
 
   it('issues tokens for another resource from the same refresh token', async () => {
@@ -772,6 +775,248 @@ describe('on-behalf-of', () => {
       expect(error.claims).toContain('"c2"');
     } finally {
       authority.requireInteraction(oid, null);
+    }
+  });
+});
+
+describe('claims parameter (client capabilities)', () => {
+  /** The CAE terms of an access token: xms_cc and lifetime. */
+  const termsOf = (token: string) => {
+    const claims = decodeJwt(token);
+    return { xms_cc: claims.xms_cc, lifetime: claims.exp! - claims.iat! };
+  };
+  const CAE = { xms_cc: ['cp1'], lifetime: 86_400 };
+  const PLAIN = { xms_cc: undefined, lifetime: 3600 };
+
+  it('gives a cp1 client xms_cc and a 24-hour access token on every grant, and other clients neither', async () => {
+    const tid = randomUUID();
+    const [caeId, plainId] = [randomUUID(), randomUUID()];
+    const flows = async (clientId: string, capabilities?: string[]) => {
+      const app = msalApp(clientId, tid, { ...(capabilities ? { capabilities } : {}) });
+      const appToken = await app.acquireTokenByClientCredential({ scopes: ['api://x/.default'] });
+      const signedIn = await signInAndRedeem(app, ALICE.username, ['User.Read']);
+      const refreshed = await app.acquireTokenSilent({
+        account: signedIn.account!,
+        scopes: ['User.Read'],
+        forceRefresh: true,
+      });
+      const assertion = await authority.mint({ aud: `api://${clientId}`, tid, oid: ALICE.oid, scp: 'access_as_user' });
+      const obo = await app.acquireTokenOnBehalfOf({ oboAssertion: assertion, scopes: ['User.Read'] });
+      return [appToken!, signedIn, refreshed, obo!];
+    };
+    const cae = await flows(caeId, ['cp1']);
+    expect(cae.map((result) => termsOf(result.accessToken))).toEqual([CAE, CAE, CAE, CAE]);
+    expect(cae[1]!.expiresOn!.getTime() - Date.now()).toBeGreaterThan(23 * 3600_000);
+    const plain = await flows(plainId);
+    expect(plain.map((result) => termsOf(result.accessToken))).toEqual([PLAIN, PLAIN, PLAIN, PLAIN]);
+    for (const clientId of [caeId, plainId]) {
+      expect(authority.requests(clientId).byGrant).toEqual({
+        client_credentials: 1,
+        authorization_code: 1,
+        refresh_token: 1,
+        'urn:ietf:params:oauth:grant-type:jwt-bearer': 1,
+      });
+    }
+  });
+
+  it("honours claims sent to /authorize only, whatever the capability's case", async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const { verifier, challenge } = await new CryptoProvider().generatePkceCodes();
+    const query = new URLSearchParams({
+      client_id: clientId,
+      redirect_uri: REDIRECT_URI,
+      response_type: 'code',
+      scope: 'User.Read',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      login_hint: ALICE.username,
+      claims: '{"access_token":{"xms_cc":{"values":["CP1"]}}}',
+    });
+    const authorized = await get(`${authority.authorityUrl(tid)}/oauth2/v2.0/authorize?${query.toString()}`);
+    const redeemed = await postForm(tokenUrl(tid), {
+      grant_type: 'authorization_code',
+      client_id: clientId,
+      client_secret: SECRET,
+      code: new URL(authorized.headers.location!).searchParams.get('code')!,
+      redirect_uri: REDIRECT_URI,
+      code_verifier: verifier,
+      scope: 'User.Read',
+    });
+    expect(termsOf((JSON.parse(redeemed.body) as { access_token: string }).access_token)).toEqual(CAE);
+  });
+
+  it('refuses malformed claims with invalid_request before redeeming anything, and /authorize with a page', async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const malformed = [
+      '{"access_token":',
+      '[]',
+      '{"access_token":[]}',
+      '{"access_token":{"xms_cc":{"values":"cp1"}}}',
+      '{"access_token":{"nbf":{"essential":true,"value":"soon"}}}',
+    ];
+    for (const claims of malformed) {
+      const response = await postForm(tokenUrl(tid), {
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_secret: SECRET,
+        scope: 'api://x/.default',
+        claims,
+      });
+      expect(response.status, claims).toBe(400);
+      const body = JSON.parse(response.body) as { error: string; error_codes: number[]; error_description: string };
+      expect(body).toMatchObject({ error: 'invalid_request', error_codes: [50117] });
+      expect(body.error_description).toMatch(/^AADSTS50117: Failed to deserialize the claims request parameter: /);
+    }
+
+    const app = msalApp(clientId, tid);
+    const { code, verifier } = await signIn(app, ALICE.username, ['User.Read']);
+    const redeem = (claims?: string) =>
+      postForm(tokenUrl(tid), {
+        grant_type: 'authorization_code',
+        client_id: clientId,
+        client_secret: SECRET,
+        code,
+        redirect_uri: REDIRECT_URI,
+        code_verifier: verifier,
+        scope: 'User.Read',
+        ...(claims === undefined ? {} : { claims }),
+      });
+    expect(JSON.parse((await redeem('{oops')).body)).toMatchObject({ error: 'invalid_request' });
+    expect((await redeem()).status).toBe(200);
+
+    const url = new URL(await pickerUrl(app));
+    url.searchParams.set('claims', 'not json');
+    const page = await get(url.toString());
+    expect(page.status).toBe(400);
+    expect(page.body).toContain('AADSTS50117');
+  });
+});
+
+describe('Continuous Access Evaluation (critical events)', () => {
+  let api: DownstreamApi;
+
+  beforeAll(async () => {
+    api = await startDownstreamApi({
+      jwks: authority.jwks,
+      issuers: (iss) => iss.startsWith(`${authority.url}/`),
+      audience: 'https://graph.microsoft.com',
+      criticalEvents: authority.cae,
+    });
+  });
+
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  /** The downstream API's answer: its status and, for a claims challenge, the claims it asks for. */
+  async function callApi(token: string): Promise<{ status: number; claims: string | undefined }> {
+    const response = await fetch(`${api.url}/v1.0/me`, { headers: { authorization: `Bearer ${token}` } });
+    return { status: response.status, claims: claimsFromChallenge(response.headers.get('www-authenticate')) };
+  }
+
+  /** A new user signed in to a new client app; the API accepts the token. */
+  async function signedInUser(capabilities?: string[]) {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const app = msalApp(clientId, tid, { ...(capabilities ? { capabilities } : {}) });
+    const hint = `cae-${randomUUID()}@dev.localhost`;
+    const scopes = ['User.Read'];
+    const signedIn = await signInAndRedeem(app, hint, scopes);
+    expect(await callApi(signedIn.accessToken)).toEqual({ status: 200, claims: undefined });
+    return { clientId, tid, app, hint, scopes, signedIn, oid: signedIn.account!.localAccountId };
+  }
+
+  it('reissue: the API challenges the cached token; a silent grant with the challenge claims gets one it accepts', async () => {
+    const { clientId, tid, app, scopes, signedIn, oid } = await signedInUser(['cp1']);
+    const challengesBefore = api.challenges();
+    const { event, revoked } = authority.criticalEvent(oid, 'reissue', tid);
+    expect(revoked).toBe(0);
+
+    const challenged = await callApi(signedIn.accessToken);
+    expect(challenged).toEqual({
+      status: 401,
+      claims: `{"access_token":{"nbf":{"essential":true,"value":"${event.at}"}}}`,
+    });
+    // msal-node keeps serving its cached 24-hour token: only the challenge's claims make it ask the authority.
+    const cached = await app.acquireTokenSilent({ account: signedIn.account!, scopes });
+    expect(cached.accessToken).toBe(signedIn.accessToken);
+    expect((await callApi(cached.accessToken)).status).toBe(401);
+    expect(api.challenges()).toBe(challengesBefore + 2);
+
+    const renewed = await app.acquireTokenSilent({ account: signedIn.account!, scopes, claims: challenged.claims! });
+    expect(decodeJwt(renewed.accessToken).xms_cc).toEqual(['cp1']);
+    expect(decodeJwt(renewed.accessToken).iat).toBeGreaterThanOrEqual(event.at);
+    expect(await callApi(renewed.accessToken)).toEqual({ status: 200, claims: undefined });
+    expect(authority.requests(clientId).byGrant).toEqual({ authorization_code: 1, refresh_token: 1 });
+    expect(authority.refreshTokens(clientId, oid).map((rt) => rt.revoked)).toEqual([false, false]);
+  });
+
+  it('revoke_session: no silent grant satisfies the challenge; a new interactive sign-in does', async () => {
+    const { clientId, tid, app, hint, scopes, signedIn, oid } = await signedInUser(['cp1']);
+    const assertion = await authority.mint({ aud: `api://${clientId}`, tid, oid, scp: 'access_as_user' });
+    const { event, revoked } = authority.criticalEvent(oid, 'revoke_session', tid);
+    expect(revoked).toBe(1);
+
+    const challenged = await callApi(signedIn.accessToken);
+    expect(challenged.status).toBe(401);
+    const silent = await rejection(
+      app.acquireTokenSilent({ account: signedIn.account!, scopes, claims: challenged.claims! }),
+    );
+    expect(silent).toBeInstanceOf(InteractionRequiredAuthError);
+    expect(silent).toMatchObject({ errorCode: 'invalid_grant', subError: 'bad_token' });
+    const onBehalf = await rejection(
+      app.acquireTokenOnBehalfOf({ oboAssertion: assertion, scopes, claims: challenged.claims! }),
+    );
+    expect(onBehalf).toBeInstanceOf(InteractionRequiredAuthError);
+    expect(onBehalf.errorMessage).toContain('AADSTS50173');
+
+    const again = await signInAndRedeem(app, hint, scopes);
+    expect(decodeJwt(again.accessToken).iat).toBeGreaterThanOrEqual(event.at);
+    expect(await callApi(again.accessToken)).toEqual({ status: 200, claims: undefined });
+    await expect(app.acquireTokenSilent({ account: again.account!, scopes, forceRefresh: true })).resolves.toBeTruthy();
+    const newAssertion = await authority.mint({ aud: `api://${clientId}`, tid, oid, scp: 'access_as_user' });
+    expect(decodeJwt(newAssertion).iat).toBeGreaterThanOrEqual(event.at);
+    await expect(app.acquireTokenOnBehalfOf({ oboAssertion: newAssertion, scopes })).resolves.toBeTruthy();
+  });
+
+  it('does not challenge a token without cp1, nor tokens of other users or tenants', async () => {
+    const plain = await signedInUser();
+    const other = await signedInUser(['cp1']);
+    const challengesBefore = api.challenges();
+    authority.criticalEvent(plain.oid, 'revoke_session', plain.tid);
+    authority.criticalEvent(other.oid, 'reissue', randomUUID());
+    expect((await callApi(plain.signedIn.accessToken)).status).toBe(200);
+    expect((await callApi(other.signedIn.accessToken)).status).toBe(200);
+    expect(api.challenges()).toBe(challengesBefore);
+    authority.criticalEvent(other.oid, 'reissue');
+    expect((await callApi(other.signedIn.accessToken)).status).toBe(401);
+  });
+
+  it('records critical events over HTTP and keeps them across a restart', async () => {
+    const oid = randomUUID();
+    const posted = await adminPost('critical-event', { oid, kind: 'reissue' });
+    expect(posted.status).toBe(200);
+    const event = JSON.parse(posted.body) as { at: number };
+    expect(event).toEqual({ kind: 'reissue', oid, at: event.at, revoked: 0 });
+    expect(event.at).toBeGreaterThan(Date.now() / 1000);
+    expect((await adminPost('critical-event', { oid, kind: 'logout' })).status).toBe(400);
+    const listed = JSON.parse((await get(`${authority.url}/_admin/critical-events`)).body) as { events: unknown[] };
+    expect(listed.events).toContainEqual({ kind: 'reissue', oid, at: event.at });
+
+    const dir = await mkdtemp(join(tmpdir(), 'local-authority-'));
+    try {
+      const stateFile = join(dir, 'state.json');
+      const before = await startLocalAuthority({ stateFile });
+      const recorded = before.criticalEvent(oid, 'revoke_session', randomUUID()).event;
+      await before.close();
+      const after = await startLocalAuthority({ stateFile });
+      expect(after.criticalEvents()).toEqual([recorded]);
+      expect(after.cae.latest(oid, recorded.tid!)).toEqual(recorded);
+      await after.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -11,9 +11,10 @@ export type SecretKind =
   | 'minted_token';
 
 export interface SecretEntry {
+  /** What it was when first seen (a minted token later received as an assertion stays `minted_token`). */
   readonly kind: SecretKind;
   readonly value: string;
-  /** Order of first sight over the authority's life: 1, 2, 3… */
+  /** Order of last sight over the authority's life: 1, 2, 3… */
   readonly sequence: number;
 }
 
@@ -27,8 +28,12 @@ export interface SecretListing {
 
 export const DEFAULT_SECRET_LOG_LIMIT = 10_000;
 
-/** The last `limit` distinct secrets, each once (a refresh token issued then redeemed is one entry). */
+/**
+ * The `limit` most recently seen distinct secrets, each once: a refresh token issued, then redeemed, is one entry,
+ * listed after any mark taken before it was redeemed.
+ */
 export class SecretLog {
+  /** In order of last sight. */
   readonly #byValue = new Map<string, SecretEntry>();
   #sequence = 0;
   #lastDropped = 0;
@@ -36,20 +41,22 @@ export class SecretLog {
   constructor(readonly limit = DEFAULT_SECRET_LOG_LIMIT) {}
 
   record(kind: SecretKind, value: string | null | undefined): void {
-    if (!value || this.#byValue.has(value)) return;
-    this.#byValue.set(value, { kind, value, sequence: ++this.#sequence });
+    if (!value) return;
+    const seen = this.#byValue.get(value);
+    this.#byValue.delete(value);
+    this.#byValue.set(value, { kind: seen?.kind ?? kind, value, sequence: ++this.#sequence });
     if (this.#byValue.size <= this.limit) return;
     const oldest = this.#byValue.values().next().value!;
     this.#byValue.delete(oldest.value);
     this.#lastDropped = oldest.sequence;
   }
 
-  /** The sequence of the last secret seen so far. */
+  /** The sequence of the last sight so far. */
   mark(): number {
     return this.#sequence;
   }
 
-  /** The secrets first seen after `since` (0: all that are kept), oldest first. */
+  /** The secrets seen after `since` (0: all that are kept), in order of last sight. */
   since(since = 0): SecretListing {
     const secrets = [...this.#byValue.values()].filter((entry) => entry.sequence > since);
     return { mark: this.#sequence, truncated: this.#lastDropped > since, secrets };

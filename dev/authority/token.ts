@@ -8,7 +8,7 @@ import { completeGrant, GRANTS, missingClientCredential, PUBLIC_CLIENT_GRANTS, t
 import { HttpError, readForm, sendJson } from './http.js';
 import type { TokenHolds } from './holds.js';
 import { newTraceId } from './ids.js';
-import type { SecretLog } from './secrets.js';
+import type { SecretKind, SecretLog } from './secrets.js';
 import type { TokenResponse } from './tokens.js';
 
 export interface TokenEndpointDeps extends GrantDeps {
@@ -77,9 +77,17 @@ async function readTokenForm(req: IncomingMessage, deps: TokenEndpointDeps): Pro
   }
 }
 
+const RECEIVED_SECRETS: Readonly<Record<string, SecretKind>> = {
+  code_verifier: 'code_verifier',
+  client_secret: 'client_secret',
+  code: 'authorization_code',
+  refresh_token: 'refresh_token',
+  device_code: 'device_code',
+  assertion: 'access_token',
+};
+
 function recordReceivedSecrets(form: URLSearchParams, secrets: SecretLog): void {
-  secrets.record('code_verifier', form.get('code_verifier'));
-  secrets.record('client_secret', form.get('client_secret'));
+  for (const [name, kind] of Object.entries(RECEIVED_SECRETS)) secrets.record(kind, form.get(name));
 }
 
 function recordIssuedSecrets(response: TokenResponse, secrets: SecretLog): void {
