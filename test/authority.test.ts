@@ -615,6 +615,64 @@ describe('refresh tokens', () => {
     expect(authority.refreshTokens(clientId, ALICE.oid)).toMatchObject([{ token: original!.token, revoked: true }]);
   });
 
+  it('strict rotation: a redemption supersedes every older refresh token; redeeming one answers invalid_grant', async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const armed = await adminPost('strict-rotation', { enabled: true, client_id: clientId });
+    expect(JSON.parse(armed.body)).toEqual({ enabled: true, client_id: clientId });
+    await signInAndRedeem(msalApp(clientId, tid), ALICE.username, [API_SCOPE(clientId)]);
+    const refresh = (id: string, refreshToken: string) =>
+      postForm(tokenUrl(tid), {
+        grant_type: 'refresh_token',
+        client_id: id,
+        client_secret: SECRET,
+        refresh_token: refreshToken,
+        scope: `${API_SCOPE(id)} offline_access`,
+      });
+    const issuedRefreshToken = (response: HttpsResponse) => {
+      expect(response.status).toBe(200);
+      return (JSON.parse(response.body) as { refresh_token: string }).refresh_token;
+    };
+    const first = authority.refreshTokens(clientId, ALICE.oid)[0]!.token;
+    const second = issuedRefreshToken(await refresh(clientId, first));
+    const replay = await refresh(clientId, first);
+    expect(replay.status).toBe(400);
+    expect(JSON.parse(replay.body)).toMatchObject({ error: 'invalid_grant', error_codes: [70000] });
+
+    // Two redemptions of the newest, both in flight at once, both succeed; the one issued last supersedes the other.
+    const hold = authority.holdTokenRequests(clientId);
+    const inFlight = Promise.all([refresh(clientId, second), refresh(clientId, second)]);
+    await hold.whenHeld(2);
+    hold.release();
+    const racing = (await inFlight).map(issuedRefreshToken);
+    const issued = authority.refreshTokens(clientId, ALICE.oid);
+    expect(issued.map((rt) => [rt.superseded, rt.revoked])).toEqual([
+      [true, false],
+      [true, false],
+      [true, false],
+      [false, false],
+    ]);
+    const newest = issued[3]!.token;
+    expect(racing).toContain(newest);
+    expect(
+      (
+        await refresh(
+          clientId,
+          racing.find((rt) => rt !== newest)!,
+        )
+      ).status,
+    ).toBe(400);
+    expect((await refresh(clientId, newest)).status).toBe(200);
+
+    // Other clients keep Entra's rotation: an older refresh token stays valid.
+    const entra = randomUUID();
+    await signInAndRedeem(msalApp(entra, tid), ALICE.username, [API_SCOPE(entra)]);
+    const original = authority.refreshTokens(entra, ALICE.oid)[0]!.token;
+    issuedRefreshToken(await refresh(entra, original));
+    issuedRefreshToken(await refresh(entra, original));
+    authority.strictRefreshTokenRotation(false, clientId);
+  });
+
   it('issues tokens for another resource from the same refresh token', async () => {
     const clientId = randomUUID();
     const app = msalApp(clientId, randomUUID());
@@ -1143,6 +1201,105 @@ describe('token endpoint errors and admin', () => {
     });
     expect(payload.exp! - payload.iat!).toBe(60);
     expect((await adminPost('mint', { claims: 'nope' })).status).toBe(400);
+  });
+
+  it('lists every secret it issued or received since a mark, over HTTP too', async () => {
+    const mark = authority.secretsMark();
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const app = msalApp(clientId, tid);
+    const { code, verifier, nonce } = await signIn(app, ALICE.username, ['User.Read']);
+    const signedIn = await app.acquireTokenByCode({
+      code,
+      codeVerifier: verifier,
+      nonce,
+      redirectUri: REDIRECT_URI,
+      scopes: ['User.Read'],
+    });
+    const [refreshToken] = cachedRefreshTokens(app);
+    const appToken = (await app.acquireTokenByClientCredential({ scopes: ['api://x/.default'] }))!.accessToken;
+    const minted = await authority.mint({ aud: 'api://x', tid, oid: ALICE.oid });
+    const publicClientId = randomUUID();
+    const device = JSON.parse(
+      (
+        await postForm(`${authority.authorityUrl(tid)}/oauth2/v2.0/devicecode`, {
+          client_id: publicClientId,
+          scope: 'User.Read offline_access',
+        })
+      ).body,
+    ) as { device_code: string; user_code: string };
+    authority.approveDevice(device.user_code, ALICE.username);
+    const deviceTokens = JSON.parse(
+      (
+        await postForm(tokenUrl(tid), {
+          grant_type: 'device_code',
+          client_id: publicClientId,
+          device_code: device.device_code,
+        })
+      ).body,
+    ) as { access_token: string; refresh_token: string };
+
+    const listing = authority.secrets(mark);
+    expect(listing.truncated).toBe(false);
+    const kinds = new Map(listing.secrets.map((secret) => [secret.value, secret.kind]));
+    expect(
+      Object.fromEntries(
+        Object.entries({
+          code,
+          verifier,
+          accessToken: signedIn.accessToken,
+          idToken: signedIn.idToken,
+          refreshToken,
+          secret: SECRET,
+          appToken,
+          minted,
+          deviceCode: device.device_code,
+          userCode: device.user_code,
+          deviceAccessToken: deviceTokens.access_token,
+          deviceRefreshToken: deviceTokens.refresh_token,
+        }).map(([name, value]) => [name, kinds.get(value!)]),
+      ),
+    ).toEqual({
+      code: 'authorization_code',
+      verifier: 'code_verifier',
+      accessToken: 'access_token',
+      idToken: 'id_token',
+      refreshToken: 'refresh_token',
+      secret: 'client_secret',
+      appToken: 'access_token',
+      minted: 'minted_token',
+      deviceCode: 'device_code',
+      userCode: 'user_code',
+      deviceAccessToken: 'access_token',
+      deviceRefreshToken: 'refresh_token',
+    });
+    expect(listing.secrets.map((secret) => secret.sequence).every((seq) => seq > mark)).toBe(true);
+
+    const overHttp = await get(`${authority.url}/_admin/secrets?since=${mark}`);
+    expect(JSON.parse(overHttp.body)).toEqual(listing);
+    const newMark = JSON.parse((await adminPost('secrets-mark', {})).body) as { mark: number };
+    expect(newMark.mark).toBe(listing.mark);
+    expect(authority.secrets(newMark.mark).secrets).toEqual([]);
+    expect((await get(`${authority.url}/_admin/secrets?since=-1`)).status).toBe(400);
+  });
+
+  it('keeps the most recent secrets only, and says when a listing lost some', async () => {
+    const small = await startLocalAuthority({ secretLogLimit: 3 });
+    try {
+      const mint = () => small.mint({ aud: 'api://x', tid: randomUUID() });
+      const first = [await mint(), await mint(), await mint(), await mint()];
+      const all = small.secrets();
+      expect(all.truncated).toBe(true);
+      expect(all.secrets.map((secret) => secret.value)).toEqual(first.slice(1));
+      const later = await mint();
+      expect(small.secrets(all.mark)).toEqual({
+        mark: all.mark + 1,
+        truncated: false,
+        secrets: [{ kind: 'minted_token', value: later, sequence: all.mark + 1 }],
+      });
+    } finally {
+      await small.close();
+    }
   });
 
   it('redirects after logout', async () => {
