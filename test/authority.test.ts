@@ -1460,21 +1460,67 @@ describe('browser listener', () => {
       await target.authority.close();
     }
   });
+
+  it('serves a sessions page whose buttons revoke a session; cross-origin posts are refused', async () => {
+    const target = connect(await startLocalAuthority({ clientSecret: SECRET, browserPort: 0 }));
+    try {
+      const { authority: local } = target;
+      const browserUrl = local.browserUrl!;
+      expect(local.sessionsUrl).toBe(`${browserUrl}/_dev/sessions`);
+      const clientId = randomUUID();
+      const app = msalApp(clientId, randomUUID(), { on: target });
+      await signInAndRedeem(app, ALICE.username, ['User.Read'], (url) => plainHttpRequest(url));
+
+      const page = await plainHttpRequest(local.sessionsUrl);
+      expect(page.status).toBe(200);
+      expect(page.body).toContain('action="/_dev/sessions"');
+      expect(page.body).toContain(`name="user" value="${ALICE.oid}">Revoke session: Alice Dev<small>`);
+      const post = (url: string, headers: Record<string, string>, user = ALICE.oid) => {
+        const request = url.startsWith('https:')
+          ? (u: string, o: HttpsRequestOptions) => httpsRequest(target.agent, u, o)
+          : plainHttpRequest;
+        return request(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+          body: new URLSearchParams({ user }).toString(),
+        });
+      };
+      expect((await post(local.sessionsUrl, { origin: 'http://attacker.test' })).status).toBe(403);
+      expect((await post(local.sessionsUrl, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+      expect((await post(local.sessionsUrl, { origin: local.url })).status).toBe(403);
+      expect(local.refreshTokens(clientId, ALICE.oid).map((rt) => rt.revoked)).toEqual([false]);
+      expect(local.criticalEvents()).toEqual([]);
+      expect((await post(local.sessionsUrl, { origin: browserUrl }, randomUUID())).status).toBe(400);
+
+      const revoked = await post(local.sessionsUrl, { origin: browserUrl, 'sec-fetch-site': 'same-origin' });
+      expect(revoked.status).toBe(200);
+      expect(revoked.body).toContain('The session of Alice Dev was revoked at ');
+      expect(revoked.body).toContain(': 1 refresh token revoked.');
+      expect(local.refreshTokens(clientId, ALICE.oid).map((rt) => rt.revoked)).toEqual([true]);
+      const events = local.criticalEvents().map(({ kind, oid, tid }) => ({ kind, oid, tid }));
+      expect(events).toEqual([{ kind: 'revoke_session', oid: ALICE.oid, tid: undefined }]);
+      // The HTTPS listener serves it too, same-origin there.
+      expect((await post(`${local.url}/_dev/sessions`, { origin: local.url })).status).toBe(200);
+    } finally {
+      target.agent.destroy();
+      await target.authority.close();
+    }
+  });
 });
 
 describe('device code flow (public clients)', () => {
   const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
-  function publicApp(clientId: string, tid: string, on?: Connected): PublicClientApplication {
-    const target = on?.authority ?? authority;
+  function publicApp(clientId: string, tid: string, capabilities?: string[]): PublicClientApplication {
     return new PublicClientApplication({
       auth: {
         clientId,
-        authority: target.authorityUrl(tid),
-        knownAuthorities: [target.host],
-        authorityMetadata: target.metadata(tid),
+        authority: authority.authorityUrl(tid),
+        knownAuthorities: [authority.host],
+        authorityMetadata: authority.metadata(tid),
+        ...(capabilities ? { clientCapabilities: capabilities } : {}),
       },
-      system: { networkClient: on?.networkClient ?? networkClient },
+      system: { networkClient },
     });
   }
 
@@ -1487,12 +1533,18 @@ describe('device code flow (public clients)', () => {
     message: string;
   }
 
-  async function requestDeviceCode(clientId: string, tid: string, scope: string, on?: Connected) {
+  async function requestDeviceCode(
+    clientId: string,
+    tid: string,
+    scope: string,
+    on?: Connected,
+    extra: Record<string, string> = {},
+  ) {
     const target = on?.authority ?? authority;
     const response = await httpsRequest(on?.agent ?? agent, `${target.authorityUrl(tid)}/oauth2/v2.0/devicecode`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ client_id: clientId, scope }).toString(),
+      body: new URLSearchParams({ client_id: clientId, scope, ...extra }).toString(),
     });
     return { response, body: JSON.parse(response.body) as DeviceCodeBody & Record<string, unknown> };
   }
@@ -1555,6 +1607,32 @@ describe('device code flow (public clients)', () => {
       deviceCode: 1,
       byGrant: { device_code: 1, refresh_token: 1 },
     });
+  });
+
+  it('gives a cp1 public client xms_cc, whether the claims came with the device code request or the poll', async () => {
+    const tid = randomUUID();
+    const scopes = [API_SCOPE(randomUUID())];
+    const viaMsal = (await publicApp(randomUUID(), tid, ['cp1']).acquireTokenByDeviceCode({
+      scopes,
+      deviceCodeCallback: (response) => authority.approveDevice(response.userCode, ALICE.username),
+    }))!;
+    expect(decodeJwt(viaMsal.accessToken)).toMatchObject({ xms_cc: ['cp1'] });
+
+    const clientId = randomUUID();
+    const cp1 = '{"access_token":{"xms_cc":{"values":["cp1"]}}}';
+    const withClaims = await requestDeviceCode(clientId, tid, scopes[0]!, undefined, { claims: cp1 });
+    const without = await requestDeviceCode(clientId, tid, scopes[0]!);
+    const redeemed = async (deviceCode: string, extra: Record<string, string> = {}) => {
+      const response = await poll(clientId, tid, deviceCode, extra);
+      return decodeJwt((JSON.parse(response.body) as { access_token: string }).access_token).xms_cc;
+    };
+    for (const issued of [withClaims, without]) authority.approveDevice(issued.body.user_code, ALICE.username);
+    expect(await redeemed(withClaims.body.device_code)).toEqual(['cp1']);
+    expect(await redeemed(without.body.device_code, { claims: cp1 })).toEqual(['cp1']);
+
+    const malformed = await requestDeviceCode(clientId, tid, scopes[0]!, undefined, { claims: '{' });
+    expect(malformed.response.status).toBe(400);
+    expect(malformed.body).toMatchObject({ error: 'invalid_request', error_codes: [50117] });
   });
 
   it("answers in Entra's shape: authorization_pending until approved, then the tokens, once", async () => {
