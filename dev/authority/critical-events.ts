@@ -50,13 +50,14 @@ export class CriticalEvents {
     return event;
   }
 
-  /** The latest event (of `kind`, when given) that applies to the user in tenant `tid`. */
+  /** The latest event (of `kind`, when given) that applies to the user in tenant `tid`; a revocation wins a tie. */
   latest(oid: string, tid: string, kind?: CriticalEventKind): CriticalEvent | undefined {
     let latest: CriticalEvent | undefined;
     for (const event of this.#byOid.get(oid.toLowerCase())?.values() ?? []) {
       if (event.tid !== undefined && event.tid !== tid.toLowerCase()) continue;
       if (kind !== undefined && event.kind !== kind) continue;
-      if (!latest || event.at > latest.at) latest = event;
+      const later = !latest || event.at > latest.at || (event.at === latest.at && event.kind === 'revoke_session');
+      if (later) latest = event;
     }
     return latest;
   }
