@@ -57,6 +57,17 @@ function connect(other: LocalAuthority): Connected {
   return { authority: other, agent: trustingAgent(other.ca), networkClient: trustingNetworkClient(other.ca) };
 }
 
+/** Runs `test` against an authority of its own with a browser listener, closed afterwards. */
+async function withBrowserListener(test: (target: Connected) => Promise<void>): Promise<void> {
+  const target = connect(await startLocalAuthority({ clientSecret: SECRET, browserPort: 0 }));
+  try {
+    await test(target);
+  } finally {
+    target.agent.destroy();
+    await target.authority.close();
+  }
+}
+
 interface AppOptions {
   clientSecret?: string;
   /** Default: the shared authority. */
@@ -104,6 +115,17 @@ function tokenUrl(tid: string): string {
   return `${authority.authorityUrl(tid)}/oauth2/v2.0/token`;
 }
 
+/** A client-credentials request for `api://x`, sent as it is, with the client secret and `extra`. */
+function requestAppToken(clientId: string, tid: string, extra: Record<string, string> = {}): Promise<HttpsResponse> {
+  return postForm(tokenUrl(tid), {
+    grant_type: 'client_credentials',
+    client_id: clientId,
+    client_secret: SECRET,
+    scope: 'api://x/.default',
+    ...extra,
+  });
+}
+
 interface SignIn {
   code: string;
   state: string | null;
@@ -146,7 +168,11 @@ async function signInAndRedeem(
   scopes: string[],
   browser: Browser = get,
 ): Promise<AuthenticationResult> {
-  const { code, verifier, nonce, state } = await signIn(app, loginHint, scopes, browser);
+  return redeem(app, await signIn(app, loginHint, scopes, browser), scopes);
+}
+
+function redeem(app: ConfidentialClientApplication, signedIn: SignIn, scopes: string[]): Promise<AuthenticationResult> {
+  const { code, verifier, nonce, state } = signedIn;
   return app.acquireTokenByCode({
     code,
     codeVerifier: verifier,
@@ -915,13 +941,7 @@ describe('claims parameter (client capabilities)', () => {
       '{"access_token":{"nbf":{"essential":true,"value":"soon"}}}',
     ];
     for (const claims of malformed) {
-      const response = await postForm(tokenUrl(tid), {
-        grant_type: 'client_credentials',
-        client_id: clientId,
-        client_secret: SECRET,
-        scope: 'api://x/.default',
-        claims,
-      });
+      const response = await requestAppToken(clientId, tid, { claims });
       expect(response.status, claims).toBe(400);
       const body = JSON.parse(response.body) as { error: string; error_codes: number[]; error_description: string };
       expect(body).toMatchObject({ error: 'invalid_request', error_codes: [50117] });
@@ -1092,12 +1112,7 @@ describe('token endpoint errors and admin', () => {
     expect(error.status).toBe(503);
     expect(error.errorCode).toBe('temporarily_unavailable');
 
-    const raw = await postForm(tokenUrl(tid), {
-      grant_type: 'client_credentials',
-      client_id: clientId,
-      client_secret: SECRET,
-      scope: 'api://x/.default',
-    });
+    const raw = await requestAppToken(clientId, tid);
     expect(raw.status).toBe(503);
     expect(raw.headers['retry-after']).toBe('7');
     expect(JSON.parse(raw.body)).toMatchObject({ error: 'temporarily_unavailable' });
@@ -1113,13 +1128,7 @@ describe('token endpoint errors and admin', () => {
     const failing = randomUUID();
     const other = randomUUID();
     const tid = randomUUID();
-    const clientCredentials = (clientId: string) =>
-      postForm(tokenUrl(tid), {
-        grant_type: 'client_credentials',
-        client_id: clientId,
-        client_secret: SECRET,
-        scope: 'api://x/.default',
-      });
+    const clientCredentials = (clientId: string) => requestAppToken(clientId, tid);
     const armed = await adminPost('fail', { count: 2, status: 429, retryAfter: 3, client_id: failing });
     expect(JSON.parse(armed.body)).toEqual({ count: 2, status: 429, retryAfter: 3, client_id: failing });
 
@@ -1208,14 +1217,9 @@ describe('token endpoint errors and admin', () => {
     const clientId = randomUUID();
     const tid = randomUUID();
     const app = msalApp(clientId, tid);
-    const { code, verifier, nonce } = await signIn(app, ALICE.username, ['User.Read']);
-    const signedIn = await app.acquireTokenByCode({
-      code,
-      codeVerifier: verifier,
-      nonce,
-      redirectUri: REDIRECT_URI,
-      scopes: ['User.Read'],
-    });
+    const authorized = await signIn(app, ALICE.username, ['User.Read']);
+    const { code, verifier } = authorized;
+    const signedIn = await redeem(app, authorized, ['User.Read']);
     const [refreshToken] = cachedRefreshTokens(app);
     const appToken = (await app.acquireTokenByClientCredential({ scopes: ['api://x/.default'] }))!.accessToken;
     const minted = await authority.mint({ aud: 'api://x', tid, oid: ALICE.oid });
@@ -1396,9 +1400,8 @@ describe('state file', () => {
 });
 
 describe('browser listener', () => {
-  it('serves authorize and logout over plain HTTP too, and advertises them there', async () => {
-    const target = connect(await startLocalAuthority({ clientSecret: SECRET, browserPort: 0 }));
-    try {
+  it('serves authorize and logout over plain HTTP too, and advertises them there', () =>
+    withBrowserListener(async (target) => {
       const { authority: local } = target;
       const tid = randomUUID();
       const clientId = randomUUID();
@@ -1455,15 +1458,10 @@ describe('browser listener', () => {
       expect(tokenOverHttp.status).toBe(404);
       const overHttps = await httpsRequest(target.agent, url.replace(browserUrl, local.url));
       expect(overHttps.status).toBe(200);
-    } finally {
-      target.agent.destroy();
-      await target.authority.close();
-    }
-  });
+    }));
 
-  it('serves a sessions page whose buttons revoke a session; cross-origin posts are refused', async () => {
-    const target = connect(await startLocalAuthority({ clientSecret: SECRET, browserPort: 0 }));
-    try {
+  it('serves a sessions page whose buttons revoke a session; cross-origin posts are refused', () =>
+    withBrowserListener(async (target) => {
       const { authority: local } = target;
       const browserUrl = local.browserUrl!;
       expect(local.sessionsUrl).toBe(`${browserUrl}/_dev/sessions`);
@@ -1501,11 +1499,7 @@ describe('browser listener', () => {
       expect(events).toEqual([{ kind: 'revoke_session', oid: ALICE.oid, tid: undefined }]);
       // The HTTPS listener serves it too, same-origin there.
       expect((await post(`${local.url}/_dev/sessions`, { origin: local.url })).status).toBe(200);
-    } finally {
-      target.agent.destroy();
-      await target.authority.close();
-    }
-  });
+    }));
 });
 
 describe('device code flow (public clients)', () => {
@@ -1764,9 +1758,8 @@ describe('device code flow (public clients)', () => {
     expect(errorOf(clientCredentials)).toMatchObject({ error: 'invalid_client', error_codes: [7000218] });
   });
 
-  it('serves the verification page on the browser listener: enter the code, pick an account or decline', async () => {
-    const target = connect(await startLocalAuthority({ clientSecret: SECRET, browserPort: 0 }));
-    try {
+  it('serves the verification page on the browser listener: enter the code, pick an account or decline', () =>
+    withBrowserListener(async (target) => {
       const { authority: local } = target;
       const browserUrl = local.browserUrl!;
       const tid = randomUUID();
@@ -1825,11 +1818,7 @@ describe('device code flow (public clients)', () => {
       expect((await plainHttpRequest(`${browserUrl}/${tid}/oauth2/v2.0/devicecode`, { method: 'POST' })).status).toBe(
         404,
       );
-    } finally {
-      target.agent.destroy();
-      await target.authority.close();
-    }
-  });
+    }));
 
   it("keeps a public client's refresh token usable without a secret across a restart", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'local-authority-'));

@@ -54,6 +54,11 @@ async function me(
   };
 }
 
+/** A downstream API of its own: the JWKS object, one tenant's issuer, no critical events feed. */
+function oneTenantApi(tid: string): Promise<DownstreamApi> {
+  return startDownstreamApi({ jwks: authority.jwks, issuers: [authority.issuer(tid)], audience: GRAPH });
+}
+
 function userClaims(tid: string, extra: Record<string, unknown> = {}) {
   return {
     aud: GRAPH,
@@ -134,11 +139,7 @@ describe('downstream API /v1.0/me', () => {
 
   it('accepts a JWKS object and a list of issuers', async () => {
     const tid = randomUUID();
-    const strict = await startDownstreamApi({
-      jwks: authority.jwks,
-      issuers: [authority.issuer(tid)],
-      audience: GRAPH,
-    });
+    const strict = await oneTenantApi(tid);
     try {
       const ok = await fetch(`${strict.url}/v1.0/me`, {
         headers: { authorization: `Bearer ${await authority.mint(userClaims(tid))}` },
@@ -237,11 +238,7 @@ describe('downstream API /v1.0/me', () => {
     const tid = randomUUID();
     const oid = randomUUID();
     const { event } = authority.criticalEvent(oid, 'revoke_session', tid);
-    const unaware = await startDownstreamApi({
-      jwks: authority.jwks,
-      issuers: [authority.issuer(tid)],
-      audience: GRAPH,
-    });
+    const unaware = await oneTenantApi(tid);
     try {
       const token = await authority.mint(userClaims(tid, { oid, xms_cc: ['cp1'], iat: event.at - 60 }));
       const response = await fetch(`${unaware.url}/v1.0/me`, { headers: { authorization: `Bearer ${token}` } });
