@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { errors as joseErrors, type JWTPayload } from 'jose';
+import { mergeClaims, type ClaimsRequest } from './claims.js';
+import { reachSecond, type CriticalEvents } from './critical-events.js';
 import { invalidGrant, invalidRequest, missingParameter, OAuthError } from './errors.js';
 import { isGuid, tenantIdFor } from './ids.js';
 import type { DeviceCodeStore } from './device-codes.js';
 import type { SigningKey } from './keys.js';
 import { parseAppScope, parseUserScopes, splitScopes } from './scopes.js';
-import type { RefreshTokenRecord, RefreshTokenStore } from './refresh-tokens.js';
+import type { RefreshTokenRecord, RefreshTokenStore, RotationPolicy } from './refresh-tokens.js';
 import type { CodeStore, InteractionRequirements } from './state.js';
 import { issueAppToken, issueUserTokens, type TokenContext, type TokenResponse } from './tokens.js';
 import type { SignedInUser } from './users.js';
@@ -18,6 +20,8 @@ export interface GrantDeps {
   readonly refreshTokens: RefreshTokenStore;
   readonly interaction: InteractionRequirements;
   readonly devices: DeviceCodeStore;
+  readonly criticalEvents: CriticalEvents;
+  readonly rotation: RotationPolicy;
 }
 
 export interface GrantRequest {
@@ -31,6 +35,8 @@ export interface GrantRequest {
    * accept (each checks what it redeems was issued to a public client).
    */
   readonly publicClient: boolean;
+  /** The request's `claims` parameter, parsed before anything is redeemed. */
+  readonly claims: ClaimsRequest;
 }
 
 /** What a grant decided; the token endpoint completes it with `completeGrant` right before it answers. */
@@ -47,6 +53,8 @@ export interface PendingRefreshToken {
   readonly publicClient: boolean;
   /** The refresh token this request redeemed, if any. */
   readonly redeemed?: RefreshTokenRecord;
+  /** Strict rotation: the new refresh token supersedes every older one of the user and client. */
+  readonly supersedeOlder: boolean;
 }
 
 export type GrantHandler = (req: GrantRequest, deps: GrantDeps) => Promise<GrantResult>;
@@ -84,7 +92,8 @@ export function completeGrant(result: GrantResult, store: RefreshTokenStore): To
   if (!pending) return result.response;
   // Revoked while this request was signing its tokens: the revocation wins, as it would have a moment earlier.
   if (pending.redeemed?.revoked) throw revokedGrant();
-  const refreshToken = store.issue(pending.clientId, pending.user, pending.issuedBy, pending.publicClient);
+  const { publicClient, supersedeOlder } = pending;
+  const refreshToken = store.issue(pending.clientId, pending.user, pending.issuedBy, { publicClient, supersedeOlder });
   return { ...result.response, refresh_token: refreshToken };
 }
 
@@ -94,12 +103,13 @@ function required(form: URLSearchParams, name: string): string {
   return value;
 }
 
-async function clientCredentials({ form, tenant, clientId }: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
-  const resource = parseAppScope(required(form, 'scope'));
-  return { response: await issueAppToken(deps.tokens, clientId, tenantIdFor(tenant), resource) };
+async function clientCredentials(req: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
+  const resource = parseAppScope(required(req.form, 'scope'));
+  const tid = tenantIdFor(req.tenant);
+  return { response: await issueAppToken(deps.tokens, req.clientId, tid, resource, req.claims.cp1) };
 }
 
-async function authorizationCode({ form, clientId }: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
+async function authorizationCode({ form, clientId, claims }: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
   const code = required(form, 'code');
   const redirectUri = required(form, 'redirect_uri');
   const redemption = deps.codes.redeem(code);
@@ -132,6 +142,7 @@ async function authorizationCode({ form, clientId }: GrantRequest, deps: GrantDe
     issuedBy,
     publicClient: false,
     nonce: grant.nonce,
+    claims: mergeClaims(grant.claims, claims),
   });
 }
 
@@ -149,7 +160,8 @@ function unusableCode(status: 'unknown' | 'expired' | 'redeemed'): OAuthError {
   }
 }
 
-async function refreshToken({ form, clientId, publicClient }: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
+async function refreshToken(req: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
+  const { form, clientId, publicClient, claims } = req;
   const record = deps.refreshTokens.get(required(form, 'refresh_token'));
   if (!record) throw invalidGrant(9002313, 'Invalid request. Request is malformed or invalid.');
   if (record.clientId !== clientId) throw invalidGrant(70000, 'Provided grant is invalid or malformed.');
@@ -158,10 +170,17 @@ async function refreshToken({ form, clientId, publicClient }: GrantRequest, deps
     throw publicClient ? missingClientCredential() : credentialFromPublicClient();
   }
   if (record.revoked) throw revokedGrant();
+  if (record.superseded) {
+    throw invalidGrant(
+      70000,
+      'The refresh token was superseded by a newer one of the same user and client (strict rotation of the local authority).',
+    );
+  }
   requireNoInteraction(deps, record.user);
   const scope = required(form, 'scope');
+  const user = record.user;
   const issuedBy = 'refresh_token';
-  return userTokens(deps, { clientId, user: record.user, scope, form, issuedBy, publicClient, redeemed: record });
+  return userTokens(deps, { clientId, user, scope, form, issuedBy, publicClient, redeemed: record, claims });
 }
 
 /** The token endpoint's answer to a confidential client's request without a credential. */
@@ -188,7 +207,7 @@ function credentialFromPublicClient(): OAuthError {
  * verification page, then the tokens, once. The scopes are those the device code was requested with.
  */
 async function deviceCode(
-  { form, tenant, clientId, publicClient }: GrantRequest,
+  { form, tenant, clientId, publicClient, claims }: GrantRequest,
   deps: GrantDeps,
 ): Promise<GrantResult> {
   const poll = deps.devices.poll(required(form, 'device_code'), clientId, tenantIdFor(tenant));
@@ -213,7 +232,8 @@ async function deviceCode(
     case 'approved': {
       const scope = poll.request.scopes.join(' ');
       const issuedBy = 'device_code';
-      return userTokens(deps, { clientId, user: poll.user, scope, form, issuedBy, publicClient });
+      const asked = mergeClaims(poll.request.claims, claims);
+      return userTokens(deps, { clientId, user: poll.user, scope, form, issuedBy, publicClient, claims: asked });
     }
   }
 }
@@ -228,22 +248,26 @@ function revokedGrant(): OAuthError {
   );
 }
 
-async function onBehalfOf({ form, tenant, clientId }: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
+async function onBehalfOf({ form, tenant, clientId, claims }: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
   const use = required(form, 'requested_token_use');
   if (use !== 'on_behalf_of') {
     throw invalidRequest(50027, `requested_token_use '${use}' is not supported; use 'on_behalf_of'.`);
   }
-  const claims = await verifyAssertion(required(form, 'assertion'), clientId, deps);
-  const assertionTid = typeof claims.tid === 'string' ? claims.tid.toLowerCase() : undefined;
+  const assertion = await verifyAssertion(required(form, 'assertion'), clientId, deps);
+  const assertionTid = typeof assertion.tid === 'string' ? assertion.tid.toLowerCase() : undefined;
   const user: SignedInUser = {
-    oid: String(claims.oid).toLowerCase(),
+    oid: String(assertion.oid).toLowerCase(),
     tid: isGuid(tenant) ? tenant.toLowerCase() : (assertionTid ?? tenantIdFor(tenant)),
-    name: typeof claims.name === 'string' ? claims.name : '',
-    username: typeof claims.preferred_username === 'string' ? claims.preferred_username : '',
+    name: typeof assertion.name === 'string' ? assertion.name : '',
+    username: typeof assertion.preferred_username === 'string' ? assertion.preferred_username : '',
   };
+  // The session the assertion came from was revoked after it was issued: only a new sign-in gives a new one.
+  const revocation = deps.criticalEvents.latest(user.oid, user.tid, 'revoke_session');
+  if (revocation && (assertion.iat ?? 0) < revocation.at) throw revokedGrant();
   requireNoInteraction(deps, user);
   const scope = required(form, 'scope');
-  return userTokens(deps, { clientId, user, scope, form, issuedBy: 'on_behalf_of', publicClient: false });
+  const issuedBy = 'on_behalf_of';
+  return userTokens(deps, { clientId, user, scope, form, issuedBy, publicClient: false, claims });
 }
 
 /** The incoming token of an OBO request: signed here, in date, for this client, and a user's. */
@@ -295,18 +319,33 @@ interface UserGrant {
   readonly publicClient: boolean;
   readonly nonce?: string;
   readonly redeemed?: RefreshTokenRecord;
+  readonly claims: ClaimsRequest;
 }
 
+/** How far ahead a claims challenge's `nbf` may be for the authority to wait for it rather than ignore it. */
+const MAX_NBF_WAIT_SECONDS = 5;
+
 async function userTokens(deps: GrantDeps, grant: UserGrant): Promise<GrantResult> {
-  const { clientId, user, scope, issuedBy, publicClient, redeemed } = grant;
+  const { clientId, user, scope, issuedBy, publicClient, redeemed, claims } = grant;
   const scopes = parseUserScopes(scope);
+  await reachSecond(notBefore(deps, user, claims));
   const response = await issueUserTokens(deps.tokens, {
     clientId,
     user,
     scopes,
     wantsClientInfo: grant.form.get('client_info') === '1',
+    cae: claims.cp1,
     ...(grant.nonce ? { nonce: grant.nonce } : {}),
   });
   if (!splitScopes(scope).some((s) => s.toLowerCase() === 'offline_access')) return { response };
-  return { response, refreshToken: { clientId, user, issuedBy, publicClient, ...(redeemed ? { redeemed } : {}) } };
+  const supersedeOlder = redeemed !== undefined && deps.rotation.isStrict(clientId);
+  const refreshToken = { clientId, user, issuedBy, publicClient, supersedeOlder, ...(redeemed ? { redeemed } : {}) };
+  return { response, refreshToken };
+}
+
+/** The second the user's new tokens must not predate: their latest critical event's, or the challenge's `nbf`. */
+function notBefore(deps: GrantDeps, user: SignedInUser, claims: ClaimsRequest): number {
+  const eventAt = deps.criticalEvents.latest(user.oid, user.tid)?.at ?? 0;
+  const asked = claims.notBefore ?? 0;
+  return asked <= Date.now() / 1000 + MAX_NBF_WAIT_SECONDS ? Math.max(eventAt, asked) : eventAt;
 }
