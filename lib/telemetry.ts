@@ -24,6 +24,7 @@ export function logTokenTelemetry(logger: TokenCacheLogger, telemetry: TokenTele
       reads: stats.reads,
       writes: stats.writes,
       conflicts: stats.conflicts,
+      retries: stats.retries,
       failures: stats.failures,
       l1Hits: stats.l1Hits,
       discarded: stats.discarded,

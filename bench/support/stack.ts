@@ -9,11 +9,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalAuthority, type LocalAuthority } from '../../dev/authority/server.js';
 import { startDownstreamApi, type DownstreamApi } from '../../dev/downstream.js';
-import { startAzuriteTable, startCosmosServer, type AzuriteTable, type CosmosServer } from '../../dev/emulators.js';
-import { embeddedSettings } from '../../dev/settings.js';
+import {
+  startAzuriteTable,
+  startCosmosServer,
+  startRedisServer,
+  type AzuriteTable,
+  type CosmosServer,
+  type RedisServer,
+} from '../../dev/emulators.js';
+import { DEV_CLIENT_SECRET, embeddedSettings } from '../../dev/settings.js';
 import {
   createCosmosStore,
   createMemoryStore,
+  createRedisStore,
   createTableStore,
   generateKeySetting,
   parseKeyRing,
@@ -24,12 +32,17 @@ import {
 import { createAppRuntime, type AppRuntime } from '../../app/runtime.js';
 import { parseSettings } from '../../app/settings.js';
 import { countingStore, type CountingStore } from '../../dev/counting-store.js';
+import { PeerApp, storeCacheClient } from './peer.js';
 
-export type BenchStoreKind = 'memory' | 'table' | 'cosmos';
+export type BenchStoreKind = 'memory' | 'table' | 'cosmos' | 'redis';
 
 export interface BenchStack {
   readonly table: AzuriteTable;
   readonly cosmos: CosmosServer;
+  /** undefined when redis-server is not installed: the Redis rows are then skipped with a note. */
+  readonly redis: RedisServer | undefined;
+  /** Why there is no Redis in this run (redis-server missing), when there is none. */
+  readonly redisMissing: string | undefined;
   readonly authority: LocalAuthority;
   readonly downstream: DownstreamApi;
   /** A PEM file with the authority's certificate (AUTH_CA_PATH). */
@@ -57,14 +70,40 @@ export interface BenchApp {
   readonly env: Record<string, string>;
 }
 
+/**
+ * The peer (msal-node's DistributedCachePlugin, see peer.ts) as the same app registration as `app` — same client
+ * id, tenant, secret and network client — over its own `store` (same store class and emulator as `app`'s, its own
+ * table or container, so the two never share a document).
+ */
+export async function newPeer(app: BenchApp, store: CountingStore): Promise<PeerApp> {
+  const { tokens } = app.runtime;
+  const url = `${tokens.authority}/v2.0/.well-known/openid-configuration`;
+  const metadata = await tokens.networkClient.sendGetRequestAsync<Record<string, unknown>>(url);
+  if (metadata.status !== 200) throw new Error(`authority metadata answered HTTP ${metadata.status}`);
+  return new PeerApp({
+    clientId: app.clientId,
+    tenantId: app.tenantId,
+    authority: tokens.authority,
+    clientSecret: DEV_CLIENT_SECRET,
+    authorityMetadata: JSON.stringify(metadata.body),
+    networkClient: tokens.networkClient,
+    cacheClient: storeCacheClient(store),
+  });
+}
+
 export function suffix(): string {
   return randomBytes(5).toString('hex');
 }
 
 export async function startBenchStack(): Promise<BenchStack> {
-  const [table, cosmos, authority] = await Promise.all([
+  let redisMissing: string | undefined;
+  const [table, cosmos, redis, authority] = await Promise.all([
     startAzuriteTable(),
     startCosmosServer(),
+    startRedisServer().catch((error: unknown) => {
+      redisMissing = error instanceof Error ? error.message : String(error);
+      return undefined;
+    }),
     startLocalAuthority(),
   ]);
   const downstream = await startDownstreamApi({
@@ -100,6 +139,10 @@ export async function startBenchStack(): Promise<BenchStack> {
           createIfMissing: true,
           connectionPolicy: { enableEndpointDiscovery: false },
         });
+        break;
+      case 'redis':
+        if (!redis) throw new Error(`no Redis in this run: ${redisMissing}`);
+        store = createRedisStore({ url: redis.url, keyPrefix: `bench${suffix()}:` });
         break;
     }
     stores.push(store);
@@ -144,6 +187,8 @@ export async function startBenchStack(): Promise<BenchStack> {
   return {
     table,
     cosmos,
+    redis,
+    redisMissing,
     authority,
     downstream,
     caPath,
@@ -152,7 +197,7 @@ export async function startBenchStack(): Promise<BenchStack> {
     newApp,
     async close() {
       await Promise.allSettled(stores.map(async (store) => store.close?.()));
-      await Promise.allSettled([table.close(), cosmos.close(), authority.close(), downstream.close()]);
+      await Promise.allSettled([table.close(), cosmos.close(), redis?.close(), authority.close(), downstream.close()]);
       rmSync(dir, { recursive: true, force: true });
     },
   };

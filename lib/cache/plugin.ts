@@ -141,6 +141,7 @@ export class PartitionCachePlugin implements ICachePlugin {
     const attempts = this.options.maxWriteAttempts ?? 20;
     let merged = false;
     for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (attempt > 1) this.stats.retries++;
       const toWrite = pruneDocument(ours, Math.floor(this.now() / 1000));
       try {
         loaded.etag = await this.write(toWrite, loaded.etag);

@@ -6,6 +6,8 @@ export interface CacheStats {
   writes: number;
   /** Writes rejected because the document changed since it was read (each followed by re-read and merge). */
   conflicts: number;
+  /** Write attempts after the first (each follows a conflict; a write given up after a conflict has none). */
+  retries: number;
   /** Reads or writes that failed (store unreachable, throttled, over its limit). */
   failures: number;
   /** The document came from the L1 tier (fresh, or confirmed unchanged by a conditional read): no decryption. */
@@ -23,6 +25,7 @@ export function emptyStats(): CacheStats {
     reads: 0,
     writes: 0,
     conflicts: 0,
+    retries: 0,
     failures: 0,
     l1Hits: 0,
     discarded: false,
