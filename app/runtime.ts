@@ -51,7 +51,7 @@ export function createAppRuntime(settings: AppSettings, overrides: RuntimeOverri
       keyRing: parseKeyRing(cache.keys),
       compress: cache.compress,
       lifetimeMs: cache.lifetimeDays * 86_400_000,
-      ...(cache.l1MaxAgeSeconds > 0 ? { l1: { maxAgeMs: cache.l1MaxAgeSeconds * 1000 } } : {}),
+      warmTier: { maxBytes: Math.round(cache.warmTierMiB * 1024 * 1024) },
     },
     system: {
       ...(identity.ca ? { ca: identity.ca } : {}),

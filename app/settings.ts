@@ -8,7 +8,10 @@ import {
   DEFAULT_REDIS_KEY_PREFIX,
   DEFAULT_SWEEP_BUDGET,
   DEFAULT_TABLE_NAME,
+  DEFAULT_WARM_TIER_BYTES,
 } from '../lib/index.js';
+
+const MIB = 1024 * 1024;
 
 /**
  * Every app setting the code reads, in one place: typed, validated, frozen. A missing or malformed setting is a
@@ -42,8 +45,8 @@ export interface AppSettings {
     readonly lifetimeDays: number;
     /** CACHE_CREATE_IF_MISSING — create the database/container/table on first use. Default false. */
     readonly createIfMissing: boolean;
-    /** CACHE_L1_MAX_AGE_SECONDS — per-instance L1 tier; 0 turns it off. Default 0. */
-    readonly l1MaxAgeSeconds: number;
+    /** CACHE_WARM_TIER_MIB — per-instance warm tier (revalidated MSAL clients), in MiB; 0 turns it off. Default 32. */
+    readonly warmTierMiB: number;
     readonly cosmos?: {
       /** COSMOS_ENDPOINT */ readonly endpoint: string;
       /** COSMOS_KEY — omit to use Microsoft Entra ID (managed identity). */ readonly key?: string;
@@ -226,7 +229,7 @@ export function parseSettings(env: Env): AppSettings {
       compress: bool(env, 'CACHE_COMPRESS', false),
       lifetimeDays: positiveNumber(env, 'CACHE_LIFETIME_DAYS', DEFAULT_CACHE_LIFETIME_MS / 86_400_000),
       createIfMissing: bool(env, 'CACHE_CREATE_IF_MISSING', false),
-      l1MaxAgeSeconds: nonNegativeNumber(env, 'CACHE_L1_MAX_AGE_SECONDS', 0),
+      warmTierMiB: nonNegativeNumber(env, 'CACHE_WARM_TIER_MIB', DEFAULT_WARM_TIER_BYTES / MIB),
       ...(store === 'cosmos'
         ? {
             cosmos: {

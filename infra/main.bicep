@@ -89,8 +89,8 @@ param cacheCompress string = 'false'
 @description('CACHE_LIFETIME_DAYS: a cache document not written for this long may be removed (Cosmos ttl or the sweeper).')
 param cacheLifetimeDays string = '90'
 
-@description('CACHE_L1_MAX_AGE_SECONDS: per-instance L1 tier (each partition\'s last document kept in memory); 0 turns it off.')
-param cacheL1MaxAgeSeconds string = '0'
+@description('CACHE_WARM_TIER_MIB: per-instance warm tier (each recent partition\'s MSAL client kept, revalidated by ETag on every call), in MiB; 0 turns it off.')
+param cacheWarmTierMiB string = '32'
 
 @description('COSMOS_DATABASE.')
 param cosmosDatabaseName string = 'tokencache'
@@ -283,7 +283,7 @@ var appSettings = {
   CACHE_KEYS: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.cacheKeysUri})'
   CACHE_COMPRESS: cacheCompress
   CACHE_LIFETIME_DAYS: cacheLifetimeDays
-  CACHE_L1_MAX_AGE_SECONDS: cacheL1MaxAgeSeconds
+  CACHE_WARM_TIER_MIB: cacheWarmTierMiB
   COSMOS_ENDPOINT: cosmos.outputs.endpoint
   COSMOS_DATABASE: cosmosDatabaseName
   COSMOS_CONTAINER: cosmosContainerName

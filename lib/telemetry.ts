@@ -26,7 +26,7 @@ export function logTokenTelemetry(logger: TokenCacheLogger, telemetry: TokenTele
       conflicts: stats.conflicts,
       retries: stats.retries,
       failures: stats.failures,
-      l1Hits: stats.l1Hits,
+      tierHits: stats.tierHits,
       discarded: stats.discarded,
       bytesRead: stats.bytesRead,
       bytesWritten: stats.bytesWritten,

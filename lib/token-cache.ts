@@ -13,7 +13,7 @@ import { classifyTokenError } from './auth/token-errors.js';
 import { createNetworkClient } from './auth/network.js';
 import { isObject } from './cache/document.js';
 import type { KeyRing } from './cache/keyring.js';
-import { L1Cache, type L1Options } from './cache/l1.js';
+import { DEFAULT_WARM_TIER_BYTES, type WarmTierOptions } from './cache/warm-tier.js';
 import { appPartitionKey, partitionKeyOfAccount, userPartitionKey } from './cache/partitions.js';
 import { type CacheStats, emptyStats } from './cache/stats.js';
 import { TokenCacheError } from './errors.js';
@@ -57,8 +57,13 @@ export interface TokenCacheStorageOptions {
   readonly lifetimeMs?: number;
   /** Conditional write attempts per invocation. @defaultValue {@link DEFAULT_MAX_WRITE_ATTEMPTS} */
   readonly maxWriteAttempts?: number;
-  /** A per-instance tier of recently read documents. @defaultValue off */
-  readonly l1?: L1Options;
+  /**
+   * The warm tier: per process, the last MSAL client of each recent partition with its in-memory cache, bounded by
+   * bytes. Every invocation still revalidates the partition's ETag with the store's cheapest read (as consistent as
+   * a full read); when it is unchanged the client is reused and nothing is decrypted, parsed or deserialized.
+   * @defaultValue on, {@link DEFAULT_WARM_TIER_BYTES}; `{ maxBytes: 0 }` turns it off
+   */
+  readonly warmTier?: WarmTierOptions;
 }
 
 /** Process-wide plumbing. */
@@ -186,9 +191,9 @@ export class PartitionedTokenCache {
         compress: cache.compress ?? false,
         lifetimeMs: cache.lifetimeMs ?? DEFAULT_CACHE_LIFETIME_MS,
         maxWriteAttempts: cache.maxWriteAttempts ?? DEFAULT_MAX_WRITE_ATTEMPTS,
-        ...(cache.l1 ? { l1: new L1Cache(cache.l1) } : {}),
       },
       this.networkClient,
+      warmTierBytes(cache.warmTier),
     );
   }
 
@@ -348,6 +353,7 @@ export class PartitionedTokenCache {
    */
   async removePartition(partitionKey: string, options: InvocationOptions = {}): Promise<boolean> {
     throwIfAborted(options.abortSignal);
+    this.factory.forget(partitionKey);
     return abortable(this.factory.plugin(partitionKey, options.logger ?? this.logger).purge(), options.abortSignal);
   }
 
@@ -363,7 +369,7 @@ export class PartitionedTokenCache {
    */
   async partitionClient(partitionKey: string, options: InvocationOptions = {}): Promise<PartitionClient> {
     throwIfAborted(options.abortSignal);
-    const { client, plugin } = await this.factory.forPartition(partitionKey, options.logger ?? this.logger);
+    const { client, plugin } = await this.factory.newClient(partitionKey, options.logger ?? this.logger);
     return {
       client,
       partitionKey,
@@ -382,7 +388,7 @@ export class PartitionedTokenCache {
    * ```
    */
   async getLogoutUrl(postLogoutRedirectUri: string): Promise<string> {
-    const metadata = JSON.parse(await this.factory.authorityMetadata()) as { end_session_endpoint?: unknown };
+    const metadata = await this.factory.authorityMetadata();
     if (typeof metadata.end_session_endpoint !== 'string') return postLogoutRedirectUri;
     const url = new URL(metadata.end_session_endpoint);
     url.searchParams.set('post_logout_redirect_uri', postLogoutRedirectUri);
@@ -417,11 +423,13 @@ export class PartitionedTokenCache {
     try {
       throwIfAborted(options.abortSignal);
       const run = this.inFlight.run([flow, partitionKey, ...key].join('|'), async () => {
-        const { client, plugin } = await this.factory.forPartition(partitionKey, logger);
+        const bound = await this.factory.forPartition(partitionKey, logger);
+        const { client, plugin } = bound;
         stats = plugin.stats;
         const result = await work({ client, load: () => plugin.preload(client.getTokenCache()) });
         if (!result) throw new TokenCacheError('no_token', `${flow} returned no token`);
-        return { result, stats: plugin.stats };
+        this.factory.release(bound);
+        return { result, stats };
       });
       const { value, joined } = await abortable(run, options.abortSignal);
       const outcome = { result: value.result, partitionKey, stats: joined ? emptyStats() : value.stats, joined };
@@ -471,6 +479,14 @@ interface Acquired {
 interface BoundClient {
   readonly client: ConfidentialClientApplication;
   readonly load: () => Promise<void>;
+}
+
+function warmTierBytes(options: WarmTierOptions | undefined): number {
+  const bytes = options?.maxBytes ?? DEFAULT_WARM_TIER_BYTES;
+  if (!Number.isFinite(bytes) || bytes < 0) {
+    throw new TokenCacheError('invalid_options', 'cache.warmTier.maxBytes must be a non-negative number of bytes');
+  }
+  return bytes;
 }
 
 function credentialOf(auth: TokenCacheAuthOptions): ClientCredential {

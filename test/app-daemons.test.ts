@@ -14,7 +14,7 @@ afterAll(async () => {
 });
 
 describe('app daemon (timer)', () => {
-  it('runs twice with a fresh client each run: the second run makes 0 authority requests', async () => {
+  it('runs twice: the second run is served from the cache and makes 0 authority requests', async () => {
     const before = await authority.requests(app.clientId);
     await app.host.timers.fire('appDaemon');
     const afterFirst = await authority.requests(app.clientId);

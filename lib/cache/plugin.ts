@@ -4,22 +4,21 @@ import { type TokenCacheLogger, describeError } from '../log.js';
 import {
   type CacheDocument,
   type JsonObject,
-  EMPTY_DOCUMENT,
-  decodeDocument,
-  encodeDocument,
+  EMPTY_MSAL,
+  OpenedDocument,
+  emptyDocument,
   isObject,
   jsonEqual,
 } from './document.js';
 import { open, seal } from './envelope.js';
 import type { KeyRing } from './keyring.js';
-import type { L1Cache } from './l1.js';
 import { mergeDocuments, pruneDocument, stampChanges } from './merge.js';
 import { type CacheStats, emptyStats } from './stats.js';
 import { type CacheStore, type StoredDocument, StoreError } from '../stores/store.js';
 
 export interface PartitionCachePluginOptions {
   readonly store: CacheStore;
-  /** The partition this invocation may touch — from validated claims or app configuration only. */
+  /** The partition this plugin may touch — from validated claims or app configuration only. */
   readonly partitionKey: string;
   readonly keyRing: KeyRing;
   readonly logger: TokenCacheLogger;
@@ -29,8 +28,6 @@ export interface PartitionCachePluginOptions {
   readonly compress?: boolean;
   /** How long an untouched document lives before a store TTL or sweeper may remove it. @defaultValue 90 days */
   readonly lifetimeMs?: number;
-  /** Optional per-instance L1 tier shared by the invocations of this process (see {@link L1Cache}). */
-  readonly l1?: L1Cache;
   /** Clock in epoch milliseconds, for tests. @defaultValue the wall clock with sub-millisecond precision */
   readonly now?: () => number;
 }
@@ -39,30 +36,92 @@ const DAY_MS = 86_400_000;
 
 interface Loaded {
   /** What the store held when we last read or wrote it; empty when there was nothing usable. */
-  doc: CacheDocument;
+  document: OpenedDocument;
   /** ETag of that document; undefined when the partition has no document (next write is create-only). */
   etag: string | undefined;
   /** The document was sealed with an older key of the ring: rewrite it under the current key on this invocation. */
   rewrite: boolean;
   /** The store could not be read: behave as an empty cache and do not write. */
   unavailable: boolean;
+  /** The client's in-memory cache already holds this document (a warm client whose ETag the store confirmed). */
+  inClient: boolean;
+}
+
+/** What a client kept in the warm tier holds: exactly the stored document at this ETag. */
+interface Held {
+  readonly document: OpenedDocument;
+  readonly etag: string;
+}
+
+const SILENT: TokenCacheLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** What the plugin needs of its MSAL client. */
+export interface PluginClient {
+  /** Empties the client's in-memory cache (`ClientApplication.clearCache`; keeps the authority's metadata). */
+  clearCache(): void;
 }
 
 /**
- * An MSAL `ICachePlugin` bound to ONE partition for ONE invocation. Reads the store at most once however often MSAL
- * calls it; writes only when MSAL reports a change and the content differs from what was read, conditionally on the
- * ETag read; on a conflict re-reads, merges per entry and retries. Store failures never fail the MSAL call.
+ * An MSAL `ICachePlugin` bound to ONE partition and to one MSAL client, used by one invocation at a time: the
+ * invocation that creates it, then (when the warm tier keeps the client) the partition's next invocations, one after
+ * another, each started with {@link reuse}. Reads the store at most once per invocation however often MSAL calls it —
+ * for a kept client, the store's cheapest read of the current ETag, and nothing is opened or deserialized when it is
+ * unchanged; writes only when MSAL reports a change and the content differs from what was read, conditionally on
+ * the ETag read; on a conflict re-reads, merges per entry and retries. Store failures never fail the MSAL call.
  */
 export class PartitionCachePlugin implements ICachePlugin {
-  readonly stats: CacheStats = emptyStats();
+  /** This invocation's store traffic (a new object per invocation). */
+  stats: CacheStats = emptyStats();
   readonly partitionKey: string;
   private readonly options: PartitionCachePluginOptions;
+  private logger: TokenCacheLogger;
   private loading: Promise<Loaded> | undefined;
+  private loaded: Loaded | undefined;
   private deserialized = false;
+  /** The client's in-memory cache has changes the store does not (a write failed or was given up). */
+  private unsaved = false;
+  /** What the client holds from the previous invocation, when it ended holding exactly the stored document. */
+  private held: Held | undefined;
+  /** The client served an earlier invocation: its in-memory cache is not empty. */
+  private reused = false;
+  private client: PluginClient | undefined;
 
   constructor(options: PartitionCachePluginOptions) {
     this.options = options;
     this.partitionKey = options.partitionKey;
+    this.logger = options.logger;
+  }
+
+  /** The MSAL client this plugin is configured in (constructed with the plugin, so bound afterwards). */
+  bindClient(client: PluginClient): void {
+    this.client = client;
+  }
+
+  /** Starts the partition's next invocation on the same client (from the warm tier). */
+  reuse(logger: TokenCacheLogger): void {
+    this.stats = emptyStats();
+    this.logger = logger;
+    this.loading = undefined;
+    this.loaded = undefined;
+    this.deserialized = false;
+    this.unsaved = false;
+    this.reused = true;
+  }
+
+  /**
+   * Ends the invocation. Returns the plaintext length of the document the client now holds when that is exactly the
+   * stored document at a known ETag — the warm tier may keep the client for the partition's next invocation, which
+   * revalidates that ETag — and undefined when the client must not be reused.
+   */
+  settle(): number | undefined {
+    const loaded = this.loaded;
+    this.logger = SILENT;
+    this.held = undefined;
+    if (!loaded || !this.deserialized || this.unsaved || this.stats.discarded) return undefined;
+    if (loaded.unavailable || loaded.rewrite || loaded.etag === undefined) return undefined;
+    loaded.document.compact();
+    this.held = { document: loaded.document, etag: loaded.etag };
+    return loaded.document.text.length;
   }
 
   async beforeCacheAccess(context: TokenCacheContext): Promise<void> {
@@ -77,7 +136,27 @@ export class PartitionCachePlugin implements ICachePlugin {
     const loaded = await this.load();
     if (this.deserialized) return;
     this.deserialized = true;
-    if (Object.keys(loaded.doc.msal).length > 0) tokenCache.deserialize(JSON.stringify(loaded.doc.msal));
+    if (loaded.inClient) return;
+    // A new client is empty already.
+    if (this.reused || loaded.document.msalText !== EMPTY_MSAL)
+      this.replaceClientCache(tokenCache, loaded, this.reused);
+  }
+
+  /**
+   * Makes the client hold exactly `loaded`'s document: its in-memory cache, and the snapshot MSAL keeps of the last
+   * text deserialized (msal-node's silent flow restores the in-memory cache from that snapshot before every lookup,
+   * and serialize() merges with it). MSAL's `deserialize` adds the entries it is given to those in memory and keeps
+   * the others, so a client holding other entries is emptied first.
+   */
+  private replaceClientCache(tokenCache: ISerializableTokenCache, loaded: Loaded, holdsOthers: boolean): void {
+    if (holdsOthers) this.client?.clearCache();
+    try {
+      tokenCache.deserialize(loaded.document.msalText);
+    } catch (error) {
+      this.discard(loaded, error);
+      this.client?.clearCache();
+      tokenCache.deserialize(EMPTY_MSAL);
+    }
   }
 
   async afterCacheAccess(context: TokenCacheContext): Promise<void> {
@@ -86,9 +165,11 @@ export class PartitionCachePlugin implements ICachePlugin {
     if (loaded.unavailable) return;
     const msal: unknown = JSON.parse(context.tokenCache.serialize());
     if (!isObject(msal)) return;
-    if (!loaded.rewrite && jsonEqual(loaded.doc.msal, msal)) return;
-    const merged = await this.save(loaded, stampChanges(loaded.doc, msal, this.now()));
-    if (merged) context.tokenCache.deserialize(JSON.stringify(merged.msal));
+    const base = this.base(loaded);
+    if (!loaded.rewrite && jsonEqual(base.msal, msal)) return;
+    const written = await this.save(loaded, stampChanges(base, msal, this.now()));
+    // The client takes exactly what was written: merged with another writer's entries, or pruned, it holds others.
+    if (written) this.replaceClientCache(context.tokenCache, loaded, written.holdsOthers);
   }
 
   /**
@@ -98,18 +179,18 @@ export class PartitionCachePlugin implements ICachePlugin {
   async importEntries(msal: JsonObject): Promise<void> {
     const loaded = await this.load();
     if (loaded.unavailable) return;
-    const combined: JsonObject = { ...loaded.doc.msal };
+    const base = this.base(loaded);
+    const combined: JsonObject = { ...base.msal };
     for (const [section, entries] of Object.entries(msal)) {
       const existing = combined[section];
       combined[section] = isObject(entries) && isObject(existing) ? { ...existing, ...entries } : entries;
     }
-    if (!loaded.rewrite && jsonEqual(loaded.doc.msal, combined)) return;
-    await this.save(loaded, stampChanges(loaded.doc, combined, this.now()));
+    if (!loaded.rewrite && jsonEqual(base.msal, combined)) return;
+    await this.save(loaded, stampChanges(base, combined, this.now()));
   }
 
   /** Deletes the partition's whole document (sign-out, purge). Store errors propagate: the caller must know. */
   async purge(): Promise<boolean> {
-    this.options.l1?.drop(this.partitionKey);
     const started = performance.now();
     try {
       return await this.options.store.delete(this.partitionKey);
@@ -118,43 +199,44 @@ export class PartitionCachePlugin implements ICachePlugin {
     }
   }
 
-  /** Loads the partition (at most one store read per invocation). */
+  /** Loads the partition (at most one store read per invocation, one more when Table reports a new ETag). */
   load(): Promise<Loaded> {
     this.loading ??= this.initialRead().then(
-      ({ doc, etag, rewrite }) => ({ doc, etag, rewrite, unavailable: false }),
+      (loaded) => (this.loaded = loaded),
       (error: unknown) => {
         this.stats.failures++;
-        this.options.logger.warn(
+        this.logger.warn(
           `token cache: store read failed for partition ${this.partitionKey}; continuing without the cache: ${describeError(error)}`,
         );
-        return { doc: EMPTY_DOCUMENT, etag: undefined, rewrite: false, unavailable: true };
+        return (this.loaded = { ...empty(undefined), unavailable: true });
       },
     );
     return this.loading;
   }
 
   /**
-   * Writes `ours`; on conflict merges it with what is stored now and retries. Returns the merged document when the
-   * write landed on a merge (so the in-memory cache can take the other writer's entries), otherwise undefined.
+   * Writes `ours`; on conflict merges it with what is stored now and retries. Once written (`loaded` is then the
+   * document written), tells whether that differs from what MSAL serialized (merged with another writer's entries,
+   * or pruned); undefined when nothing was written.
    */
-  private async save(loaded: Loaded, ours: CacheDocument): Promise<CacheDocument | undefined> {
+  private async save(loaded: Loaded, ours: CacheDocument): Promise<{ holdsOthers: boolean } | undefined> {
     const attempts = this.options.maxWriteAttempts ?? 20;
     let merged = false;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (attempt > 1) this.stats.retries++;
       const toWrite = pruneDocument(ours, Math.floor(this.now() / 1000));
+      const document = OpenedDocument.of(toWrite);
       try {
-        loaded.etag = await this.write(toWrite, loaded.etag);
-        loaded.doc = toWrite;
+        loaded.etag = await this.write(document, loaded.etag);
+        loaded.document = document;
         loaded.rewrite = false;
-        this.options.l1?.set(this.partitionKey, toWrite, loaded.etag);
-        return merged ? toWrite : undefined;
+        return { holdsOthers: merged || toWrite !== ours };
       } catch (error) {
-        this.options.l1?.drop(this.partitionKey);
         if (!(error instanceof StoreError) || error.code !== 'store_conflict') {
           this.stats.failures++;
+          this.unsaved = true;
           const level = error instanceof StoreError && error.code === 'store_too_large' ? 'error' : 'warn';
-          this.options.logger[level](
+          this.logger[level](
             `token cache: store write failed for partition ${this.partitionKey}; the token is still returned: ${describeError(error)}`,
           );
           return undefined;
@@ -163,99 +245,127 @@ export class PartitionCachePlugin implements ICachePlugin {
         if (attempt === attempts) break;
         // Full jitter: contending writers spread out instead of colliding again in lock-step.
         await sleep(Math.random() * Math.min(1000, 10 * 2 ** attempt));
-        let theirs: { doc: CacheDocument; etag: string | undefined };
+        let theirs: Loaded;
         try {
           theirs = await this.readDocument();
         } catch (readError) {
           this.stats.failures++;
-          this.options.logger.warn(
+          this.unsaved = true;
+          this.logger.warn(
             `token cache: re-read after a write conflict failed for partition ${this.partitionKey}: ${describeError(readError)}`,
           );
           return undefined;
         }
-        ours = mergeDocuments(loaded.doc, ours, theirs.doc);
-        loaded.doc = theirs.doc;
+        ours = mergeDocuments(this.base(loaded), ours, this.base(theirs));
+        loaded.document = theirs.document;
         loaded.etag = theirs.etag;
         merged = true;
       }
     }
-    this.options.logger.warn(
+    this.unsaved = true;
+    this.logger.warn(
       `token cache: gave up writing partition ${this.partitionKey} after ${attempts} conflicting attempts; the token is still returned`,
     );
     return undefined;
   }
 
   /**
-   * The invocation's first read. With an L1 tier: a store that can read conditionally is asked whether the L1
-   * entry is still current (and nothing is decrypted when it is); with any other store a fresh entry is used as is.
+   * The invocation's first read. A client kept from the previous invocation asks the store only whether its
+   * document is still current, the cheapest way the store offers (Cosmos DB: If-None-Match; Table: the ETag
+   * alone; Redis, memory: the version), and opens nothing when it is.
    */
-  private async initialRead(): Promise<{ doc: CacheDocument; etag: string | undefined; rewrite: boolean }> {
-    const { l1, store } = this.options;
-    const cached = l1?.peek(this.partitionKey);
-    if (l1 && cached) {
-      if (store.readIfChanged) {
-        const started = performance.now();
-        const answer = await store.readIfChanged(this.partitionKey, cached.etag).finally(() => {
-          this.stats.storeMs += performance.now() - started;
-        });
-        this.stats.reads++;
-        if (answer === 'unchanged') {
-          this.stats.l1Hits++;
-          l1.touch(this.partitionKey);
-          return { doc: cached.doc, etag: cached.etag, rewrite: false };
-        }
-        l1.drop(this.partitionKey);
-        const opened = answer ? this.openDocument(answer) : { doc: EMPTY_DOCUMENT, etag: undefined, rewrite: false };
-        this.remember(opened);
-        return opened;
-      }
-      if (cached.fresh) {
-        this.stats.l1Hits++;
-        return { doc: cached.doc, etag: cached.etag, rewrite: false };
-      }
+  private async initialRead(): Promise<Loaded> {
+    const held = this.held;
+    this.held = undefined;
+    if (held) {
+      const answer = await this.revalidate(held.etag);
+      if (answer === 'unchanged') return this.warmHit(held);
+      if (answer !== 'read') return answer;
     }
-    const read = await this.readDocument();
-    this.remember(read);
-    return read;
+    return this.readDocument(held);
   }
 
-  private remember(read: { doc: CacheDocument; etag: string | undefined; rewrite: boolean }): void {
-    if (!this.options.l1) return;
-    if (read.etag !== undefined && !read.rewrite && !this.stats.discarded) {
-      this.options.l1.set(this.partitionKey, read.doc, read.etag);
-    } else {
-      this.options.l1.drop(this.partitionKey);
+  /** `unchanged`, the new document (or none) when the store answered with it, or `read` when a full read must tell. */
+  private async revalidate(etag: string): Promise<'unchanged' | 'read' | Loaded> {
+    const { store } = this.options;
+    if (store.readIfChanged) {
+      const answer = await this.timed(() => store.readIfChanged!(this.partitionKey, etag));
+      if (answer === 'unchanged') return 'unchanged';
+      return answer ? this.openDocument(answer) : empty(undefined);
     }
+    if (store.readVersion) {
+      const version = await this.timed(() => store.readVersion!(this.partitionKey));
+      if (version === undefined) return empty(undefined);
+      return version === etag ? 'unchanged' : 'read';
+    }
+    return 'read';
   }
 
-  /** One store read, opened and parsed. An unusable document is logged and treated as empty (overwritten later). */
-  private async readDocument(): Promise<{ doc: CacheDocument; etag: string | undefined; rewrite: boolean }> {
-    const started = performance.now();
-    const stored = await this.options.store.read(this.partitionKey).finally(() => {
-      this.stats.storeMs += performance.now() - started;
-    });
-    this.stats.reads++;
-    if (!stored) return { doc: EMPTY_DOCUMENT, etag: undefined, rewrite: false };
+  private warmHit(held: Held): Loaded {
+    this.stats.tierHits++;
+    return { document: held.document, etag: held.etag, rewrite: false, unavailable: false, inClient: true };
+  }
+
+  /**
+   * One store read, opened. An unusable document is logged and treated as empty (overwritten later). When the
+   * client already holds the document read (same ETag), nothing is opened.
+   */
+  private async readDocument(held?: Held): Promise<Loaded> {
+    const stored = await this.timed(() => this.options.store.read(this.partitionKey));
+    if (!stored) return empty(undefined);
+    if (held && stored.etag === held.etag) return this.warmHit(held);
     return this.openDocument(stored);
   }
 
-  private openDocument(stored: StoredDocument): { doc: CacheDocument; etag: string | undefined; rewrite: boolean } {
+  private openDocument(stored: StoredDocument): Loaded {
     this.stats.bytesRead += stored.data.byteLength;
     try {
       const { plaintext, keyId } = open(this.options.keyRing, this.partitionKey, stored.data);
-      return { doc: decodeDocument(plaintext), etag: stored.etag, rewrite: keyId !== this.options.keyRing.current.id };
+      const document = new OpenedDocument(plaintext.toString('utf8'));
+      void document.msalText; // checks the document's shape now (throws bad_envelope)
+      const rewrite = keyId !== this.options.keyRing.current.id;
+      return { document, etag: stored.etag, rewrite, unavailable: false, inClient: false };
     } catch (error) {
-      this.stats.discarded = true;
-      this.options.logger.warn(
-        `token cache: stored document for partition ${this.partitionKey} is unusable and will be replaced: ${describeError(error)}`,
-      );
-      // Not rewritten now: the next write (conditional on this ETag) replaces it.
-      return { doc: EMPTY_DOCUMENT, etag: stored.etag, rewrite: false };
+      const loaded = empty(stored.etag);
+      this.discard(loaded, error);
+      return loaded;
     }
   }
 
-  private async write(doc: CacheDocument, etag: string | undefined): Promise<string> {
-    const sealed = seal(this.options.keyRing, this.partitionKey, encodeDocument(doc), {
+  /** The stored document is unusable: treated as empty; not rewritten now, the next write (on its ETag) replaces it. */
+  private discard(loaded: Loaded, error: unknown): void {
+    this.stats.discarded = true;
+    loaded.document = emptyDocument();
+    loaded.rewrite = false;
+    this.logger.warn(
+      `token cache: stored document for partition ${this.partitionKey} is unusable and will be replaced: ${describeError(error)}`,
+    );
+  }
+
+  /** The parsed document, the base of a merge; an unparsable one counts as unusable (and empty). */
+  private base(loaded: Loaded): CacheDocument {
+    try {
+      return loaded.document.doc;
+    } catch (error) {
+      this.discard(loaded, error);
+      return loaded.document.doc;
+    }
+  }
+
+  /** One store read, timed and counted (a failed one counts as a failure, by load()). */
+  private async timed<T>(read: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      const answer = await read();
+      this.stats.reads++;
+      return answer;
+    } finally {
+      this.stats.storeMs += performance.now() - started;
+    }
+  }
+
+  private async write(document: OpenedDocument, etag: string | undefined): Promise<string> {
+    const sealed = seal(this.options.keyRing, this.partitionKey, Buffer.from(document.text, 'utf8'), {
       compress: this.options.compress ?? false,
     });
     const started = performance.now();
@@ -274,4 +384,8 @@ export class PartitionCachePlugin implements ICachePlugin {
     // Sub-millisecond wall clock: the merge's tie-breaker between two writers of the same entry.
     return this.options.now ? this.options.now() : performance.timeOrigin + performance.now();
   }
+}
+
+function empty(etag: string | undefined): Loaded {
+  return { document: emptyDocument(), etag, rewrite: false, unavailable: false, inClient: false };
 }

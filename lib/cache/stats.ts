@@ -10,8 +10,11 @@ export interface CacheStats {
   retries: number;
   /** Reads or writes that failed (store unreachable, throttled, over its limit). */
   failures: number;
-  /** The document came from the L1 tier (fresh, or confirmed unchanged by a conditional read): no decryption. */
-  l1Hits: number;
+  /**
+   * The invocation reused the partition's warm client (warm tier) after the store confirmed its document's ETag:
+   * nothing was decrypted, parsed or deserialized.
+   */
+  tierHits: number;
   /** The stored document could not be opened (corrupt, foreign, unknown key or version) and was treated as empty. */
   discarded: boolean;
   bytesRead: number;
@@ -27,7 +30,7 @@ export function emptyStats(): CacheStats {
     conflicts: 0,
     retries: 0,
     failures: 0,
-    l1Hits: 0,
+    tierHits: 0,
     discarded: false,
     bytesRead: 0,
     bytesWritten: 0,

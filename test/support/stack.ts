@@ -15,7 +15,7 @@ import {
   createTableStore,
   type CacheStore,
   type KeyRing,
-  type L1Options,
+  type WarmTierOptions,
   type TokenCacheLogger,
 } from '../../lib/index.js';
 
@@ -139,7 +139,13 @@ export interface TestApp {
  */
 export function newApp(
   store: CacheStore,
-  options: { keyRing?: KeyRing; clientId?: string; tenantId?: string; l1?: L1Options; logger?: TokenCacheLogger } = {},
+  options: {
+    keyRing?: KeyRing;
+    clientId?: string;
+    tenantId?: string;
+    warmTier?: WarmTierOptions;
+    logger?: TokenCacheLogger;
+  } = {},
 ): TestApp {
   const { url, ca } = stack().authority;
   const clientId = options.clientId ?? newId();
@@ -147,7 +153,7 @@ export function newApp(
   const keyRing = options.keyRing ?? newKeyRing();
   const tokens = new PartitionedTokenCache({
     auth: { clientId, tenantId, authorityHost: url, clientSecret: CLIENT_SECRET },
-    cache: { store, keyRing, ...(options.l1 ? { l1: options.l1 } : {}) },
+    cache: { store, keyRing, ...(options.warmTier ? { warmTier: options.warmTier } : {}) },
     system: { ca, logger: options.logger ?? captureLogger(), telemetry: false },
   });
   return { clientId, tenantId, tokens, store, keyRing };

@@ -16,6 +16,15 @@ export async function readStored(
   return stored ? decodeDocument(open(ring, partitionKey, stored.data).plaintext) : undefined;
 }
 
+/** A partition's stored plaintext, as the warm tier holds it. */
+export async function readStoredText(store: CacheStore, ring: KeyRing, partitionKey: string): Promise<string> {
+  const stored = await store.read(partitionKey);
+  if (!stored) throw new Error(`nothing stored in ${partitionKey}`);
+  return open(ring, partitionKey, stored.data).plaintext.toString('utf8');
+}
+
+export { estimateHeldBytes } from '../../lib/cache/warm-tier.js';
+
 /** Rewrites a stored document in place (conditionally), e.g. to make its access tokens expired. */
 export async function editStored(
   store: CacheStore,
