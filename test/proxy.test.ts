@@ -5,11 +5,12 @@
  */
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
-import { AzureNamedKeyCredential, TableClient } from '@azure/data-tables';
+import { AzureNamedKeyCredential, TableClient, type TableEntityResult } from '@azure/data-tables';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startAzuriteTable, startRedisServer, type AzuriteTable, type RedisServer } from '../dev/emulators.js';
 import { httpsRequest, trustingAgent } from '../dev/https-trust.js';
+import { startHttpProxy, type HttpProxy } from '../dev/proxy/http.js';
 import { PreciseScheduler } from '../dev/proxy/precise-timer.js';
 import { startTcpProxy, type TcpProxy } from '../dev/proxy/tcp.js';
 import { connectOutcome, connectTo, startEchoServer, startStallingServer } from './support/tcp-servers.js';
@@ -331,5 +332,123 @@ describe('TCP fault proxy', () => {
     } finally {
       agent.destroy();
     }
+  });
+});
+
+describe('HTTP fault proxy', () => {
+  async function httpProxy(options: Omit<Parameters<typeof startHttpProxy>[0], 'target'> = {}): Promise<HttpProxy> {
+    const proxy = await startHttpProxy({ target: azurite.url.replace(/\/[^/]*$/, ''), ...options });
+    proxies.push(proxy);
+    return proxy;
+  }
+
+  /** Azurite answers an unsigned request itself (403): any status but the injected ones means "forwarded". */
+  const tablesPath = (proxy: HttpProxy) => `${proxy.url}/${azurite.accountName}/Tables`;
+
+  it('answers the next N requests with 503 and Retry-After, then forwards again', async () => {
+    const proxy = await httpProxy();
+    proxy.respond({ status: 503, count: 2, retryAfterMs: 1_500 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(tablesPath(proxy));
+      await response.arrayBuffer();
+      statuses.push(response.status);
+      if (i === 0) {
+        expect(response.headers.get('retry-after')).toBe('2');
+        expect(response.headers.get('retry-after-ms')).toBe('1500');
+        expect(response.headers.get('x-ms-retry-after-ms')).toBe('1500');
+      }
+    }
+    expect(statuses.slice(0, 2)).toEqual([503, 503]);
+    expect(statuses[2]).not.toBe(503);
+    expect(proxy.counters()).toMatchObject({ faults: { status: 2 }, requests: { received: 3, forwarded: 1 } });
+  });
+
+  it('throttles @azure/data-tables with 429s: the SDK waits the Retry-After and succeeds, or fails without retries', async () => {
+    const proxy = await httpProxy();
+    const table = await freshTable();
+    await tableClient(azurite.url, table).upsertEntity({ partitionKey: 'p', rowKey: 'r', value: 1 });
+    const viaProxy = (retries: number) => tableClient(`${proxy.url}/${azurite.accountName}`, table, retries);
+
+    proxy.respond({ status: 429, count: 2, retryAfterMs: 150, method: 'GET', path: new RegExp(`/${table}\\(`) });
+    const started = performance.now();
+    const entity: TableEntityResult<{ value: number }> = await viaProxy(3).getEntity('p', 'r');
+    expect(entity.value).toBe(1);
+    expect(elapsedMs(started)).toBeGreaterThanOrEqual(2 * 150);
+    expect(proxy.counters().faults.status).toBe(2);
+
+    proxy.respond({ status: 429, count: 1, retryAfterMs: 150 });
+    await expect(viaProxy(0).getEntity('p', 'r')).rejects.toMatchObject({ statusCode: 429 });
+  });
+
+  it('answers a fraction of the requests on one path only (random injected)', async () => {
+    const draws = [0.1, 0.9, 0.2, 0.8, 0];
+    const proxy = await httpProxy({ random: () => draws.shift() ?? 0.99 });
+    proxy.respond({ status: 503, fraction: 0.5, path: /\/Tables$/ });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await fetch(tablesPath(proxy))).status);
+    const other = await fetch(`${proxy.url}/${azurite.accountName}/other`);
+    expect(statuses.map((status) => status === 503)).toEqual([true, false, true, false]);
+    expect(other.status).not.toBe(503);
+    expect(draws).toEqual([0]); // the other path drew nothing
+  });
+
+  it('resets a connection mid-request: fetch fails with ECONNRESET, the next request passes', async () => {
+    const proxy = await httpProxy();
+    proxy.reset({ count: 1 });
+    const failure: unknown = await fetch(tablesPath(proxy)).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(TypeError);
+    expect((failure as TypeError & { cause?: { code?: string } }).cause?.code).toMatch(/ECONNRESET|UND_ERR_SOCKET/);
+    expect((await fetch(tablesPath(proxy))).status).not.toBe(503);
+    expect(proxy.counters().faults.reset).toBe(1);
+    expect(proxy.counters().requests.forwarded).toBe(1);
+  });
+
+  it('resets after forwarding: the write happened, the caller saw a broken connection', async () => {
+    const proxy = await httpProxy();
+    const table = await freshTable();
+    proxy.reset({ count: 1, afterForward: true, method: 'PUT' });
+    const viaProxy = tableClient(`${proxy.url}/${azurite.accountName}`, table);
+    await expect(
+      viaProxy.upsertEntity({ partitionKey: 'p', rowKey: 'written', value: 7 }, 'Replace'),
+    ).rejects.toMatchObject({
+      code: 'ECONNRESET',
+    });
+    const stored = await tableClient(azurite.url, table).getEntity<{ value: number }>('p', 'written');
+    expect(stored.value).toBe(7);
+  });
+
+  it('black-holes requests: the client times out, nothing reaches the target; pass() forwards again', async () => {
+    const proxy = await httpProxy();
+    proxy.blackHole({ path: /\/Tables/ });
+    const started = performance.now();
+    await expect(fetch(tablesPath(proxy), { signal: AbortSignal.timeout(SHORT_TIMEOUT_MS) })).rejects.toMatchObject({
+      name: 'TimeoutError',
+    });
+    expect(elapsedMs(started)).toBeGreaterThanOrEqual(SHORT_TIMEOUT_MS - 1);
+    expect(proxy.counters()).toMatchObject({ faults: { blackhole: 1 }, requests: { received: 1, forwarded: 0 } });
+    await proxy.pass();
+    expect((await fetch(tablesPath(proxy))).status).not.toBe(503);
+  });
+
+  it('adds latency per request in each direction, fractions of a millisecond included (lower bounds)', async () => {
+    const proxy = await httpProxy();
+    const table = await freshTable();
+    const viaProxy = tableClient(`${proxy.url}/${azurite.accountName}`, table);
+    await viaProxy.upsertEntity({ partitionKey: 'p', rowKey: 'r' });
+    for (const [latency, requests, perRequestMs] of [
+      [{ toTargetMs: 10 }, 5, 10],
+      [{ toClientMs: 10 }, 5, 10],
+      [{ toTargetMs: 0.5, toClientMs: 0.5 }, 40, 1],
+    ] as const) {
+      proxy.latency(latency);
+      const started = performance.now();
+      for (let i = 0; i < requests; i++) await viaProxy.getEntity('p', 'r');
+      expect(elapsedMs(started)).toBeGreaterThanOrEqual(requests * perRequestMs);
+    }
+    expect(proxy.counters().faults.latency).toBe(50);
   });
 });
