@@ -1,15 +1,24 @@
 /**
- * The fault proxies (dev/proxy/) against real servers: redis-server, Azurite, the local HTTPS
+ * The fault proxies (dev/proxy/) against real servers: redis-server, Azurite, the Cosmos server, the local HTTPS
  * authority, and two small loopback servers. Timing assertions are lower bounds only: the proxies guarantee that
  * nothing arrives early, never that it arrives on time.
  */
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { AzureNamedKeyCredential, TableClient, type TableEntityResult } from '@azure/data-tables';
+import { CosmosClient, type Container } from '@azure/cosmos';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startAzuriteTable, startRedisServer, type AzuriteTable, type RedisServer } from '../dev/emulators.js';
+import {
+  startAzuriteTable,
+  startCosmosServer,
+  startRedisServer,
+  type AzuriteTable,
+  type CosmosServer,
+  type RedisServer,
+} from '../dev/emulators.js';
 import { httpsRequest, trustingAgent } from '../dev/https-trust.js';
+import { startCosmosStandIn } from '../dev/proxy/cosmos-standin.js';
 import { startHttpProxy, type HttpProxy } from '../dev/proxy/http.js';
 import { PreciseScheduler } from '../dev/proxy/precise-timer.js';
 import { startTcpProxy, type TcpProxy } from '../dev/proxy/tcp.js';
@@ -20,10 +29,11 @@ const SHORT_TIMEOUT_MS = 300;
 
 let redis: RedisServer;
 let azurite: AzuriteTable;
+let cosmos: CosmosServer;
 const proxies: { close(): Promise<void> }[] = [];
 
 beforeAll(async () => {
-  [redis, azurite] = await Promise.all([startRedisServer(), startAzuriteTable()]);
+  [redis, azurite, cosmos] = await Promise.all([startRedisServer(), startAzuriteTable(), startCosmosServer()]);
 });
 
 afterEach(async () => {
@@ -31,7 +41,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([redis?.close(), azurite?.close()]);
+  await Promise.all([redis?.close(), azurite?.close(), cosmos?.close()]);
 });
 
 async function tcpProxy(options: Omit<Parameters<typeof startTcpProxy>[0], 'target'> & { port: number }) {
@@ -450,5 +460,118 @@ describe('HTTP fault proxy', () => {
       expect(elapsedMs(started)).toBeGreaterThanOrEqual(requests * perRequestMs);
     }
     expect(proxy.counters().faults.latency).toBe(50);
+  });
+});
+
+describe('Cosmos DB stand-in', () => {
+  /** A clock the test moves forward. */
+  let skewMs = 0;
+  const now = () => Date.now() + skewMs;
+
+  async function container(
+    target: string,
+    definition: { defaultTtl?: number } = { defaultTtl: -1 },
+  ): Promise<{ container: Container; dispose: () => void }> {
+    const client = new CosmosClient({
+      endpoint: target,
+      key: cosmos.key,
+      connectionPolicy: { enableEndpointDiscovery: false, retryOptions: { maxRetryAttemptCount: 0 } },
+    });
+    const { database } = await client.databases.createIfNotExists({ id: 'proxy-tests' });
+    const id = `c${Math.random().toString(36).slice(2, 10)}`;
+    const { container } = await database.containers.createIfNotExists({
+      id,
+      partitionKey: { paths: ['/id'] },
+      ...definition,
+    });
+    return { container, dispose: () => client.dispose() };
+  }
+
+  async function standIn() {
+    const proxy = await startCosmosStandIn({ target: cosmos.endpoint, now });
+    proxies.push(proxy);
+    return proxy;
+  }
+
+  afterEach(() => {
+    skewMs = 0;
+  });
+
+  it('answers an If-None-Match point read of an unchanged item with 304 (the server alone says 200), then 200 once it changed', async () => {
+    const proxy = await standIn();
+    const { container: viaStandIn, dispose } = await container(proxy.url);
+    try {
+      const { resource: created } = await viaStandIn.items.create({ id: 'item', data: 'v1' });
+      const etag = created!._etag;
+      const ifNoneMatch = (condition: string) => ({ accessCondition: { type: 'IfNoneMatch', condition } });
+
+      const unchanged = await viaStandIn.item('item', 'item').read(ifNoneMatch(etag));
+      expect(unchanged.statusCode).toBe(304);
+      expect(unchanged.resource).toBeNull();
+      expect(unchanged.etag).toBe(etag);
+
+      const direct = new CosmosClient({
+        endpoint: cosmos.endpoint,
+        key: cosmos.key,
+        connectionPolicy: { enableEndpointDiscovery: false },
+      });
+      const sameContainer = direct.database('proxy-tests').container(viaStandIn.id);
+      expect((await sameContainer.item('item', 'item').read(ifNoneMatch(etag))).statusCode).toBe(200);
+      direct.dispose();
+
+      await viaStandIn.item('item', 'item').replace({ id: 'item', data: 'v2' });
+      const changed = await viaStandIn.item('item', 'item').read<{ data: string }>(ifNoneMatch(etag));
+      expect(changed.statusCode).toBe(200);
+      expect(changed.resource?.data).toBe('v2');
+      expect((await viaStandIn.item('item', 'item').read(ifNoneMatch(changed.etag))).statusCode).toBe(304);
+      expect(proxy.standIn.counters().notModified).toBe(2);
+    } finally {
+      dispose();
+    }
+  });
+
+  it('expires an item by its ttl on the injected clock: read and replace miss, a create of the id succeeds', async () => {
+    const proxy = await standIn();
+    const { container: viaStandIn, dispose } = await container(proxy.url);
+    try {
+      await viaStandIn.items.create({ id: 'short', ttl: 60, data: 'v1' });
+      await viaStandIn.items.create({ id: 'forever', ttl: -1 });
+      await viaStandIn.items.create({ id: 'no-ttl' });
+      const item = viaStandIn.item('short', 'short');
+      const { etag } = await item.read();
+      expect((await item.read()).statusCode).toBe(200);
+
+      skewMs = 61_000;
+      const read = await item.read();
+      expect(read.statusCode).toBe(404);
+      expect(read.resource).toBeUndefined();
+      expect((await item.read({ accessCondition: { type: 'IfNoneMatch', condition: etag } })).statusCode).toBe(404);
+      await expect(item.replace({ id: 'short', data: 'v2' })).rejects.toMatchObject({ code: 404 });
+      expect((await viaStandIn.items.create({ id: 'short', data: 'again' })).statusCode).toBe(201);
+      // ttl -1, and no ttl under defaultTtl -1: never expire.
+      expect((await viaStandIn.item('forever', 'forever').read()).statusCode).toBe(200);
+      expect((await viaStandIn.item('no-ttl', 'no-ttl').read()).statusCode).toBe(200);
+      expect(proxy.standIn.counters().expired).toBe(1);
+    } finally {
+      dispose();
+    }
+  });
+
+  it("follows the container's defaultTtl: none disables item ttl, a number expires items without their own", async () => {
+    const proxy = await standIn();
+    const noTtl = await container(proxy.url, {});
+    const thirty = await container(proxy.url, { defaultTtl: 30 });
+    try {
+      await noTtl.container.items.create({ id: 'ignored', ttl: 10 });
+      await thirty.container.items.create({ id: 'default' });
+      await thirty.container.items.create({ id: 'own', ttl: 120 });
+      skewMs = 31_000;
+      expect((await noTtl.container.item('ignored', 'ignored').read()).statusCode).toBe(200);
+      expect((await thirty.container.item('default', 'default').read()).statusCode).toBe(404);
+      expect((await thirty.container.item('own', 'own').read()).statusCode).toBe(200);
+    } finally {
+      noTtl.dispose();
+      thirty.dispose();
+    }
   });
 });
