@@ -1,6 +1,7 @@
 import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { StoreError, appPartitionKey, type CacheStore } from '../lib/index.js';
+import { startCosmosStandIn } from '../dev/proxy/cosmos-standin.js';
+import { StoreError, appPartitionKey, createCosmosStore, type CacheStore } from '../lib/index.js';
 import {
   authority,
   captureLogger,
@@ -8,6 +9,7 @@ import {
   newId,
   newKeyRing,
   newStore,
+  stack,
   storeKinds,
   type StoreKind,
 } from './support/stack.js';
@@ -152,6 +154,43 @@ describe.each<StoreKind>(storeKinds('memory', 'table', 'cosmos', 'redis'))('warm
 });
 
 describe('warm tier', () => {
+  it('Cosmos DB: an unchanged partition is confirmed by a 304 without a body, a changed one read whole', async () => {
+    // Emulated: @vercel/cosmosdb-server answers every point read 200 with the item. The stand-in in front of it
+    // (dev/proxy/cosmos-standin.ts) answers an If-None-Match point read of an unchanged item 304 without a body,
+    // as Azure Cosmos DB documents it; the SDK, the store and the plugin see that answer as from the service.
+    const standIn = await startCosmosStandIn({ target: stack().cosmos.endpoint });
+    const store = countingStore(
+      createCosmosStore({
+        endpoint: standIn.url,
+        key: stack().cosmos.key,
+        databaseId: 'tests',
+        containerId: `c${newId().slice(0, 8)}`,
+        createIfMissing: true,
+        connectionPolicy: { enableEndpointDiscovery: false },
+      }),
+    );
+    try {
+      const { warm, other } = twoInstances(store);
+      const logger = captureLogger();
+      await warm.tokens.acquireTokenByClientCredential({ scopes: SCOPE_A }, { logger });
+      const notModified = () => standIn.standIn.counters().notModified;
+      const second = await warm.tokens.acquireTokenByClientCredential({ scopes: SCOPE_A }, { logger });
+      expect(second.result.fromCache).toBe(true);
+      expect(second.stats).toMatchObject({ reads: 1, tierHits: 1, bytesRead: 0 });
+      expect(notModified()).toBe(1);
+
+      await other.tokens.acquireTokenByClientCredential({ scopes: SCOPE_B }, { logger });
+      const third = await warm.tokens.acquireTokenByClientCredential({ scopes: SCOPE_B }, { logger });
+      expect(third.result.fromCache).toBe(true);
+      expect(third.stats).toMatchObject({ reads: 1, tierHits: 0 });
+      expect(third.stats.bytesRead).toBeGreaterThan(0);
+      expect(notModified()).toBe(1);
+    } finally {
+      await store.close?.();
+      await standIn.close();
+    }
+  });
+
   it('silent flow: after a refresh, the warm client serves the refreshed token (MSAL restores its snapshot first)', async () => {
     const store = newStore('memory');
     const app = newApp(store);
