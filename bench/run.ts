@@ -1,7 +1,8 @@
 /**
  * `npm run bench` — starts the emulators, the local authority and the downstream API in this process, runs every
  * scenario, stops everything and prints Markdown tables (`--json`: one JSON object instead). Progress goes to
- * stderr. `--only=warm,cpu` runs some scenarios (baselines run whenever a scenario needs them).
+ * stderr. `--only=warm,cpu` runs some scenarios (baselines run whenever a scenario needs them): baseline warm cpu
+ * concurrency growth daemon coldStart tier httpLoad peer latency. `--quick` scales everything down (development).
  * See BENCHMARKS.md for what each scenario measures and the latest figures.
  */
 import { loadavg } from 'node:os';
@@ -12,7 +13,15 @@ import { cpuScenario, type CpuFigures } from './scenarios/cpu.js';
 import { daemonScenario, measureDaemon, type DaemonFigures } from './scenarios/daemon.js';
 import { growthScenario, measureGrowth, type GrowthFigures } from './scenarios/growth.js';
 import { httpLoadScenario } from './scenarios/http-load.js';
+import { LATENCIES_MS, latencyScenario, measureLatency, type LatencyFigures } from './scenarios/latency.js';
 import { peerScenario } from './scenarios/peer.js';
+import {
+  TIER_BOUNDS,
+  TIER_PARTITIONS,
+  measureTierMemory,
+  tierScenario,
+  type TierMemoryFigures,
+} from './scenarios/tier.js';
 import { measureStorm, type StormFigures } from './scenarios/refresh-storm.js';
 import { measureWarmRounds, warmScenario, type WarmFigures } from './scenarios/warm.js';
 import { QUICK } from './support/config.js';
@@ -65,15 +74,20 @@ async function scenarios(stack: BenchStack): Promise<ScenarioResult[]> {
   const baselines = new Map<string, BaselineFigures>();
   const warm: WarmFigures[] = [];
   const contenders: WarmFigures[] = [];
-  if (['baseline', 'warm', 'peer'].some(wanted)) {
+  const tierOff: WarmFigures[] = [];
+  if (['baseline', 'warm', 'peer', 'tier'].some(wanted)) {
     for (const kind of stores) {
       const peer = wanted('peer');
-      const run = await step(`1+2${peer ? '+9' : ''} baseline read and warm paths, ${kind}`, () =>
-        measureWarmRounds(stack, kind, { peer }),
+      const off = wanted('tier');
+      const label = `1+2${off ? '+7' : ''}${peer ? '+9' : ''}`;
+      const run = await step(`${label} baseline read and warm paths, ${kind}`, () =>
+        measureWarmRounds(stack, kind, { peer, tierOff: off }),
       );
       baselines.set(kind, run.baseline);
       warm.push(run.contenders[0]!);
       contenders.push(...run.contenders);
+      const withoutTier = run.contenders.find((c) => c.contender === 'ours, tier off');
+      if (withoutTier) tierOff.push(withoutTier);
     }
   }
   if (wanted('baseline')) {
@@ -101,6 +115,25 @@ async function scenarios(stack: BenchStack): Promise<ScenarioResult[]> {
       figures.push(...(await step(`5a growth, ${kind}`, () => measureGrowth(stack, kind))));
     }
     results.push(growthScenario(figures));
+  }
+  if (wanted('tier')) {
+    const memory: TierMemoryFigures[] = [];
+    for (const bound of TIER_BOUNDS) {
+      const label = `7 warm tier memory, ${TIER_PARTITIONS} partitions, bound ${bound / 2 ** 20} MiB`;
+      memory.push(await step(label, () => measureTierMemory(stack, bound)));
+    }
+    results.push(tierScenario(warm, tierOff, memory));
+  }
+  if (wanted('latency')) {
+    const figures: LatencyFigures[] = [];
+    for (const eachWayMs of LATENCIES_MS) {
+      for (const kind of stores) {
+        figures.push(
+          await step(`10 simulated latency ${eachWayMs} ms, ${kind}`, () => measureLatency(stack, kind, eachWayMs)),
+        );
+      }
+    }
+    results.push(latencyScenario(figures));
   }
   if (wanted('peer')) {
     const storms: StormFigures[] = [];
@@ -140,7 +173,19 @@ async function main(): Promise<void> {
     await step('stopping everything', () => stack.close());
   }
   const seconds = round((performance.now() - runStarted) / 1000, 1);
-  const order = ['baseline', 'warm', 'cpu', 'concurrency', 'growth', 'daemon', 'coldStart', 'tier', 'httpLoad', 'peer'];
+  const order = [
+    'baseline',
+    'warm',
+    'cpu',
+    'concurrency',
+    'growth',
+    'daemon',
+    'coldStart',
+    'tier',
+    'httpLoad',
+    'peer',
+    'latency',
+  ];
   results.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
   if (json) {
     process.stdout.write(

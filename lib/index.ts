@@ -22,7 +22,7 @@ export {
 } from './token-cache.js';
 export { type CacheStats } from './cache/stats.js';
 export { MAX_OBO_TOKENS_PER_TARGET } from './cache/merge.js';
-export { DEFAULT_WARM_TIER_BYTES, type WarmTierOptions } from './cache/warm-tier.js';
+export { DEFAULT_WARM_TIER_BYTES, type WarmTierOptions, type WarmTierUsage } from './cache/warm-tier.js';
 
 // Partition keys: built only from validated claims or configuration.
 export { userPartitionKey, appPartitionKey, partitionKeyOfAccount } from './cache/partitions.js';

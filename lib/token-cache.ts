@@ -13,7 +13,7 @@ import { classifyTokenError } from './auth/token-errors.js';
 import { createNetworkClient } from './auth/network.js';
 import { isObject } from './cache/document.js';
 import type { KeyRing } from './cache/keyring.js';
-import { DEFAULT_WARM_TIER_BYTES, type WarmTierOptions } from './cache/warm-tier.js';
+import { DEFAULT_WARM_TIER_BYTES, type WarmTierOptions, type WarmTierUsage } from './cache/warm-tier.js';
 import { appPartitionKey, partitionKeyOfAccount, userPartitionKey } from './cache/partitions.js';
 import { type CacheStats, emptyStats } from './cache/stats.js';
 import { TokenCacheError } from './errors.js';
@@ -208,6 +208,11 @@ export class PartitionedTokenCache {
 
   get tenantId(): string {
     return this.factory.identity.tenantId;
+  }
+
+  /** The warm tier of this process now: partitions held, their estimated bytes, and the bound (0: off). */
+  get warmTierUsage(): WarmTierUsage {
+    return this.factory.warmTier;
   }
 
   /**

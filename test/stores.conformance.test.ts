@@ -125,6 +125,27 @@ function describeStore(subject: StoreUnderTest): void {
       expect(read?.etag).toBe(second);
     });
 
+    it('revalidates cheaply (the warm tier): the current ETag alone, or a conditional read', async () => {
+      const key = unique('revalidate');
+      expect(store.readVersion !== undefined || store.readIfChanged !== undefined).toBe(true);
+      const first = await store.write(key, bytes('one'));
+      if (store.readVersion) {
+        expect(await store.readVersion(key)).toBe(first);
+        expect(await store.readVersion(unique('missing'))).toBeUndefined();
+      }
+      if (store.readIfChanged) {
+        expect(await store.readIfChanged(key, first)).toBe('unchanged');
+        expect(await store.readIfChanged(unique('missing'), first)).toBeUndefined();
+      }
+      const second = await store.write(key, bytes('two'), { ifMatch: first });
+      if (store.readVersion) expect(await store.readVersion(key)).toBe(second);
+      if (store.readIfChanged) {
+        const changed = await store.readIfChanged(key, first);
+        expect(changed !== 'unchanged' && changed?.etag).toBe(second);
+        expect(changed !== 'unchanged' && text(changed?.data)).toBe('two');
+      }
+    });
+
     it('fails a create-only write on an existing document', async () => {
       const key = unique('create');
       await store.write(key, bytes('mine'));

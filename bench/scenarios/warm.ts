@@ -317,6 +317,10 @@ export interface WarmOptions {
   readonly tierOff?: boolean;
   /** Also the peer (msal-node's DistributedCachePlugin) over the same store class. */
   readonly peer?: boolean;
+  /** Makes the stores (default: `stack.newStore(kind)`), e.g. behind a latency-injecting proxy. */
+  readonly newStore?: () => CountingStore;
+  /** Rounds (default ROUNDS). */
+  readonly rounds?: number;
 }
 
 /** Scenarios 1, 2 and (per options) 7 and the peer comparison for one store, in interleaved rounds. */
@@ -325,7 +329,8 @@ export async function measureWarmRounds(
   kind: BenchStoreKind,
   options: WarmOptions = {},
 ): Promise<WarmRun> {
-  const store = stack.newStore(kind);
+  const newStore = options.newStore ?? (() => stack.newStore(kind));
+  const store = newStore();
   const read = await prepareBaselineRead(store.inner);
   const baselineRead = new Recorder(stack, undefined, async () => {
     await read();
@@ -337,7 +342,7 @@ export async function measureWarmRounds(
     contenders.push(await ourPaths(stack, stack.newApp(store, { CACHE_WARM_TIER_MIB: '0' }), 'ours, tier off'));
   }
   if (options.peer) {
-    const peerStore = stack.newStore(kind);
+    const peerStore = newStore();
     contenders.push(await peerPaths(stack, app, await newPeer(app, peerStore), peerStore));
   }
   await baselineRead.warmUp(WARM_UP);
@@ -346,7 +351,7 @@ export async function measureWarmRounds(
     await c.appDaemon.warmUp(WARM_UP);
     await c.getMe.warmUp(WARM_UP / 5);
   }
-  for (let r = 0; r < ROUNDS; r++) {
+  for (let r = 0; r < (options.rounds ?? ROUNDS); r++) {
     await baselineRead.block(BLOCK);
     for (const c of contenders) {
       await c.obo.block(BLOCK);

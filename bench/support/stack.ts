@@ -32,6 +32,7 @@ import {
 import { createAppRuntime, type AppRuntime } from '../../app/runtime.js';
 import { parseSettings } from '../../app/settings.js';
 import { countingStore, type CountingStore } from '../../dev/counting-store.js';
+import { startTcpProxy, type TcpProxy } from '../../dev/proxy/tcp.js';
 import { PeerApp, storeCacheClient } from './peer.js';
 
 export type BenchStoreKind = 'memory' | 'table' | 'cosmos' | 'redis';
@@ -49,6 +50,11 @@ export interface BenchStack {
   readonly caPath: string;
   /** A fresh, empty store of `kind` (own table / container), wrapped to count its operations. */
   newStore(kind: BenchStoreKind): CountingStore;
+  /**
+   * A loopback TCP proxy in front of the emulator of `kind` adding `eachWayMs` to every chunk each way (dev/proxy/tcp.ts),
+   * and a maker of fresh stores (as `newStore`) that reach the emulator through it.
+   */
+  storeBehindProxy(kind: 'table' | 'cosmos' | 'redis', eachWayMs: number): Promise<() => CountingStore>;
   /** The settings of an app with its own client id and tenant (what `npm start` sets, against this stack). */
   settings(overrides?: Record<string, string>): Record<string, string>;
   /**
@@ -116,7 +122,15 @@ export async function startBenchStack(): Promise<BenchStack> {
   writeFileSync(caPath, authority.ca);
   const stores: CacheStore[] = [];
 
-  const newStore = (kind: BenchStoreKind): CountingStore => {
+  const proxies: TcpProxy[] = [];
+  /** `via`: the emulator's address is replaced by this one (a proxy in front of it). */
+  const newStore = (kind: BenchStoreKind, via?: TcpProxy): CountingStore => {
+    const through = (url: string) => {
+      if (!via) return url;
+      const parsed = new URL(url);
+      parsed.host = via.address;
+      return parsed.toString().replace(/\/$/, '');
+    };
     let store: CacheStore;
     switch (kind) {
       case 'memory':
@@ -124,7 +138,7 @@ export async function startBenchStack(): Promise<BenchStack> {
         break;
       case 'table':
         store = createTableStore({
-          connectionString: table.connectionString,
+          connectionString: table.connectionString.replace(table.url, through(table.url)),
           tableName: `bench${suffix()}`,
           createIfMissing: true,
           allowInsecureConnection: true,
@@ -132,7 +146,7 @@ export async function startBenchStack(): Promise<BenchStack> {
         break;
       case 'cosmos':
         store = createCosmosStore({
-          endpoint: cosmos.endpoint,
+          endpoint: through(cosmos.endpoint),
           key: cosmos.key,
           databaseId: 'bench',
           containerId: `c${suffix()}`,
@@ -142,11 +156,18 @@ export async function startBenchStack(): Promise<BenchStack> {
         break;
       case 'redis':
         if (!redis) throw new Error(`no Redis in this run: ${redisMissing}`);
-        store = createRedisStore({ url: redis.url, keyPrefix: `bench${suffix()}:` });
+        store = createRedisStore({ url: through(redis.url), keyPrefix: `bench${suffix()}:` });
         break;
     }
     stores.push(store);
     return countingStore(store);
+  };
+
+  const emulatorAddress = (kind: 'table' | 'cosmos' | 'redis') => {
+    const url = kind === 'table' ? table.url : kind === 'cosmos' ? cosmos.endpoint : redis?.url;
+    if (!url) throw new Error(`no Redis in this run: ${redisMissing}`);
+    const { hostname, port } = new URL(url);
+    return { host: hostname, port: Number(port) };
   };
 
   const settings = (overrides: Record<string, string> = {}): Record<string, string> => ({
@@ -192,11 +213,20 @@ export async function startBenchStack(): Promise<BenchStack> {
     authority,
     downstream,
     caPath,
-    newStore,
+    newStore: (kind) => newStore(kind),
+    async storeBehindProxy(kind, eachWayMs) {
+      const proxy = await startTcpProxy({
+        target: emulatorAddress(kind),
+        latency: { toTargetMs: eachWayMs, toClientMs: eachWayMs },
+      });
+      proxies.push(proxy);
+      return () => newStore(kind, proxy);
+    },
     settings,
     newApp,
     async close() {
       await Promise.allSettled(stores.map(async (store) => store.close?.()));
+      await Promise.allSettled(proxies.map((proxy) => proxy.close()));
       await Promise.allSettled([table.close(), cosmos.close(), redis?.close(), authority.close(), downstream.close()]);
       rmSync(dir, { recursive: true, force: true });
     },

@@ -8,7 +8,7 @@ import {
 import { TokenCacheError } from '../errors.js';
 import type { TokenCacheLogger } from '../log.js';
 import { PartitionCachePlugin, type PartitionCachePluginOptions } from '../cache/plugin.js';
-import { WarmTier, estimateHeldBytes } from '../cache/warm-tier.js';
+import { WarmTier, estimateHeldBytes, type WarmTierUsage } from '../cache/warm-tier.js';
 import { lazy } from '../lazy.js';
 
 /** How the app authenticates to the identity provider: exactly one of a secret or a certificate. */
@@ -48,6 +48,33 @@ export interface InvocationClient {
 /** The authority's openid-configuration, parsed once per process. */
 type AuthorityMetadata = Readonly<Record<string, unknown>>;
 
+type CreateAuthority = ConfidentialClientApplication['createAuthority'];
+type ResolvedAuthority = Awaited<ReturnType<CreateAuthority>>;
+
+/**
+ * A `ConfidentialClientApplication` whose authority is the process's one resolved `Authority`. msal-node builds and
+ * resolves a new `Authority` on every acquire call (`createAuthority`: URL parsing, metadata lookups — about a fifth
+ * of a warm call's CPU in a profile); the authority of this process never changes (one tenant, no region, no cloud
+ * options), so every client shares the first one resolved. Anything else goes to msal-node as usual.
+ */
+class PartitionClientApplication extends ConfidentialClientApplication {
+  constructor(
+    configuration: Configuration,
+    private readonly shared: {
+      readonly url: string;
+      get(resolve: () => Promise<ResolvedAuthority>): Promise<ResolvedAuthority>;
+    },
+  ) {
+    super(configuration);
+  }
+
+  protected override createAuthority(...args: Parameters<CreateAuthority>): ReturnType<CreateAuthority> {
+    const [authority, , region, cloud] = args;
+    if (authority !== this.shared.url || region?.azureRegion || cloud) return super.createAuthority(...args);
+    return this.shared.get(() => super.createAuthority(...args));
+  }
+}
+
 /**
  * Builds the MSAL clients of one process: one per partition and invocation — so MSAL's in-memory cache never holds
  * two partitions — kept in the warm tier between the partition's invocations when the tier is on. Shared by every
@@ -56,6 +83,8 @@ type AuthorityMetadata = Readonly<Record<string, unknown>>;
  */
 export class ClientFactory {
   private readonly metadata = lazy(() => this.fetchAuthorityMetadata());
+  private resolvedAuthority: Promise<ResolvedAuthority> | undefined;
+  private readonly sharedAuthority: ConstructorParameters<typeof PartitionClientApplication>[1];
   private readonly tier: WarmTier<InvocationClient> | undefined;
   /** MSAL's network module: `network`, except the authority's metadata, answered from memory. */
   private readonly msalNetwork: INetworkModule;
@@ -67,6 +96,14 @@ export class ClientFactory {
     warmTierBytes = 0,
   ) {
     this.tier = warmTierBytes > 0 ? new WarmTier(warmTierBytes) : undefined;
+    this.sharedAuthority = {
+      url: this.authority,
+      get: (resolve) =>
+        (this.resolvedAuthority ??= resolve().catch((error: unknown) => {
+          this.resolvedAuthority = undefined; // a failed resolution is not kept: the next call resolves again
+          throw error;
+        })),
+    };
     const metadataUrl = this.metadataUrl.toLowerCase();
     this.msalNetwork = {
       sendGetRequestAsync: async <T>(url: string, options?: unknown, timeout?: number) => {
@@ -130,7 +167,7 @@ export class ClientFactory {
   async newClient(partitionKey: string, logger: TokenCacheLogger): Promise<InvocationClient> {
     const plugin = this.plugin(partitionKey, logger);
     const log: LogTarget = { current: logger };
-    const client = new ConfidentialClientApplication(await this.configuration(log, plugin));
+    const client = new PartitionClientApplication(await this.configuration(log, plugin), this.sharedAuthority);
     plugin.bindClient(client);
     return { client, plugin, log };
   }
@@ -154,7 +191,7 @@ export class ClientFactory {
   }
 
   /** The warm tier's size: partitions held and their estimated bytes. */
-  get warmTier(): { readonly partitions: number; readonly bytes: number; readonly maxBytes: number } {
+  get warmTier(): WarmTierUsage {
     return { partitions: this.tier?.size ?? 0, bytes: this.tier?.bytes ?? 0, maxBytes: this.tier?.maxBytes ?? 0 };
   }
 
@@ -163,7 +200,10 @@ export class ClientFactory {
    * sign-in URL, redeeming the code); its entries then go to the partition with `plugin.importEntries`.
    */
   async withoutPersistence(logger: TokenCacheLogger): Promise<ConfidentialClientApplication> {
-    return new ConfidentialClientApplication(await this.configuration({ current: logger }, undefined));
+    return new PartitionClientApplication(
+      await this.configuration({ current: logger }, undefined),
+      this.sharedAuthority,
+    );
   }
 
   private async configuration(log: LogTarget, plugin: PartitionCachePlugin | undefined): Promise<Configuration> {

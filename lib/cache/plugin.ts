@@ -272,7 +272,7 @@ export class PartitionCachePlugin implements ICachePlugin {
   /**
    * The invocation's first read. A client kept from the previous invocation asks the store only whether its
    * document is still current, the cheapest way the store offers (Cosmos DB: If-None-Match; Table: the ETag
-   * alone; Redis, memory: the version), and opens nothing when it is.
+   * alone; Redis: the version field; memory: the version), and opens nothing when it is.
    */
   private async initialRead(): Promise<Loaded> {
     const held = this.held;
@@ -288,15 +288,15 @@ export class PartitionCachePlugin implements ICachePlugin {
   /** `unchanged`, the new document (or none) when the store answered with it, or `read` when a full read must tell. */
   private async revalidate(etag: string): Promise<'unchanged' | 'read' | Loaded> {
     const { store } = this.options;
-    if (store.readIfChanged) {
-      const answer = await this.timed(() => store.readIfChanged!(this.partitionKey, etag));
-      if (answer === 'unchanged') return 'unchanged';
-      return answer ? this.openDocument(answer) : empty(undefined);
-    }
     if (store.readVersion) {
       const version = await this.timed(() => store.readVersion!(this.partitionKey));
       if (version === undefined) return empty(undefined);
       return version === etag ? 'unchanged' : 'read';
+    }
+    if (store.readIfChanged) {
+      const answer = await this.timed(() => store.readIfChanged!(this.partitionKey, etag));
+      if (answer === 'unchanged') return 'unchanged';
+      return answer ? this.openDocument(answer) : empty(undefined);
     }
     return 'read';
   }

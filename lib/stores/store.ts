@@ -64,8 +64,9 @@ export interface CacheStore {
    */
   readIfChanged?(partitionKey: string, etag: string): Promise<StoredDocument | 'unchanged' | undefined>;
   /**
-   * Optional, for stores without a conditional read: the stored document's ETag alone (`undefined` when there is
-   * none), without its data. The warm tier revalidates with it and reads the document in full when it changed.
+   * Optional: the stored document's ETag alone (`undefined` when there is none), without its data — for stores where
+   * that is cheaper than a conditional read, or that have none (Table, Redis). The warm tier revalidates with it when
+   * present (in preference to `readIfChanged`) and reads the document in full when the ETag changed.
    */
   readVersion?(partitionKey: string): Promise<string | undefined>;
   /** Conditional write (see {@link WriteOptions}); returns the new ETag. Throws {@link StoreConflictError}. */
