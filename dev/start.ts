@@ -88,7 +88,9 @@ async function main(): Promise<void> {
         `  ${r.name.padEnd(18)} ${(r.options.methods ?? ['GET', 'POST']).join(',').padEnd(5)} ${base}/api/${r.options.route ?? r.name}`,
       );
     } else {
-      console.log(`  ${r.name.padEnd(18)} timer "${r.options.schedule}"`);
+      console.log(
+        `  ${r.name.padEnd(18)} timer "${r.options.schedule}" — run now: curl -X POST ${base}/admin/functions/${r.name}`,
+      );
     }
   }
   console.log(`\nOpen ${base}/api/home to sign in. Ctrl+C stops.`);
