@@ -43,6 +43,7 @@ export {
   type ListEntry,
   type ListPage,
   type StoreErrorCode,
+  type StoreCredential,
 } from './stores/store.js';
 export { createMemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export {
@@ -57,6 +58,7 @@ export {
   DEFAULT_COSMOS_CONTAINER_ID,
   COSMOS_MAX_ITEM_BYTES,
   type CosmosStoreOptions,
+  type CosmosConnectionPolicy,
 } from './stores/cosmos.js';
 export {
   createRedisStore,

@@ -51,11 +51,8 @@ async function roundTrip(store: CacheStore): Promise<void> {
 
 describe('stores', () => {
   it('createTableStore uses DEFAULT_TABLE_NAME and enforces TABLE_MAX_ENTITY_BYTES before sending', async () => {
-    const store = createTableStore({
-      connectionString: stack().table.connectionString,
-      createIfMissing: true,
-      allowInsecureConnection: true,
-    });
+    // Azurite is plain http on loopback: allowed without allowInsecureConnection.
+    const store = createTableStore({ connectionString: stack().table.connectionString, createIfMissing: true });
     await roundTrip(store);
     const { TableClient } = await import('@azure/data-tables');
     const table = TableClient.fromConnectionString(stack().table.connectionString, DEFAULT_TABLE_NAME, {
@@ -67,6 +64,15 @@ describe('stores', () => {
     const tooLarge = await store.write(k, Buffer.alloc(TABLE_MAX_ENTITY_BYTES + 1)).catch((e: unknown) => e);
     expect(tooLarge).toBeInstanceOf(StoreTooLargeError);
     expect(tooLarge).toMatchObject({ code: 'store_too_large', limit: TABLE_MAX_ENTITY_BYTES });
+  });
+
+  it('createTableStore refuses a plain-http endpoint that is not loopback unless allowed', async () => {
+    const store = createTableStore({
+      accountUrl: 'http://tables.example.invalid',
+      accountName: 'a',
+      accountKey: 'AAAA',
+    });
+    await expect(store.read('any.key')).rejects.toMatchObject({ code: 'store_misconfigured' });
   });
 
   it('createCosmosStore uses the default database and container, and enforces COSMOS_MAX_ITEM_BYTES', async () => {

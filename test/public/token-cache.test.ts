@@ -185,8 +185,7 @@ describe('PartitionedTokenCache', () => {
 
   it('uses DEFAULT_AUTHORITY_HOST (Entra ID) with the tenant when no authority host is given', () => {
     const { options: o } = options(createMemoryStore());
-    const { authorityHost: _ignored, ...auth } = o.auth;
-    const tokens = new PartitionedTokenCache({ ...o, auth });
+    const tokens = new PartitionedTokenCache({ ...o, auth: { ...o.auth, authorityHost: undefined } });
     expect(DEFAULT_AUTHORITY_HOST).toBe('https://login.microsoftonline.com');
     expect(tokens.authority).toBe(`${DEFAULT_AUTHORITY_HOST}/${o.auth.tenantId}`);
     expect([tokens.clientId, tokens.tenantId]).toEqual([o.auth.clientId, o.auth.tenantId]);
