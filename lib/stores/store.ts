@@ -219,5 +219,9 @@ export interface StoreCredential {
   getToken(
     scopes: string | string[],
     options?: { readonly abortSignal?: AbortSignal },
-  ): Promise<{ readonly token: string; readonly expiresOnTimestamp: number; readonly refreshAfterTimestamp?: number } | null>;
+  ): Promise<{
+    readonly token: string;
+    readonly expiresOnTimestamp: number;
+    readonly refreshAfterTimestamp?: number;
+  } | null>;
 }
