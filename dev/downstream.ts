@@ -1,11 +1,17 @@
 /**
  * A Graph-like downstream API on plain HTTP (loopback): `GET /v1.0/me` accepts bearer tokens of the local
  * authority, validated with jose (signature against its JWKS, issuer, audience, lifetime).
+ *
+ * Continuous Access Evaluation, as Microsoft Graph does it: given the authority's `criticalEvents` feed, a token of a
+ * client that declared the `cp1` capability (`xms_cc`) issued before its user's latest critical event gets a 401
+ * claims challenge. A token without `cp1` is never challenged: Graph challenges CAE-capable clients only, and the
+ * others get short-lived tokens (an hour) instead.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Agent } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import type { CriticalEvent, CriticalEventFeed } from './authority/critical-events.js';
 import { httpsRequest } from './https-trust.js';
 
 /** The JWKS itself, or where to fetch it once at start (with the CA to trust for https). */
@@ -21,6 +27,11 @@ export interface DownstreamOptions {
   issuers: ((iss: string) => boolean) | string[];
   /** Accepted `aud` values. */
   audience: string | string[];
+  /**
+   * The local authority's critical events (`LocalAuthority.cae`; it runs in the same process). Without it, no
+   * token is challenged.
+   */
+  criticalEvents?: CriticalEventFeed;
 }
 
 export interface DownstreamApi {
@@ -28,6 +39,8 @@ export interface DownstreamApi {
   readonly url: string;
   /** Requests to the API (admin requests not counted). */
   requests(): number;
+  /** Requests answered with a claims challenge (CAE). */
+  challenges(): number;
   close(): Promise<void>;
 }
 
@@ -36,6 +49,7 @@ export async function startDownstreamApi(opts: DownstreamOptions): Promise<Downs
   const acceptsIssuer =
     typeof opts.issuers === 'function' ? opts.issuers : (iss: string) => (opts.issuers as string[]).includes(iss);
   let count = 0;
+  let challenges = 0;
 
   const validate = async (req: IncomingMessage): Promise<JWTPayload> => {
     const match = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
@@ -58,13 +72,21 @@ export async function startDownstreamApi(opts: DownstreamOptions): Promise<Downs
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (req.method === 'GET' && path === '/_admin/requests') return sendJson(res, 200, { total: count });
+    if (req.method === 'GET' && path === '/_admin/requests') return sendJson(res, 200, { total: count, challenges });
     count++;
     if (req.method !== 'GET' || path !== '/v1.0/me') {
       return sendJson(res, 404, graphError('Request_ResourceNotFound', `No resource ${req.method} ${path}.`));
     }
     try {
-      sendJson(res, 200, meFor(await validate(req)));
+      const claims = await validate(req);
+      const feed = opts.criticalEvents;
+      const event = feed && predatingEvent(claims, feed);
+      if (feed && event) {
+        challenges++;
+        res.setHeader('www-authenticate', claimsChallenge(feed.authorizationUri, event));
+        return sendJson(res, 401, graphError('InvalidAuthenticationToken', caeMessage(event)));
+      }
+      sendJson(res, 200, meFor(claims));
     } catch (e) {
       if (!(e instanceof TokenRejected)) throw e;
       res.setHeader(
@@ -91,11 +113,47 @@ export async function startDownstreamApi(opts: DownstreamOptions): Promise<Downs
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     requests: () => count,
+    challenges: () => challenges,
     close: () => closeServer(server),
   };
 }
 
 class TokenRejected extends Error {}
+
+/** The critical event a CAE token (`xms_cc` with `cp1`) predates, if any. */
+function predatingEvent(claims: JWTPayload, feed: CriticalEventFeed): CriticalEvent | undefined {
+  const capabilities = Array.isArray(claims.xms_cc) ? (claims.xms_cc as unknown[]) : [];
+  if (!capabilities.some((c) => typeof c === 'string' && c.toLowerCase() === 'cp1')) return undefined;
+  if (typeof claims.oid !== 'string' || typeof claims.tid !== 'string') return undefined;
+  const event = feed.latest(claims.oid, claims.tid);
+  return event && (claims.iat ?? 0) < event.at ? event : undefined;
+}
+
+/**
+ * Graph's claims challenge: `Bearer realm="", authorization_uri="…", error="insufficient_claims", claims="…"` with the
+ * claims request `{"access_token":{"nbf":{"essential":true,"value":"<event epoch seconds>"}}}` in base64.
+ */
+export function claimsChallenge(authorizationUri: string, event: CriticalEvent): string {
+  const claims = { access_token: { nbf: { essential: true, value: String(event.at) } } };
+  const encoded = Buffer.from(JSON.stringify(claims)).toString('base64');
+  return `Bearer realm="", authorization_uri="${authorizationUri}", error="insufficient_claims", claims="${encoded}"`;
+}
+
+/**
+ * The claims request of a claims challenge (`error="insufficient_claims"`), decoded: what to pass as MSAL's
+ * `claims`. Undefined when the header is not one.
+ */
+export function claimsFromChallenge(wwwAuthenticate: string | null | undefined): string | undefined {
+  if (!wwwAuthenticate || !/\berror="insufficient_claims"/.test(wwwAuthenticate)) return undefined;
+  const encoded = /\bclaims="([A-Za-z0-9+/=_-]*)"/.exec(wwwAuthenticate)?.[1];
+  return encoded ? Buffer.from(encoded, 'base64').toString('utf8') : undefined;
+}
+
+function caeMessage(event: CriticalEvent): string {
+  const code =
+    event.kind === 'revoke_session' ? 'TokenIssuedBeforeRevocationTimestamp' : 'TokenCreatedWithOutdatedPolicies';
+  return `Continuous access evaluation resulted in challenge with result: InteractionRequired and code: ${code}`;
+}
 
 /** `/me` for a user token; the calling app for an app-only token. */
 function meFor(claims: JWTPayload): Record<string, unknown> {

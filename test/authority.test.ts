@@ -17,6 +17,7 @@ import {
 import { createLocalJWKSet, decodeJwt, generateKeyPair, jwtVerify, SignJWT, type JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalAuthority, type LocalAuthority } from '../dev/authority/server.js';
+import { claimsFromChallenge, startDownstreamApi, type DownstreamApi } from '../dev/downstream.js';
 import {
   httpsRequest,
   trustingAgent,
@@ -56,10 +57,23 @@ function connect(other: LocalAuthority): Connected {
   return { authority: other, agent: trustingAgent(other.ca), networkClient: trustingNetworkClient(other.ca) };
 }
 
+/** Runs `test` against an authority of its own with a browser listener, closed afterwards. */
+async function withBrowserListener(test: (target: Connected) => Promise<void>): Promise<void> {
+  const target = connect(await startLocalAuthority({ clientSecret: SECRET, browserPort: 0 }));
+  try {
+    await test(target);
+  } finally {
+    target.agent.destroy();
+    await target.authority.close();
+  }
+}
+
 interface AppOptions {
   clientSecret?: string;
   /** Default: the shared authority. */
   on?: Connected;
+  /** msal-node's `clientCapabilities`: `['cp1']` makes it a CAE client. */
+  capabilities?: string[];
 }
 
 function msalApp(clientId: string, tid: string, options: AppOptions = {}): ConfidentialClientApplication {
@@ -71,6 +85,7 @@ function msalApp(clientId: string, tid: string, options: AppOptions = {}): Confi
       authority: target.authorityUrl(tid),
       knownAuthorities: [target.host],
       authorityMetadata: target.metadata(tid),
+      ...(options.capabilities ? { clientCapabilities: options.capabilities } : {}),
     },
     system: { networkClient: options.on?.networkClient ?? networkClient },
   });
@@ -98,6 +113,17 @@ async function adminPost(action: string, body: unknown): Promise<HttpsResponse> 
 
 function tokenUrl(tid: string): string {
   return `${authority.authorityUrl(tid)}/oauth2/v2.0/token`;
+}
+
+/** A client-credentials request for `api://x`, sent as it is, with the client secret and `extra`. */
+function requestAppToken(clientId: string, tid: string, extra: Record<string, string> = {}): Promise<HttpsResponse> {
+  return postForm(tokenUrl(tid), {
+    grant_type: 'client_credentials',
+    client_id: clientId,
+    client_secret: SECRET,
+    scope: 'api://x/.default',
+    ...extra,
+  });
 }
 
 interface SignIn {
@@ -142,7 +168,11 @@ async function signInAndRedeem(
   scopes: string[],
   browser: Browser = get,
 ): Promise<AuthenticationResult> {
-  const { code, verifier, nonce, state } = await signIn(app, loginHint, scopes, browser);
+  return redeem(app, await signIn(app, loginHint, scopes, browser), scopes);
+}
+
+function redeem(app: ConfidentialClientApplication, signedIn: SignIn, scopes: string[]): Promise<AuthenticationResult> {
+  const { code, verifier, nonce, state } = signedIn;
   return app.acquireTokenByCode({
     code,
     codeVerifier: verifier,
@@ -594,22 +624,79 @@ describe('refresh tokens', () => {
     const tid = randomUUID();
     await signInAndRedeem(msalApp(clientId, tid), ALICE.username, [API_SCOPE(clientId)]);
     const [original] = authority.refreshTokens(clientId, ALICE.oid);
-    // Revoke as soon as the first answer has left; the other requests are being served by then.
-    let revoked = 0;
-    const stop = onAnswered(() => (revoked ||= authority.revoke(ALICE.oid, tid)));
-    let answers: Map<string, HttpsResponse>;
+    // Every refresh stops after its refresh token was redeemed and its tokens signed, before its answer: in flight.
+    const hold = authority.holdTokenRequests(clientId);
+    let answers: Promise<Map<string, HttpsResponse>>;
     try {
-      answers = await refreshConcurrently(clientId, tid, original!.token, 20);
+      answers = refreshConcurrently(clientId, tid, original!.token, 20);
+      await hold.whenHeld(20);
+      expect(authority.revoke(ALICE.oid, tid)).toBe(1);
     } finally {
-      stop();
+      hold.release();
     }
-    expect(revoked).toBeGreaterThan(0);
-    const statuses = [...answers.values()].map((answer) => answer.status);
-    expect(statuses).toContain(200);
-    for (const answer of answers.values()) {
-      if (answer.status !== 200) expect(JSON.parse(answer.body)).toMatchObject({ error_codes: [50173] });
+    for (const answer of (await answers).values()) {
+      expect(answer.status).toBe(400);
+      expect(JSON.parse(answer.body)).toMatchObject({ error: 'invalid_grant', error_codes: [50173] });
     }
-    expect(authority.refreshTokens(clientId, ALICE.oid).every((rt) => rt.revoked)).toBe(true);
+    expect(authority.refreshTokens(clientId, ALICE.oid)).toMatchObject([{ token: original!.token, revoked: true }]);
+  });
+
+  it('strict rotation: a redemption supersedes every older refresh token; redeeming one answers invalid_grant', async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const armed = await adminPost('strict-rotation', { enabled: true, client_id: clientId });
+    expect(JSON.parse(armed.body)).toEqual({ enabled: true, client_id: clientId });
+    await signInAndRedeem(msalApp(clientId, tid), ALICE.username, [API_SCOPE(clientId)]);
+    const refresh = (id: string, refreshToken: string) =>
+      postForm(tokenUrl(tid), {
+        grant_type: 'refresh_token',
+        client_id: id,
+        client_secret: SECRET,
+        refresh_token: refreshToken,
+        scope: `${API_SCOPE(id)} offline_access`,
+      });
+    const issuedRefreshToken = (response: HttpsResponse) => {
+      expect(response.status).toBe(200);
+      return (JSON.parse(response.body) as { refresh_token: string }).refresh_token;
+    };
+    const first = authority.refreshTokens(clientId, ALICE.oid)[0]!.token;
+    const second = issuedRefreshToken(await refresh(clientId, first));
+    const replay = await refresh(clientId, first);
+    expect(replay.status).toBe(400);
+    expect(JSON.parse(replay.body)).toMatchObject({ error: 'invalid_grant', error_codes: [70000] });
+
+    // Two redemptions of the newest, both in flight at once, both succeed; the one issued last supersedes the other.
+    const hold = authority.holdTokenRequests(clientId);
+    const inFlight = Promise.all([refresh(clientId, second), refresh(clientId, second)]);
+    await hold.whenHeld(2);
+    hold.release();
+    const racing = (await inFlight).map(issuedRefreshToken);
+    const issued = authority.refreshTokens(clientId, ALICE.oid);
+    expect(issued.map((rt) => [rt.superseded, rt.revoked])).toEqual([
+      [true, false],
+      [true, false],
+      [true, false],
+      [false, false],
+    ]);
+    const newest = issued[3]!.token;
+    expect(racing).toContain(newest);
+    expect(
+      (
+        await refresh(
+          clientId,
+          racing.find((rt) => rt !== newest)!,
+        )
+      ).status,
+    ).toBe(400);
+    expect((await refresh(clientId, newest)).status).toBe(200);
+
+    // Other clients keep Entra's rotation: an older refresh token stays valid.
+    const entra = randomUUID();
+    await signInAndRedeem(msalApp(entra, tid), ALICE.username, [API_SCOPE(entra)]);
+    const original = authority.refreshTokens(entra, ALICE.oid)[0]!.token;
+    issuedRefreshToken(await refresh(entra, original));
+    issuedRefreshToken(await refresh(entra, original));
+    authority.strictRefreshTokenRotation(false, clientId);
   });
 
   it('issues tokens for another resource from the same refresh token', async () => {
@@ -776,6 +863,242 @@ describe('on-behalf-of', () => {
   });
 });
 
+describe('claims parameter (client capabilities)', () => {
+  /** The CAE terms of an access token: xms_cc and lifetime. */
+  const termsOf = (token: string) => {
+    const claims = decodeJwt(token);
+    return { xms_cc: claims.xms_cc, lifetime: claims.exp! - claims.iat! };
+  };
+  const CAE = { xms_cc: ['cp1'], lifetime: 86_400 };
+  const PLAIN = { xms_cc: undefined, lifetime: 3600 };
+
+  it('gives a cp1 client xms_cc and a 24-hour access token on every grant, and other clients neither', async () => {
+    const tid = randomUUID();
+    const [caeId, plainId] = [randomUUID(), randomUUID()];
+    const flows = async (clientId: string, capabilities?: string[]) => {
+      const app = msalApp(clientId, tid, { ...(capabilities ? { capabilities } : {}) });
+      const appToken = await app.acquireTokenByClientCredential({ scopes: ['api://x/.default'] });
+      const signedIn = await signInAndRedeem(app, ALICE.username, ['User.Read']);
+      const refreshed = await app.acquireTokenSilent({
+        account: signedIn.account!,
+        scopes: ['User.Read'],
+        forceRefresh: true,
+      });
+      const assertion = await authority.mint({ aud: `api://${clientId}`, tid, oid: ALICE.oid, scp: 'access_as_user' });
+      const obo = await app.acquireTokenOnBehalfOf({ oboAssertion: assertion, scopes: ['User.Read'] });
+      return [appToken!, signedIn, refreshed, obo!];
+    };
+    const cae = await flows(caeId, ['cp1']);
+    expect(cae.map((result) => termsOf(result.accessToken))).toEqual([CAE, CAE, CAE, CAE]);
+    expect(cae[1]!.expiresOn!.getTime() - Date.now()).toBeGreaterThan(23 * 3600_000);
+    const plain = await flows(plainId);
+    expect(plain.map((result) => termsOf(result.accessToken))).toEqual([PLAIN, PLAIN, PLAIN, PLAIN]);
+    for (const clientId of [caeId, plainId]) {
+      expect(authority.requests(clientId).byGrant).toEqual({
+        client_credentials: 1,
+        authorization_code: 1,
+        refresh_token: 1,
+        'urn:ietf:params:oauth:grant-type:jwt-bearer': 1,
+      });
+    }
+  });
+
+  it("honours claims sent to /authorize only, whatever the capability's case", async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const { verifier, challenge } = await new CryptoProvider().generatePkceCodes();
+    const query = new URLSearchParams({
+      client_id: clientId,
+      redirect_uri: REDIRECT_URI,
+      response_type: 'code',
+      scope: 'User.Read',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      login_hint: ALICE.username,
+      claims: '{"access_token":{"xms_cc":{"values":["CP1"]}}}',
+    });
+    const authorized = await get(`${authority.authorityUrl(tid)}/oauth2/v2.0/authorize?${query.toString()}`);
+    const redeemed = await postForm(tokenUrl(tid), {
+      grant_type: 'authorization_code',
+      client_id: clientId,
+      client_secret: SECRET,
+      code: new URL(authorized.headers.location!).searchParams.get('code')!,
+      redirect_uri: REDIRECT_URI,
+      code_verifier: verifier,
+      scope: 'User.Read',
+    });
+    expect(termsOf((JSON.parse(redeemed.body) as { access_token: string }).access_token)).toEqual(CAE);
+  });
+
+  it('refuses malformed claims with invalid_request before redeeming anything, and /authorize with a page', async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const malformed = [
+      '{"access_token":',
+      '[]',
+      '{"access_token":[]}',
+      '{"access_token":{"xms_cc":{"values":"cp1"}}}',
+      '{"access_token":{"nbf":{"essential":true,"value":"soon"}}}',
+    ];
+    for (const claims of malformed) {
+      const response = await requestAppToken(clientId, tid, { claims });
+      expect(response.status, claims).toBe(400);
+      const body = JSON.parse(response.body) as { error: string; error_codes: number[]; error_description: string };
+      expect(body).toMatchObject({ error: 'invalid_request', error_codes: [50117] });
+      expect(body.error_description).toMatch(/^AADSTS50117: Failed to deserialize the claims request parameter: /);
+    }
+
+    const app = msalApp(clientId, tid);
+    const { code, verifier } = await signIn(app, ALICE.username, ['User.Read']);
+    const redeem = (claims?: string) =>
+      postForm(tokenUrl(tid), {
+        grant_type: 'authorization_code',
+        client_id: clientId,
+        client_secret: SECRET,
+        code,
+        redirect_uri: REDIRECT_URI,
+        code_verifier: verifier,
+        scope: 'User.Read',
+        ...(claims === undefined ? {} : { claims }),
+      });
+    expect(JSON.parse((await redeem('{oops')).body)).toMatchObject({ error: 'invalid_request' });
+    expect((await redeem()).status).toBe(200);
+
+    const url = new URL(await pickerUrl(app));
+    url.searchParams.set('claims', 'not json');
+    const page = await get(url.toString());
+    expect(page.status).toBe(400);
+    expect(page.body).toContain('AADSTS50117');
+  });
+});
+
+describe('Continuous Access Evaluation (critical events)', () => {
+  let api: DownstreamApi;
+
+  beforeAll(async () => {
+    api = await startDownstreamApi({
+      jwks: authority.jwks,
+      issuers: (iss) => iss.startsWith(`${authority.url}/`),
+      audience: 'https://graph.microsoft.com',
+      criticalEvents: authority.cae,
+    });
+  });
+
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  /** The downstream API's answer: its status and, for a claims challenge, the claims it asks for. */
+  async function callApi(token: string): Promise<{ status: number; claims: string | undefined }> {
+    const response = await fetch(`${api.url}/v1.0/me`, { headers: { authorization: `Bearer ${token}` } });
+    return { status: response.status, claims: claimsFromChallenge(response.headers.get('www-authenticate')) };
+  }
+
+  /** A new user signed in to a new client app; the API accepts the token. */
+  async function signedInUser(capabilities?: string[]) {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const app = msalApp(clientId, tid, { ...(capabilities ? { capabilities } : {}) });
+    const hint = `cae-${randomUUID()}@dev.localhost`;
+    const scopes = ['User.Read'];
+    const signedIn = await signInAndRedeem(app, hint, scopes);
+    expect(await callApi(signedIn.accessToken)).toEqual({ status: 200, claims: undefined });
+    return { clientId, tid, app, hint, scopes, signedIn, oid: signedIn.account!.localAccountId };
+  }
+
+  it('reissue: the API challenges the cached token; a silent grant with the challenge claims gets one it accepts', async () => {
+    const { clientId, tid, app, scopes, signedIn, oid } = await signedInUser(['cp1']);
+    const challengesBefore = api.challenges();
+    const { event, revoked } = authority.criticalEvent(oid, 'reissue', tid);
+    expect(revoked).toBe(0);
+
+    const challenged = await callApi(signedIn.accessToken);
+    expect(challenged).toEqual({
+      status: 401,
+      claims: `{"access_token":{"nbf":{"essential":true,"value":"${event.at}"}}}`,
+    });
+    // msal-node keeps serving its cached 24-hour token: only the challenge's claims make it ask the authority.
+    const cached = await app.acquireTokenSilent({ account: signedIn.account!, scopes });
+    expect(cached.accessToken).toBe(signedIn.accessToken);
+    expect((await callApi(cached.accessToken)).status).toBe(401);
+    expect(api.challenges()).toBe(challengesBefore + 2);
+
+    const renewed = await app.acquireTokenSilent({ account: signedIn.account!, scopes, claims: challenged.claims! });
+    expect(decodeJwt(renewed.accessToken).xms_cc).toEqual(['cp1']);
+    expect(decodeJwt(renewed.accessToken).iat).toBeGreaterThanOrEqual(event.at);
+    expect(await callApi(renewed.accessToken)).toEqual({ status: 200, claims: undefined });
+    expect(authority.requests(clientId).byGrant).toEqual({ authorization_code: 1, refresh_token: 1 });
+    expect(authority.refreshTokens(clientId, oid).map((rt) => rt.revoked)).toEqual([false, false]);
+  });
+
+  it('revoke_session: no silent grant satisfies the challenge; a new interactive sign-in does', async () => {
+    const { clientId, tid, app, hint, scopes, signedIn, oid } = await signedInUser(['cp1']);
+    const assertion = await authority.mint({ aud: `api://${clientId}`, tid, oid, scp: 'access_as_user' });
+    const { event, revoked } = authority.criticalEvent(oid, 'revoke_session', tid);
+    expect(revoked).toBe(1);
+
+    const challenged = await callApi(signedIn.accessToken);
+    expect(challenged.status).toBe(401);
+    const silent = await rejection(
+      app.acquireTokenSilent({ account: signedIn.account!, scopes, claims: challenged.claims! }),
+    );
+    expect(silent).toBeInstanceOf(InteractionRequiredAuthError);
+    expect(silent).toMatchObject({ errorCode: 'invalid_grant', subError: 'bad_token' });
+    const onBehalf = await rejection(
+      app.acquireTokenOnBehalfOf({ oboAssertion: assertion, scopes, claims: challenged.claims! }),
+    );
+    expect(onBehalf).toBeInstanceOf(InteractionRequiredAuthError);
+    expect(onBehalf.errorMessage).toContain('AADSTS50173');
+
+    const again = await signInAndRedeem(app, hint, scopes);
+    expect(decodeJwt(again.accessToken).iat).toBeGreaterThanOrEqual(event.at);
+    expect(await callApi(again.accessToken)).toEqual({ status: 200, claims: undefined });
+    await expect(app.acquireTokenSilent({ account: again.account!, scopes, forceRefresh: true })).resolves.toBeTruthy();
+    const newAssertion = await authority.mint({ aud: `api://${clientId}`, tid, oid, scp: 'access_as_user' });
+    expect(decodeJwt(newAssertion).iat).toBeGreaterThanOrEqual(event.at);
+    await expect(app.acquireTokenOnBehalfOf({ oboAssertion: newAssertion, scopes })).resolves.toBeTruthy();
+  });
+
+  it('does not challenge a token without cp1, nor tokens of other users or tenants', async () => {
+    const plain = await signedInUser();
+    const other = await signedInUser(['cp1']);
+    const challengesBefore = api.challenges();
+    authority.criticalEvent(plain.oid, 'revoke_session', plain.tid);
+    authority.criticalEvent(other.oid, 'reissue', randomUUID());
+    expect((await callApi(plain.signedIn.accessToken)).status).toBe(200);
+    expect((await callApi(other.signedIn.accessToken)).status).toBe(200);
+    expect(api.challenges()).toBe(challengesBefore);
+    authority.criticalEvent(other.oid, 'reissue');
+    expect((await callApi(other.signedIn.accessToken)).status).toBe(401);
+  });
+
+  it('records critical events over HTTP and keeps them across a restart', async () => {
+    const oid = randomUUID();
+    const posted = await adminPost('critical-event', { oid, kind: 'reissue' });
+    expect(posted.status).toBe(200);
+    const event = JSON.parse(posted.body) as { at: number };
+    expect(event).toEqual({ kind: 'reissue', oid, at: event.at, revoked: 0 });
+    expect(Math.abs(event.at - Date.now() / 1000)).toBeLessThan(5);
+    expect((await adminPost('critical-event', { oid, kind: 'logout' })).status).toBe(400);
+    const listed = JSON.parse((await get(`${authority.url}/_admin/critical-events`)).body) as { events: unknown[] };
+    expect(listed.events).toContainEqual({ kind: 'reissue', oid, at: event.at });
+
+    const dir = await mkdtemp(join(tmpdir(), 'local-authority-'));
+    try {
+      const stateFile = join(dir, 'state.json');
+      const before = await startLocalAuthority({ stateFile });
+      const recorded = before.criticalEvent(oid, 'revoke_session', randomUUID()).event;
+      await before.close();
+      const after = await startLocalAuthority({ stateFile });
+      expect(after.criticalEvents()).toEqual([recorded]);
+      expect(after.cae.latest(oid, recorded.tid!)).toEqual(recorded);
+      await after.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('token endpoint errors and admin', () => {
   it('injects failures: the next N token requests answer the status, with Retry-After', async () => {
     const clientId = randomUUID();
@@ -789,12 +1112,7 @@ describe('token endpoint errors and admin', () => {
     expect(error.status).toBe(503);
     expect(error.errorCode).toBe('temporarily_unavailable');
 
-    const raw = await postForm(tokenUrl(tid), {
-      grant_type: 'client_credentials',
-      client_id: clientId,
-      client_secret: SECRET,
-      scope: 'api://x/.default',
-    });
+    const raw = await requestAppToken(clientId, tid);
     expect(raw.status).toBe(503);
     expect(raw.headers['retry-after']).toBe('7');
     expect(JSON.parse(raw.body)).toMatchObject({ error: 'temporarily_unavailable' });
@@ -810,13 +1128,7 @@ describe('token endpoint errors and admin', () => {
     const failing = randomUUID();
     const other = randomUUID();
     const tid = randomUUID();
-    const clientCredentials = (clientId: string) =>
-      postForm(tokenUrl(tid), {
-        grant_type: 'client_credentials',
-        client_id: clientId,
-        client_secret: SECRET,
-        scope: 'api://x/.default',
-      });
+    const clientCredentials = (clientId: string) => requestAppToken(clientId, tid);
     const armed = await adminPost('fail', { count: 2, status: 429, retryAfter: 3, client_id: failing });
     expect(JSON.parse(armed.body)).toEqual({ count: 2, status: 429, retryAfter: 3, client_id: failing });
 
@@ -898,6 +1210,100 @@ describe('token endpoint errors and admin', () => {
     });
     expect(payload.exp! - payload.iat!).toBe(60);
     expect((await adminPost('mint', { claims: 'nope' })).status).toBe(400);
+  });
+
+  it('lists every secret it issued or received since a mark, over HTTP too', async () => {
+    const mark = authority.secretsMark();
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const app = msalApp(clientId, tid);
+    const authorized = await signIn(app, ALICE.username, ['User.Read']);
+    const { code, verifier } = authorized;
+    const signedIn = await redeem(app, authorized, ['User.Read']);
+    const [refreshToken] = cachedRefreshTokens(app);
+    const appToken = (await app.acquireTokenByClientCredential({ scopes: ['api://x/.default'] }))!.accessToken;
+    const minted = await authority.mint({ aud: 'api://x', tid, oid: ALICE.oid });
+    const publicClientId = randomUUID();
+    const device = JSON.parse(
+      (
+        await postForm(`${authority.authorityUrl(tid)}/oauth2/v2.0/devicecode`, {
+          client_id: publicClientId,
+          scope: 'User.Read offline_access',
+        })
+      ).body,
+    ) as { device_code: string; user_code: string };
+    authority.approveDevice(device.user_code, ALICE.username);
+    const deviceTokens = JSON.parse(
+      (
+        await postForm(tokenUrl(tid), {
+          grant_type: 'device_code',
+          client_id: publicClientId,
+          device_code: device.device_code,
+        })
+      ).body,
+    ) as { access_token: string; refresh_token: string };
+
+    const listing = authority.secrets(mark);
+    expect(listing.truncated).toBe(false);
+    const kinds = new Map(listing.secrets.map((secret) => [secret.value, secret.kind]));
+    expect(
+      Object.fromEntries(
+        Object.entries({
+          code,
+          verifier,
+          accessToken: signedIn.accessToken,
+          idToken: signedIn.idToken,
+          refreshToken,
+          secret: SECRET,
+          appToken,
+          minted,
+          deviceCode: device.device_code,
+          userCode: device.user_code,
+          deviceAccessToken: deviceTokens.access_token,
+          deviceRefreshToken: deviceTokens.refresh_token,
+        }).map(([name, value]) => [name, kinds.get(value!)]),
+      ),
+    ).toEqual({
+      code: 'authorization_code',
+      verifier: 'code_verifier',
+      accessToken: 'access_token',
+      idToken: 'id_token',
+      refreshToken: 'refresh_token',
+      secret: 'client_secret',
+      appToken: 'access_token',
+      minted: 'minted_token',
+      deviceCode: 'device_code',
+      userCode: 'user_code',
+      deviceAccessToken: 'access_token',
+      deviceRefreshToken: 'refresh_token',
+    });
+    expect(listing.secrets.map((secret) => secret.sequence).every((seq) => seq > mark)).toBe(true);
+
+    const overHttp = await get(`${authority.url}/_admin/secrets?since=${mark}`);
+    expect(JSON.parse(overHttp.body)).toEqual(listing);
+    const newMark = JSON.parse((await adminPost('secrets-mark', {})).body) as { mark: number };
+    expect(newMark.mark).toBe(listing.mark);
+    expect(authority.secrets(newMark.mark).secrets).toEqual([]);
+    expect((await get(`${authority.url}/_admin/secrets?since=-1`)).status).toBe(400);
+  });
+
+  it('keeps the most recent secrets only, and says when a listing lost some', async () => {
+    const small = await startLocalAuthority({ secretLogLimit: 3 });
+    try {
+      const mint = () => small.mint({ aud: 'api://x', tid: randomUUID() });
+      const first = [await mint(), await mint(), await mint(), await mint()];
+      const all = small.secrets();
+      expect(all.truncated).toBe(true);
+      expect(all.secrets.map((secret) => secret.value)).toEqual(first.slice(1));
+      const later = await mint();
+      expect(small.secrets(all.mark)).toEqual({
+        mark: all.mark + 1,
+        truncated: false,
+        secrets: [{ kind: 'minted_token', value: later, sequence: all.mark + 1 }],
+      });
+    } finally {
+      await small.close();
+    }
   });
 
   it('redirects after logout', async () => {
@@ -994,9 +1400,8 @@ describe('state file', () => {
 });
 
 describe('browser listener', () => {
-  it('serves authorize and logout over plain HTTP too, and advertises them there', async () => {
-    const target = connect(await startLocalAuthority({ clientSecret: SECRET, browserPort: 0 }));
-    try {
+  it('serves authorize and logout over plain HTTP too, and advertises them there', () =>
+    withBrowserListener(async (target) => {
       const { authority: local } = target;
       const tid = randomUUID();
       const clientId = randomUUID();
@@ -1053,26 +1458,63 @@ describe('browser listener', () => {
       expect(tokenOverHttp.status).toBe(404);
       const overHttps = await httpsRequest(target.agent, url.replace(browserUrl, local.url));
       expect(overHttps.status).toBe(200);
-    } finally {
-      target.agent.destroy();
-      await target.authority.close();
-    }
-  });
+    }));
+
+  it('serves a sessions page whose buttons revoke a session; cross-origin posts are refused', () =>
+    withBrowserListener(async (target) => {
+      const { authority: local } = target;
+      const browserUrl = local.browserUrl!;
+      expect(local.sessionsUrl).toBe(`${browserUrl}/_dev/sessions`);
+      const clientId = randomUUID();
+      const app = msalApp(clientId, randomUUID(), { on: target });
+      await signInAndRedeem(app, ALICE.username, ['User.Read'], (url) => plainHttpRequest(url));
+
+      const page = await plainHttpRequest(local.sessionsUrl);
+      expect(page.status).toBe(200);
+      expect(page.body).toContain('action="/_dev/sessions"');
+      expect(page.body).toContain(`name="user" value="${ALICE.oid}">Revoke session: Alice Dev<small>`);
+      const post = (url: string, headers: Record<string, string>, user = ALICE.oid) => {
+        const request = url.startsWith('https:')
+          ? (u: string, o: HttpsRequestOptions) => httpsRequest(target.agent, u, o)
+          : plainHttpRequest;
+        return request(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+          body: new URLSearchParams({ user }).toString(),
+        });
+      };
+      expect((await post(local.sessionsUrl, { origin: 'http://attacker.test' })).status).toBe(403);
+      expect((await post(local.sessionsUrl, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+      expect((await post(local.sessionsUrl, { origin: local.url })).status).toBe(403);
+      expect(local.refreshTokens(clientId, ALICE.oid).map((rt) => rt.revoked)).toEqual([false]);
+      expect(local.criticalEvents()).toEqual([]);
+      expect((await post(local.sessionsUrl, { origin: browserUrl }, randomUUID())).status).toBe(400);
+
+      const revoked = await post(local.sessionsUrl, { origin: browserUrl, 'sec-fetch-site': 'same-origin' });
+      expect(revoked.status).toBe(200);
+      expect(revoked.body).toContain('The session of Alice Dev was revoked at ');
+      expect(revoked.body).toContain(': 1 refresh token revoked.');
+      expect(local.refreshTokens(clientId, ALICE.oid).map((rt) => rt.revoked)).toEqual([true]);
+      const events = local.criticalEvents().map(({ kind, oid, tid }) => ({ kind, oid, tid }));
+      expect(events).toEqual([{ kind: 'revoke_session', oid: ALICE.oid, tid: undefined }]);
+      // The HTTPS listener serves it too, same-origin there.
+      expect((await post(`${local.url}/_dev/sessions`, { origin: local.url })).status).toBe(200);
+    }));
 });
 
 describe('device code flow (public clients)', () => {
   const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
-  function publicApp(clientId: string, tid: string, on?: Connected): PublicClientApplication {
-    const target = on?.authority ?? authority;
+  function publicApp(clientId: string, tid: string, capabilities?: string[]): PublicClientApplication {
     return new PublicClientApplication({
       auth: {
         clientId,
-        authority: target.authorityUrl(tid),
-        knownAuthorities: [target.host],
-        authorityMetadata: target.metadata(tid),
+        authority: authority.authorityUrl(tid),
+        knownAuthorities: [authority.host],
+        authorityMetadata: authority.metadata(tid),
+        ...(capabilities ? { clientCapabilities: capabilities } : {}),
       },
-      system: { networkClient: on?.networkClient ?? networkClient },
+      system: { networkClient },
     });
   }
 
@@ -1085,12 +1527,18 @@ describe('device code flow (public clients)', () => {
     message: string;
   }
 
-  async function requestDeviceCode(clientId: string, tid: string, scope: string, on?: Connected) {
+  async function requestDeviceCode(
+    clientId: string,
+    tid: string,
+    scope: string,
+    on?: Connected,
+    extra: Record<string, string> = {},
+  ) {
     const target = on?.authority ?? authority;
     const response = await httpsRequest(on?.agent ?? agent, `${target.authorityUrl(tid)}/oauth2/v2.0/devicecode`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ client_id: clientId, scope }).toString(),
+      body: new URLSearchParams({ client_id: clientId, scope, ...extra }).toString(),
     });
     return { response, body: JSON.parse(response.body) as DeviceCodeBody & Record<string, unknown> };
   }
@@ -1153,6 +1601,32 @@ describe('device code flow (public clients)', () => {
       deviceCode: 1,
       byGrant: { device_code: 1, refresh_token: 1 },
     });
+  });
+
+  it('gives a cp1 public client xms_cc, whether the claims came with the device code request or the poll', async () => {
+    const tid = randomUUID();
+    const scopes = [API_SCOPE(randomUUID())];
+    const viaMsal = (await publicApp(randomUUID(), tid, ['cp1']).acquireTokenByDeviceCode({
+      scopes,
+      deviceCodeCallback: (response) => authority.approveDevice(response.userCode, ALICE.username),
+    }))!;
+    expect(decodeJwt(viaMsal.accessToken)).toMatchObject({ xms_cc: ['cp1'] });
+
+    const clientId = randomUUID();
+    const cp1 = '{"access_token":{"xms_cc":{"values":["cp1"]}}}';
+    const withClaims = await requestDeviceCode(clientId, tid, scopes[0]!, undefined, { claims: cp1 });
+    const without = await requestDeviceCode(clientId, tid, scopes[0]!);
+    const redeemed = async (deviceCode: string, extra: Record<string, string> = {}) => {
+      const response = await poll(clientId, tid, deviceCode, extra);
+      return decodeJwt((JSON.parse(response.body) as { access_token: string }).access_token).xms_cc;
+    };
+    for (const issued of [withClaims, without]) authority.approveDevice(issued.body.user_code, ALICE.username);
+    expect(await redeemed(withClaims.body.device_code)).toEqual(['cp1']);
+    expect(await redeemed(without.body.device_code, { claims: cp1 })).toEqual(['cp1']);
+
+    const malformed = await requestDeviceCode(clientId, tid, scopes[0]!, undefined, { claims: '{' });
+    expect(malformed.response.status).toBe(400);
+    expect(malformed.body).toMatchObject({ error: 'invalid_request', error_codes: [50117] });
   });
 
   it("answers in Entra's shape: authorization_pending until approved, then the tokens, once", async () => {
@@ -1284,9 +1758,8 @@ describe('device code flow (public clients)', () => {
     expect(errorOf(clientCredentials)).toMatchObject({ error: 'invalid_client', error_codes: [7000218] });
   });
 
-  it('serves the verification page on the browser listener: enter the code, pick an account or decline', async () => {
-    const target = connect(await startLocalAuthority({ clientSecret: SECRET, browserPort: 0 }));
-    try {
+  it('serves the verification page on the browser listener: enter the code, pick an account or decline', () =>
+    withBrowserListener(async (target) => {
       const { authority: local } = target;
       const browserUrl = local.browserUrl!;
       const tid = randomUUID();
@@ -1345,11 +1818,7 @@ describe('device code flow (public clients)', () => {
       expect((await plainHttpRequest(`${browserUrl}/${tid}/oauth2/v2.0/devicecode`, { method: 'POST' })).status).toBe(
         404,
       );
-    } finally {
-      target.agent.destroy();
-      await target.authority.close();
-    }
-  });
+    }));
 
   it("keeps a public client's refresh token usable without a secret across a restart", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'local-authority-'));

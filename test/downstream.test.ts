@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { ConfidentialClientApplication, type INetworkModule } from '@azure/msal-node';
-import { generateKeyPair, SignJWT } from 'jose';
+import { ConfidentialClientApplication, InteractionRequiredAuthError, type INetworkModule } from '@azure/msal-node';
+import { decodeJwt, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalAuthority, type LocalAuthority } from '../dev/authority/server.js';
-import { startDownstreamApi, type DownstreamApi } from '../dev/downstream.js';
+import { claimsFromChallenge, startDownstreamApi, type DownstreamApi } from '../dev/downstream.js';
 import { trustingNetworkClient } from '../dev/https-trust.js';
 
 const GRAPH = 'https://graph.microsoft.com';
@@ -20,6 +20,7 @@ beforeAll(async () => {
     jwks: { url: authority.jwksUri('common'), ca: authority.ca },
     issuers: (iss) => iss.startsWith(`${authority.url}/`) && iss.endsWith('/v2.0'),
     audience: [GRAPH, 'api://downstream'],
+    criticalEvents: authority.cae,
   });
 });
 
@@ -28,7 +29,7 @@ afterAll(async () => {
   await authority?.close();
 });
 
-function msalApp(clientId: string, tid: string): ConfidentialClientApplication {
+function msalApp(clientId: string, tid: string, capabilities?: string[]): ConfidentialClientApplication {
   return new ConfidentialClientApplication({
     auth: {
       clientId,
@@ -36,6 +37,7 @@ function msalApp(clientId: string, tid: string): ConfidentialClientApplication {
       authority: authority.authorityUrl(tid),
       knownAuthorities: [authority.host],
       authorityMetadata: authority.metadata(tid),
+      ...(capabilities ? { clientCapabilities: capabilities } : {}),
     },
     system: { networkClient },
   });
@@ -50,6 +52,11 @@ async function me(
     body: (await response.json()) as Record<string, unknown>,
     challenge: response.headers.get('www-authenticate'),
   };
+}
+
+/** A downstream API of its own: the JWKS object, one tenant's issuer, no critical events feed. */
+function oneTenantApi(tid: string): Promise<DownstreamApi> {
+  return startDownstreamApi({ jwks: authority.jwks, issuers: [authority.issuer(tid)], audience: GRAPH });
 }
 
 function userClaims(tid: string, extra: Record<string, unknown> = {}) {
@@ -117,6 +124,7 @@ describe('downstream API /v1.0/me', () => {
       expect(error.code).toBe('InvalidAuthenticationToken');
       expect(error.message).toMatch(reason);
       expect(response.challenge).toMatch(/^Bearer error="invalid_token"/);
+      expect(claimsFromChallenge(response.challenge)).toBeUndefined();
     }
   });
 
@@ -126,16 +134,12 @@ describe('downstream API /v1.0/me', () => {
     await me();
     expect(api.requests()).toBe(before + 2);
     const response = await fetch(`${api.url}/_admin/requests`);
-    expect(await response.json()).toEqual({ total: before + 2 });
+    expect(await response.json()).toEqual({ total: before + 2, challenges: 0 });
   });
 
   it('accepts a JWKS object and a list of issuers', async () => {
     const tid = randomUUID();
-    const strict = await startDownstreamApi({
-      jwks: authority.jwks,
-      issuers: [authority.issuer(tid)],
-      audience: GRAPH,
-    });
+    const strict = await oneTenantApi(tid);
     try {
       const ok = await fetch(`${strict.url}/v1.0/me`, {
         headers: { authorization: `Bearer ${await authority.mint(userClaims(tid))}` },
@@ -148,6 +152,114 @@ describe('downstream API /v1.0/me', () => {
       expect((await fetch(`${strict.url}/v1.0/other`)).status).toBe(404);
     } finally {
       await strict.close();
+    }
+  });
+
+  it("answers a CAE token issued before its user's critical event with Graph's claims challenge", async () => {
+    const tid = randomUUID();
+    const oid = randomUUID();
+    const before = api.challenges();
+    const { event } = authority.criticalEvent(oid, 'reissue', tid);
+    const token = (extra: Record<string, unknown>) => authority.mint(userClaims(tid, { oid, ...extra }));
+    const encoded = Buffer.from(`{"access_token":{"nbf":{"essential":true,"value":"${event.at}"}}}`).toString('base64');
+
+    const challenged = await me(await token({ xms_cc: ['cp1'], iat: event.at - 1 }));
+    expect(challenged.status).toBe(401);
+    expect(challenged.challenge).toBe(
+      `Bearer realm="", authorization_uri="${authority.url}/common/oauth2/v2.0/authorize", ` +
+        `error="insufficient_claims", claims="${encoded}"`,
+    );
+    expect(authority.cae.authorizationUri).toBe(`${authority.url}/common/oauth2/v2.0/authorize`);
+    expect(challenged.body.error).toMatchObject({
+      code: 'InvalidAuthenticationToken',
+      message:
+        'Continuous access evaluation resulted in challenge with result: InteractionRequired and code: ' +
+        'TokenCreatedWithOutdatedPolicies',
+    });
+    expect(claimsFromChallenge(challenged.challenge)).toBe(Buffer.from(encoded, 'base64').toString());
+
+    // Issued at the event or later, without cp1 (Graph challenges CAE-capable clients only), or another user's.
+    expect((await me(await token({ xms_cc: ['cp1'], iat: event.at }))).status).toBe(200);
+    expect((await me(await token({ iat: event.at - 1 }))).status).toBe(200);
+    expect((await me(await token({ xms_cc: ['cp2'], iat: event.at - 1 }))).status).toBe(200);
+    expect((await me(await authority.mint(userClaims(tid, { xms_cc: ['cp1'], iat: event.at - 1 })))).status).toBe(200);
+
+    const revocation = authority.criticalEvent(oid, 'revoke_session').event;
+    const revoked = await me(await token({ xms_cc: ['CP1'], iat: revocation.at - 1 }));
+    expect((revoked.body.error as { message: string }).message).toMatch(/code: TokenIssuedBeforeRevocationTimestamp$/);
+    expect(api.challenges()).toBe(before + 2);
+    const counted = (await (await fetch(`${api.url}/_admin/requests`)).json()) as { challenges: number };
+    expect(counted.challenges).toBe(before + 2);
+  });
+
+  it('on-behalf-of with msal-node: a reissue is satisfied silently, a revoked session only by a new sign-in', async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const oid = randomUUID();
+    const app = msalApp(clientId, tid, ['cp1']);
+    const assertion = (iat?: number) =>
+      authority.mint(
+        userClaims(tid, { oid, aud: `api://${clientId}`, scp: 'access_as_user', ...(iat ? { iat } : {}) }),
+      );
+    const signedIn = await assertion();
+    const scopes = ['User.Read'];
+    const first = (await app.acquireTokenOnBehalfOf({ oboAssertion: signedIn, scopes }))!;
+    expect((await me(first.accessToken)).status).toBe(200);
+    const challengesBefore = api.challenges();
+
+    authority.criticalEvent(oid, 'reissue', tid);
+    const reissue = claimsFromChallenge((await me(first.accessToken)).challenge)!;
+    const cached = (await app.acquireTokenOnBehalfOf({ oboAssertion: signedIn, scopes }))!;
+    expect(cached.accessToken).toBe(first.accessToken);
+    expect((await me(cached.accessToken)).status).toBe(401);
+    const renewed = (await app.acquireTokenOnBehalfOf({ oboAssertion: signedIn, scopes, claims: reissue }))!;
+    expect((await me(renewed.accessToken)).status).toBe(200);
+
+    const { event } = authority.criticalEvent(oid, 'revoke_session', tid);
+    const revoked = claimsFromChallenge((await me(renewed.accessToken)).challenge)!;
+    const refused = await app.acquireTokenOnBehalfOf({ oboAssertion: signedIn, scopes, claims: revoked }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(InteractionRequiredAuthError);
+    // The caller signed in again: its new token (the assertion) is issued after the event.
+    const again = (await app.acquireTokenOnBehalfOf({
+      oboAssertion: await assertion(event.at),
+      scopes,
+      claims: revoked,
+    }))!;
+    expect(decodeJwt(again.accessToken).iat).toBeGreaterThanOrEqual(event.at);
+    expect((await me(again.accessToken)).status).toBe(200);
+    expect(api.challenges()).toBe(challengesBefore + 3);
+    expect(authority.requests(clientId).byGrant).toEqual({ 'urn:ietf:params:oauth:grant-type:jwt-bearer': 4 });
+  });
+
+  it("client credentials with msal-node: a cp1 app token is challenged after its service principal's event", async () => {
+    const app = msalApp(randomUUID(), randomUUID(), ['cp1']);
+    const scopes = ['api://downstream/.default'];
+    const first = (await app.acquireTokenByClientCredential({ scopes }))!;
+    const { oid, tid } = decodeJwt(first.accessToken) as { oid: string; tid: string };
+    authority.criticalEvent(oid, 'reissue', tid);
+    const claims = claimsFromChallenge((await me(first.accessToken)).challenge)!;
+    expect((await app.acquireTokenByClientCredential({ scopes }))!.accessToken).toBe(first.accessToken);
+    const renewed = (await app.acquireTokenByClientCredential({ scopes, claims }))!;
+    expect(renewed.accessToken).not.toBe(first.accessToken);
+    expect((await me(renewed.accessToken)).status).toBe(200);
+  });
+
+  it('challenges nothing without a critical events feed', async () => {
+    const tid = randomUUID();
+    const oid = randomUUID();
+    const { event } = authority.criticalEvent(oid, 'revoke_session', tid);
+    const unaware = await oneTenantApi(tid);
+    try {
+      const token = await authority.mint(userClaims(tid, { oid, xms_cc: ['cp1'], iat: event.at - 60 }));
+      const response = await fetch(`${unaware.url}/v1.0/me`, { headers: { authorization: `Bearer ${token}` } });
+      expect(response.status).toBe(200);
+      expect(unaware.challenges()).toBe(0);
+      expect((await me(token)).status).toBe(401);
+    } finally {
+      await unaware.close();
     }
   });
 });

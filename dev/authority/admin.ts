@@ -1,10 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestCounters, RequestCounts } from './counters.js';
+import {
+  CRITICAL_EVENT_KINDS,
+  type CriticalEvent,
+  type CriticalEventKind,
+  type CriticalEvents,
+} from './critical-events.js';
 import { decideDevice, type DeviceDecision, type DeviceFlowDeps } from './device.js';
+import type { TokenHold, TokenHolds } from './holds.js';
 import { HttpError, readJsonObject, sendJson } from './http.js';
 import type { MintOptions } from './keys.js';
 import type { FailureInjector } from './failures.js';
-import type { RefreshTokenStore } from './refresh-tokens.js';
+import type { RefreshTokenStore, RotationPolicy } from './refresh-tokens.js';
+import type { SecretListing, SecretLog } from './secrets.js';
 import type { InteractionRequirements } from './state.js';
 
 export interface RefreshTokenInfo {
@@ -17,56 +25,75 @@ export interface RefreshTokenInfo {
   /** Issued to a public client (no client secret). */
   readonly publicClient: boolean;
   readonly revoked: boolean;
+  /** Superseded by a newer one under strict rotation: redeeming it answers invalid_grant. */
+  readonly superseded: boolean;
+}
+
+export interface CriticalEventResult {
+  readonly event: CriticalEvent;
+  /** Refresh tokens revoked by it (`revoke_session`); 0 for `reissue`. */
+  readonly revoked: number;
+}
+
+export interface AdminDeps {
+  readonly counters: RequestCounters;
+  readonly refreshTokens: RefreshTokenStore;
+  readonly interaction: InteractionRequirements;
+  readonly failures: FailureInjector;
+  readonly criticalEvents: CriticalEvents;
+  readonly rotation: RotationPolicy;
+  readonly secrets: SecretLog;
+  readonly holds: TokenHolds;
+  readonly deviceFlow: Pick<DeviceFlowDeps, 'devices' | 'users'>;
+  mint(claims: Record<string, unknown>, opts?: MintOptions): Promise<string>;
 }
 
 /** Test and dev controls of the authority, in process; `/_admin/*` serves the same over HTTP. */
 export class AuthorityAdmin {
-  constructor(
-    private readonly counters: RequestCounters,
-    private readonly refreshTokenStore: RefreshTokenStore,
-    private readonly interaction: InteractionRequirements,
-    private readonly failures: FailureInjector,
-    readonly mint: (claims: Record<string, unknown>, opts?: MintOptions) => Promise<string>,
-    private readonly deviceFlow: Pick<DeviceFlowDeps, 'devices' | 'users'>,
-  ) {}
+  constructor(private readonly deps: AdminDeps) {}
+
+  mint(claims: Record<string, unknown>, opts?: MintOptions): Promise<string> {
+    return this.deps.mint(claims, opts);
+  }
 
   /**
    * What a person does on the verification page, without a browser: approves the pending device code with this
    * user code for the user `loginHint` names (a dev user's username or oid; another hint creates that user).
    */
   approveDevice(userCode: string, loginHint: string): DeviceDecision {
-    return decideDevice(this.deviceFlow, userCode, { loginHint });
+    return decideDevice(this.deps.deviceFlow, userCode, { loginHint });
   }
 
   /** Declines the pending device code with this user code: its polls answer `authorization_declined`. */
   declineDevice(userCode: string): DeviceDecision {
-    return decideDevice(this.deviceFlow, userCode, 'decline');
+    return decideDevice(this.deps.deviceFlow, userCode, 'decline');
   }
 
   requests(clientId?: string): RequestCounts {
-    return this.counters.snapshot(clientId);
+    return this.deps.counters.snapshot(clientId);
   }
 
   /** The refresh tokens issued to this user for this client, oldest first. */
   refreshTokens(clientId: string, oid: string): RefreshTokenInfo[] {
-    return this.refreshTokenStore.list(clientId, oid).map((r) => ({
+    return this.deps.refreshTokens.list(clientId, oid).map((r) => ({
       token: r.token,
       issuedAt: r.issuedAt.toISOString(),
       sequence: r.sequence,
       issuedBy: r.issuedBy,
       publicClient: r.publicClient,
       revoked: r.revoked,
+      superseded: r.superseded,
     }));
   }
 
   /** Every refresh token of the user (in one tenant if `tid` is given) becomes invalid; returns how many. */
   revoke(oid: string, tid?: string): number {
-    return this.refreshTokenStore.revokeUser(oid, tid);
+    return this.deps.refreshTokens.revokeUser(oid, tid);
   }
 
   /** Refresh and OBO requests for the user answer interaction_required with `claims`, until set to null. */
   requireInteraction(oid: string, claims: string | Record<string, unknown> | null): void {
-    this.interaction.set(oid, claims === null || typeof claims === 'string' ? claims : JSON.stringify(claims));
+    this.deps.interaction.set(oid, claims === null || typeof claims === 'string' ? claims : JSON.stringify(claims));
   }
 
   /**
@@ -74,11 +101,54 @@ export class AuthorityAdmin {
    * given, else anyone's. Replaces what was armed before for the same client id (or for everyone); 0 disarms.
    */
   failNext(count: number, status: number, retryAfter?: number, clientId?: string): void {
-    this.failures.arm(count, retryAfter === undefined ? { status } : { status, retryAfter }, clientId);
+    this.deps.failures.arm(count, retryAfter === undefined ? { status } : { status, retryAfter }, clientId);
+  }
+
+  /**
+   * A Continuous Access Evaluation critical event for the user (in one tenant when `tid` is given): see
+   * `CriticalEventKind`. `revoke_session` also revokes every refresh token of the user, as `revoke` does.
+   */
+  criticalEvent(oid: string, kind: CriticalEventKind, tid?: string): CriticalEventResult {
+    const revoked = kind === 'revoke_session' ? this.deps.refreshTokens.revokeUser(oid, tid) : 0;
+    return { event: this.deps.criticalEvents.record(kind, oid, tid), revoked };
+  }
+
+  /** The latest critical events of each kind, per user and tenant. */
+  criticalEvents(): CriticalEvent[] {
+    return this.deps.criticalEvents.all();
+  }
+
+  /**
+   * Strict rotation (stricter than Entra): redeeming a refresh token supersedes every older refresh token of that
+   * user and client, and redeeming a superseded one answers invalid_grant. For `clientId`, or for everyone.
+   */
+  strictRefreshTokenRotation(enabled: boolean, clientId?: string): void {
+    this.deps.rotation.setStrict(enabled, clientId);
+  }
+
+  /** A mark to pass to `secrets`: only what is issued or received after it is listed then. */
+  secretsMark(): number {
+    return this.deps.secrets.mark();
+  }
+
+  /**
+   * Every token, code, PKCE verifier, device code and client secret issued or received since `since` (default:
+   * all that are kept; the most recent 10,000 by default, `truncated` tells when some were dropped).
+   */
+  secrets(since?: number): SecretListing {
+    return this.deps.secrets.since(since);
+  }
+
+  /** Holds the token requests of `clientId` right before their answer is completed, until released (in process). */
+  holdTokenRequests(clientId: string): TokenHold {
+    return this.deps.holds.hold(clientId);
   }
 }
 
-/** /_admin/{requests,refresh-tokens,revoke,require-interaction,fail,mint,approve-device,decline-device} */
+/**
+ * /_admin/{requests,refresh-tokens,revoke,require-interaction,fail,mint,approve-device,decline-device,
+ * critical-event,critical-events,strict-rotation,secrets-mark,secrets}
+ */
 export async function handleAdmin(
   req: IncomingMessage,
   res: ServerResponse,
@@ -141,6 +211,35 @@ export async function handleAdmin(
       const body = await readJsonObject(req);
       const userCode = requiredString(body, 'user_code');
       return sendDecision(res, userCode, admin.declineDevice(userCode));
+    }
+    case 'POST critical-event': {
+      const body = await readJsonObject(req);
+      const kind = body.kind;
+      if (!CRITICAL_EVENT_KINDS.includes(kind as CriticalEventKind)) {
+        throw new HttpError(400, `kind must be one of ${CRITICAL_EVENT_KINDS.join(', ')}`);
+      }
+      const { event, revoked } = admin.criticalEvent(
+        requiredString(body, 'oid'),
+        kind as CriticalEventKind,
+        optionalString(body, 'tid'),
+      );
+      return sendJson(res, 200, { ...event, revoked });
+    }
+    case 'GET critical-events':
+      return sendJson(res, 200, { events: admin.criticalEvents() });
+    case 'POST strict-rotation': {
+      const body = await readJsonObject(req);
+      if (typeof body.enabled !== 'boolean') throw new HttpError(400, 'enabled must be true or false');
+      const clientId = optionalString(body, 'client_id');
+      admin.strictRefreshTokenRotation(body.enabled, clientId);
+      return sendJson(res, 200, { enabled: body.enabled, client_id: clientId });
+    }
+    case 'POST secrets-mark':
+      return sendJson(res, 200, { mark: admin.secretsMark() });
+    case 'GET secrets': {
+      const since = url.searchParams.get('since') ?? '0';
+      if (!/^\d{1,15}$/.test(since)) throw new HttpError(400, 'since must be a mark (a non-negative integer)');
+      return sendJson(res, 200, admin.secrets(Number(since)));
     }
     default:
       throw new HttpError(404, `No admin endpoint ${route}`);

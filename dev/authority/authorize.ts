@@ -1,14 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parseClaims, type ClaimsRequest } from './claims.js';
+import { OAuthError } from './errors.js';
 import { readForm, redirect, sendHtml, withQuery } from './http.js';
 import { tenantIdFor } from './ids.js';
 import { errorPage, formPostPage, signInPage } from './pages.js';
 import { splitScopes } from './scopes.js';
+import type { SecretLog } from './secrets.js';
 import type { CodeStore } from './state.js';
 import type { SignedInUser, UserDirectory } from './users.js';
 
 export interface AuthorizeDeps {
   readonly users: UserDirectory;
   readonly codes: CodeStore;
+  readonly secrets: SecretLog;
   countAuthorize(clientId: string | undefined): void;
 }
 
@@ -20,6 +24,7 @@ interface AuthorizeRequest {
   readonly scopes: string[];
   readonly state?: string;
   readonly nonce?: string;
+  readonly claims: ClaimsRequest;
 }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -63,7 +68,9 @@ export async function handleAuthorize(
     scopes: parsed.scopes,
     user,
     ...(parsed.nonce ? { nonce: parsed.nonce } : {}),
+    claims: parsed.claims,
   });
+  deps.secrets.record('authorization_code', code);
   respond(res, parsed, { code });
 }
 
@@ -98,9 +105,16 @@ function parseAuthorizeRequest(params: URLSearchParams): AuthorizeRequest | stri
   if (!PKCE_CHALLENGE.test(codeChallenge)) {
     return 'AADSTS501491: code_challenge must be the base64url SHA-256 of the verifier (43 characters).';
   }
+  let claims: ClaimsRequest;
+  try {
+    claims = parseClaims(params.get('claims'));
+  } catch (e) {
+    if (!(e instanceof OAuthError)) throw e;
+    return `AADSTS${e.aadsts}: ${e.description}`;
+  }
   const state = params.get('state') || undefined;
   const nonce = params.get('nonce') || undefined;
-  return { clientId, redirectUri, responseMode, codeChallenge, scopes, state, nonce };
+  return { clientId, redirectUri, responseMode, codeChallenge, scopes, state, nonce, claims };
 }
 
 function checkRedirectUri(value: string): string | undefined {

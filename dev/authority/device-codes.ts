@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import type { ClaimsRequest } from './claims.js';
 import { opaqueToken } from './ids.js';
 import type { SignedInUser } from './users.js';
 
@@ -21,6 +22,8 @@ export interface DeviceCodeRequest {
   /** The tenant id its user signs in to. */
   readonly tid: string;
   readonly scopes: readonly string[];
+  /** The `claims` parameter of the device authorization request. */
+  readonly claims: ClaimsRequest;
 }
 
 type DeviceState =

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parseClaims } from './claims.js';
 import type { RequestCounters } from './counters.js';
 import type { DeviceCodeStore, UserCodeLookup } from './device-codes.js';
 import { entraErrorBody, invalidRequest, missingParameter, OAuthError } from './errors.js';
@@ -6,6 +7,7 @@ import { HttpError, readForm, sendHtml, sendJson } from './http.js';
 import { newTraceId, tenantIdFor } from './ids.js';
 import { deviceCodeEntryPage, deviceDonePage, devicePickerPage } from './pages.js';
 import { parseUserScopes, splitScopes } from './scopes.js';
+import type { SecretLog } from './secrets.js';
 import type { SignedInUser, UserDirectory } from './users.js';
 
 export interface DeviceFlowDeps {
@@ -15,6 +17,7 @@ export interface DeviceFlowDeps {
   readonly intervalSeconds: number;
   /** The origin of the pages a browser opens (the verification page is one). */
   readonly browserUrl: string;
+  readonly secrets: SecretLog;
 }
 
 export function verificationUri(browserUrl: string, tenant: string): string {
@@ -46,8 +49,12 @@ export async function handleDeviceCode(
     const scope = form.get('scope');
     if (!scope) throw missingParameter('scope');
     parseUserScopes(scope);
+    const claims = parseClaims(form.get('claims'));
     // Public clients send no secret here; Entra ignores one sent anyway (it is checked at the token endpoint).
-    const issued = deps.devices.issue({ clientId, tenant, tid: tenantIdFor(tenant), scopes: splitScopes(scope) });
+    const tid = tenantIdFor(tenant);
+    const issued = deps.devices.issue({ clientId, tenant, tid, scopes: splitScopes(scope), claims });
+    deps.secrets.record('device_code', issued.deviceCode);
+    deps.secrets.record('user_code', issued.userCode);
     const uri = verificationUri(deps.browserUrl, tenant);
     sendJson(
       res,

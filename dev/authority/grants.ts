@@ -1,55 +1,23 @@
 import { createHash } from 'node:crypto';
-import { errors as joseErrors, type JWTPayload } from 'jose';
-import { invalidGrant, invalidRequest, missingParameter, OAuthError } from './errors.js';
-import { isGuid, tenantIdFor } from './ids.js';
-import type { DeviceCodeStore } from './device-codes.js';
-import type { SigningKey } from './keys.js';
-import { parseAppScope, parseUserScopes, splitScopes } from './scopes.js';
-import type { RefreshTokenRecord, RefreshTokenStore } from './refresh-tokens.js';
-import type { CodeStore, InteractionRequirements } from './state.js';
-import { issueAppToken, issueUserTokens, type TokenContext, type TokenResponse } from './tokens.js';
-import type { SignedInUser } from './users.js';
-
-export interface GrantDeps {
-  readonly baseUrl: string;
-  readonly key: SigningKey;
-  readonly tokens: TokenContext;
-  readonly codes: CodeStore;
-  readonly refreshTokens: RefreshTokenStore;
-  readonly interaction: InteractionRequirements;
-  readonly devices: DeviceCodeStore;
-}
-
-export interface GrantRequest {
-  readonly form: URLSearchParams;
-  /** The tenant segment of the path. */
-  readonly tenant: string;
-  /** Already authenticated (a confidential client), or a public client: see `publicClient`. */
-  readonly clientId: string;
-  /**
-   * The request carried no client credential: a public client, which only the grants in `PUBLIC_CLIENT_GRANTS`
-   * accept (each checks what it redeems was issued to a public client).
-   */
-  readonly publicClient: boolean;
-}
-
-/** What a grant decided; the token endpoint completes it with `completeGrant` right before it answers. */
-export interface GrantResult {
-  readonly response: TokenResponse;
-  readonly refreshToken?: PendingRefreshToken;
-}
-
-/** A refresh token to issue with the response (`offline_access` was asked for). */
-export interface PendingRefreshToken {
-  readonly clientId: string;
-  readonly user: SignedInUser;
-  readonly issuedBy: string;
-  readonly publicClient: boolean;
-  /** The refresh token this request redeemed, if any. */
-  readonly redeemed?: RefreshTokenRecord;
-}
-
-export type GrantHandler = (req: GrantRequest, deps: GrantDeps) => Promise<GrantResult>;
+import { mergeClaims } from './claims.js';
+import { reachSecond } from './critical-events.js';
+import { invalidGrant, invalidRequest, OAuthError } from './errors.js';
+import {
+  notBefore,
+  required,
+  requireNoInteraction,
+  revokedGrant,
+  userTokens,
+  type GrantDeps,
+  type GrantHandler,
+  type GrantRequest,
+  type GrantResult,
+} from './grant-common.js';
+import { appObjectId, tenantIdFor } from './ids.js';
+import { onBehalfOf } from './on-behalf-of.js';
+import type { RefreshTokenStore } from './refresh-tokens.js';
+import { parseAppScope } from './scopes.js';
+import { issueAppToken, type TokenResponse } from './tokens.js';
 
 /** RFC 8628's grant type, as Entra documents it. */
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -84,22 +52,19 @@ export function completeGrant(result: GrantResult, store: RefreshTokenStore): To
   if (!pending) return result.response;
   // Revoked while this request was signing its tokens: the revocation wins, as it would have a moment earlier.
   if (pending.redeemed?.revoked) throw revokedGrant();
-  const refreshToken = store.issue(pending.clientId, pending.user, pending.issuedBy, pending.publicClient);
+  const { publicClient, supersedeOlder } = pending;
+  const refreshToken = store.issue(pending.clientId, pending.user, pending.issuedBy, { publicClient, supersedeOlder });
   return { ...result.response, refresh_token: refreshToken };
 }
 
-function required(form: URLSearchParams, name: string): string {
-  const value = form.get(name);
-  if (!value) throw missingParameter(name);
-  return value;
+async function clientCredentials(req: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
+  const resource = parseAppScope(required(req.form, 'scope'));
+  const tid = tenantIdFor(req.tenant);
+  await reachSecond(notBefore(deps, appObjectId(req.clientId), tid, req.claims));
+  return { response: await issueAppToken(deps.tokens, req.clientId, tid, resource, req.claims.cp1) };
 }
 
-async function clientCredentials({ form, tenant, clientId }: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
-  const resource = parseAppScope(required(form, 'scope'));
-  return { response: await issueAppToken(deps.tokens, clientId, tenantIdFor(tenant), resource) };
-}
-
-async function authorizationCode({ form, clientId }: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
+async function authorizationCode({ form, clientId, claims }: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
   const code = required(form, 'code');
   const redirectUri = required(form, 'redirect_uri');
   const redemption = deps.codes.redeem(code);
@@ -132,6 +97,7 @@ async function authorizationCode({ form, clientId }: GrantRequest, deps: GrantDe
     issuedBy,
     publicClient: false,
     nonce: grant.nonce,
+    claims: mergeClaims(grant.claims, claims),
   });
 }
 
@@ -149,7 +115,8 @@ function unusableCode(status: 'unknown' | 'expired' | 'redeemed'): OAuthError {
   }
 }
 
-async function refreshToken({ form, clientId, publicClient }: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
+async function refreshToken(req: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
+  const { form, clientId, publicClient, claims } = req;
   const record = deps.refreshTokens.get(required(form, 'refresh_token'));
   if (!record) throw invalidGrant(9002313, 'Invalid request. Request is malformed or invalid.');
   if (record.clientId !== clientId) throw invalidGrant(70000, 'Provided grant is invalid or malformed.');
@@ -158,10 +125,17 @@ async function refreshToken({ form, clientId, publicClient }: GrantRequest, deps
     throw publicClient ? missingClientCredential() : credentialFromPublicClient();
   }
   if (record.revoked) throw revokedGrant();
+  if (record.superseded) {
+    throw invalidGrant(
+      70000,
+      'The refresh token was superseded by a newer one of the same user and client (strict rotation of the local authority).',
+    );
+  }
   requireNoInteraction(deps, record.user);
   const scope = required(form, 'scope');
+  const user = record.user;
   const issuedBy = 'refresh_token';
-  return userTokens(deps, { clientId, user: record.user, scope, form, issuedBy, publicClient, redeemed: record });
+  return userTokens(deps, { clientId, user, scope, form, issuedBy, publicClient, redeemed: record, claims });
 }
 
 /** The token endpoint's answer to a confidential client's request without a credential. */
@@ -188,7 +162,7 @@ function credentialFromPublicClient(): OAuthError {
  * verification page, then the tokens, once. The scopes are those the device code was requested with.
  */
 async function deviceCode(
-  { form, tenant, clientId, publicClient }: GrantRequest,
+  { form, tenant, clientId, publicClient, claims }: GrantRequest,
   deps: GrantDeps,
 ): Promise<GrantResult> {
   const poll = deps.devices.poll(required(form, 'device_code'), clientId, tenantIdFor(tenant));
@@ -213,100 +187,8 @@ async function deviceCode(
     case 'approved': {
       const scope = poll.request.scopes.join(' ');
       const issuedBy = 'device_code';
-      return userTokens(deps, { clientId, user: poll.user, scope, form, issuedBy, publicClient });
+      const asked = mergeClaims(poll.request.claims, claims);
+      return userTokens(deps, { clientId, user: poll.user, scope, form, issuedBy, publicClient, claims: asked });
     }
   }
-}
-
-function revokedGrant(): OAuthError {
-  return invalidGrant(
-    50173,
-    'The provided grant has expired due to it being revoked, a fresh auth token is needed. ' +
-      'The user might have changed or reset their password.',
-    // Entra adds this sub-error; MSAL then raises InteractionRequiredAuthError and drops the refresh token.
-    { suberror: 'bad_token' },
-  );
-}
-
-async function onBehalfOf({ form, tenant, clientId }: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
-  const use = required(form, 'requested_token_use');
-  if (use !== 'on_behalf_of') {
-    throw invalidRequest(50027, `requested_token_use '${use}' is not supported; use 'on_behalf_of'.`);
-  }
-  const claims = await verifyAssertion(required(form, 'assertion'), clientId, deps);
-  const assertionTid = typeof claims.tid === 'string' ? claims.tid.toLowerCase() : undefined;
-  const user: SignedInUser = {
-    oid: String(claims.oid).toLowerCase(),
-    tid: isGuid(tenant) ? tenant.toLowerCase() : (assertionTid ?? tenantIdFor(tenant)),
-    name: typeof claims.name === 'string' ? claims.name : '',
-    username: typeof claims.preferred_username === 'string' ? claims.preferred_username : '',
-  };
-  requireNoInteraction(deps, user);
-  const scope = required(form, 'scope');
-  return userTokens(deps, { clientId, user, scope, form, issuedBy: 'on_behalf_of', publicClient: false });
-}
-
-/** The incoming token of an OBO request: signed here, in date, for this client, and a user's. */
-async function verifyAssertion(assertion: string, clientId: string, deps: GrantDeps): Promise<JWTPayload> {
-  let claims: JWTPayload;
-  try {
-    claims = await deps.key.verify(assertion);
-  } catch (e) {
-    const outOfTime =
-      e instanceof joseErrors.JWTExpired || (e instanceof joseErrors.JWTClaimValidationFailed && e.claim === 'nbf');
-    if (outOfTime) throw invalidGrant(500133, 'Assertion is not within its valid time range.');
-    throw invalidGrant(50013, 'Assertion failed signature validation.');
-  }
-  if (typeof claims.iss !== 'string' || !claims.iss.startsWith(`${deps.baseUrl}/`)) {
-    throw invalidGrant(50013, 'Assertion issuer is not this authority.');
-  }
-  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-  if (!audiences.some((aud) => aud === clientId || aud === `api://${clientId}`)) {
-    throw invalidGrant(50013, 'Assertion audience does not match the Client app presenting the assertion.');
-  }
-  if (typeof claims.oid !== 'string' || claims.idtyp === 'app') {
-    throw invalidGrant(
-      50013,
-      'Assertion is not a user token: an app-only token cannot be exchanged on behalf of a user.',
-    );
-  }
-  return claims;
-}
-
-function requireNoInteraction(deps: GrantDeps, user: SignedInUser): void {
-  const claims = deps.interaction.claimsFor(user.oid);
-  if (claims === undefined) return;
-  throw new OAuthError(
-    400,
-    'interaction_required',
-    50076,
-    'Due to a configuration change made by your administrator, or because you moved to a new location, ' +
-      'you must use multi-factor authentication to access this resource.',
-    { claims },
-  );
-}
-
-interface UserGrant {
-  readonly clientId: string;
-  readonly user: SignedInUser;
-  readonly scope: string;
-  readonly form: URLSearchParams;
-  readonly issuedBy: string;
-  readonly publicClient: boolean;
-  readonly nonce?: string;
-  readonly redeemed?: RefreshTokenRecord;
-}
-
-async function userTokens(deps: GrantDeps, grant: UserGrant): Promise<GrantResult> {
-  const { clientId, user, scope, issuedBy, publicClient, redeemed } = grant;
-  const scopes = parseUserScopes(scope);
-  const response = await issueUserTokens(deps.tokens, {
-    clientId,
-    user,
-    scopes,
-    wantsClientInfo: grant.form.get('client_info') === '1',
-    ...(grant.nonce ? { nonce: grant.nonce } : {}),
-  });
-  if (!splitScopes(scope).some((s) => s.toLowerCase() === 'offline_access')) return { response };
-  return { response, refreshToken: { clientId, user, issuedBy, publicClient, ...(redeemed ? { redeemed } : {}) } };
 }

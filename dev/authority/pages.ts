@@ -36,13 +36,14 @@ function hiddenFields(params: URLSearchParams): string {
     .join('\n');
 }
 
-/** One submit button per dev user (the picker forms post the chosen user's oid). */
-function userButtons(users: readonly DevUser[]): string {
+/** One submit button per dev user (the forms post the chosen user's oid), its label led by `verb` when given. */
+function userButtons(users: readonly DevUser[], verb?: string): string {
+  const lead = verb ? `${escapeHtml(verb)}: ` : '';
   return users
     .map(
       (u) =>
         `<button class="user" type="submit" name="user" value="${escapeHtml(u.oid)}">` +
-        `${escapeHtml(u.name)}<small>${escapeHtml(u.username)}</small></button>`,
+        `${lead}${escapeHtml(u.name)}<small>${escapeHtml(u.username)}</small></button>`,
     )
     .join('\n');
 }
@@ -142,4 +143,20 @@ export function deviceDonePage(username: string | undefined): string {
         `<h1>Signed in</h1>\n<p>You signed in as <code>${escapeHtml(username)}</code> on your device. You can close this window.</p>`,
       )
     : page('Sign-in cancelled', '<h1>Sign-in cancelled</h1>\n<p>Your device was not signed in.</p>');
+}
+
+/** The dev users, each with a button that revokes their session (a critical event); `notice` says what was done. */
+export function sessionsPage(actionUrl: string, users: readonly DevUser[], notice?: string): string {
+  return page(
+    'Sessions',
+    `<h1>Sessions</h1>
+<p class="note">Development only: revoking a session revokes the user's refresh tokens, and CAE-aware APIs (the local downstream API) reject their tokens issued before it. The user must sign in again.</p>
+${notice ? `<p><strong>${escapeHtml(notice)}</strong></p>\n` : ''}<form method="post" action="${escapeHtml(actionUrl)}">
+${userButtons(users, 'Revoke session')}
+</form>`,
+  );
+}
+
+export function forbiddenPage(reason: string): string {
+  return page('Forbidden', `<h1>Forbidden</h1>\n<p>${escapeHtml(reason)}</p>`);
 }

@@ -2,6 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { JWK } from 'jose';
 import { writeFileAtomically } from '../atomic-file.js';
+import { CRITICAL_EVENT_KINDS, type CriticalEvent, type CriticalEventKind } from './critical-events.js';
 import type { RefreshTokenRecord } from './refresh-tokens.js';
 import type { SignedInUser } from './users.js';
 
@@ -11,6 +12,8 @@ export interface PersistedState {
   /** Users created on the fly. */
   readonly users: readonly SignedInUser[];
   readonly refreshTokens: readonly RefreshTokenRecord[];
+  /** The latest critical events: resource APIs keep rejecting tokens that predate them after a restart. */
+  readonly criticalEvents: readonly CriticalEvent[];
 }
 
 const FORMAT = 'local-authority-state/1';
@@ -81,6 +84,7 @@ function serialize(state: PersistedState): Record<string, unknown> {
     signingKey: state.signingKey,
     users: state.users,
     refreshTokens: state.refreshTokens.map((r) => ({ ...r, issuedAt: r.issuedAt.toISOString() })),
+    criticalEvents: state.criticalEvents,
   };
 }
 
@@ -92,6 +96,10 @@ function parseState(value: unknown): PersistedState {
     users: array(root.users, 'users').map((u, i) => parseUser(u, `users[${i}]`)),
     refreshTokens: array(root.refreshTokens, 'refreshTokens').map((r, i) =>
       parseRefreshToken(r, `refreshTokens[${i}]`),
+    ),
+    // Absent from files saved before Continuous Access Evaluation.
+    criticalEvents: array(root.criticalEvents ?? [], 'criticalEvents').map((e, i) =>
+      parseCriticalEvent(e, `criticalEvents[${i}]`),
     ),
   };
 }
@@ -132,6 +140,20 @@ function parseRefreshToken(value: unknown, where: string): RefreshTokenRecord {
     issuedAt,
     sequence,
     revoked: record.revoked,
+    superseded: record.superseded === true,
+  };
+}
+
+function parseCriticalEvent(value: unknown, where: string): CriticalEvent {
+  const event = object(value, where);
+  const kind = string(event.kind, `${where}.kind`);
+  if (!CRITICAL_EVENT_KINDS.includes(kind as CriticalEventKind)) throw new Error(`${where}.kind is not known`);
+  if (typeof event.at !== 'number' || !Number.isSafeInteger(event.at)) throw new Error(`${where}.at is not an integer`);
+  return {
+    kind: kind as CriticalEventKind,
+    oid: string(event.oid, `${where}.oid`),
+    ...(event.tid === undefined ? {} : { tid: string(event.tid, `${where}.tid`) }),
+    at: event.at,
   };
 }
 

@@ -6,6 +6,7 @@ import { handleDeviceAuth, handleDeviceCode, type DeviceFlowDeps } from './devic
 import { HttpError, redirect, sendHtml, sendJson, sendText } from './http.js';
 import type { SigningKey } from './keys.js';
 import { signedOutPage } from './pages.js';
+import { handleSessions, SESSIONS_PATH, type SessionsDeps } from './sessions.js';
 import { handleToken, type TokenEndpointDeps } from './token.js';
 
 export interface RouterDeps {
@@ -15,13 +16,14 @@ export interface RouterDeps {
   readonly authorize: AuthorizeDeps;
   readonly token: TokenEndpointDeps;
   readonly device: DeviceFlowDeps;
+  readonly sessions: SessionsDeps;
   /** The openid-configuration of a tenant. */
   metadata(tenant: string): Record<string, unknown>;
 }
 
 /**
  * Which endpoints a listener serves: all of them, or only the pages a browser opens (authorize, the device code
- * verification page and logout).
+ * verification page, logout and the dev sessions page).
  */
 export type Surface = 'all' | 'browser';
 
@@ -44,6 +46,10 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: RouterDeps
   const method = req.method ?? 'GET';
   const { counters } = deps;
 
+  if (url.pathname === SESSIONS_PATH && (method === 'GET' || method === 'POST')) {
+    counters.countOther();
+    return handleSessions(req, res, deps.sessions);
+  }
   if (TENANT_SEGMENT.test(first)) {
     if (path === 'oauth2/v2.0/authorize' && (method === 'GET' || method === 'POST')) {
       return handleAuthorize(req, res, first, url, deps.authorize);

@@ -2,17 +2,26 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { JSONWebKeySet } from 'jose';
-import { AuthorityAdmin, type RefreshTokenInfo } from './admin.js';
+import { AuthorityAdmin, type CriticalEventResult, type RefreshTokenInfo } from './admin.js';
 import { RequestCounters, type RequestCounts } from './counters.js';
+import {
+  CriticalEvents,
+  type CriticalEvent,
+  type CriticalEventFeed,
+  type CriticalEventKind,
+} from './critical-events.js';
 import type { DeviceDecision, DeviceFlowDeps } from './device.js';
 import { DEVICE_CODE_INTERVAL_SECONDS, DeviceCodeStore } from './device-codes.js';
 import { FailureInjector } from './failures.js';
+import { TokenHolds, type TokenHold } from './holds.js';
 import { createSigningKey, type MintOptions } from './keys.js';
 import { closeServer, listen } from './listeners.js';
 import { issuerFor, jwksUriFor, openIdConfiguration } from './metadata.js';
 import { readStateFile, StateFile } from './persistence.js';
-import { RefreshTokenStore } from './refresh-tokens.js';
+import { RefreshTokenStore, RotationPolicy } from './refresh-tokens.js';
 import { requestListener, type RouterDeps } from './router.js';
+import { SecretLog, type SecretListing } from './secrets.js';
+import { SESSIONS_PATH } from './sessions.js';
 import { CodeStore, InteractionRequirements } from './state.js';
 import { createTlsMaterial } from './tls.js';
 import type { TokenEndpointDeps } from './token.js';
@@ -20,7 +29,10 @@ import { DEFAULT_USERS, UserDirectory, type DevUser } from './users.js';
 
 export type { DevUser } from './users.js';
 export type { RequestCounts } from './counters.js';
-export type { RefreshTokenInfo } from './admin.js';
+export type { CriticalEventResult, RefreshTokenInfo } from './admin.js';
+export type { CriticalEvent, CriticalEventFeed, CriticalEventKind } from './critical-events.js';
+export type { TokenHold } from './holds.js';
+export type { SecretEntry, SecretKind, SecretListing } from './secrets.js';
 export type { MintOptions } from './keys.js';
 export type { DeviceDecision } from './device.js';
 
@@ -48,6 +60,13 @@ export interface AuthorityOptions {
   clientSecret?: string;
   /** Default 3600. */
   accessTokenLifetimeSeconds?: number;
+  /**
+   * Of the access tokens of clients that declare the `cp1` capability (Continuous Access Evaluation): Entra gives
+   * them up to 28 hours, since resource APIs revoke them by claims challenges. Default 86400 (24 hours).
+   */
+  caeAccessTokenLifetimeSeconds?: number;
+  /** How many distinct secrets `secrets()` keeps (the most recent). Default 10,000. */
+  secretLogLimit?: number;
   /** How long a device code (and its user code) can be approved and polled. Default 900, as in Entra. */
   deviceCodeLifetimeSeconds?: number;
   /** The polling interval the device code endpoint asks for. Default 1 (Entra asks for 5). */
@@ -61,6 +80,10 @@ export interface LocalAuthority {
   readonly url: string;
   /** http://127.0.0.1:BROWSER_PORT when `browserPort` was given. */
   readonly browserUrl: string | undefined;
+  /** The dev page that revokes a user's session: on the browser listener when there is one. */
+  readonly sessionsUrl: string;
+  /** What a CAE-aware resource API (`startDownstreamApi`'s `criticalEvents`) needs to challenge tokens. */
+  readonly cae: CriticalEventFeed;
   /** The PEM certificate clients must trust. */
   readonly ca: string;
   /** '127.0.0.1:PORT', for MSAL's knownAuthorities. */
@@ -87,6 +110,16 @@ export interface LocalAuthority {
   approveDevice(userCode: string, loginHint: string): DeviceDecision;
   /** Declines a pending device code, as the verification page's cancel button would. */
   declineDevice(userCode: string): DeviceDecision;
+  /** A CAE critical event for the user: `revoke_session` or `reissue` (see `CriticalEventKind`). */
+  criticalEvent(oid: string, kind: CriticalEventKind, tid?: string): CriticalEventResult;
+  criticalEvents(): CriticalEvent[];
+  /** Redeeming a refresh token supersedes every older one of the user and client (stricter than Entra). */
+  strictRefreshTokenRotation(enabled: boolean, clientId?: string): void;
+  secretsMark(): number;
+  /** Every secret issued or received after `since` (a `secretsMark()`), to search logs for. */
+  secrets(since?: number): SecretListing;
+  /** Holds `clientId`'s token requests after their grant is decided and before they are answered. */
+  holdTokenRequests(clientId: string): TokenHold;
   /** Stops listening; with a `stateFile`, resolves once the last change is saved. */
   close(): Promise<void>;
 }
@@ -98,16 +131,21 @@ export async function startLocalAuthority(options: AuthorityOptions = {}): Promi
   let stateFile: StateFile | undefined;
   const changed = () => stateFile?.changed();
   const counters = new RequestCounters();
+  const secrets = new SecretLog(options.secretLogLimit);
+  const holds = new TokenHolds();
   const state = {
     codes: new CodeStore(),
     refreshTokens: new RefreshTokenStore(changed),
     interaction: new InteractionRequirements(),
     failures: new FailureInjector(),
     devices: new DeviceCodeStore(options.deviceCodeLifetimeSeconds),
+    criticalEvents: new CriticalEvents(changed),
+    rotation: new RotationPolicy(),
   };
   const users = new UserDirectory(options.users ?? DEFAULT_USERS, changed);
   if (saved) {
     state.refreshTokens.restore(saved.refreshTokens);
+    state.criticalEvents.restore(saved.criticalEvents);
     users.restoreCreated(saved.users);
   }
   if (options.stateFile) {
@@ -115,6 +153,7 @@ export async function startLocalAuthority(options: AuthorityOptions = {}): Promi
       signingKey: key.privateJwk,
       users: users.created(),
       refreshTokens: state.refreshTokens.all(),
+      criticalEvents: state.criticalEvents.all(),
     }));
     await stateFile.save();
   }
@@ -122,36 +161,45 @@ export async function startLocalAuthority(options: AuthorityOptions = {}): Promi
   const origins = { api: '', browser: '' };
   const issuer = (tenant: string) => issuerFor(origins.api, tenant);
   const metadata = (tenant: string) => openIdConfiguration(origins.api, tenant, origins.browser);
-  const mint = (claims: Record<string, unknown>, opts?: MintOptions) => {
+  const mint = async (claims: Record<string, unknown>, opts?: MintOptions) => {
     const defaults: Record<string, unknown> = { ver: '2.0' };
     if (typeof claims.tid === 'string') defaults.iss = issuer(claims.tid);
-    return key.sign({ ...defaults, ...claims }, opts);
+    const minted = await key.sign({ ...defaults, ...claims }, opts);
+    secrets.record('minted_token', minted);
+    return minted;
   };
-  const admin = new AuthorityAdmin(counters, state.refreshTokens, state.interaction, state.failures, mint, {
-    devices: state.devices,
-    users,
-  });
+  const admin = new AuthorityAdmin({ ...state, counters, secrets, holds, mint, deviceFlow: { ...state, users } });
   const token: TokenEndpointDeps = {
     ...state,
     get baseUrl() {
       return origins.api;
     },
     key,
-    tokens: { key, lifetimeSeconds: options.accessTokenLifetimeSeconds ?? 3600, issuer },
+    tokens: {
+      key,
+      lifetimeSeconds: options.accessTokenLifetimeSeconds ?? 3600,
+      caeLifetimeSeconds: options.caeAccessTokenLifetimeSeconds ?? 86_400,
+      issuer,
+    },
     clientSecret: options.clientSecret ?? 'dev-client-secret',
     counters,
+    holds,
+    secrets,
   };
-  const authorize = { users, codes: state.codes, countAuthorize: (id?: string) => counters.count('authorize', id) };
+  const countAuthorize = (id?: string) => counters.count('authorize', id);
+  const authorize = { users, codes: state.codes, secrets, countAuthorize };
   const device: DeviceFlowDeps = {
     devices: state.devices,
     users,
     counters,
+    secrets,
     intervalSeconds: options.deviceCodeIntervalSeconds ?? DEVICE_CODE_INTERVAL_SECONDS,
     get browserUrl() {
       return origins.browser;
     },
   };
-  const deps: RouterDeps = { counters, admin, key, authorize, token, device, metadata };
+  const sessions = { users, admin };
+  const deps: RouterDeps = { counters, admin, key, authorize, token, device, sessions, metadata };
 
   const hostForUrl = hostName.includes(':') ? `[${hostName}]` : hostName;
   const servers: Server[] = [];
@@ -177,9 +225,15 @@ export async function startLocalAuthority(options: AuthorityOptions = {}): Promi
   }
 
   const baseUrl = origins.api;
+  const cae: CriticalEventFeed = {
+    authorizationUri: `${origins.browser}/common/oauth2/v2.0/authorize`,
+    latest: (oid, tid) => state.criticalEvents.latest(oid, tid),
+  };
   return {
     url: baseUrl,
     browserUrl: options.browserPort === undefined ? undefined : origins.browser,
+    sessionsUrl: `${origins.browser}${SESSIONS_PATH}`,
+    cae,
     ca: tls.cert,
     host: baseUrl.slice('https://'.length),
     jwks: key.jwks,
@@ -195,6 +249,12 @@ export async function startLocalAuthority(options: AuthorityOptions = {}): Promi
     failNext: (count, status, retryAfter, clientId) => admin.failNext(count, status, retryAfter, clientId),
     approveDevice: (userCode, loginHint) => admin.approveDevice(userCode, loginHint),
     declineDevice: (userCode) => admin.declineDevice(userCode),
+    criticalEvent: (oid, kind, tid) => admin.criticalEvent(oid, kind, tid),
+    criticalEvents: () => admin.criticalEvents(),
+    strictRefreshTokenRotation: (enabled, clientId) => admin.strictRefreshTokenRotation(enabled, clientId),
+    secretsMark: () => admin.secretsMark(),
+    secrets: (since) => admin.secrets(since),
+    holdTokenRequests: (clientId) => admin.holdTokenRequests(clientId),
     close,
   };
 }

@@ -1,3 +1,4 @@
+import type { ClaimsRequest } from './claims.js';
 import { opaqueToken } from './ids.js';
 import type { SignedInUser } from './users.js';
 
@@ -10,6 +11,8 @@ export interface AuthorizationCodeGrant {
   readonly scopes: readonly string[];
   readonly nonce?: string;
   readonly user: SignedInUser;
+  /** The `claims` parameter of the authorize request. */
+  readonly claims: ClaimsRequest;
 }
 
 export type CodeRedemption =

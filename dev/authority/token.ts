@@ -1,16 +1,23 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parseClaims } from './claims.js';
 import type { RequestCounters } from './counters.js';
 import { entraErrorBody, injectedFailure, invalidRequest, missingParameter, OAuthError } from './errors.js';
 import type { FailureInjector } from './failures.js';
-import { completeGrant, GRANTS, missingClientCredential, PUBLIC_CLIENT_GRANTS, type GrantDeps } from './grants.js';
+import type { GrantDeps } from './grant-common.js';
+import { completeGrant, GRANTS, missingClientCredential, PUBLIC_CLIENT_GRANTS } from './grants.js';
 import { HttpError, readForm, sendJson } from './http.js';
+import type { TokenHolds } from './holds.js';
 import { newTraceId } from './ids.js';
+import type { SecretKind, SecretLog } from './secrets.js';
+import type { TokenResponse } from './tokens.js';
 
 export interface TokenEndpointDeps extends GrantDeps {
   readonly clientSecret: string;
   readonly counters: RequestCounters;
   readonly failures: FailureInjector;
+  readonly holds: TokenHolds;
+  readonly secrets: SecretLog;
 }
 
 /** POST /{tenant}/oauth2/v2.0/token */
@@ -25,6 +32,7 @@ export async function handleToken(
   if (correlationId) headers['client-request-id'] = correlationId;
   try {
     const form = await readTokenForm(req, deps);
+    recordReceivedSecrets(form, deps.secrets);
     const clientId = form.get('client_id');
     deps.counters.count('token', clientId ?? undefined, form.get('grant_type') ?? undefined);
     const failure = deps.failures.take(clientId ?? undefined);
@@ -46,8 +54,13 @@ export async function handleToken(
     const publicClient =
       PUBLIC_CLIENT_GRANTS.has(grantType) && !form.has('client_secret') && !form.has('client_assertion');
     if (!publicClient) authenticateClient(form, deps.clientSecret);
-    const result = await grant({ form, tenant, clientId, publicClient }, deps);
-    sendJson(res, 200, completeGrant(result, deps.refreshTokens), headers);
+    const claims = parseClaims(form.get('claims'));
+    const result = await grant({ form, tenant, clientId, publicClient, claims }, deps);
+    const held = deps.holds.pass(clientId);
+    if (held) await held;
+    const response = completeGrant(result, deps.refreshTokens);
+    recordIssuedSecrets(response, deps.secrets);
+    sendJson(res, 200, response, headers);
   } catch (e) {
     if (!(e instanceof OAuthError)) throw e;
     if (e.extras.retryAfterSeconds !== undefined) headers['retry-after'] = String(e.extras.retryAfterSeconds);
@@ -63,6 +76,25 @@ async function readTokenForm(req: IncomingMessage, deps: TokenEndpointDeps): Pro
     deps.counters.count('token', undefined, undefined);
     throw invalidRequest(900144, e.message);
   }
+}
+
+const RECEIVED_SECRETS: Readonly<Record<string, SecretKind>> = {
+  code_verifier: 'code_verifier',
+  client_secret: 'client_secret',
+  code: 'authorization_code',
+  refresh_token: 'refresh_token',
+  device_code: 'device_code',
+  assertion: 'access_token',
+};
+
+function recordReceivedSecrets(form: URLSearchParams, secrets: SecretLog): void {
+  for (const [name, kind] of Object.entries(RECEIVED_SECRETS)) secrets.record(kind, form.get(name));
+}
+
+function recordIssuedSecrets(response: TokenResponse, secrets: SecretLog): void {
+  secrets.record('access_token', response.access_token);
+  secrets.record('id_token', response.id_token);
+  secrets.record('refresh_token', response.refresh_token);
 }
 
 function authenticateClient(form: URLSearchParams, expectedSecret: string): void {

@@ -7,7 +7,17 @@ import type { SignedInUser } from './users.js';
 export interface TokenContext {
   readonly key: SigningKey;
   readonly lifetimeSeconds: number;
+  /** Of the access tokens of clients that handle claims challenges (`xms_cc` with `cp1`). */
+  readonly caeLifetimeSeconds: number;
   issuer(tid: string): string;
+}
+
+/** A CAE token carries `xms_cc` (as Entra's do) and lives longer: resource APIs revoke it by claims challenges. */
+function accessTokenTerms(ctx: TokenContext, cae: boolean) {
+  return {
+    claims: cae ? { xms_cc: ['cp1'] } : {},
+    lifetimeSeconds: cae ? ctx.caeLifetimeSeconds : ctx.lifetimeSeconds,
+  };
 }
 
 /** The success body of the token endpoint, as Entra sends it. */
@@ -45,10 +55,13 @@ export async function issueAppToken(
   clientId: string,
   tid: string,
   resource: string,
+  cae: boolean,
 ): Promise<TokenResponse> {
   const oid = appObjectId(clientId);
+  const terms = accessTokenTerms(ctx, cae);
   const accessToken = await ctx.key.sign(
     {
+      ...terms.claims,
       aud: resource,
       iss: ctx.issuer(tid),
       tid,
@@ -62,12 +75,12 @@ export async function issueAppToken(
       uti: uti(),
       ver: '2.0',
     },
-    { expiresInSeconds: ctx.lifetimeSeconds },
+    { expiresInSeconds: terms.lifetimeSeconds },
   );
   return {
     token_type: 'Bearer',
-    expires_in: ctx.lifetimeSeconds,
-    ext_expires_in: ctx.lifetimeSeconds,
+    expires_in: terms.lifetimeSeconds,
+    ext_expires_in: terms.lifetimeSeconds,
     access_token: accessToken,
   };
 }
@@ -79,6 +92,8 @@ export interface UserTokenRequest {
   readonly nonce?: string;
   /** MSAL sends `client_info=1`; Entra answers with client_info only then. */
   readonly wantsClientInfo: boolean;
+  /** The client declared the `cp1` capability. */
+  readonly cae: boolean;
 }
 
 /** The tokens of a user; the caller adds the refresh token (see `completeGrant`). */
@@ -87,8 +102,10 @@ export async function issueUserTokens(ctx: TokenContext, req: UserTokenRequest):
   const iss = ctx.issuer(user.tid);
   const sub = pairwiseSubject(user.oid, clientId);
   const identity = { iss, tid: user.tid, oid: user.oid, sub, name: user.name, preferred_username: user.username };
+  const terms = accessTokenTerms(ctx, req.cae);
   const accessToken = await ctx.key.sign(
     {
+      ...terms.claims,
       ...identity,
       aud: scopes.resource,
       azp: clientId,
@@ -97,13 +114,13 @@ export async function issueUserTokens(ctx: TokenContext, req: UserTokenRequest):
       uti: uti(),
       ver: '2.0',
     },
-    { expiresInSeconds: ctx.lifetimeSeconds },
+    { expiresInSeconds: terms.lifetimeSeconds },
   );
   const response: TokenResponse = {
     token_type: 'Bearer',
     scope: [...scopes.resourceScopes, ...scopes.oidc].join(' '),
-    expires_in: ctx.lifetimeSeconds,
-    ext_expires_in: ctx.lifetimeSeconds,
+    expires_in: terms.lifetimeSeconds,
+    ext_expires_in: terms.lifetimeSeconds,
     access_token: accessToken,
   };
   if (scopes.oidc.includes('openid')) {

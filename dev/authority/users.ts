@@ -42,6 +42,11 @@ export class UserDirectory {
     return [...this.#configuredFor(tid), ...(this.#created.get(tid)?.values() ?? [])];
   }
 
+  /** Every user: the configured ones, then those created in any tenant. */
+  all(): DevUser[] {
+    return [...this.#configured, ...this.created()];
+  }
+
   /** The users created on the fly, in every tenant. */
   created(): SignedInUser[] {
     return [...this.#created.values()].flatMap((users) => [...users.values()]);

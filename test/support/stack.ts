@@ -54,10 +54,9 @@ export const authority = {
     (await admin<{ token: string }>('POST', 'mint', { claims, ...opts })).token,
   refreshTokens: async (clientId: string, oid: string) =>
     (
-      await admin<{ refreshTokens: { token: string; issuedAt: string; issuedBy: string; revoked: boolean }[] }>(
-        'GET',
-        `refresh-tokens?client_id=${encodeURIComponent(clientId)}&oid=${encodeURIComponent(oid)}`,
-      )
+      await admin<{
+        refreshTokens: { token: string; issuedAt: string; issuedBy: string; revoked: boolean; superseded: boolean }[];
+      }>('GET', `refresh-tokens?client_id=${encodeURIComponent(clientId)}&oid=${encodeURIComponent(oid)}`)
     ).refreshTokens,
   revoke: (oid: string, tid?: string) => admin('POST', 'revoke', { oid, ...(tid ? { tid } : {}) }),
   requireInteraction: (oid: string, claims: Record<string, unknown> | null) =>
@@ -68,6 +67,16 @@ export const authority = {
   /** The next `count` token requests of `clientId` answer `status`. */
   failNext: (clientId: string, count: number, status: number) =>
     admin('POST', 'fail', { count, status, client_id: clientId }),
+  /** A CAE critical event; `at` (epoch seconds): tokens issued before it predate it. */
+  criticalEvent: (oid: string, kind: 'revoke_session' | 'reissue', tid?: string) =>
+    admin<{ at: number; revoked: number }>('POST', 'critical-event', { oid, kind, ...(tid ? { tid } : {}) }),
+  /** Redeeming a refresh token of `clientId` supersedes every older one of the user (stricter than Entra). */
+  strictRotation: (clientId: string, enabled = true) =>
+    admin('POST', 'strict-rotation', { enabled, client_id: clientId }),
+  secretsMark: async () => (await admin<{ mark: number }>('POST', 'secrets-mark', {})).mark,
+  /** Every secret the authority issued or received after `mark` (all test files' alike). */
+  secretsSince: (mark: number) =>
+    admin<{ truncated: boolean; secrets: { kind: string; value: string }[] }>('GET', `secrets?since=${mark}`),
 };
 
 export function newId(): string {
