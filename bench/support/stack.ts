@@ -70,6 +70,7 @@ export async function startBenchStack(): Promise<BenchStack> {
   const downstream = await startDownstreamApi({
     jwks: authority.jwks,
     issuers: (iss) => iss.startsWith(`${authority.url}/`),
+    criticalEvents: authority.cae,
     audience: ['https://graph.microsoft.com'],
   });
   const dir = mkdtempSync(join(tmpdir(), 'bench-'));
