@@ -52,7 +52,6 @@ describe('rolling key rotation: an instance without the new key', () => {
     const error = logB.lines.find((l) => l.startsWith('error:') && l.includes(partitionKey));
     expect(error).toMatch(/key "k2"/);
 
-
     const before = await authority.requests(a.clientId);
     const refreshed = await a.tokens.acquireTokenSilent(
       { homeAccountId: signedIn.result.account!.homeAccountId, scopes: GRAPH, forceRefresh: true },
@@ -76,27 +75,6 @@ describe('rolling key rotation: an instance without the new key', () => {
       ),
     ).rejects.toMatchObject({ code: 'partition_unavailable' });
     expect((await a.store.read(signedIn.partitionKey))!.etag).toBe(storedBefore.etag);
-  });
-
-  it('a document of an unknown format version is left alone, with an error naming the version', async () => {
-    const store = newStore('table');
-    const app = newApp(store);
-    const logger = captureLogger();
-    const oid = newId();
-    const claims = { oid, tid: app.tenantId };
-    const assertion = await authority.callerToken(app, oid);
-    const first = await app.tokens.acquireTokenOnBehalfOf({ caller: claims, assertion, scopes: GRAPH }, { logger });
-    const stored = (await store.read(first.partitionKey))!;
-    const newer = Buffer.from(Buffer.from(stored.data).map((byte, i) => (i === 3 ? 2 : byte)));
-    const etag = await store.write(first.partitionKey, newer, { ifMatch: stored.etag });
-
-    const second = await app.tokens.acquireTokenOnBehalfOf({ caller: claims, assertion, scopes: GRAPH }, { logger });
-    expect(second.result.accessToken).toBeTruthy();
-    expect(second.stats).toMatchObject({ writes: 0, foreign: true });
-    expect(logger.lines.find((l) => l.startsWith('error:') && l.includes(first.partitionKey))).toMatch(/version 2/);
-    const after = (await store.read(first.partitionKey))!;
-    expect(after.etag).toBe(etag);
-    expect(Buffer.from(after.data).equals(newer)).toBe(true);
   });
 
   it('a document whose key id byte was changed reads as a key not in the ring, and is left alone too', async () => {
