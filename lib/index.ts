@@ -80,7 +80,7 @@ export {
 } from './auth/bearer.js';
 
 // Errors and what to do about them.
-export { TokenCacheError, hasErrorCode, type TokenCacheErrorCode } from './errors.js';
+export { TokenCacheError, PartitionNotSavedError, hasErrorCode, type TokenCacheErrorCode } from './errors.js';
 export { classifyTokenError, type TokenFailure } from './auth/token-errors.js';
 
 // Logging and telemetry.

@@ -11,9 +11,11 @@ import {
   jsonEqual,
 } from './document.js';
 import { open, seal } from './envelope.js';
+import { hasErrorCode } from '../errors.js';
 import type { KeyRing } from './keyring.js';
 import type { L1Cache } from './l1.js';
 import { mergeDocuments, pruneDocument, stampChanges } from './merge.js';
+import { assertionHashOf, visibleEntries, withHiddenEntries } from './obo.js';
 import { type CacheStats, emptyStats } from './stats.js';
 import { type CacheStore, type StoredDocument, StoreError } from '../stores/store.js';
 
@@ -44,8 +46,19 @@ interface Loaded {
   etag: string | undefined;
   /** The document was sealed with an older key of the ring: rewrite it under the current key on this invocation. */
   rewrite: boolean;
-  /** The store could not be read: behave as an empty cache and do not write. */
+  /**
+   * The store could not be read, or holds a document this instance cannot open and must not replace (see
+   * `CacheStats.foreign`): behave as an empty cache and do not write.
+   */
   unavailable: boolean;
+}
+
+interface Read {
+  doc: CacheDocument;
+  etag: string | undefined;
+  rewrite: boolean;
+  /** Sealed under a key id the ring lacks, or in an unknown format version: not ours to replace. */
+  foreign?: boolean;
 }
 
 /**
@@ -58,7 +71,11 @@ export class PartitionCachePlugin implements ICachePlugin {
   readonly partitionKey: string;
   private readonly options: PartitionCachePluginOptions;
   private loading: Promise<Loaded> | undefined;
+  private loaded: Loaded | undefined;
   private deserialized = false;
+  /** The invocation's incoming token (on-behalf-of): MSAL is shown only its access tokens. See obo.ts. */
+  private ownAssertionHash: string | undefined;
+  private unsaved = false;
 
   constructor(options: PartitionCachePluginOptions) {
     this.options = options;
@@ -71,24 +88,57 @@ export class PartitionCachePlugin implements ICachePlugin {
 
   /**
    * Loads the partition into MSAL's in-memory cache now (once per invocation). For flows that look up the cache
-   * without calling the plugin first (msal-node's on-behalf-of).
+   * without calling the plugin first (msal-node's on-behalf-of): pass the incoming token as `oboAssertion`, so MSAL
+   * is shown the access tokens of that token only (other flows see none of the on-behalf-of ones; see obo.ts).
    */
-  async preload(tokenCache: ISerializableTokenCache): Promise<void> {
+  async preload(tokenCache: ISerializableTokenCache, options: { readonly oboAssertion?: string } = {}): Promise<void> {
+    if (options.oboAssertion !== undefined && !this.deserialized) {
+      this.ownAssertionHash = assertionHashOf(options.oboAssertion);
+    }
     const loaded = await this.load();
     if (this.deserialized) return;
     this.deserialized = true;
-    if (Object.keys(loaded.doc.msal).length > 0) tokenCache.deserialize(JSON.stringify(loaded.doc.msal));
+    const visible = visibleEntries(loaded.doc.msal, this.ownAssertionHash);
+    if (Object.keys(visible).length > 0) tokenCache.deserialize(JSON.stringify(visible));
   }
 
   async afterCacheAccess(context: TokenCacheContext): Promise<void> {
     const loaded = await this.load();
     if (!context.cacheHasChanged && !loaded.rewrite) return;
-    if (loaded.unavailable) return;
     const msal: unknown = JSON.parse(context.tokenCache.serialize());
     if (!isObject(msal)) return;
-    if (!loaded.rewrite && jsonEqual(loaded.doc.msal, msal)) return;
-    const merged = await this.save(loaded, stampChanges(loaded.doc, msal, this.now()));
-    if (merged) context.tokenCache.deserialize(JSON.stringify(merged.msal));
+    const combined = withHiddenEntries(msal, loaded.doc.msal, this.ownAssertionHash);
+    if (!loaded.rewrite && jsonEqual(loaded.doc.msal, combined)) return;
+    if (loaded.unavailable) {
+      this.unsaved = true;
+      return;
+    }
+    const merged = await this.save(loaded, stampChanges(loaded.doc, combined, this.now()));
+    if (merged) context.tokenCache.deserialize(JSON.stringify(visibleEntries(merged.msal, this.ownAssertionHash)));
+  }
+
+  /**
+   * Call after the flow: a document read under an older key of the ring that no write has replaced yet (a cache
+   * hit — msal-node's on-behalf-of calls no plugin hook on one) is rewritten under the current key now, as it is:
+   * one conditional write, during a rotation only.
+   */
+  async settle(): Promise<void> {
+    if (!this.loading) return;
+    const loaded = await this.loading;
+    if (loaded.rewrite && !loaded.unavailable) await this.save(loaded, loaded.doc);
+  }
+
+  /**
+   * The partition could not be read this invocation (the store failed or timed out), or holds a document this
+   * instance must not replace (`stats.foreign`): an empty cache here says nothing about the user.
+   */
+  get unavailable(): boolean {
+    return this.loaded?.unavailable ?? false;
+  }
+
+  /** False when a change this invocation made to the cache did not reach the store (the write failed or was skipped). */
+  get saved(): boolean {
+    return !this.unsaved;
   }
 
   /**
@@ -97,7 +147,10 @@ export class PartitionCachePlugin implements ICachePlugin {
    */
   async importEntries(msal: JsonObject): Promise<void> {
     const loaded = await this.load();
-    if (loaded.unavailable) return;
+    if (loaded.unavailable) {
+      this.unsaved = true;
+      return;
+    }
     const combined: JsonObject = { ...loaded.doc.msal };
     for (const [section, entries] of Object.entries(msal)) {
       const existing = combined[section];
@@ -121,13 +174,14 @@ export class PartitionCachePlugin implements ICachePlugin {
   /** Loads the partition (at most one store read per invocation). */
   load(): Promise<Loaded> {
     this.loading ??= this.initialRead().then(
-      ({ doc, etag, rewrite }) => ({ doc, etag, rewrite, unavailable: false }),
-      (error: unknown) => {
+      ({ doc, etag, rewrite, foreign }): Loaded =>
+        (this.loaded = { doc, etag, rewrite, unavailable: foreign ?? false }),
+      (error: unknown): Loaded => {
         this.stats.failures++;
         this.options.logger.warn(
           `token cache: store read failed for partition ${this.partitionKey}; continuing without the cache: ${describeError(error)}`,
         );
-        return { doc: EMPTY_DOCUMENT, etag: undefined, rewrite: false, unavailable: true };
+        return (this.loaded = { doc: EMPTY_DOCUMENT, etag: undefined, rewrite: false, unavailable: true });
       },
     );
     return this.loading;
@@ -146,11 +200,13 @@ export class PartitionCachePlugin implements ICachePlugin {
         loaded.etag = await this.write(toWrite, loaded.etag);
         loaded.doc = toWrite;
         loaded.rewrite = false;
+        this.unsaved = false;
         this.options.l1?.set(this.partitionKey, toWrite, loaded.etag);
         return merged ? toWrite : undefined;
       } catch (error) {
         this.options.l1?.drop(this.partitionKey);
         if (!(error instanceof StoreError) || error.code !== 'store_conflict') {
+          this.unsaved = true;
           this.stats.failures++;
           const level = error instanceof StoreError && error.code === 'store_too_large' ? 'error' : 'warn';
           this.options.logger[level](
@@ -162,14 +218,21 @@ export class PartitionCachePlugin implements ICachePlugin {
         if (attempt === attempts) break;
         // Full jitter: contending writers spread out instead of colliding again in lock-step.
         await sleep(Math.random() * Math.min(1000, 10 * 2 ** attempt));
-        let theirs: { doc: CacheDocument; etag: string | undefined };
+        let theirs: Read;
         try {
           theirs = await this.readDocument();
         } catch (readError) {
+          this.unsaved = true;
           this.stats.failures++;
           this.options.logger.warn(
             `token cache: re-read after a write conflict failed for partition ${this.partitionKey}: ${describeError(readError)}`,
           );
+          return undefined;
+        }
+        if (theirs.foreign) {
+          // Another instance, with a newer key ring, wrote it meanwhile: not ours to replace.
+          loaded.unavailable = true;
+          this.unsaved = true;
           return undefined;
         }
         ours = mergeDocuments(loaded.doc, ours, theirs.doc);
@@ -178,6 +241,7 @@ export class PartitionCachePlugin implements ICachePlugin {
         merged = true;
       }
     }
+    this.unsaved = true;
     this.options.logger.warn(
       `token cache: gave up writing partition ${this.partitionKey} after ${attempts} conflicting attempts; the token is still returned`,
     );
@@ -188,7 +252,7 @@ export class PartitionCachePlugin implements ICachePlugin {
    * The invocation's first read. With an L1 tier: a store that can read conditionally is asked whether the L1
    * entry is still current (and nothing is decrypted when it is); with any other store a fresh entry is used as is.
    */
-  private async initialRead(): Promise<{ doc: CacheDocument; etag: string | undefined; rewrite: boolean }> {
+  private async initialRead(): Promise<Read> {
     const { l1, store } = this.options;
     const cached = l1?.peek(this.partitionKey);
     if (l1 && cached) {
@@ -218,17 +282,17 @@ export class PartitionCachePlugin implements ICachePlugin {
     return read;
   }
 
-  private remember(read: { doc: CacheDocument; etag: string | undefined; rewrite: boolean }): void {
+  private remember(read: Read): void {
     if (!this.options.l1) return;
-    if (read.etag !== undefined && !read.rewrite && !this.stats.discarded) {
+    if (read.etag !== undefined && !read.rewrite && !this.stats.discarded && !read.foreign) {
       this.options.l1.set(this.partitionKey, read.doc, read.etag);
     } else {
       this.options.l1.drop(this.partitionKey);
     }
   }
 
-  /** One store read, opened and parsed. An unusable document is logged and treated as empty (overwritten later). */
-  private async readDocument(): Promise<{ doc: CacheDocument; etag: string | undefined; rewrite: boolean }> {
+  /** One store read, opened and parsed. An unusable document is logged and treated as empty (see openDocument). */
+  private async readDocument(): Promise<Read> {
     const started = performance.now();
     const stored = await this.options.store.read(this.partitionKey).finally(() => {
       this.stats.storeMs += performance.now() - started;
@@ -238,12 +302,31 @@ export class PartitionCachePlugin implements ICachePlugin {
     return this.openDocument(stored);
   }
 
-  private openDocument(stored: StoredDocument): { doc: CacheDocument; etag: string | undefined; rewrite: boolean } {
+  /**
+   * A document that fails to open under a key we hold (tampered, truncated, copied from another partition) is
+   * treated as empty and replaced by the next write. One sealed under a key id the ring lacks, or in an unknown
+   * format version, was written by an instance with a newer key ring or library (a rolling rotation or upgrade):
+   * it is left alone and the invocation goes on as with an unreadable store.
+   *
+   * A document whose key-id bytes were tampered with also reads as "key not in the ring" and is left alone: no key
+   * can tell it from a newer instance's document. That is acceptable: only someone who can already write (and so
+   * delete) the partition can do it, it discloses nothing and makes us accept nothing — the cost is that partition's
+   * cache (served from the identity provider, sign-ins there not saved) until it expires or is removed (sign-out,
+   * `removePartition`), with an error naming the unknown key id at every access for an operator to act on.
+   */
+  private openDocument(stored: StoredDocument): Read {
     this.stats.bytesRead += stored.data.byteLength;
     try {
       const { plaintext, keyId } = open(this.options.keyRing, this.partitionKey, stored.data);
       return { doc: decodeDocument(plaintext), etag: stored.etag, rewrite: keyId !== this.options.keyRing.current.id };
     } catch (error) {
+      if (hasErrorCode(error, 'key_not_in_ring') || hasErrorCode(error, 'unknown_format_version')) {
+        this.stats.foreign = true;
+        this.options.logger.error(
+          `token cache: stored document for partition ${this.partitionKey} was written by an instance with a newer key ring or library; left as it is, served without the cache (add the key to this instance's ring): ${describeError(error)}`,
+        );
+        return { doc: EMPTY_DOCUMENT, etag: stored.etag, rewrite: false, foreign: true };
+      }
       this.stats.discarded = true;
       this.options.logger.warn(
         `token cache: stored document for partition ${this.partitionKey} is unusable and will be replaced: ${describeError(error)}`,

@@ -10,8 +10,18 @@ export interface CacheStats {
   failures: number;
   /** The document came from the L1 tier (fresh, or confirmed unchanged by a conditional read): no decryption. */
   l1Hits: number;
-  /** The stored document could not be opened (corrupt, foreign, unknown key or version) and was treated as empty. */
+  /**
+   * The stored document failed to open under a key of the ring (tampered, truncated, copied from another partition):
+   * it was treated as empty and is replaced by the next write.
+   */
   discarded: boolean;
+  /**
+   * The stored document is sealed under a key id the ring lacks, or in a format version this library does not know —
+   * written by an instance with a newer key ring or library. It is not ours to replace: the invocation went on as
+   * with an unreadable store (served from the identity provider, nothing written) and logged an error naming the key
+   * id or version.
+   */
+  foreign: boolean;
   bytesRead: number;
   bytesWritten: number;
   /** Wall-clock milliseconds spent waiting for the store. */
@@ -26,6 +36,7 @@ export function emptyStats(): CacheStats {
     failures: 0,
     l1Hits: 0,
     discarded: false,
+    foreign: false,
     bytesRead: 0,
     bytesWritten: 0,
     storeMs: 0,
