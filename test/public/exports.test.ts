@@ -21,6 +21,7 @@ const EXERCISED = [
   'DEFAULT_SWEEP_BUDGET',
   'DEFAULT_TABLE_NAME',
   'MAX_OBO_TOKENS_PER_TARGET',
+  'PartitionNotSavedError',
   'PartitionedTokenCache',
   'StoreConflictError',
   'StoreError',

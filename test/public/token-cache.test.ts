@@ -6,7 +6,9 @@ import {
   DEFAULT_CACHE_LIFETIME_MS,
   DEFAULT_MAX_WRITE_ATTEMPTS,
   MAX_OBO_TOKENS_PER_TARGET,
+  PartitionNotSavedError,
   PartitionedTokenCache,
+  StoreError,
   TOKEN_TELEMETRY_PREFIX,
   TokenCacheError,
   appPartitionKey,
@@ -101,6 +103,26 @@ describe('PartitionedTokenCache', () => {
       code: 'account_not_cached',
     });
     expect(await tokens.removePartition(signedIn.partitionKey)).toBe(false);
+  });
+
+  it('sign-in into a store that cannot be written: PartitionNotSavedError carrying the redeemed result', async () => {
+    const inner = createMemoryStore();
+    // A store of your own whose writes fail (the way an outage looks to the library).
+    const readOnly: CacheStore = {
+      ...inner,
+      read: (key) => inner.read(key),
+      list: (o) => inner.list(o),
+      write: () => Promise.reject(new StoreError('store_unavailable', 'writes are down')),
+    };
+    const { options: o } = options(readOnly);
+    const tokens = new PartitionedTokenCache(o);
+    const failure = await signInWithLoginHint(tokens, stack().authority.ca, `ro-${newId()}@contoso.test`, GRAPH).catch(
+      (e: unknown) => e,
+    );
+    expect(failure).toBeInstanceOf(PartitionNotSavedError);
+    expect(failure).toMatchObject({ code: 'partition_not_saved', outcome: { saved: false } });
+    expect((failure as PartitionNotSavedError).outcome.result.account?.homeAccountId).toBeTruthy();
+    expect(await inner.list()).toMatchObject({ entries: [] });
   });
 
   it('getLogoutUrl: the end-session endpoint with the return address', async () => {
