@@ -5,13 +5,14 @@
  * concurrency growth daemon coldStart tier httpLoad peer latency. `--quick` scales everything down (development).
  * See BENCHMARKS.md for what each scenario measures and the latest figures.
  */
+import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { baselineScenario, type BaselineFigures } from './scenarios/baseline.js';
 import { coldStartScenario } from './scenarios/cold-start.js';
 import { concurrencyScenario, measureConcurrency, type ConcurrencyFigures } from './scenarios/concurrency.js';
 import { cpuScenario, type CpuFigures } from './scenarios/cpu.js';
 import { daemonScenario, measureDaemon, type DaemonFigures } from './scenarios/daemon.js';
-import { growthScenario, measureGrowth, type GrowthFigures } from './scenarios/growth.js';
+import { COSMOS_304, growthScenario, measureGrowth, type GrowthFigures } from './scenarios/growth.js';
 import { httpLoadScenario } from './scenarios/http-load.js';
 import { LATENCIES_MS, latencyScenario, measureLatency, type LatencyFigures } from './scenarios/latency.js';
 import { peerScenario } from './scenarios/peer.js';
@@ -36,6 +37,8 @@ const DEFAULT_TABLE_DAEMON_USERS = 2_000;
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
+/** `--json-file=path`: the JSON as well, written to a file, from the same run as the tables printed. */
+const jsonFile = args.find((a) => a.startsWith('--json-file='))?.slice('--json-file='.length);
 const only = args
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
@@ -114,6 +117,12 @@ async function scenarios(stack: BenchStack): Promise<ScenarioResult[]> {
     for (const kind of stores) {
       figures.push(...(await step(`5a growth, ${kind}`, () => measureGrowth(stack, kind))));
     }
+    const newStore = await stack.cosmosBehindStandIn();
+    figures.push(
+      ...(await step(`5a growth, cosmos via ${COSMOS_304}`, () =>
+        measureGrowth(stack, 'cosmos', { label: COSMOS_304, newStore }),
+      )),
+    );
     results.push(growthScenario(figures));
   }
   if (wanted('tier')) {
@@ -187,21 +196,21 @@ async function main(): Promise<void> {
     'latency',
   ];
   results.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
+  const jsonText = `${JSON.stringify(
+    {
+      measuredOn: { machine: MACHINE, emulators: EMULATORS, loadAverage: { start: loadAtStart, end: loadavg() } },
+      quick: QUICK,
+      startedAt: new Date(Date.now() - seconds * 1000).toISOString(),
+      seconds,
+      scenarios: Object.fromEntries(results.map((r) => [r.id, r.skipped ? { skipped: r.skipped } : r.figures])),
+      goals: results.flatMap((r) => r.goals),
+    },
+    null,
+    2,
+  )}\n`;
+  if (jsonFile) writeFileSync(jsonFile, jsonText);
   if (json) {
-    process.stdout.write(
-      `${JSON.stringify(
-        {
-          measuredOn: { machine: MACHINE, emulators: EMULATORS, loadAverage: { start: loadAtStart, end: loadavg() } },
-          quick: QUICK,
-          startedAt: new Date(Date.now() - seconds * 1000).toISOString(),
-          seconds,
-          scenarios: Object.fromEntries(results.map((r) => [r.id, r.skipped ? { skipped: r.skipped } : r.figures])),
-          goals: results.flatMap((r) => r.goals),
-        },
-        null,
-        2,
-      )}\n`,
-    );
+    process.stdout.write(jsonText);
   } else {
     const header = [
       `## Results (${new Date().toISOString().slice(0, 10)}, ${seconds} s)${QUICK ? ' — QUICK RUN (--quick): scaled down, not for publishing' : ''}`,

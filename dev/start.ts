@@ -52,6 +52,7 @@ async function startEmbedded(): Promise<() => Promise<void>> {
     port: PORTS.downstream,
     jwks: authority.jwks,
     issuers: (iss) => iss.startsWith(`${authority.url}/`),
+    criticalEvents: authority.cae,
     audience: ['https://graph.microsoft.com'],
   });
   const caPath = join(LOCAL, 'authority-ca.pem');
@@ -68,6 +69,7 @@ async function startEmbedded(): Promise<() => Promise<void>> {
   Object.assign(process.env, settings);
   console.log(`Embedded defaults (no AUTH_TENANT_ID configured):
   local authority     ${authority.url} (sign-in pages at ${authority.browserUrl ?? authority.url})
+  revoke a session    ${authority.sessionsUrl} (Continuous Access Evaluation: the downstream API then challenges)
   Azurite Table       ${table.url} (data in .local/azurite)
   downstream API      ${downstream.url}/v1.0/me`);
   return async () => {
@@ -88,7 +90,9 @@ async function main(): Promise<void> {
         `  ${r.name.padEnd(18)} ${(r.options.methods ?? ['GET', 'POST']).join(',').padEnd(5)} ${base}/api/${r.options.route ?? r.name}`,
       );
     } else {
-      console.log(`  ${r.name.padEnd(18)} timer "${r.options.schedule}"`);
+      console.log(
+        `  ${r.name.padEnd(18)} timer "${r.options.schedule}" — run now: curl -X POST ${base}/admin/functions/${r.name}`,
+      );
     }
   }
   console.log(`\nOpen ${base}/api/home to sign in. Ctrl+C stops.`);

@@ -1,3 +1,5 @@
+import type { TokenOutcome } from './token-cache.js';
+
 /**
  * Every error the library throws is a {@link TokenCacheError} with a stable `code`: callers branch on the code,
  * never on the message, which is for people (it names partitions, sizes and limits, never a token or a key).
@@ -25,8 +27,14 @@ export type TokenCacheErrorCode =
   | 'invalid_key_ring'
   /** The user's partition holds no account for the requested home account id: the user must sign in. */
   | 'account_not_cached'
-  /** The user's partition could not be read now: retry later; it says nothing about the user. */
+  /**
+   * The user's partition could not be read now (the store failed or timed out), or holds a document this instance
+   * cannot open and must not replace (sealed under a key id its ring lacks, or a newer format): retry later; it says
+   * nothing about the user.
+   */
   | 'partition_unavailable'
+  /** A sign-in was redeemed but its tokens could not be written to the user's partition: sign in again later. */
+  | 'partition_not_saved'
   /** A bearer token is missing, malformed, expired, for another audience, tenant or issuer. */
   | 'bearer_invalid'
   /** A valid bearer token lacks a required scope. */
@@ -50,6 +58,25 @@ export class TokenCacheError extends Error {
     super(message, options);
     this.name = 'TokenCacheError';
     this.code = code;
+  }
+}
+
+/**
+ * `acquireTokenByCode` redeemed the code but could not write the tokens to the user's partition (store failure, or a
+ * partition this instance must not replace): the sign-in is not kept, so the person has to sign in again. Code
+ * `partition_not_saved`; `outcome` is the redemption's result (`saved: false`) for callers that can use the token
+ * once anyway.
+ */
+export class PartitionNotSavedError extends TokenCacheError {
+  readonly outcome: TokenOutcome;
+
+  constructor(outcome: TokenOutcome) {
+    super(
+      'partition_not_saved',
+      `the sign-in was redeemed but partition ${outcome.partitionKey} could not be written: sign in again later`,
+    );
+    this.name = 'PartitionNotSavedError';
+    this.outcome = outcome;
   }
 }
 

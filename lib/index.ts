@@ -43,6 +43,7 @@ export {
   type ListEntry,
   type ListPage,
   type StoreErrorCode,
+  type StoreCredential,
 } from './stores/store.js';
 export { createMemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export {
@@ -57,6 +58,7 @@ export {
   DEFAULT_COSMOS_CONTAINER_ID,
   COSMOS_MAX_ITEM_BYTES,
   type CosmosStoreOptions,
+  type CosmosConnectionPolicy,
 } from './stores/cosmos.js';
 export {
   createRedisStore,
@@ -78,7 +80,7 @@ export {
 } from './auth/bearer.js';
 
 // Errors and what to do about them.
-export { TokenCacheError, hasErrorCode, type TokenCacheErrorCode } from './errors.js';
+export { TokenCacheError, PartitionNotSavedError, hasErrorCode, type TokenCacheErrorCode } from './errors.js';
 export { classifyTokenError, type TokenFailure } from './auth/token-errors.js';
 
 // Logging and telemetry.

@@ -6,6 +6,8 @@ export interface TokenTelemetry {
   readonly operation: string;
   readonly partitionKey: string;
   readonly fromCache: boolean | undefined;
+  /** Every change the invocation made reached the store (false: the token was returned, the partition not updated). */
+  readonly saved: boolean | undefined;
   readonly stats: CacheStats;
   /** `ok`, or a failure code. */
   readonly outcome: string;
@@ -20,6 +22,7 @@ export function logTokenTelemetry(logger: TokenCacheLogger, telemetry: TokenTele
       op: telemetry.operation,
       partition: telemetry.partitionKey,
       fromCache: telemetry.fromCache,
+      saved: telemetry.saved,
       outcome: telemetry.outcome,
       reads: stats.reads,
       writes: stats.writes,
@@ -28,6 +31,7 @@ export function logTokenTelemetry(logger: TokenCacheLogger, telemetry: TokenTele
       failures: stats.failures,
       tierHits: stats.tierHits,
       discarded: stats.discarded,
+      foreign: stats.foreign,
       bytesRead: stats.bytesRead,
       bytesWritten: stats.bytesWritten,
       storeMs: Math.round(stats.storeMs * 100) / 100,

@@ -6,17 +6,17 @@ import type {
   ConfidentialClientApplication,
   INetworkModule,
 } from '@azure/msal-node';
-import { createHash } from 'node:crypto';
 import { ClientFactory, type ClientCredential } from './auth/clients.js';
 import { Coalescer } from './auth/coalesce.js';
 import { classifyTokenError } from './auth/token-errors.js';
 import { createNetworkClient } from './auth/network.js';
 import { isObject } from './cache/document.js';
+import { assertionHashOf } from './cache/obo.js';
 import type { KeyRing } from './cache/keyring.js';
 import { DEFAULT_WARM_TIER_BYTES, type WarmTierOptions, type WarmTierUsage } from './cache/warm-tier.js';
 import { appPartitionKey, partitionKeyOfAccount, userPartitionKey } from './cache/partitions.js';
 import { type CacheStats, emptyStats } from './cache/stats.js';
-import { TokenCacheError } from './errors.js';
+import { PartitionNotSavedError, TokenCacheError } from './errors.js';
 import type { TokenCacheLogger } from './log.js';
 import type { CacheStore } from './stores/store.js';
 import { logTokenTelemetry } from './telemetry.js';
@@ -112,6 +112,14 @@ export interface TokenOutcome {
   readonly stats: CacheStats;
   /** The result of an identical concurrent acquisition in this process was shared. */
   readonly joined: boolean;
+  /**
+   * Every change to the partition reached the store (true as well when there was nothing to write). False when the
+   * token came from the identity provider but could not be kept: the store failed or timed out, the write gave up
+   * on a contended partition, or the partition holds a document this instance must not replace
+   * (`stats.foreign`). The token is valid either way; the next call asks the identity provider again.
+   * `acquireTokenByCode` throws {@link PartitionNotSavedError} instead of answering `false`.
+   */
+  readonly saved: boolean;
 }
 
 /** The validated identity of a web API's caller: `oid` and `tid` of its access token. */
@@ -128,9 +136,16 @@ export interface PartitionClient {
   readonly stats: CacheStats;
   /**
    * Loads the partition into the client's cache now (once). Needed before flows that look up the cache without
-   * calling the plugin first, such as msal-node's `acquireTokenOnBehalfOf`.
+   * calling the plugin first, such as msal-node's `acquireTokenOnBehalfOf` — pass its incoming token as
+   * `oboAssertion`: the client is shown the on-behalf-of access tokens of that token only (without it, none of them),
+   * and the others are kept in the partition.
    */
-  readonly load: () => Promise<void>;
+  readonly load: (options?: { readonly oboAssertion?: string }) => Promise<void>;
+  /**
+   * The partition could not be read (the store failed or timed out), or holds a document this instance must not
+   * replace: an empty cache then says nothing about the user. Known after the first load.
+   */
+  readonly unavailable: boolean;
 }
 
 /**
@@ -254,18 +269,19 @@ export class PartitionedTokenCache {
     options: InvocationOptions = {},
   ): Promise<TokenOutcome> {
     const partitionKey = userPartitionKey(request.caller);
-    const assertionHash = createHash('sha256').update(request.assertion).digest('base64url');
-    const key = [assertionHash, scopeKey(request.scopes)];
+    const key = [assertionHashOf(request.assertion), scopeKey(request.scopes)];
     return this.acquire('on_behalf_of', partitionKey, key, options, async ({ client, load }) => {
       // msal-node's OBO looks its cache up without calling the plugin first: load the partition before the call.
-      await load();
+      await load({ oboAssertion: request.assertion });
       return client.acquireTokenOnBehalfOf({ oboAssertion: request.assertion, scopes: [...request.scopes] });
     });
   }
 
   /**
    * A token for a signed-in user from their partition (`homeAccountId`), refreshed with the cached refresh token
-   * when needed. Throws code `account_not_cached` when the partition holds no such account.
+   * when needed. Throws code `account_not_cached` when the partition was read and holds no such account (the user
+   * must sign in), and code `partition_unavailable` when it could not be read now (retry later: it says nothing about
+   * the user).
    *
    * @example
    * ```ts
@@ -282,11 +298,17 @@ export class PartitionedTokenCache {
     const partitionKey = partitionKeyOfAccount(request.homeAccountId);
     const forceRefresh = request.forceRefresh ?? false;
     const key = [scopeKey(request.scopes), String(forceRefresh)];
-    return this.acquire('silent', partitionKey, key, options, async ({ client }) => {
+    return this.acquire('silent', partitionKey, key, options, async ({ client, unavailable }) => {
       // Partition keys are lower-cased; account ids from the authority may not be.
       const wanted = request.homeAccountId.toLowerCase();
       const accounts = await client.getTokenCache().getAllAccounts();
       const account = accounts.find((a) => a.homeAccountId.toLowerCase() === wanted);
+      if (!account && unavailable()) {
+        throw new TokenCacheError(
+          'partition_unavailable',
+          `partition ${partitionKey} could not be read now (see the warning or error before): retry later`,
+        );
+      }
       if (!account) {
         throw new TokenCacheError(
           'account_not_cached',
@@ -312,7 +334,9 @@ export class PartitionedTokenCache {
 
   /**
    * Redeems a sign-in's authorization code and writes the tokens to the partition of the account the authority
-   * answered with (its homeAccountId): one store read and one conditional write.
+   * answered with (its homeAccountId): one store read and one conditional write. Throws
+   * {@link PartitionNotSavedError} (code `partition_not_saved`, carrying the outcome) when the tokens could not be
+   * written: a sign-in that is not kept is not complete, the person has to sign in again.
    *
    * @example
    * ```ts
@@ -328,21 +352,25 @@ export class PartitionedTokenCache {
   ): Promise<TokenOutcome> {
     const logger = options.logger ?? this.logger;
     const operation = options.operation ?? 'code';
+    let partitionKey: string | undefined;
+    let stats = emptyStats();
     try {
       throwIfAborted(options.abortSignal);
       const client = await this.factory.withoutPersistence(logger);
       const result = await abortable(client.acquireTokenByCode(request, options.authCodePayload), options.abortSignal);
       const homeAccountId = result?.account?.homeAccountId;
       if (!result || !homeAccountId) throw new TokenCacheError('no_token', 'the code redemption returned no account');
-      const partitionKey = partitionKeyOfAccount(homeAccountId);
+      partitionKey = partitionKeyOfAccount(homeAccountId);
       const plugin = this.factory.plugin(partitionKey, logger);
+      stats = plugin.stats;
       const entries: unknown = JSON.parse(client.getTokenCache().serialize());
       if (isObject(entries)) await abortable(plugin.importEntries(entries), options.abortSignal);
-      const outcome = { result, partitionKey, stats: plugin.stats, joined: false };
+      const outcome = { result, partitionKey, stats, joined: false, saved: plugin.saved };
+      if (!outcome.saved) throw new PartitionNotSavedError(outcome);
       this.report(logger, operation, outcome, 'ok');
       return outcome;
     } catch (error) {
-      this.reportFailure(logger, operation, undefined, emptyStats(), error);
+      this.reportFailure(logger, operation, partitionKey, stats, error);
       throw error;
     }
   }
@@ -379,7 +407,10 @@ export class PartitionedTokenCache {
       client,
       partitionKey,
       stats: plugin.stats,
-      load: () => plugin.preload(client.getTokenCache()),
+      load: (loadOptions) => plugin.preload(client.getTokenCache(), loadOptions),
+      get unavailable() {
+        return plugin.unavailable;
+      },
     };
   }
 
@@ -431,13 +462,25 @@ export class PartitionedTokenCache {
         const bound = await this.factory.forPartition(partitionKey, logger);
         const { client, plugin } = bound;
         stats = plugin.stats;
-        const result = await work({ client, load: () => plugin.preload(client.getTokenCache()) });
+        const result = await work({
+          client,
+          load: (loadOptions) => plugin.preload(client.getTokenCache(), loadOptions),
+          unavailable: () => plugin.unavailable,
+        });
         if (!result) throw new TokenCacheError('no_token', `${flow} returned no token`);
+        await plugin.settle();
+        const saved = plugin.saved;
         this.factory.release(bound);
-        return { result, stats };
+        return { result, stats, saved };
       });
       const { value, joined } = await abortable(run, options.abortSignal);
-      const outcome = { result: value.result, partitionKey, stats: joined ? emptyStats() : value.stats, joined };
+      const outcome = {
+        result: value.result,
+        partitionKey,
+        stats: joined ? emptyStats() : value.stats,
+        joined,
+        saved: value.saved,
+      };
       this.report(logger, operation, outcome, 'ok');
       return outcome;
     } catch (error) {
@@ -452,6 +495,7 @@ export class PartitionedTokenCache {
       operation,
       partitionKey: outcome.partitionKey,
       fromCache: outcome.result.fromCache,
+      saved: outcome.saved,
       stats: outcome.stats,
       outcome: result,
     });
@@ -469,6 +513,7 @@ export class PartitionedTokenCache {
       operation,
       partitionKey: partitionKey ?? '',
       fromCache: undefined,
+      saved: undefined,
       stats,
       outcome: classifyTokenError(error).code,
     });
@@ -478,12 +523,14 @@ export class PartitionedTokenCache {
 interface Acquired {
   readonly result: AuthenticationResult;
   readonly stats: CacheStats;
+  readonly saved: boolean;
 }
 
-/** The invocation's MSAL client and the load of its partition. */
+/** The invocation's MSAL client, the load of its partition, and whether that partition could be read. */
 interface BoundClient {
   readonly client: ConfidentialClientApplication;
-  readonly load: () => Promise<void>;
+  readonly load: PartitionClient['load'];
+  readonly unavailable: () => boolean;
 }
 
 function warmTierBytes(options: WarmTierOptions | undefined): number {

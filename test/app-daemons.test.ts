@@ -106,3 +106,25 @@ describe('user daemon (timer)', () => {
     expect(third.cursor).toBeUndefined();
   });
 });
+
+describe('POST /admin/functions/{name} on the local host (as Core Tools and Azure)', () => {
+  it('runs a timer function now: 202, then the run shows in the log', async () => {
+    app.logs.length = 0;
+    const response = await fetch(`${app.url}/admin/functions/appDaemon`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: '' }),
+    });
+    expect(response.status).toBe(202);
+    await expect.poll(() => app.logs.some((l) => l.includes('app daemon: ok')), { timeout: 10_000 }).toBe(true);
+  });
+
+  it('answers 404 for an unknown function, 400 for an HTTP function, 405 for GET', async () => {
+    const post = (name: string) => fetch(`${app.url}/admin/functions/${name}`, { method: 'POST' });
+    expect((await post('noSuchFunction')).status).toBe(404);
+    const http = await post('me');
+    expect(http.status).toBe(400);
+    expect(await http.text()).toMatch(/HTTP-triggered/);
+    expect((await fetch(`${app.url}/admin/functions/appDaemon`)).status).toBe(405);
+  });
+});

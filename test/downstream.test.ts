@@ -234,6 +234,19 @@ describe('downstream API /v1.0/me', () => {
     expect(authority.requests(clientId).byGrant).toEqual({ 'urn:ietf:params:oauth:grant-type:jwt-bearer': 4 });
   });
 
+  it("client credentials with msal-node: a cp1 app token is challenged after its service principal's event", async () => {
+    const app = msalApp(randomUUID(), randomUUID(), ['cp1']);
+    const scopes = ['api://downstream/.default'];
+    const first = (await app.acquireTokenByClientCredential({ scopes }))!;
+    const { oid, tid } = decodeJwt(first.accessToken) as { oid: string; tid: string };
+    authority.criticalEvent(oid, 'reissue', tid);
+    const claims = claimsFromChallenge((await me(first.accessToken)).challenge)!;
+    expect((await app.acquireTokenByClientCredential({ scopes }))!.accessToken).toBe(first.accessToken);
+    const renewed = (await app.acquireTokenByClientCredential({ scopes, claims }))!;
+    expect(renewed.accessToken).not.toBe(first.accessToken);
+    expect((await me(renewed.accessToken)).status).toBe(200);
+  });
+
   it('challenges nothing without a critical events feed', async () => {
     const tid = randomUUID();
     const oid = randomUUID();

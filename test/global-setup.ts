@@ -25,6 +25,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const downstream = await startDownstreamApi({
     jwks: authority.jwks,
     issuers: (iss) => iss.startsWith(`${authority.url}/`),
+    criticalEvents: authority.cae,
     audience: ['https://graph.microsoft.com', 'api://downstream'],
   });
   project.provide('stack', {

@@ -20,7 +20,7 @@ export interface UserDaemonResult {
   readonly succeeded: number;
   /** Users whose refresh was rejected: paused until they sign in again. */
   readonly paused: number;
-  /** Other failures (identity provider or downstream unavailable): retried next run. */
+  /** Other failures (identity provider, token store or downstream unavailable): retried next run. */
   readonly failed: number;
   /** Where the next run continues; undefined when this run reached the end of the list. */
   readonly cursor: string | undefined;
@@ -58,6 +58,9 @@ export async function runUserDaemon(
       counts.succeeded++;
     } catch (error) {
       const failure = classifyTokenError(error);
+      // Paused only when sign-in is needed: the identity provider rejected the refresh (invalid_grant, interaction
+      // required) or the partition was read and holds no account. A store that could not read the partition
+      // (`store_unavailable`) says nothing about the user: a failure for now, retried next run.
       if (failure.kind === 'interaction_required') {
         counts.paused++;
         context.warn(`user daemon: partition ${partitionKey} needs sign-in (${failure.code}); paused`);

@@ -2,7 +2,7 @@ import type { HttpResponseInit } from '@azure/functions';
 import { problem } from './responses.js';
 import type { TokenFailure } from '../../lib/index.js';
 
-/** How a web API answers when it cannot get a downstream token for its caller. */
+/** How a web API (and, but for interaction, the web app) answers when it cannot get a downstream token. */
 export function tokenFailureResponse(failure: TokenFailure): HttpResponseInit {
   switch (failure.kind) {
     case 'interaction_required': {
@@ -15,6 +15,10 @@ export function tokenFailureResponse(failure: TokenFailure): HttpResponseInit {
     }
     case 'authority_unavailable':
       return problem(503, 'identity_provider_unavailable', `the identity provider is unavailable (${failure.code})`, {
+        'retry-after': '5',
+      });
+    case 'store_unavailable':
+      return problem(503, 'store_unavailable', `the token cache is unavailable now; try again (${failure.code})`, {
         'retry-after': '5',
       });
     case 'rejected':

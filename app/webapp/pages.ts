@@ -3,6 +3,7 @@ import { classifyTokenError, describeError, partitionKeyOfAccount } from '../../
 import { backgroundStatus, disableBackground, enableBackground } from '../daemons/optin.js';
 import { DownstreamError, callDownstream } from '../downstream.js';
 import { escapeHtml, html, problem, redirect } from '../http/responses.js';
+import { tokenFailureResponse } from '../http/token-failure.js';
 import type { AppRuntime } from '../runtime.js';
 import { clearSessionCookie, sessionAccount, signInRedirect } from './signin.js';
 
@@ -50,12 +51,8 @@ export async function profile(
     const failure = classifyTokenError(error);
     context.warn(`profile: silent token failed: ${failure.kind} (${failure.code})`);
     if (failure.kind === 'interaction_required') return signInRedirect();
-    if (failure.kind === 'authority_unavailable') {
-      return problem(503, 'identity_provider_unavailable', 'the identity provider is unavailable', {
-        'retry-after': '5',
-      });
-    }
-    return problem(502, 'token_request_rejected', `the identity provider rejected the token request (${failure.code})`);
+    // Anything else is "not now" or a refused request: the session stays (503s carry Retry-After).
+    return tokenFailureResponse(failure);
   }
   let me: unknown;
   try {

@@ -111,6 +111,18 @@ export async function completeSignIn(
   } catch (error) {
     const failure = classifyTokenError(error);
     context.warn(`sign-in code redemption failed: ${describeError(error)}`);
+    if (failure.kind === 'store_unavailable') {
+      // The code was redeemed but the tokens are not kept: a session now would lead to "sign in again" later.
+      return {
+        ...problem(
+          503,
+          'sign_in_not_saved',
+          'you signed in, but your sign-in could not be saved just now; please sign in again in a moment',
+          { 'retry-after': '5' },
+        ),
+        cookies: [clearTransaction],
+      };
+    }
     if (failure.kind === 'authority_unavailable') {
       return {
         ...problem(503, 'identity_provider_unavailable', 'the identity provider is unavailable'),

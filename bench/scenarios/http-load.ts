@@ -168,6 +168,7 @@ export async function httpLoadScenario(stack: BenchStack): Promise<ScenarioResul
       'authority requests',
       'store reads per req. (first and warm calls mixed)',
       'store writes',
+      'warnings',
     ],
     rows: figures.map((f) => [
       f.on.store,
@@ -181,6 +182,7 @@ export async function httpLoadScenario(stack: BenchStack): Promise<ScenarioResul
       f.authorityRequests,
       f.storeReadsPerRequest,
       f.storeWrites,
+      f.hostLogProblems,
     ]),
     figures,
     goals,

@@ -32,7 +32,8 @@ import {
 import { createAppRuntime, type AppRuntime } from '../../app/runtime.js';
 import { parseSettings } from '../../app/settings.js';
 import { countingStore, type CountingStore } from '../../dev/counting-store.js';
-import { startTcpProxy, type TcpProxy } from '../../dev/proxy/tcp.js';
+import { startCosmosStandIn } from '../../dev/proxy/cosmos-standin.js';
+import { startTcpProxy } from '../../dev/proxy/tcp.js';
 import { PeerApp, storeCacheClient } from './peer.js';
 
 export type BenchStoreKind = 'memory' | 'table' | 'cosmos' | 'redis';
@@ -55,6 +56,12 @@ export interface BenchStack {
    * and a maker of fresh stores (as `newStore`) that reach the emulator through it.
    */
   storeBehindProxy(kind: 'table' | 'cosmos' | 'redis', eachWayMs: number): Promise<() => CountingStore>;
+  /**
+   * Stores reaching the Cosmos DB server through the Cosmos stand-in (dev/proxy/cosmos-standin.ts), which answers an
+   * If-None-Match point read of an unchanged item 304 without a body, as Azure Cosmos DB does (the server alone
+   * ignores If-None-Match).
+   */
+  cosmosBehindStandIn(): Promise<() => CountingStore>;
   /** The settings of an app with its own client id and tenant (what `npm start` sets, against this stack). */
   settings(overrides?: Record<string, string>): Record<string, string>;
   /**
@@ -115,6 +122,7 @@ export async function startBenchStack(): Promise<BenchStack> {
   const downstream = await startDownstreamApi({
     jwks: authority.jwks,
     issuers: (iss) => iss.startsWith(`${authority.url}/`),
+    criticalEvents: authority.cae,
     audience: ['https://graph.microsoft.com'],
   });
   const dir = mkdtempSync(join(tmpdir(), 'bench-'));
@@ -122,13 +130,13 @@ export async function startBenchStack(): Promise<BenchStack> {
   writeFileSync(caPath, authority.ca);
   const stores: CacheStore[] = [];
 
-  const proxies: TcpProxy[] = [];
+  const proxies: { close(): Promise<void> }[] = [];
   /** `via`: the emulator's address is replaced by this one (a proxy in front of it). */
-  const newStore = (kind: BenchStoreKind, via?: TcpProxy): CountingStore => {
+  const newStore = (kind: BenchStoreKind, via?: { readonly host: string; readonly port: number }): CountingStore => {
     const through = (url: string) => {
       if (!via) return url;
       const parsed = new URL(url);
-      parsed.host = via.address;
+      parsed.host = `${via.host}:${via.port}`;
       return parsed.toString().replace(/\/$/, '');
     };
     let store: CacheStore;
@@ -221,6 +229,11 @@ export async function startBenchStack(): Promise<BenchStack> {
       });
       proxies.push(proxy);
       return () => newStore(kind, proxy);
+    },
+    async cosmosBehindStandIn() {
+      const standIn = await startCosmosStandIn({ target: cosmos.endpoint });
+      proxies.push(standIn);
+      return () => newStore('cosmos', standIn);
     },
     settings,
     newApp,

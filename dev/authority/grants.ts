@@ -1,63 +1,23 @@
 import { createHash } from 'node:crypto';
-import { errors as joseErrors, type JWTPayload } from 'jose';
-import { mergeClaims, type ClaimsRequest } from './claims.js';
-import { reachSecond, type CriticalEvents } from './critical-events.js';
-import { invalidGrant, invalidRequest, missingParameter, OAuthError } from './errors.js';
-import { isGuid, tenantIdFor } from './ids.js';
-import type { DeviceCodeStore } from './device-codes.js';
-import type { SigningKey } from './keys.js';
-import { parseAppScope, parseUserScopes, splitScopes } from './scopes.js';
-import type { RefreshTokenRecord, RefreshTokenStore, RotationPolicy } from './refresh-tokens.js';
-import type { CodeStore, InteractionRequirements } from './state.js';
-import { issueAppToken, issueUserTokens, type TokenContext, type TokenResponse } from './tokens.js';
-import type { SignedInUser } from './users.js';
-
-export interface GrantDeps {
-  readonly baseUrl: string;
-  readonly key: SigningKey;
-  readonly tokens: TokenContext;
-  readonly codes: CodeStore;
-  readonly refreshTokens: RefreshTokenStore;
-  readonly interaction: InteractionRequirements;
-  readonly devices: DeviceCodeStore;
-  readonly criticalEvents: CriticalEvents;
-  readonly rotation: RotationPolicy;
-}
-
-export interface GrantRequest {
-  readonly form: URLSearchParams;
-  /** The tenant segment of the path. */
-  readonly tenant: string;
-  /** Already authenticated (a confidential client), or a public client: see `publicClient`. */
-  readonly clientId: string;
-  /**
-   * The request carried no client credential: a public client, which only the grants in `PUBLIC_CLIENT_GRANTS`
-   * accept (each checks what it redeems was issued to a public client).
-   */
-  readonly publicClient: boolean;
-  /** The request's `claims` parameter, parsed before anything is redeemed. */
-  readonly claims: ClaimsRequest;
-}
-
-/** What a grant decided; the token endpoint completes it with `completeGrant` right before it answers. */
-export interface GrantResult {
-  readonly response: TokenResponse;
-  readonly refreshToken?: PendingRefreshToken;
-}
-
-/** A refresh token to issue with the response (`offline_access` was asked for). */
-export interface PendingRefreshToken {
-  readonly clientId: string;
-  readonly user: SignedInUser;
-  readonly issuedBy: string;
-  readonly publicClient: boolean;
-  /** The refresh token this request redeemed, if any. */
-  readonly redeemed?: RefreshTokenRecord;
-  /** Strict rotation: the new refresh token supersedes every older one of the user and client. */
-  readonly supersedeOlder: boolean;
-}
-
-export type GrantHandler = (req: GrantRequest, deps: GrantDeps) => Promise<GrantResult>;
+import { mergeClaims } from './claims.js';
+import { reachSecond } from './critical-events.js';
+import { invalidGrant, invalidRequest, OAuthError } from './errors.js';
+import {
+  notBefore,
+  required,
+  requireNoInteraction,
+  revokedGrant,
+  userTokens,
+  type GrantDeps,
+  type GrantHandler,
+  type GrantRequest,
+  type GrantResult,
+} from './grant-common.js';
+import { appObjectId, tenantIdFor } from './ids.js';
+import { onBehalfOf } from './on-behalf-of.js';
+import type { RefreshTokenStore } from './refresh-tokens.js';
+import { parseAppScope } from './scopes.js';
+import { issueAppToken, type TokenResponse } from './tokens.js';
 
 /** RFC 8628's grant type, as Entra documents it. */
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -97,15 +57,10 @@ export function completeGrant(result: GrantResult, store: RefreshTokenStore): To
   return { ...result.response, refresh_token: refreshToken };
 }
 
-function required(form: URLSearchParams, name: string): string {
-  const value = form.get(name);
-  if (!value) throw missingParameter(name);
-  return value;
-}
-
 async function clientCredentials(req: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
   const resource = parseAppScope(required(req.form, 'scope'));
   const tid = tenantIdFor(req.tenant);
+  await reachSecond(notBefore(deps, appObjectId(req.clientId), tid, req.claims));
   return { response: await issueAppToken(deps.tokens, req.clientId, tid, resource, req.claims.cp1) };
 }
 
@@ -236,116 +191,4 @@ async function deviceCode(
       return userTokens(deps, { clientId, user: poll.user, scope, form, issuedBy, publicClient, claims: asked });
     }
   }
-}
-
-function revokedGrant(): OAuthError {
-  return invalidGrant(
-    50173,
-    'The provided grant has expired due to it being revoked, a fresh auth token is needed. ' +
-      'The user might have changed or reset their password.',
-    // Entra adds this sub-error; MSAL then raises InteractionRequiredAuthError and drops the refresh token.
-    { suberror: 'bad_token' },
-  );
-}
-
-async function onBehalfOf({ form, tenant, clientId, claims }: GrantRequest, deps: GrantDeps): Promise<GrantResult> {
-  const use = required(form, 'requested_token_use');
-  if (use !== 'on_behalf_of') {
-    throw invalidRequest(50027, `requested_token_use '${use}' is not supported; use 'on_behalf_of'.`);
-  }
-  const assertion = await verifyAssertion(required(form, 'assertion'), clientId, deps);
-  const assertionTid = typeof assertion.tid === 'string' ? assertion.tid.toLowerCase() : undefined;
-  const user: SignedInUser = {
-    oid: String(assertion.oid).toLowerCase(),
-    tid: isGuid(tenant) ? tenant.toLowerCase() : (assertionTid ?? tenantIdFor(tenant)),
-    name: typeof assertion.name === 'string' ? assertion.name : '',
-    username: typeof assertion.preferred_username === 'string' ? assertion.preferred_username : '',
-  };
-  // The session the assertion came from was revoked after it was issued: only a new sign-in gives a new one.
-  const revocation = deps.criticalEvents.latest(user.oid, user.tid, 'revoke_session');
-  if (revocation && (assertion.iat ?? 0) < revocation.at) throw revokedGrant();
-  requireNoInteraction(deps, user);
-  const scope = required(form, 'scope');
-  const issuedBy = 'on_behalf_of';
-  return userTokens(deps, { clientId, user, scope, form, issuedBy, publicClient: false, claims });
-}
-
-/** The incoming token of an OBO request: signed here, in date, for this client, and a user's. */
-async function verifyAssertion(assertion: string, clientId: string, deps: GrantDeps): Promise<JWTPayload> {
-  let claims: JWTPayload;
-  try {
-    claims = await deps.key.verify(assertion);
-  } catch (e) {
-    const outOfTime =
-      e instanceof joseErrors.JWTExpired || (e instanceof joseErrors.JWTClaimValidationFailed && e.claim === 'nbf');
-    if (outOfTime) throw invalidGrant(500133, 'Assertion is not within its valid time range.');
-    throw invalidGrant(50013, 'Assertion failed signature validation.');
-  }
-  if (typeof claims.iss !== 'string' || !claims.iss.startsWith(`${deps.baseUrl}/`)) {
-    throw invalidGrant(50013, 'Assertion issuer is not this authority.');
-  }
-  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-  if (!audiences.some((aud) => aud === clientId || aud === `api://${clientId}`)) {
-    throw invalidGrant(50013, 'Assertion audience does not match the Client app presenting the assertion.');
-  }
-  if (typeof claims.oid !== 'string' || claims.idtyp === 'app') {
-    throw invalidGrant(
-      50013,
-      'Assertion is not a user token: an app-only token cannot be exchanged on behalf of a user.',
-    );
-  }
-  return claims;
-}
-
-function requireNoInteraction(deps: GrantDeps, user: SignedInUser): void {
-  const claims = deps.interaction.claimsFor(user.oid);
-  if (claims === undefined) return;
-  throw new OAuthError(
-    400,
-    'interaction_required',
-    50076,
-    'Due to a configuration change made by your administrator, or because you moved to a new location, ' +
-      'you must use multi-factor authentication to access this resource.',
-    { claims },
-  );
-}
-
-interface UserGrant {
-  readonly clientId: string;
-  readonly user: SignedInUser;
-  readonly scope: string;
-  readonly form: URLSearchParams;
-  readonly issuedBy: string;
-  readonly publicClient: boolean;
-  readonly nonce?: string;
-  readonly redeemed?: RefreshTokenRecord;
-  readonly claims: ClaimsRequest;
-}
-
-/** How far ahead a claims challenge's `nbf` may be for the authority to wait for it rather than ignore it. */
-const MAX_NBF_WAIT_SECONDS = 5;
-
-async function userTokens(deps: GrantDeps, grant: UserGrant): Promise<GrantResult> {
-  const { clientId, user, scope, issuedBy, publicClient, redeemed, claims } = grant;
-  const scopes = parseUserScopes(scope);
-  await reachSecond(notBefore(deps, user, claims));
-  const response = await issueUserTokens(deps.tokens, {
-    clientId,
-    user,
-    scopes,
-    wantsClientInfo: grant.form.get('client_info') === '1',
-    cae: claims.cp1,
-    ...(grant.nonce ? { nonce: grant.nonce } : {}),
-  });
-  if (!splitScopes(scope).some((s) => s.toLowerCase() === 'offline_access')) return { response };
-  const supersedeOlder = redeemed !== undefined && deps.rotation.isStrict(clientId);
-  const refreshToken = { clientId, user, issuedBy, publicClient, supersedeOlder, ...(redeemed ? { redeemed } : {}) };
-  return { response, refreshToken };
-}
-
-/** The second the user's new tokens must not predate: their latest critical event's, or the challenge's `nbf`. */
-function notBefore(deps: GrantDeps, user: SignedInUser, claims: ClaimsRequest): number {
-  const eventAt = deps.criticalEvents.latest(user.oid, user.tid)?.at ?? 0;
-  const asked = claims.notBefore ?? 0;
-  return asked <= Date.now() / 1000 + MAX_NBF_WAIT_SECONDS ? Math.max(eventAt, asked) : eventAt;
 }

@@ -57,6 +57,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       : [],
   );
 
+  const timers = scheduleTimers(options.registrations, log, options.timers ?? true);
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       log('error', 'host', `request failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -68,6 +69,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
     const method = (req.method ?? 'GET').toUpperCase();
+    const admin = ADMIN_FUNCTION.exec(url.pathname);
+    if (admin) return runNow(decodeURIComponent(admin[1]!), method, req, res);
     const matches = routes.map((r) => ({ r, params: r.route.match(url.pathname) })).filter((m) => m.params);
     if (matches.length === 0) return sendText(res, 404, 'no function is registered for this route');
     const match = matches.find((m) => m.r.methods.includes(method));
@@ -99,12 +102,32 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     res.end(payload);
   }
 
+  /**
+   * `POST /admin/functions/{name}`: runs a non-HTTP function now, as Core Tools and Azure do (there with the master
+   * key; this host listens on loopback only). 202 once started; the run's outcome goes to the log.
+   */
+  async function runNow(name: string, method: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (method !== 'POST') return sendText(res, 405, 'use POST to run a function');
+    if ((await readBody(req, maxBody)) === undefined) return sendText(res, 413, 'request body is too large');
+    const registration = options.registrations.find((r) => r.name.toLowerCase() === name.toLowerCase());
+    if (!registration) return sendText(res, 404, `no function named ${name}`);
+    if (registration.kind !== 'timer') {
+      return sendText(res, 400, `${registration.name} is HTTP-triggered: call its route instead`);
+    }
+    void timers
+      .fire(registration.name)
+      .catch((error: unknown) =>
+        log('error', registration.name, `run failed: ${error instanceof Error ? error.message : String(error)}`),
+      );
+    res.writeHead(202);
+    res.end();
+  }
+
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 7071, options.host ?? '127.0.0.1', resolve);
   });
   const address = server.address() as AddressInfo;
-  const timers = scheduleTimers(options.registrations, log, options.timers ?? true);
   return {
     url: `http://${options.host === 'localhost' ? 'localhost' : address.address}:${address.port}`,
     timers,
@@ -115,6 +138,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     },
   };
 }
+
+const ADMIN_FUNCTION = /^\/admin\/functions\/([^/]+)\/?$/;
 
 function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });

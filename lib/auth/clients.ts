@@ -179,7 +179,7 @@ export class ClientFactory {
   release(bound: InvocationClient): void {
     if (!this.tier) return;
     bound.log.current = undefined;
-    const plaintextLength = bound.plugin.settle();
+    const plaintextLength = bound.plugin.endInvocation();
     if (plaintextLength !== undefined) {
       this.tier.put(bound.plugin.partitionKey, bound, estimateHeldBytes(plaintextLength));
     }

@@ -7,8 +7,16 @@ export type TokenFailure =
   | { readonly kind: 'interaction_required'; readonly claims: string | undefined; readonly code: string }
   /** The identity provider could not answer now: retry later. */
   | { readonly kind: 'authority_unavailable'; readonly code: string }
+  /**
+   * The token cache's store could not read or keep the user's partition now: retry later. Never a reason to sign
+   * anyone out or pause them — it says nothing about the user.
+   */
+  | { readonly kind: 'store_unavailable'; readonly code: string }
   /** The request itself was refused or failed otherwise. */
   | { readonly kind: 'rejected'; readonly code: string };
+
+/** The library's codes for a store that could not read or keep a partition now. */
+const STORE_UNAVAILABLE_CODES = new Set(['partition_unavailable', 'partition_not_saved', 'store_unavailable']);
 
 /** OAuth error codes meaning "not now". */
 const UNAVAILABLE_CODES = new Set(['temporarily_unavailable', 'server_error', 'service_unavailable']);
@@ -28,6 +36,7 @@ export function classifyTokenError(error: unknown): TokenFailure {
     if (error.code === 'account_not_cached')
       return { kind: 'interaction_required', claims: undefined, code: error.code };
     if (error.code === 'authority_unavailable') return { kind: 'authority_unavailable', code: error.code };
+    if (STORE_UNAVAILABLE_CODES.has(error.code)) return { kind: 'store_unavailable', code: error.code };
     return { kind: 'rejected', code: error.code };
   }
   if (error instanceof InteractionRequiredAuthError) {

@@ -93,14 +93,17 @@ function nativeTime(entry: Json | undefined): number {
   return Number.isFinite(seconds) ? seconds * 1000 : 0;
 }
 
-/** On-behalf-of access tokens kept per user, client and scopes: the newest, for the latest incoming tokens. */
+/**
+ * On-behalf-of access tokens kept per user, client and scopes: those of the latest incoming tokens (a person's
+ * devices each call with their own), the oldest evicted first.
+ */
 export const MAX_OBO_TOKENS_PER_TARGET = 4;
 
 /**
  * Before every write: removes access tokens that expired before `nowSeconds` (they can never be served), and
- * on-behalf-of access tokens superseded by newer ones for the same user, client and scopes. OBO tokens are keyed
- * by the caller's incoming token, which callers rotate (hourly with Entra): without this a busy user's document
- * grows by one token per rotation until they expire.
+ * on-behalf-of access tokens beyond the newest {@link MAX_OBO_TOKENS_PER_TARGET} for the same user, client and
+ * scopes. OBO tokens are kept per incoming token (see obo.ts), which callers rotate (hourly with Entra): without
+ * this a busy user's document grows by one token per rotation until they expire.
  */
 export function pruneDocument(doc: CacheDocument, nowSeconds: number): CacheDocument {
   const tokens = doc.msal.AccessToken;

@@ -11,8 +11,10 @@ import {
   jsonEqual,
 } from './document.js';
 import { open, seal } from './envelope.js';
+import { hasErrorCode } from '../errors.js';
 import type { KeyRing } from './keyring.js';
 import { mergeDocuments, pruneDocument, stampChanges } from './merge.js';
+import { assertionHashOf, visibleEntries, withHiddenEntries } from './obo.js';
 import { type CacheStats, emptyStats } from './stats.js';
 import { type CacheStore, type StoredDocument, StoreError } from '../stores/store.js';
 
@@ -41,25 +43,32 @@ interface Loaded {
   etag: string | undefined;
   /** The document was sealed with an older key of the ring: rewrite it under the current key on this invocation. */
   rewrite: boolean;
-  /** The store could not be read: behave as an empty cache and do not write. */
+  /**
+   * The store could not be read, or holds a document this instance cannot open and must not replace (see
+   * `CacheStats.foreign`): behave as an empty cache and do not write.
+   */
   unavailable: boolean;
-  /** The client's in-memory cache already holds this document (a warm client whose ETag the store confirmed). */
-  inClient: boolean;
+  /** Sealed under a key id the ring lacks, or in an unknown format version: not ours to replace. */
+  foreign?: boolean;
+  /** The store confirmed the ETag of what the (reused) client holds: that document, as the client holds it. */
+  confirmed?: Held;
 }
 
-/** What a client kept in the warm tier holds: exactly the stored document at this ETag. */
+/** What a client kept in the warm tier holds: the stored document at this ETag, as shown to MSAL for `view`. */
 interface Held {
   readonly document: OpenedDocument;
   readonly etag: string;
+  /** The incoming token whose on-behalf-of access tokens MSAL was shown (see obo.ts); undefined: none of them. */
+  readonly view: string | undefined;
 }
-
-const SILENT: TokenCacheLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** What the plugin needs of its MSAL client. */
 export interface PluginClient {
   /** Empties the client's in-memory cache (`ClientApplication.clearCache`; keeps the authority's metadata). */
   clearCache(): void;
 }
+
+const SILENT: TokenCacheLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /**
  * An MSAL `ICachePlugin` bound to ONE partition and to one MSAL client, used by one invocation at a time: the
@@ -78,7 +87,8 @@ export class PartitionCachePlugin implements ICachePlugin {
   private loading: Promise<Loaded> | undefined;
   private loaded: Loaded | undefined;
   private deserialized = false;
-  /** The client's in-memory cache has changes the store does not (a write failed or was given up). */
+  /** The invocation's incoming token (on-behalf-of): MSAL is shown only its access tokens. See obo.ts. */
+  private ownAssertionHash: string | undefined;
   private unsaved = false;
   /** What the client holds from the previous invocation, when it ended holding exactly the stored document. */
   private held: Held | undefined;
@@ -104,6 +114,7 @@ export class PartitionCachePlugin implements ICachePlugin {
     this.loading = undefined;
     this.loaded = undefined;
     this.deserialized = false;
+    this.ownAssertionHash = undefined;
     this.unsaved = false;
     this.reused = true;
   }
@@ -113,14 +124,14 @@ export class PartitionCachePlugin implements ICachePlugin {
    * stored document at a known ETag — the warm tier may keep the client for the partition's next invocation, which
    * revalidates that ETag — and undefined when the client must not be reused.
    */
-  settle(): number | undefined {
+  endInvocation(): number | undefined {
     const loaded = this.loaded;
     this.logger = SILENT;
     this.held = undefined;
     if (!loaded || !this.deserialized || this.unsaved || this.stats.discarded) return undefined;
     if (loaded.unavailable || loaded.rewrite || loaded.etag === undefined) return undefined;
     loaded.document.compact();
-    this.held = { document: loaded.document, etag: loaded.etag };
+    this.held = { document: loaded.document, etag: loaded.etag, view: this.ownAssertionHash };
     return loaded.document.text.length;
   }
 
@@ -130,46 +141,62 @@ export class PartitionCachePlugin implements ICachePlugin {
 
   /**
    * Loads the partition into MSAL's in-memory cache now (once per invocation). For flows that look up the cache
-   * without calling the plugin first (msal-node's on-behalf-of).
+   * without calling the plugin first (msal-node's on-behalf-of): pass the incoming token as `oboAssertion`, so MSAL
+   * is shown the access tokens of that token only (other flows see none of the on-behalf-of ones; see obo.ts).
    */
-  async preload(tokenCache: ISerializableTokenCache): Promise<void> {
+  async preload(tokenCache: ISerializableTokenCache, options: { readonly oboAssertion?: string } = {}): Promise<void> {
+    if (options.oboAssertion !== undefined && !this.deserialized) {
+      this.ownAssertionHash = assertionHashOf(options.oboAssertion);
+    }
     const loaded = await this.load();
     if (this.deserialized) return;
     this.deserialized = true;
-    if (loaded.inClient) return;
-    // A new client is empty already.
-    if (this.reused || loaded.document.msalText !== EMPTY_MSAL)
-      this.replaceClientCache(tokenCache, loaded, this.reused);
-  }
-
-  /**
-   * Makes the client hold exactly `loaded`'s document: its in-memory cache, and the snapshot MSAL keeps of the last
-   * text deserialized (msal-node's silent flow restores the in-memory cache from that snapshot before every lookup,
-   * and serialize() merges with it). MSAL's `deserialize` adds the entries it is given to those in memory and keeps
-   * the others, so a client holding other entries is emptied first.
-   */
-  private replaceClientCache(tokenCache: ISerializableTokenCache, loaded: Loaded, holdsOthers: boolean): void {
-    if (holdsOthers) this.client?.clearCache();
-    try {
-      tokenCache.deserialize(loaded.document.msalText);
-    } catch (error) {
-      this.discard(loaded, error);
-      this.client?.clearCache();
-      tokenCache.deserialize(EMPTY_MSAL);
-    }
+    // The client already holds this very document, shown for this same incoming token (or flow).
+    if (loaded.confirmed && loaded.confirmed.view === this.ownAssertionHash) return;
+    const text = this.view(loaded);
+    if (this.reused || text !== EMPTY_MSAL) this.replaceClientCache(tokenCache, loaded, this.reused); // new: empty
   }
 
   async afterCacheAccess(context: TokenCacheContext): Promise<void> {
     const loaded = await this.load();
     if (!context.cacheHasChanged && !loaded.rewrite) return;
-    if (loaded.unavailable) return;
     const msal: unknown = JSON.parse(context.tokenCache.serialize());
     if (!isObject(msal)) return;
     const base = this.base(loaded);
-    if (!loaded.rewrite && jsonEqual(base.msal, msal)) return;
-    const written = await this.save(loaded, stampChanges(base, msal, this.now()));
-    // The client takes exactly what was written: merged with another writer's entries, or pruned, it holds others.
-    if (written) this.replaceClientCache(context.tokenCache, loaded, written.holdsOthers);
+    const combined = withHiddenEntries(msal, base.msal, this.ownAssertionHash);
+    if (!loaded.rewrite && jsonEqual(base.msal, combined)) return;
+    if (loaded.unavailable) {
+      this.unsaved = true;
+      return;
+    }
+    // Once written, the client takes exactly what was written (merged, pruned, its on-behalf-of tokens re-keyed).
+    if (await this.save(loaded, stampChanges(base, combined, this.now()))) {
+      this.replaceClientCache(context.tokenCache, loaded, true);
+    }
+  }
+
+  /**
+   * Call after the flow: a document read under an older key of the ring that no write has replaced yet (a cache
+   * hit — msal-node's on-behalf-of calls no plugin hook on one) is rewritten under the current key now, as it is:
+   * one conditional write, during a rotation only.
+   */
+  async settle(): Promise<void> {
+    if (!this.loading) return;
+    const loaded = await this.loading;
+    if (loaded.rewrite && !loaded.unavailable) await this.save(loaded, this.base(loaded));
+  }
+
+  /**
+   * The partition could not be read this invocation (the store failed or timed out), or holds a document this
+   * instance must not replace (`stats.foreign`): an empty cache here says nothing about the user.
+   */
+  get unavailable(): boolean {
+    return this.loaded?.unavailable ?? false;
+  }
+
+  /** False when a change this invocation made to the cache did not reach the store (the write failed or was skipped). */
+  get saved(): boolean {
+    return !this.unsaved;
   }
 
   /**
@@ -178,7 +205,10 @@ export class PartitionCachePlugin implements ICachePlugin {
    */
   async importEntries(msal: JsonObject): Promise<void> {
     const loaded = await this.load();
-    if (loaded.unavailable) return;
+    if (loaded.unavailable) {
+      this.unsaved = true;
+      return;
+    }
     const base = this.base(loaded);
     const combined: JsonObject = { ...base.msal };
     for (const [section, entries] of Object.entries(msal)) {
@@ -199,11 +229,14 @@ export class PartitionCachePlugin implements ICachePlugin {
     }
   }
 
-  /** Loads the partition (at most one store read per invocation, one more when Table reports a new ETag). */
+  /** Loads the partition (at most one store read per invocation; Table and Redis: one more when the ETag changed). */
   load(): Promise<Loaded> {
     this.loading ??= this.initialRead().then(
-      (loaded) => (this.loaded = loaded),
-      (error: unknown) => {
+      (loaded): Loaded => {
+        if (loaded.foreign) loaded.unavailable = true;
+        return (this.loaded = loaded);
+      },
+      (error: unknown): Loaded => {
         this.stats.failures++;
         this.logger.warn(
           `token cache: store read failed for partition ${this.partitionKey}; continuing without the cache: ${describeError(error)}`,
@@ -215,31 +248,29 @@ export class PartitionCachePlugin implements ICachePlugin {
   }
 
   /**
-   * Writes `ours`; on conflict merges it with what is stored now and retries. Once written (`loaded` is then the
-   * document written), tells whether that differs from what MSAL serialized (merged with another writer's entries,
-   * or pruned); undefined when nothing was written.
+   * Writes `ours`; on conflict merges it with what is stored now and retries. Once written, `loaded` is the document
+   * written and the answer true; false when nothing was written.
    */
-  private async save(loaded: Loaded, ours: CacheDocument): Promise<{ holdsOthers: boolean } | undefined> {
+  private async save(loaded: Loaded, ours: CacheDocument): Promise<boolean> {
     const attempts = this.options.maxWriteAttempts ?? 20;
-    let merged = false;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (attempt > 1) this.stats.retries++;
-      const toWrite = pruneDocument(ours, Math.floor(this.now() / 1000));
-      const document = OpenedDocument.of(toWrite);
+      const document = OpenedDocument.of(pruneDocument(ours, Math.floor(this.now() / 1000)));
       try {
         loaded.etag = await this.write(document, loaded.etag);
         loaded.document = document;
         loaded.rewrite = false;
-        return { holdsOthers: merged || toWrite !== ours };
+        this.unsaved = false;
+        return true;
       } catch (error) {
         if (!(error instanceof StoreError) || error.code !== 'store_conflict') {
-          this.stats.failures++;
           this.unsaved = true;
+          this.stats.failures++;
           const level = error instanceof StoreError && error.code === 'store_too_large' ? 'error' : 'warn';
           this.logger[level](
             `token cache: store write failed for partition ${this.partitionKey}; the token is still returned: ${describeError(error)}`,
           );
-          return undefined;
+          return false;
         }
         this.stats.conflicts++;
         if (attempt === attempts) break;
@@ -249,24 +280,29 @@ export class PartitionCachePlugin implements ICachePlugin {
         try {
           theirs = await this.readDocument();
         } catch (readError) {
-          this.stats.failures++;
           this.unsaved = true;
+          this.stats.failures++;
           this.logger.warn(
             `token cache: re-read after a write conflict failed for partition ${this.partitionKey}: ${describeError(readError)}`,
           );
-          return undefined;
+          return false;
+        }
+        if (theirs.foreign) {
+          // Another instance, with a newer key ring, wrote it meanwhile: not ours to replace.
+          loaded.unavailable = true;
+          this.unsaved = true;
+          return false;
         }
         ours = mergeDocuments(this.base(loaded), ours, this.base(theirs));
         loaded.document = theirs.document;
         loaded.etag = theirs.etag;
-        merged = true;
       }
     }
     this.unsaved = true;
     this.logger.warn(
       `token cache: gave up writing partition ${this.partitionKey} after ${attempts} conflicting attempts; the token is still returned`,
     );
-    return undefined;
+    return false;
   }
 
   /**
@@ -303,12 +339,12 @@ export class PartitionCachePlugin implements ICachePlugin {
 
   private warmHit(held: Held): Loaded {
     this.stats.tierHits++;
-    return { document: held.document, etag: held.etag, rewrite: false, unavailable: false, inClient: true };
+    return { document: held.document, etag: held.etag, rewrite: false, unavailable: false, confirmed: held };
   }
 
   /**
-   * One store read, opened. An unusable document is logged and treated as empty (overwritten later). When the
-   * client already holds the document read (same ETag), nothing is opened.
+   * One store read, opened. An unusable document is logged and treated as empty (see openDocument). When the client
+   * already holds the document read (same ETag), nothing is opened.
    */
   private async readDocument(held?: Held): Promise<Loaded> {
     const stored = await this.timed(() => this.options.store.read(this.partitionKey));
@@ -317,6 +353,18 @@ export class PartitionCachePlugin implements ICachePlugin {
     return this.openDocument(stored);
   }
 
+  /**
+   * A document that fails to open under a key we hold (tampered, truncated, copied from another partition) is
+   * treated as empty and replaced by the next write. One sealed under a key id the ring lacks, or in an unknown
+   * format version, was written by an instance with a newer key ring or library (a rolling rotation or upgrade):
+   * it is left alone and the invocation goes on as with an unreadable store.
+   *
+   * A document whose key-id bytes were tampered with also reads as "key not in the ring" and is left alone: no key
+   * can tell it from a newer instance's document. That is acceptable: only someone who can already write (and so
+   * delete) the partition can do it, it discloses nothing and makes us accept nothing — the cost is that partition's
+   * cache (served from the identity provider, sign-ins there not saved) until it expires or is removed (sign-out,
+   * `removePartition`), with an error naming the unknown key id at every access for an operator to act on.
+   */
   private openDocument(stored: StoredDocument): Loaded {
     this.stats.bytesRead += stored.data.byteLength;
     try {
@@ -324,8 +372,15 @@ export class PartitionCachePlugin implements ICachePlugin {
       const document = new OpenedDocument(plaintext.toString('utf8'));
       void document.msalText; // checks the document's shape now (throws bad_envelope)
       const rewrite = keyId !== this.options.keyRing.current.id;
-      return { document, etag: stored.etag, rewrite, unavailable: false, inClient: false };
+      return { document, etag: stored.etag, rewrite, unavailable: false };
     } catch (error) {
+      if (hasErrorCode(error, 'key_not_in_ring') || hasErrorCode(error, 'unknown_format_version')) {
+        this.stats.foreign = true;
+        this.logger.error(
+          `token cache: stored document for partition ${this.partitionKey} was written by an instance with a newer key ring or library; left as it is, served without the cache (add the key to this instance's ring): ${describeError(error)}`,
+        );
+        return { ...empty(stored.etag), foreign: true };
+      }
       const loaded = empty(stored.etag);
       this.discard(loaded, error);
       return loaded;
@@ -349,6 +404,34 @@ export class PartitionCachePlugin implements ICachePlugin {
     } catch (error) {
       this.discard(loaded, error);
       return loaded.document.doc;
+    }
+  }
+
+  /**
+   * What MSAL is shown of the document, as JSON text: all of it but the on-behalf-of access tokens of other incoming
+   * tokens (obo.ts). For a flow without an incoming token on a document naming none, MSAL's part as it is: nothing
+   * parsed here (an on-behalf-of flow always gets a filtered copy: it is shown its own incoming token's tokens only).
+   */
+  private view(loaded: Loaded): string {
+    const { document } = loaded;
+    if (this.ownAssertionHash === undefined && !namesIncomingToken(document.text)) return document.msalText;
+    return JSON.stringify(visibleEntries(this.base(loaded).msal, this.ownAssertionHash));
+  }
+
+  /**
+   * Makes the client hold exactly what MSAL is to be shown of `loaded`'s document: its in-memory cache, and the
+   * snapshot MSAL keeps of the last text deserialized (msal-node's silent flow restores the in-memory cache from that
+   * snapshot before every lookup, and serialize() merges with it). MSAL's `deserialize` adds the entries it is given
+   * to those in memory and keeps the others, so a client holding other entries is emptied first.
+   */
+  private replaceClientCache(tokenCache: ISerializableTokenCache, loaded: Loaded, holdsOthers: boolean): void {
+    if (holdsOthers) this.client?.clearCache();
+    try {
+      tokenCache.deserialize(this.view(loaded));
+    } catch (error) {
+      this.discard(loaded, error);
+      this.client?.clearCache();
+      tokenCache.deserialize(EMPTY_MSAL);
     }
   }
 
@@ -387,5 +470,18 @@ export class PartitionCachePlugin implements ICachePlugin {
 }
 
 function empty(etag: string | undefined): Loaded {
-  return { document: emptyDocument(), etag, rewrite: false, unavailable: false, inClient: false };
+  return { document: emptyDocument(), etag, rewrite: false, unavailable: false };
+}
+
+const ASSERTION_FIELD = '"userAssertionHash":"';
+
+/**
+ * Whether the document text names an incoming token (a non-empty `userAssertionHash`). The field's quoted name can
+ * only be a key of the JSON: inside a JSON string a quote is escaped.
+ */
+function namesIncomingToken(text: string): boolean {
+  for (let at = text.indexOf(ASSERTION_FIELD); at >= 0; at = text.indexOf(ASSERTION_FIELD, at + 1)) {
+    if (text[at + ASSERTION_FIELD.length] !== '"') return true;
+  }
+  return false;
 }

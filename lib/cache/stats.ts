@@ -11,12 +11,22 @@ export interface CacheStats {
   /** Reads or writes that failed (store unreachable, throttled, over its limit). */
   failures: number;
   /**
-   * The invocation reused the partition's warm client (warm tier) after the store confirmed its document's ETag:
-   * nothing was decrypted, parsed or deserialized.
+   * The store confirmed the ETag of the document the partition's warm client (warm tier) holds: nothing was
+   * decrypted, and nothing deserialized when the client was shown it for the same incoming token (or flow) before.
    */
   tierHits: number;
-  /** The stored document could not be opened (corrupt, foreign, unknown key or version) and was treated as empty. */
+  /**
+   * The stored document failed to open under a key of the ring (tampered, truncated, copied from another partition):
+   * it was treated as empty and is replaced by the next write.
+   */
   discarded: boolean;
+  /**
+   * The stored document is sealed under a key id the ring lacks, or in a format version this library does not know —
+   * written by an instance with a newer key ring or library. It is not ours to replace: the invocation went on as
+   * with an unreadable store (served from the identity provider, nothing written) and logged an error naming the key
+   * id or version.
+   */
+  foreign: boolean;
   bytesRead: number;
   bytesWritten: number;
   /** Wall-clock milliseconds spent waiting for the store. */
@@ -32,6 +42,7 @@ export function emptyStats(): CacheStats {
     failures: 0,
     tierHits: 0,
     discarded: false,
+    foreign: false,
     bytesRead: 0,
     bytesWritten: 0,
     storeMs: 0,

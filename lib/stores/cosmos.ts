@@ -5,7 +5,6 @@
  * of the configured store. The client is created once and reused.
  */
 import type { ConnectionPolicy, Container, CosmosClientOptions, ErrorResponse, SqlParameter } from '@azure/cosmos';
-import type { TokenCredential } from '@azure/identity';
 import { COSMOS_ID_MAX_LENGTH, encodeKey } from './keys.js';
 import {
   DEFAULT_LIST_PAGE_SIZE,
@@ -17,10 +16,17 @@ import {
   type CacheStore,
   type ListOptions,
   type ListPage,
+  type StoreCredential,
   type StoredDocument,
   type WriteOptions,
 } from './store.js';
 import { lazy } from '../lazy.js';
+
+/**
+ * Options of `@azure/cosmos`'s `ConnectionPolicy` passed through (e.g. `enableEndpointDiscovery`,
+ * `preferredLocations`, `retryOptions`), typed loosely so the library's types need no `@azure/cosmos` installed.
+ */
+export type CosmosConnectionPolicy = { readonly [option: string]: unknown };
 
 export interface CosmosStoreOptions {
   /**
@@ -34,7 +40,7 @@ export interface CosmosStoreOptions {
   /** `AccountEndpoint=...;AccountKey=...;` — instead of `endpoint` and `key`. */
   readonly connectionString?: string;
   /** Entra ID credential when neither `key` nor `connectionString` is given. @defaultValue `DefaultAzureCredential` */
-  readonly credential?: TokenCredential;
+  readonly credential?: StoreCredential;
   /** @defaultValue {@link DEFAULT_COSMOS_DATABASE_ID} */
   readonly databaseId?: string;
   /** A container partitioned on `/id`. @defaultValue {@link DEFAULT_COSMOS_CONTAINER_ID} */
@@ -50,7 +56,7 @@ export interface CosmosStoreOptions {
    * Passed to the SDK over this store's defaults (`requestTimeout`, `retryOptions`). Emulators need
    * `{ enableEndpointDiscovery: false }`.
    */
-  readonly connectionPolicy?: ConnectionPolicy;
+  readonly connectionPolicy?: CosmosConnectionPolicy;
   /** Timeout of one HTTP attempt, in ms. @defaultValue 5,000 (the SDK's own default is 60,000) */
   readonly requestTimeoutMs?: number;
   /**
@@ -101,16 +107,17 @@ export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
   async function connect(): Promise<Container> {
     const { CosmosClient } = await import('@azure/cosmos');
     const requestTimeoutMs = options.requestTimeoutMs ?? 5_000;
+    const policy = options.connectionPolicy as ConnectionPolicy | undefined;
     const clientOptions: CosmosClientOptions = {
       endpoint: connection.endpoint,
       connectionPolicy: {
         requestTimeout: requestTimeoutMs,
-        ...options.connectionPolicy,
+        ...policy,
         // Throttling (429) retries: a few, and never longer than an operation may take.
         retryOptions: {
           maxRetryAttemptCount: 3,
           maxWaitTimeInSeconds: Math.max(1, Math.floor(operationTimeoutMs / 1000)),
-          ...options.connectionPolicy?.retryOptions,
+          ...policy?.retryOptions,
         },
       },
     };

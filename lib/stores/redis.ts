@@ -26,7 +26,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
-import type { TokenCredential } from '@azure/identity';
 import type { RedisClientOptions } from 'redis';
 import { assertValidPartitionKey } from './keys.js';
 import { entraIdCredentials } from './redis/entra.js';
@@ -42,6 +41,7 @@ import {
   type ListEntry,
   type ListOptions,
   type ListPage,
+  type StoreCredential,
   type StoredDocument,
   type WriteOptions,
 } from './store.js';
@@ -67,7 +67,7 @@ export interface RedisStoreOptions {
    * `*.redis.azure.net`, `*.redisenterprise.cache.azure.net`). The access token is the password; it is renewed
    * before it expires and sent with `AUTH` on the open connection, which Azure requires to keep the connection.
    */
-  readonly credential?: TokenCredential;
+  readonly credential?: StoreCredential;
   /** Scope of the Entra ID token. @defaultValue `https://redis.azure.com/.default` (Azure's public cloud) */
   readonly tokenScope?: string;
   /** Start of every key of this store, wrapped in a hash tag (see the file comment). @defaultValue `msalcache:` */

@@ -216,3 +216,18 @@ export function sdkOperations<C>(
     }
   };
 }
+
+/**
+ * A Microsoft Entra ID credential for a store: what `@azure/identity`'s credentials (`DefaultAzureCredential`,
+ * `ManagedIdentityCredential`, …) are. Declared here so the library's types need no optional SDK installed.
+ */
+export interface StoreCredential {
+  getToken(
+    scopes: string | string[],
+    options?: { readonly abortSignal?: AbortSignal },
+  ): Promise<{
+    readonly token: string;
+    readonly expiresOnTimestamp: number;
+    readonly refreshAfterTimestamp?: number;
+  } | null>;
+}

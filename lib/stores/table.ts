@@ -5,7 +5,6 @@
  * `@azure/data-tables` (and `@azure/identity` when used) is imported on first use; the client is created once.
  */
 import type { TableClient, TableEntity, TableEntityResult, TableServiceClientOptions } from '@azure/data-tables';
-import type { TokenCredential } from '@azure/identity';
 import { TABLE_KEY_MAX_LENGTH, encodeKey, encodedPrefixRange } from './keys.js';
 import {
   DEFAULT_LIST_PAGE_SIZE,
@@ -18,6 +17,7 @@ import {
   type ListEntry,
   type ListOptions,
   type ListPage,
+  type StoreCredential,
   type StoredDocument,
   type WriteOptions,
 } from './store.js';
@@ -35,12 +35,15 @@ export interface TableStoreOptions {
   readonly accountName?: string;
   readonly accountKey?: string;
   /** Entra ID credential for `accountUrl`. @defaultValue `DefaultAzureCredential` */
-  readonly credential?: TokenCredential;
+  readonly credential?: StoreCredential;
   /** 3–63 letters and digits, starting with a letter. @defaultValue {@link DEFAULT_TABLE_NAME} */
   readonly tableName?: string;
   /** Create the table on first use when it does not exist. @defaultValue `false` */
   readonly createIfMissing?: boolean;
-  /** Allow `http://` endpoints (Azurite). @defaultValue `false` */
+  /**
+   * Allow `http://` endpoints. @defaultValue `true` for a loopback endpoint (Azurite on 127.0.0.1, localhost, ::1),
+   * `false` otherwise
+   */
   readonly allowInsecureConnection?: boolean;
   /** Timeout of one HTTP attempt, in ms. @defaultValue 5,000 */
   readonly requestTimeoutMs?: number;
@@ -91,7 +94,7 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
   async function connect(): Promise<TableClient> {
     const tables = await import('@azure/data-tables');
     const clientOptions: TableServiceClientOptions = {
-      allowInsecureConnection: options.allowInsecureConnection ?? false,
+      allowInsecureConnection: options.allowInsecureConnection ?? isLoopback(endpointOf(options)),
       retryOptions: { maxRetries: options.maxRetries ?? 2, retryDelayInMs: 200, maxRetryDelayInMs: 2_000 },
       additionalPolicies: [{ policy: attemptTimeoutPolicy(options.requestTimeoutMs ?? 5_000), position: 'perRetry' }],
     };
@@ -325,6 +328,23 @@ function joinChunks(entity: Record<string, unknown>, partitionKey: string): Uint
     offset += part.byteLength;
   }
   return data;
+}
+
+/** The table endpoint the options name (`TableEndpoint=` of a connection string, or the account URL). */
+function endpointOf(options: TableStoreOptions): string | undefined {
+  if (options.accountUrl !== undefined) return options.accountUrl;
+  const connectionString = options.connectionString ?? '';
+  if (/UseDevelopmentStorage=true/i.test(connectionString)) return 'http://127.0.0.1:10002';
+  return /TableEndpoint=([^;]+)/i.exec(connectionString)?.[1];
+}
+
+function isLoopback(endpoint: string | undefined): boolean {
+  if (endpoint === undefined) return false;
+  try {
+    return ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(endpoint).hostname);
+  } catch {
+    return false;
+  }
 }
 
 /** Sets a timeout on each HTTP attempt (the SDK has none by default). */

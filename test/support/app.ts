@@ -13,7 +13,7 @@ import { installAppRuntime } from '../../app/host/registration.js';
 import { createAppRuntime, type AppRuntime } from '../../app/runtime.js';
 import { parseSettings } from '../../app/settings.js';
 import { createStores } from '../../app/stores.js';
-import { generateKeySetting, parseKeyRing } from '../../lib/index.js';
+import { generateKeySetting, parseKeyRing, type CacheStore } from '../../lib/index.js';
 import { newId, stack, type TestApp as CacheApp } from './stack.js';
 import { countingStore } from './stored.js';
 
@@ -34,7 +34,14 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(extra: Record<string, string> = {}): Promise<TestApp> {
+/**
+ * `extra` overrides settings; `options.tokenStore` replaces the token store the settings name (e.g. one on an
+ * emulator a test stops), the record store staying the one the settings name.
+ */
+export async function startTestApp(
+  extra: Record<string, string> = {},
+  options: { readonly tokenStore?: CacheStore } = {},
+): Promise<TestApp> {
   const s = stack();
   const logs: string[] = [];
   const registrations = await loadRegistrations(join(import.meta.dirname, '../../functions'), '.ts');
@@ -67,7 +74,7 @@ export async function startTestApp(extra: Record<string, string> = {}): Promise<
   Object.assign(process.env, env);
   const settings = parseSettings(env);
   const stores = createStores(settings.cache);
-  const store = countingStore(stores.tokens);
+  const store = countingStore(options.tokenStore ?? stores.tokens);
   const records = countingStore(stores.records);
   const runtime = createAppRuntime(settings, { stores: { tokens: store, records } });
   installAppRuntime(runtime);

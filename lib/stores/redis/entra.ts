@@ -1,4 +1,6 @@
-import type { AccessToken, TokenCredential } from '@azure/identity';
+import type { StoreCredential } from '../store.js';
+
+type AccessToken = NonNullable<Awaited<ReturnType<StoreCredential['getToken']>>>;
 import type { RedisClientOptions } from 'redis';
 import { StoreError } from '../store.js';
 
@@ -22,7 +24,7 @@ const MIN_RENEW_DELAY_MS = 1_000;
  * is kept (the latest), so reconnections do not pile up renewal timers.
  */
 export function entraIdCredentials(
-  credential: TokenCredential,
+  credential: StoreCredential,
   scope: string,
   username: string | undefined,
   timeoutMs: number,

@@ -1,0 +1,112 @@
+/** Bearer validation, error classification and error formatting through the entry point only. */
+import { ConfidentialClientApplication } from '@azure/msal-node';
+import { describe, expect, it } from 'vitest';
+import { trustingNetworkClient } from '../../dev/https-trust.js';
+import {
+  BearerError,
+  DEFAULT_CLOCK_TOLERANCE_SECONDS,
+  TokenCacheError,
+  classifyTokenError,
+  createBearerValidator,
+  describeError,
+  hasErrorCode,
+} from '../../lib/index.js';
+import { CLIENT_SECRET, authority, newId, stack } from '../support/stack.js';
+
+function validator(tenantId: string, clientId: string) {
+  const { url, ca } = stack().authority;
+  return createBearerValidator({
+    audiences: [clientId],
+    allowedTenants: [tenantId],
+    issuerFor: (tid) => `${url}/${tid}/v2.0`,
+    requiredScopes: ['access_as_user'],
+    jwksUri: `${url}/${tenantId}/discovery/v2.0/keys`,
+    networkClient: trustingNetworkClient(ca),
+  });
+}
+
+describe('createBearerValidator', () => {
+  it('returns the claims of a valid token and rejects others with BearerError codes', async () => {
+    const tenantId = newId();
+    const clientId = newId();
+    const bearer = validator(tenantId, clientId);
+    const oid = newId();
+    const token = await authority.callerToken({ clientId, tenantId }, oid);
+    const caller = await bearer.validate(`Bearer ${token}`);
+    expect(caller).toMatchObject({ token, claims: { oid, tid: tenantId } });
+
+    const noScope = await authority.mint({ oid, sub: oid, tid: tenantId, aud: clientId, scp: 'other' });
+    const rejected = await bearer.validate(`Bearer ${noScope}`).catch((e: unknown) => e);
+    expect(rejected).toBeInstanceOf(BearerError);
+    expect(rejected).toBeInstanceOf(TokenCacheError);
+    expect(rejected).toMatchObject({ code: 'bearer_insufficient_scope', status: 403 });
+    await expect(bearer.validate('Basic abc')).rejects.toMatchObject({ code: 'bearer_invalid', status: 401 });
+    await expect(bearer.validate(undefined)).rejects.toMatchObject({ code: 'bearer_invalid' });
+  });
+
+  it('tolerates DEFAULT_CLOCK_TOLERANCE_SECONDS of clock skew on exp, and no more', async () => {
+    const tenantId = newId();
+    const clientId = newId();
+    const bearer = validator(tenantId, clientId);
+    const claims = { oid: newId(), sub: 's', tid: tenantId, aud: clientId, scp: 'access_as_user' };
+    const skew = DEFAULT_CLOCK_TOLERANCE_SECONDS;
+    const justExpired = await authority.mint(claims, { expiresInSeconds: -(skew / 2) });
+    expect((await bearer.validate(`Bearer ${justExpired}`)).claims.tid).toBe(tenantId);
+    const longExpired = await authority.mint(claims, { expiresInSeconds: -(skew * 2) });
+    await expect(bearer.validate(`Bearer ${longExpired}`)).rejects.toMatchObject({ message: /expired/ });
+  });
+});
+
+describe('classifyTokenError', () => {
+  it("classifies the identity provider's real answers by code: unavailable, interaction required, rejected", async () => {
+    const { url, ca } = stack().authority;
+    const tenantId = newId();
+    const clientId = newId();
+    const client = new ConfidentialClientApplication({
+      auth: {
+        clientId,
+        authority: `${url}/${tenantId}`,
+        clientSecret: CLIENT_SECRET,
+        knownAuthorities: [new URL(url).host],
+      },
+      system: { networkClient: trustingNetworkClient(ca) },
+    });
+    await authority.failNext(clientId, 1, 503);
+    const unavailable = await client
+      .acquireTokenByClientCredential({ scopes: ['api://x/.default'] })
+      .catch((e: unknown) => e);
+    expect(classifyTokenError(unavailable)).toMatchObject({ kind: 'authority_unavailable' });
+
+    const oid = newId();
+    const assertion = await authority.callerToken({ clientId, tenantId }, oid);
+    await authority.requireInteraction(oid, { access_token: { acrs: { essential: true, value: 'c1' } } });
+    const interaction = await client
+      .acquireTokenOnBehalfOf({ oboAssertion: assertion, scopes: ['https://graph.microsoft.com/User.Read'] })
+      .catch((e: unknown) => e);
+    await authority.requireInteraction(oid, null);
+    expect(classifyTokenError(interaction)).toMatchObject({ kind: 'interaction_required', claims: /acrs/ });
+
+    expect(classifyTokenError(new TokenCacheError('authority_unavailable', 'x'))).toMatchObject({
+      kind: 'authority_unavailable',
+    });
+    expect(classifyTokenError(new TokenCacheError('account_not_cached', 'x'))).toMatchObject({
+      kind: 'interaction_required',
+    });
+    expect(classifyTokenError(new Error('anything'))).toEqual({ kind: 'rejected', code: 'Error' });
+  });
+});
+
+describe('errors', () => {
+  it('hasErrorCode tells library errors by code; describeError names the chain without a stack', () => {
+    const cause = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1\n    at stack frame'), {
+      code: 'ECONNREFUSED',
+    });
+    const error = new TokenCacheError('store_unavailable', 'Table "t" could not be reached', { cause });
+    expect(hasErrorCode(error, 'store_unavailable')).toBe(true);
+    expect(hasErrorCode(error, 'store_conflict')).toBe(false);
+    expect(hasErrorCode(cause, 'store_unavailable')).toBe(false);
+    expect(describeError(error)).toBe(
+      'TokenCacheError [store_unavailable]: Table "t" could not be reached <- Error [ECONNREFUSED]: connect ECONNREFUSED 127.0.0.1:1',
+    );
+  });
+});

@@ -1,0 +1,59 @@
+/**
+ * The library's public API, as another app sees it: this folder imports nothing of lib/ but its entry point.
+ * Each value export is exercised by a test in test/public/; this file pins the list, so an export added without a
+ * test here fails.
+ */
+import { describe, expect, it } from 'vitest';
+import * as library from '../../lib/index.js';
+
+const EXERCISED = [
+  'BearerError',
+  'COSMOS_MAX_ITEM_BYTES',
+  'DEFAULT_AUTHORITY_HOST',
+  'DEFAULT_CACHE_LIFETIME_MS',
+  'DEFAULT_CLOCK_TOLERANCE_SECONDS',
+  'DEFAULT_COSMOS_CONTAINER_ID',
+  'DEFAULT_COSMOS_DATABASE_ID',
+  'DEFAULT_LIST_PAGE_SIZE',
+  'DEFAULT_MAX_WRITE_ATTEMPTS',
+  'DEFAULT_REDIS_KEY_PREFIX',
+  'DEFAULT_REDIS_MAX_DOCUMENT_BYTES',
+  'DEFAULT_SWEEP_BUDGET',
+  'DEFAULT_TABLE_NAME',
+  'DEFAULT_WARM_TIER_BYTES',
+  'MAX_OBO_TOKENS_PER_TARGET',
+  'PartitionNotSavedError',
+  'PartitionedTokenCache',
+  'StoreConflictError',
+  'StoreError',
+  'StoreTooLargeError',
+  'TABLE_MAX_ENTITY_BYTES',
+  'TOKEN_TELEMETRY_PREFIX',
+  'TokenCacheError',
+  'appPartitionKey',
+  'classifyTokenError',
+  'createBearerValidator',
+  'createCosmosStore',
+  'createKeyRing',
+  'createMemoryStore',
+  'createRedisStore',
+  'createTableStore',
+  'describeError',
+  'generateKeySetting',
+  'hasErrorCode',
+  'parseKeyRing',
+  'partitionKeyOfAccount',
+  'sweepExpired',
+  'userPartitionKey',
+];
+
+describe('the entry point', () => {
+  it('exports exactly the values test/public/ exercises', () => {
+    expect(Object.keys(library).sort()).toEqual([...EXERCISED].sort());
+  });
+
+  it('exports no name msal-node also exports', async () => {
+    const msal = await import('@azure/msal-node');
+    expect(Object.keys(library).filter((name) => name in msal)).toEqual([]);
+  });
+});

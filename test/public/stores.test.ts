@@ -1,0 +1,178 @@
+/** The stores, keys and sweep through the entry point only, against the real emulators. */
+import { randomUUID } from 'node:crypto';
+import { createClient } from 'redis';
+import { describe, expect, it } from 'vitest';
+import {
+  COSMOS_MAX_ITEM_BYTES,
+  DEFAULT_COSMOS_CONTAINER_ID,
+  DEFAULT_COSMOS_DATABASE_ID,
+  DEFAULT_LIST_PAGE_SIZE,
+  DEFAULT_REDIS_KEY_PREFIX,
+  DEFAULT_REDIS_MAX_DOCUMENT_BYTES,
+  DEFAULT_SWEEP_BUDGET,
+  DEFAULT_TABLE_NAME,
+  StoreConflictError,
+  StoreError,
+  StoreTooLargeError,
+  TABLE_MAX_ENTITY_BYTES,
+  TokenCacheError,
+  appPartitionKey,
+  createCosmosStore,
+  createKeyRing,
+  createMemoryStore,
+  createRedisStore,
+  createTableStore,
+  generateKeySetting,
+  parseKeyRing,
+  partitionKeyOfAccount,
+  sweepExpired,
+  userPartitionKey,
+  type CacheStore,
+} from '../../lib/index.js';
+import { redisAvailable } from '../support/emulators.js';
+import { stack } from '../support/stack.js';
+
+const bytes = (text: string) => Buffer.from(text);
+const key = () => `${randomUUID()}.${randomUUID()}`;
+
+async function roundTrip(store: CacheStore): Promise<void> {
+  const k = key();
+  const stale = await store.write(k, bytes('one'));
+  const etag = await store.write(k, bytes('one again'), { ifMatch: stale });
+  expect(Buffer.from((await store.read(k))!.data).toString()).toBe('one again');
+  const conflict = await store.write(k, bytes('two'), { ifMatch: stale }).catch((e: unknown) => e);
+  expect(conflict).toBeInstanceOf(StoreConflictError);
+  expect(conflict).toBeInstanceOf(StoreError);
+  expect(conflict).toBeInstanceOf(TokenCacheError);
+  expect(conflict).toMatchObject({ code: 'store_conflict' });
+  await store.write(k, bytes('two'), { ifMatch: etag });
+  expect(await store.delete(k)).toBe(true);
+}
+
+describe('stores', () => {
+  it('createTableStore uses DEFAULT_TABLE_NAME and enforces TABLE_MAX_ENTITY_BYTES before sending', async () => {
+    // Azurite is plain http on loopback: allowed without allowInsecureConnection.
+    const store = createTableStore({ connectionString: stack().table.connectionString, createIfMissing: true });
+    await roundTrip(store);
+    const { TableClient } = await import('@azure/data-tables');
+    const table = TableClient.fromConnectionString(stack().table.connectionString, DEFAULT_TABLE_NAME, {
+      allowInsecureConnection: true,
+    });
+    const k = key();
+    await store.write(k, bytes('here'));
+    expect((await table.listEntities({ queryOptions: { filter: `key eq '${k}'` } }).next()).value).toBeDefined();
+    const tooLarge = await store.write(k, Buffer.alloc(TABLE_MAX_ENTITY_BYTES + 1)).catch((e: unknown) => e);
+    expect(tooLarge).toBeInstanceOf(StoreTooLargeError);
+    expect(tooLarge).toMatchObject({ code: 'store_too_large', limit: TABLE_MAX_ENTITY_BYTES });
+  });
+
+  it('createTableStore refuses a plain-http endpoint that is not loopback unless allowed', async () => {
+    const store = createTableStore({
+      accountUrl: 'http://tables.example.invalid',
+      accountName: 'a',
+      accountKey: 'AAAA',
+    });
+    await expect(store.read('any.key')).rejects.toMatchObject({ code: 'store_misconfigured' });
+  });
+
+  it('createCosmosStore uses the default database and container, and enforces COSMOS_MAX_ITEM_BYTES', async () => {
+    const { endpoint, key: accountKey } = stack().cosmos;
+    const store = createCosmosStore({
+      endpoint,
+      key: accountKey,
+      createIfMissing: true,
+      connectionPolicy: { enableEndpointDiscovery: false },
+    });
+    await roundTrip(store);
+    const { CosmosClient } = await import('@azure/cosmos');
+    const client = new CosmosClient({
+      endpoint,
+      key: accountKey,
+      connectionPolicy: { enableEndpointDiscovery: false },
+    });
+    const container = client.database(DEFAULT_COSMOS_DATABASE_ID).container(DEFAULT_COSMOS_CONTAINER_ID);
+    const k = key();
+    await store.write(k, bytes('here'));
+    const { resources } = await container.items
+      .query({ query: 'SELECT c.id FROM c WHERE c.key = @k', parameters: [{ name: '@k', value: k }] })
+      .fetchAll();
+    expect(resources).toHaveLength(1);
+    client.dispose();
+    const tooLarge = await store.write(k, Buffer.alloc(COSMOS_MAX_ITEM_BYTES)).catch((e: unknown) => e);
+    expect(tooLarge).toMatchObject({ code: 'store_too_large', limit: COSMOS_MAX_ITEM_BYTES });
+    await store.close?.();
+  });
+
+  it.skipIf(!redisAvailable())(
+    'createRedisStore keys documents under DEFAULT_REDIS_KEY_PREFIX and enforces its size limit',
+    async () => {
+      const url = stack().redis!.url;
+      const store = createRedisStore({ url });
+      await roundTrip(store);
+      const k = key();
+      await store.write(k, bytes('here'));
+      const admin = createClient({ url });
+      await admin.connect();
+      expect(await admin.hGet(`{${DEFAULT_REDIS_KEY_PREFIX}}d:${k}`, 'data')).toBe('here');
+      await admin.close();
+      const tooLarge = await store
+        .write(k, Buffer.alloc(DEFAULT_REDIS_MAX_DOCUMENT_BYTES + 1))
+        .catch((e: unknown) => e);
+      expect(tooLarge).toMatchObject({ code: 'store_too_large', limit: DEFAULT_REDIS_MAX_DOCUMENT_BYTES });
+      await store.close?.();
+    },
+  );
+
+  it('createMemoryStore lists DEFAULT_LIST_PAGE_SIZE entries per page', async () => {
+    const store = createMemoryStore();
+    await roundTrip(store);
+    for (let i = 0; i < DEFAULT_LIST_PAGE_SIZE + 1; i++) await store.write(`k${i}.t`, bytes('x'));
+    const first = await store.list();
+    expect(first.entries).toHaveLength(DEFAULT_LIST_PAGE_SIZE);
+    const second = await store.list({ continuationToken: first.continuationToken! });
+    expect(second.entries).toHaveLength(1);
+  });
+
+  it('sweepExpired removes expired documents within DEFAULT_SWEEP_BUDGET by default', async () => {
+    const store = createMemoryStore();
+    const past = new Date(Date.now() - 1000);
+    for (let i = 0; i < DEFAULT_SWEEP_BUDGET + 5; i++) await store.write(`old${i}.t`, bytes('x'), { expiresAt: past });
+    await store.write('fresh.t', bytes('y'), { expiresAt: new Date(Date.now() + 60_000) });
+    const first = await sweepExpired(store);
+    expect(first).toMatchObject({ removed: DEFAULT_SWEEP_BUDGET, budgetReached: true });
+    expect(await sweepExpired(store, { budget: 100 })).toMatchObject({ removed: 5, budgetReached: false });
+    expect(await store.read('fresh.t')).toBeDefined();
+  });
+});
+
+describe('partition keys and key rings', () => {
+  it('builds partition keys from validated ids only', () => {
+    expect(userPartitionKey({ oid: 'AB-1', tid: 'cd-2' })).toBe('ab-1.cd-2');
+    expect(appPartitionKey('Client-1', 'tenant-2')).toBe('client-1.tenant-2');
+    expect(partitionKeyOfAccount('AB-1.cd-2')).toBe('ab-1.cd-2');
+    for (const bad of [() => userPartitionKey({ oid: 'a/b', tid: 't' }), () => partitionKeyOfAccount('a.b.c')]) {
+      expect(bad).toThrow(TokenCacheError);
+      try {
+        bad();
+      } catch (error) {
+        expect(error).toMatchObject({ code: 'invalid_partition_key' });
+      }
+    }
+  });
+
+  it('parses, creates and generates key rings; a bad one is invalid_key_ring without the key in the message', () => {
+    const setting = generateKeySetting('k7');
+    const ring = parseKeyRing(`${setting},${generateKeySetting('k6')}`);
+    expect(ring.current.id).toBe('k7');
+    expect(ring.ids).toEqual(['k7', 'k6']);
+    expect(createKeyRing([ring.current]).find('k7')?.key.equals(ring.current.key)).toBe(true);
+    const secret = Buffer.alloc(16, 1).toString('base64');
+    try {
+      parseKeyRing(`short:${secret}`);
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toMatchObject({ code: 'invalid_key_ring' });
+      expect((error as Error).message).not.toContain(secret);
+    }
+  });
+});
