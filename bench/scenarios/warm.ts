@@ -8,7 +8,9 @@
  * The baseline read and every path of every contender are measured in interleaved rounds, so drift over the run
  * (JIT, GC, a noisy neighbour on a 2-core machine) hits them alike and the ratios compare like with like.
  */
+import { ConfidentialClientApplication, type AuthenticationResult } from '@azure/msal-node';
 import type { CountingStore } from '../../dev/counting-store.js';
+import { DEV_CLIENT_SECRET } from '../../dev/settings.js';
 import { delta, snapshot } from '../../dev/counting-store.js';
 import { getMe } from '../../app/webapi/me.js';
 import { authenticate } from '../../app/webapi/authenticate.js';
@@ -70,6 +72,11 @@ export interface WarmFigures {
   readonly contender: Contender;
   readonly baselineMedianMs: number;
   readonly baselineCpuUsPerCall: number;
+  /**
+   * The floor of any cache that reads the store once per call: the same raw read, then the same lookup by ONE bare
+   * msal-node client shared by the process with the token in its memory (no persistence), one after the other.
+   */
+  readonly floor: { readonly obo: Summary; readonly appDaemon: Summary };
   readonly obo: PathFigures;
   readonly getMe: PathFigures;
   readonly appDaemon: PathFigures;
@@ -306,6 +313,35 @@ async function peerPaths(stack: BenchStack, app: BenchApp, peer: PeerApp, store:
   };
 }
 
+/** The floor paths (see WarmFigures.floor): the raw read, then a bare shared msal-node client's cache lookup. */
+async function floorPaths(stack: BenchStack, app: BenchApp, read: () => Promise<void>) {
+  const { runtime } = app;
+  const tokens = runtime.tokens;
+  const caller = await newCaller(stack, app);
+  const scopes = [...runtime.settings.web.downstreamScopes];
+  const appScopes = [...runtime.settings.daemons.appScopes];
+  const bare = new ConfidentialClientApplication({
+    auth: {
+      clientId: app.clientId,
+      authority: tokens.authority,
+      clientSecret: DEV_CLIENT_SECRET,
+      knownAuthorities: [new URL(tokens.authority).host],
+    },
+    system: { networkClient: tokens.networkClient },
+  });
+  const obo = () => bare.acquireTokenOnBehalfOf({ oboAssertion: caller.assertion, scopes });
+  const appToken = () => bare.acquireTokenByClientCredential({ scopes: appScopes });
+  await obo();
+  await appToken();
+  const timed = (lookup: () => Promise<AuthenticationResult | null>) =>
+    new Recorder(stack, undefined, async () => {
+      await read();
+      const result = await lookup();
+      return { ok: result?.fromCache === true };
+    });
+  return { obo: timed(obo), appDaemon: timed(appToken) };
+}
+
 export interface WarmRun {
   readonly baseline: BaselineFigures;
   /** Every contender measured, this library's default configuration first. */
@@ -337,6 +373,7 @@ export async function measureWarmRounds(
     return { ok: true };
   });
   const app = stack.newApp(store);
+  const floor = await floorPaths(stack, app, read);
   const contenders = [await ourPaths(stack, app, 'ours')];
   if (options.tierOff) {
     contenders.push(await ourPaths(stack, stack.newApp(store, { CACHE_WARM_TIER_MIB: '0' }), 'ours, tier off'));
@@ -346,6 +383,8 @@ export async function measureWarmRounds(
     contenders.push(await peerPaths(stack, app, await newPeer(app, peerStore), peerStore));
   }
   await baselineRead.warmUp(WARM_UP);
+  await floor.obo.warmUp(WARM_UP);
+  await floor.appDaemon.warmUp(WARM_UP);
   for (const c of contenders) {
     await c.obo.warmUp(WARM_UP);
     await c.appDaemon.warmUp(WARM_UP);
@@ -353,6 +392,8 @@ export async function measureWarmRounds(
   }
   for (let r = 0; r < (options.rounds ?? ROUNDS); r++) {
     await baselineRead.block(BLOCK);
+    await floor.obo.block(BLOCK);
+    await floor.appDaemon.block(BLOCK);
     for (const c of contenders) {
       await c.obo.block(BLOCK);
       await c.appDaemon.block(BLOCK);
@@ -372,6 +413,7 @@ export async function measureWarmRounds(
       contender: c.contender,
       baselineMedianMs: baseline.medianMs,
       baselineCpuUsPerCall: baseline.cpuUsPerRead,
+      floor: { obo: floor.obo.summary(), appDaemon: floor.appDaemon.summary() },
       obo: c.obo.figures(baseline.medianMs),
       getMe: c.getMe.figures(baseline.medianMs),
       appDaemon: c.appDaemon.figures(baseline.medianMs),
@@ -401,6 +443,8 @@ export function warmRows(figures: readonly WarmFigures[], withContender: boolean
         p.p95Ms,
         p.p99Ms,
         p.ratioToBaseline,
+        path === 'getMe' ? undefined : f.floor[path].medianMs,
+        path === 'getMe' ? undefined : Math.round((p.medianMs / f.floor[path].medianMs) * 100) / 100,
         p.medianStoreMs,
         p.medianOtherMs,
         p.cpuUsPerCall,
@@ -422,6 +466,8 @@ export function warmColumns(withContender: boolean): string[] {
     'p95 ms',
     'p99 ms',
     '× baseline',
+    'floor ms (read + bare lookup)',
+    '× floor',
     'store wait ms (median)',
     'rest ms (median)',
     'CPU µs per inv.',
@@ -467,6 +513,7 @@ export function warmScenario(figures: readonly WarmFigures[], notes: readonly st
       `${ROUNDS} rounds, each: ${BLOCK} baseline reads, then per contender ${BLOCK} invocations of each token path and ${HANDLER_BLOCK} of the full handler (after ${WARM_UP} warm-up ones); sequential, same store client as the baseline.`,
       `"× baseline" = median of the path ÷ median raw read of the same store (scenario 1); goal ≤ ${RATIO_GOAL} for the token paths. "store wait" is the plugin's own storeMs; "rest" = invocation − store wait (MSAL, client, JSON).`,
       "CPU µs per inv. = process CPU time (user + system) over the timed blocks ÷ invocations; the emulators run in this process, so it includes the store's own work (the baseline read's is in scenario 1).",
+      '"floor" = the raw read of scenario 1 followed by the same cache lookup in ONE bare msal-node client shared by the process with the token in its memory (no persistence), measured in the same rounds: what any cache that reads its store once per call cannot go below here. On this single thread a lookup right after a read costs more than the two apart.',
       'The full getMe handler also validates the bearer token (RS256, JWKS cached) and calls the downstream API over HTTP: shown for scale, not held to the ratio goal.',
       `Stored partitions: ${figures.map((f) => `${f.on.store} user ${f.documentBytes.user} B, app ${f.documentBytes.app} B`).join('; ')} (the baseline document is ${BASELINE_DOCUMENT_BYTES} B).`,
       ...notes,
