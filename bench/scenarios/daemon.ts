@@ -197,7 +197,7 @@ export function daemonScenario(figures: readonly DaemonFigures[], notes: readonl
     figures,
     goals,
     notes: [
-      'Seeding: one real sign-in, then its cache cloned into every partition with the oid rewritten (see bench/scenarios/daemon.ts); seeding time is the direct writes of the documents and opt-in records, not part of the run.',
+      'Seeding: one real sign-in, then its cache cloned into every partition with the oid rewritten (bench/support/seed.ts); seeding time is the direct writes of the documents and opt-in records, not part of the run.',
       `Concurrency = USER_DAEMON_CONCURRENCY default (${figures[0]?.concurrency ?? 8}); each user: silent token from their partition, then the downstream API over HTTP.`,
       'Heap = process.memoryUsage().heapUsed of the whole process (emulators, authority and downstream API included). "live": right after a forced full GC (bench/support/gc.ts) before the run, right after it, and 11 s later, when the AbortSignal.timeout(10 s) timers of the downstream calls have fired (a heap snapshot diff shows those timers and JIT code as the growth right after the run). "peak" is sampled every 20 ms, garbage included; "max live during run" right after each major GC V8 ran by itself. With the memory store the live heap holds the 10,000 seeded documents throughout.',
       ...notes,
