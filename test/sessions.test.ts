@@ -1,22 +1,55 @@
-import { HttpRequest, InvocationContext } from '@azure/functions';
+import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpsRequest, trustingAgent } from '../dev/https-trust.js';
-import { createAppRuntime } from '../app/runtime.js';
+import { home, profile } from '../app/webapp/pages.js';
+import { completeSignIn } from '../app/webapp/signin.js';
 import { signOut } from '../app/webapp/signout.js';
-import { createTableStore } from '../lib/index.js';
+import { createAppRuntime, type AppRuntime } from '../app/runtime.js';
+import { createTableStore, generateKeySetting } from '../lib/index.js';
 import { CookieJar, startTestApp, visit, type TestApp } from './support/app.js';
 import { closedPort } from './support/emulators.js';
 import { stack } from './support/stack.js';
 
+/** The session key ring before a rotation; instance A already has the new key `s2`, instance B does not yet. */
+const OLD_KEY = generateKeySetting('s1');
 let app: TestApp;
+let older: AppRuntime;
 beforeAll(async () => {
-  app = await startTestApp();
+  app = await startTestApp({ SESSION_KEYS: `${generateKeySetting('s2')},${OLD_KEY}` });
+  const { settings } = app.runtime;
+  older = createAppRuntime(
+    { ...settings, web: { ...settings.web, sessionKeys: OLD_KEY } },
+    { stores: { tokens: app.store, records: app.records } },
+  );
 });
 afterAll(async () => {
+  await older.close();
   await app.close();
 });
 
-const SESSION = 'msal_session';
+const SESSION = '__Host-msal_session';
+const SIGNIN = '__Host-msal_signin';
+
+/** Calls a handler of instance `runtime` directly, as the Functions host would. */
+function onInstance(
+  handler: (request: HttpRequest, context: InvocationContext, runtime: AppRuntime) => Promise<HttpResponseInit>,
+  runtime: AppRuntime,
+  url: string,
+  init: { method?: string; cookie?: string; origin?: string } = {},
+): Promise<HttpResponseInit> {
+  const headers: Record<string, string> = {};
+  if (init.cookie) headers.cookie = init.cookie;
+  if (init.origin) headers.origin = init.origin;
+  return handler(
+    new HttpRequest({ method: init.method ?? 'GET', url, headers }),
+    new InvocationContext({ functionName: 'test', logHandler: () => undefined }),
+    runtime,
+  );
+}
+
+function header(response: HttpResponseInit, name: string): string | null {
+  return new Headers(response.headers).get(name);
+}
 
 /**
  * Signs in through the web app (login → authority, `login_hint` skips the picker → callback) and returns the
@@ -104,7 +137,7 @@ describe('sign-out', () => {
         broken,
       );
       expect(failed.status).toBe(503);
-      expect(new Headers(failed.headers as Record<string, string>).get('retry-after')).toMatch(/^\d+$/);
+      expect(new Headers(failed.headers).get('retry-after')).toMatch(/^\d+$/);
       expect(failed.cookies ?? []).toEqual([]);
     } finally {
       await broken.close();
@@ -116,5 +149,88 @@ describe('sign-out', () => {
     expect(retried.status).toBe(200);
     expect(await app.store.read(partition)).toBeUndefined();
     expect(jar.cookies.has(SESSION)).toBe(false);
+  });
+});
+
+describe('cookies', () => {
+  it('are __Host- cookies (Secure, Path=/, no Domain), HttpOnly and SameSite=Lax; the sign-in cookie lives 10 minutes', async () => {
+    const jar = new CookieJar();
+    const login = await visit(jar, `${app.url}/api/auth/login`);
+    const [transaction, ...others] = login.headers.getSetCookie();
+    expect(others).toEqual([]);
+    expect(transaction).toMatch(new RegExp(`^${SIGNIN}=[^;]+; Path=/; Max-Age=600; Secure; HttpOnly; SameSite=Lax$`));
+    const authorize = new URL(login.headers.get('location')!);
+    authorize.searchParams.set('login_hint', 'lena@contoso.test');
+    const callback = (await httpsRequest(trustingAgent(stack().authority.ca), authorize.toString())).headers.location!;
+    const signedIn = await visit(jar, callback);
+    expect(signedIn.headers.getSetCookie()).toEqual([
+      `${SIGNIN}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax`,
+      expect.stringMatching(new RegExp(`^${SESSION}=[^;]+; Path=/; Max-Age=28800; Secure; HttpOnly; SameSite=Lax$`)),
+    ]);
+  });
+
+  it('do not stand in for one another: a sign-in cookie is no session, a session no sign-in', async () => {
+    const jar = new CookieJar();
+    const login = await visit(jar, `${app.url}/api/auth/login`);
+    const transaction = jar.cookies.get(SIGNIN)!;
+    const asSession = new CookieJar();
+    asSession.cookies.set(SESSION, transaction);
+    expect((await visit(asSession, `${app.url}/api/profile`)).headers.get('location')).toBe('/api/auth/login');
+
+    const authorize = new URL(login.headers.get('location')!);
+    authorize.searchParams.set('login_hint', 'lena@contoso.test');
+    const callback = (await httpsRequest(trustingAgent(stack().authority.ca), authorize.toString())).headers.location!;
+    const other = new CookieJar();
+    await signInAs(other, 'mona@contoso.test');
+    const asTransaction = new CookieJar();
+    asTransaction.cookies.set(SIGNIN, other.cookies.get(SESSION)!);
+    const refused = await visit(asTransaction, callback);
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: string }).error).toBe('invalid_state');
+  });
+});
+
+describe('SESSION_KEYS rotation: an instance that lacks the newer key', () => {
+  it('answers 503 with Retry-After to a session sealed under it, keeping the cookie; an older-key session works there', async () => {
+    const jar = new CookieJar();
+    const partition = await signInAs(jar, 'judy@contoso.test');
+    for (const handler of [profile, home]) {
+      const response = await onInstance(handler, older, `${app.url}/api/profile`, { cookie: jar.header() });
+      expect(response.status, handler.name).toBe(503);
+      expect(header(response, 'retry-after'), handler.name).toMatch(/^\d+$/);
+      expect(response.cookies ?? [], handler.name).toEqual([]);
+    }
+    const out = await onInstance(signOut, older, `${app.url}/api/auth/logout`, {
+      method: 'POST',
+      cookie: jar.header(),
+      origin: app.url,
+    });
+    expect(out.status).toBe(503);
+    expect(out.cookies ?? []).toEqual([]);
+    expect(await app.store.read(partition)).toBeDefined();
+    // The same person, sealed under the key both instances hold: instance B serves them.
+    const { sealCookie } = await import('../app/webapp/cookies.js');
+    const { parseKeyRing } = await import('../lib/index.js');
+    const hid = partition;
+    const oldSession = await sealCookie(parseKeyRing(OLD_KEY), 'session', { hid }, 600);
+    const served = await onInstance(profile, older, `${app.url}/api/profile`, { cookie: `${SESSION}=${oldSession}` });
+    expect(served.status).toBe(200);
+  });
+
+  it('answers 503 to a sign-in callback whose transaction it cannot open, keeping the cookie; the newer instance completes it', async () => {
+    const jar = new CookieJar();
+    const login = await visit(jar, `${app.url}/api/auth/login`);
+    const authorize = new URL(login.headers.get('location')!);
+    authorize.searchParams.set('login_hint', 'kim@contoso.test');
+    const callback = (await httpsRequest(trustingAgent(stack().authority.ca), authorize.toString())).headers.location!;
+    const early = await onInstance(completeSignIn, older, callback, { cookie: jar.header() });
+    expect(early.status).toBe(503);
+    expect(header(early, 'retry-after')).toMatch(/^\d+$/);
+    expect(early.cookies ?? []).toEqual([]);
+    expect(jar.cookies.has(SIGNIN)).toBe(true);
+    const completed = await visit(jar, callback);
+    expect(completed.status).toBe(302);
+    expect(completed.headers.get('location')).toBe('/api/profile');
+    expect(jar.cookies.has(SESSION)).toBe(true);
   });
 });

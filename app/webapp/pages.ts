@@ -6,15 +6,17 @@ import { escapeHtml, html, problem, redirect } from '../http/responses.js';
 import type { AppRuntime } from '../runtime.js';
 import { SIGN_OUT_FORM, page } from './layout.js';
 import { crossOriginRefusal } from './same-origin.js';
-import { sessionAccount, signInRedirect } from './signin.js';
+import { readSession, signInRedirect } from './signin.js';
 
 /** `GET /api/home`: a landing page. */
 export async function home(
   request: HttpRequest,
-  _context: InvocationContext,
+  context: InvocationContext,
   runtime: AppRuntime,
 ): Promise<HttpResponseInit> {
-  const signedIn = (await sessionAccount(request, runtime)) !== undefined;
+  const session = await readSession(request, context, runtime);
+  if (session.response) return session.response;
+  const signedIn = session.homeAccountId !== undefined;
   return html(
     200,
     page(
@@ -31,7 +33,9 @@ export async function profile(
   context: InvocationContext,
   runtime: AppRuntime,
 ): Promise<HttpResponseInit> {
-  const homeAccountId = await sessionAccount(request, runtime);
+  const session = await readSession(request, context, runtime);
+  if (session.response) return session.response;
+  const { homeAccountId } = session;
   if (!homeAccountId) return signInRedirect();
   let outcome;
   try {
@@ -82,7 +86,9 @@ export async function background(
   context: InvocationContext,
   runtime: AppRuntime,
 ): Promise<HttpResponseInit> {
-  const homeAccountId = await sessionAccount(request, runtime);
+  const session = await readSession(request, context, runtime);
+  if (session.response) return session.response;
+  const { homeAccountId } = session;
   if (!homeAccountId) return signInRedirect();
   const partitionKey = partitionKeyOfAccount(homeAccountId);
   if (request.method === 'POST') {

@@ -5,7 +5,7 @@ import { escapeHtml, html, problem, redirect } from '../http/responses.js';
 import type { AppRuntime } from '../runtime.js';
 import { SIGN_OUT_FORM, page } from './layout.js';
 import { crossOriginRefusal } from './same-origin.js';
-import { clearSessionCookie, sessionAccount } from './signin.js';
+import { clearSessionCookie, readSession } from './signin.js';
 
 /**
  * `GET /api/auth/logout`: a page with the sign-out button (signing out on a GET would let any site do it with a
@@ -18,8 +18,10 @@ export async function signOut(
   context: InvocationContext,
   runtime: AppRuntime,
 ): Promise<HttpResponseInit> {
+  const session = await readSession(request, context, runtime);
+  if (session.response) return session.response;
   if (request.method !== 'POST') {
-    if (!(await sessionAccount(request, runtime))) return redirect('/api/home');
+    if (!session.homeAccountId) return redirect('/api/home');
     return html(
       200,
       page('Sign out', `<h1>Sign out</h1><p>This removes the tokens this app keeps for you.</p>${SIGN_OUT_FORM}`),
@@ -27,7 +29,7 @@ export async function signOut(
   }
   const refusal = crossOriginRefusal(request);
   if (refusal) return refusal;
-  const homeAccountId = await sessionAccount(request, runtime);
+  const { homeAccountId } = session;
   if (homeAccountId) {
     const partitionKey = partitionKeyOfAccount(homeAccountId);
     try {
