@@ -1,7 +1,7 @@
 import { SignJWT, UnsecuredJWT, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpsRequest, trustingAgent } from '../dev/https-trust.js';
-import { CookieJar, startTestApp, visit, type TestApp } from './support/app.js';
+import { CookieJar, startTestApp, startWebSignIn, visit, type TestApp } from './support/app.js';
 import { authority, newId, stack } from './support/stack.js';
 
 let app: TestApp;
@@ -20,14 +20,7 @@ function resetCounts(): void {
 
 /** Follows the sign-in: app login → authority (login_hint skips the picker) → app callback. */
 async function signIn(jar: CookieJar, loginHint: string): Promise<Response> {
-  const login = await visit(jar, `${app.url}/api/auth/login`);
-  expect(login.status).toBe(302);
-  const authorize = new URL(login.headers.get('location')!);
-  expect(authorize.origin).toBe(stack().authority.url);
-  authorize.searchParams.set('login_hint', loginHint);
-  const answer = await httpsRequest(trustingAgent(stack().authority.ca), authorize.toString());
-  expect(answer.status).toBe(302);
-  const callback = answer.headers.location!;
+  const callback = await startWebSignIn(app, jar, loginHint);
   expect(callback.startsWith(`${app.url}/api/auth/callback?`)).toBe(true);
   return visit(jar, callback);
 }
@@ -305,7 +298,7 @@ describe('web API DELETE /api/me/cache', () => {
     const partitionKey = `${oid}.${app.tenantId}`;
     expect((await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     const { enableBackground } = await import('../app/daemons/optin.js');
-    await enableBackground(app.runtime.recordStore, partitionKey);
+    await enableBackground(app.runtime, partitionKey);
     expect(await app.runtime.tokenStore.read(partitionKey)).toBeDefined();
 
     resetCounts();

@@ -6,7 +6,7 @@ import { completeSignIn } from '../app/webapp/signin.js';
 import { signOut } from '../app/webapp/signout.js';
 import { createAppRuntime, type AppRuntime } from '../app/runtime.js';
 import { createTableStore, generateKeySetting } from '../lib/index.js';
-import { CookieJar, startTestApp, visit, type TestApp } from './support/app.js';
+import { CookieJar, startTestApp, startWebSignIn, visit, webSignInPartition, type TestApp } from './support/app.js';
 import { closedPort } from './support/emulators.js';
 import { stack } from './support/stack.js';
 
@@ -51,22 +51,11 @@ function header(response: HttpResponseInit, name: string): string | null {
   return new Headers(response.headers).get(name);
 }
 
-/**
- * Signs in through the web app (login → authority, `login_hint` skips the picker → callback) and returns the
- * partition the sign-in wrote: the one user partition that is new in the store.
- */
-async function signInAs(jar: CookieJar, loginHint: string): Promise<string> {
-  const before = new Set((await app.store.list({})).entries.map((e) => e.partitionKey));
-  const login = await visit(jar, `${app.url}/api/auth/login`);
-  const authorize = new URL(login.headers.get('location')!);
-  authorize.searchParams.set('login_hint', loginHint);
-  const answer = await httpsRequest(trustingAgent(stack().authority.ca), authorize.toString());
-  expect((await visit(jar, answer.headers.location!)).status).toBe(302);
+const signInAs = async (jar: CookieJar, loginHint: string): Promise<string> => {
+  const partition = await webSignInPartition(app, jar, loginHint);
   expect(jar.cookies.has(SESSION)).toBe(true);
-  const added = (await app.store.list({})).entries.map((e) => e.partitionKey).filter((k) => !before.has(k));
-  expect(added).toHaveLength(1);
-  return added[0]!;
-}
+  return partition;
+};
 
 const post = (jar: CookieJar, path: string, headers: Record<string, string> = {}) =>
   visit(jar, `${app.url}${path}`, {
@@ -171,15 +160,11 @@ describe('cookies', () => {
 
   it('do not stand in for one another: a sign-in cookie is no session, a session no sign-in', async () => {
     const jar = new CookieJar();
-    const login = await visit(jar, `${app.url}/api/auth/login`);
-    const transaction = jar.cookies.get(SIGNIN)!;
+    const callback = await startWebSignIn(app, jar, 'lena@contoso.test');
     const asSession = new CookieJar();
-    asSession.cookies.set(SESSION, transaction);
+    asSession.cookies.set(SESSION, jar.cookies.get(SIGNIN)!);
     expect((await visit(asSession, `${app.url}/api/profile`)).headers.get('location')).toBe('/api/auth/login');
 
-    const authorize = new URL(login.headers.get('location')!);
-    authorize.searchParams.set('login_hint', 'lena@contoso.test');
-    const callback = (await httpsRequest(trustingAgent(stack().authority.ca), authorize.toString())).headers.location!;
     const other = new CookieJar();
     await signInAs(other, 'mona@contoso.test');
     const asTransaction = new CookieJar();
@@ -219,10 +204,7 @@ describe('SESSION_KEYS rotation: an instance that lacks the newer key', () => {
 
   it('answers 503 to a sign-in callback whose transaction it cannot open, keeping the cookie; the newer instance completes it', async () => {
     const jar = new CookieJar();
-    const login = await visit(jar, `${app.url}/api/auth/login`);
-    const authorize = new URL(login.headers.get('location')!);
-    authorize.searchParams.set('login_hint', 'kim@contoso.test');
-    const callback = (await httpsRequest(trustingAgent(stack().authority.ca), authorize.toString())).headers.location!;
+    const callback = await startWebSignIn(app, jar, 'kim@contoso.test');
     const early = await onInstance(completeSignIn, older, callback, { cookie: jar.header() });
     expect(early.status).toBe(503);
     expect(header(early, 'retry-after')).toMatch(/^\d+$/);

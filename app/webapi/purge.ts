@@ -18,8 +18,8 @@ export async function purgeMyCache(
   if (caller.response) return caller.response;
   const partitionKey = userPartitionKey(caller.claims);
   try {
+    await disableBackground(runtime, partitionKey);
     const existed = await runtime.tokens.removePartition(partitionKey, { logger: context });
-    await disableBackground(runtime.recordStore, partitionKey);
     context.info(`purged partition ${partitionKey} (${existed ? 'removed' : 'nothing stored'})`);
     return { status: 204, headers: { 'cache-control': 'no-store' } };
   } catch (error) {

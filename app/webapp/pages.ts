@@ -98,12 +98,12 @@ export async function background(
     const enabled = form.get('enabled');
     if (enabled !== 'true' && enabled !== 'false')
       return problem(400, 'invalid_request', 'enabled must be true or false');
-    if (enabled === 'true') await enableBackground(runtime.recordStore, partitionKey);
-    else await disableBackground(runtime.recordStore, partitionKey);
+    if (enabled === 'true') await enableBackground(runtime, partitionKey);
+    else await disableBackground(runtime, partitionKey);
     context.info(`background work ${enabled === 'true' ? 'enabled' : 'disabled'} for partition ${partitionKey}`);
     return redirect('/api/profile/background');
   }
-  const status = await backgroundStatus(runtime.recordStore, partitionKey);
+  const status = await backgroundStatus(runtime, partitionKey, context);
   const label = { active: 'on', needs_sign_in: 'paused: sign in again to resume', off: 'off' }[status];
   return html(
     200,

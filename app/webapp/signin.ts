@@ -2,7 +2,7 @@ import type { Cookie, HttpRequest, HttpResponseInit, InvocationContext } from '@
 import { CryptoProvider } from '@azure/msal-node';
 import { timingSafeEqual } from 'node:crypto';
 import { classifyTokenError, describeError, type KeyRing } from '../../lib/index.js';
-import { resumeBackgroundIfPaused } from '../daemons/optin.js';
+import { renewBackgroundOnSignIn } from '../daemons/optin.js';
 import { problem, redirect } from '../http/responses.js';
 import type { AppRuntime } from '../runtime.js';
 import { openCookie, readCookie, sealCookie, type OpenedCookie } from './cookies.js';
@@ -154,8 +154,8 @@ export async function completeSignIn(
   }
   const { partitionKey } = outcome;
   const homeAccountId = outcome.result.account?.homeAccountId ?? partitionKey;
-  // A user who had to sign in again for background work gets it back.
-  await resumeBackgroundIfPaused(runtime.recordStore, partitionKey).catch((error: unknown) =>
+  // A user who had to sign in again for background work gets it back; a pause decided on older tokens fails.
+  await renewBackgroundOnSignIn(runtime, partitionKey, context).catch((error: unknown) =>
     context.warn(`could not re-activate background work: ${describeError(error)}`),
   );
   const session = await sealCookie(ring, 'session', { hid: homeAccountId }, SESSION_MAX_AGE);

@@ -34,7 +34,7 @@ export async function signOut(
     const partitionKey = partitionKeyOfAccount(homeAccountId);
     try {
       // Consent first: a purge that fails half-way must not leave background work switched on.
-      await disableBackground(runtime.recordStore, partitionKey);
+      await disableBackground(runtime, partitionKey);
       await runtime.tokens.removePartition(partitionKey, { logger: context });
       context.info(`signed out: partition ${partitionKey} removed`);
     } catch (error) {
