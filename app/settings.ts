@@ -206,7 +206,7 @@ export function parseSettings(env: Env): AppSettings {
   const caPath = optional(env, 'AUTH_CA_PATH');
   const config: AppSettings = {
     identity: {
-      tenantId: required(env, 'AUTH_TENANT_ID', 'the tenant of the app registration'),
+      tenantId: tenantId(env),
       clientId: required(env, 'AUTH_CLIENT_ID', 'the client id of the app registration'),
       credential: credential(env),
       authorityHost: url(env, 'AUTH_AUTHORITY_HOST', DEFAULT_AUTHORITY_HOST),
@@ -256,12 +256,34 @@ function list(env: Env, name: string, separator: string, fallback: readonly stri
   return items;
 }
 
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** AUTH_TENANT_ID: a domain name would name no token's `tid`, so the app partition and allow-list would be wrong. */
+function tenantId(env: Env): string {
+  const value = required(env, 'AUTH_TENANT_ID', 'the tenant of the app registration');
+  if (!GUID.test(value)) {
+    throw new SettingsError(
+      `setting AUTH_TENANT_ID must be the tenant's id (a GUID), not a domain name or alias: got "${value}" ` +
+        '(find it in the Entra admin center, Overview, Tenant ID)',
+    );
+  }
+  return value.toLowerCase();
+}
+
+function allowedTenants(env: Env): readonly string[] {
+  const tenants = list(env, 'AUTH_ALLOWED_TENANTS', ',', [tenantId(env)]);
+  const named = tenants.find((t) => !GUID.test(t));
+  if (named !== undefined) {
+    throw new SettingsError(`setting AUTH_ALLOWED_TENANTS must list tenant ids (GUIDs): "${named}" is not one`);
+  }
+  return tenants.map((t) => t.toLowerCase());
+}
+
 function webSettings(env: Env): WebSettings {
   const clientId = optional(env, 'AUTH_CLIENT_ID') ?? '';
-  const tenantId = optional(env, 'AUTH_TENANT_ID') ?? '';
   return {
     audiences: list(env, 'AUTH_API_AUDIENCES', ',', [clientId, `api://${clientId}`]),
-    allowedTenants: list(env, 'AUTH_ALLOWED_TENANTS', ',', [tenantId]).map((t) => t.toLowerCase()),
+    allowedTenants: allowedTenants(env),
     requiredScope: optional(env, 'AUTH_REQUIRED_SCOPE') ?? 'access_as_user',
     downstreamUrl: url(env, 'DOWNSTREAM_API_URL', 'https://graph.microsoft.com/v1.0/me'),
     downstreamScopes: list(env, 'DOWNSTREAM_SCOPES', ' ', ['https://graph.microsoft.com/User.Read']),

@@ -50,7 +50,7 @@ param authAuthorityHost string = 'https://login.microsoftonline.com'
 @description('AUTH_API_AUDIENCES: accepted aud of bearer tokens, comma-separated. Empty: "<clientId>,api://<clientId>".')
 param authApiAudiences string = ''
 
-@description('AUTH_ALLOWED_TENANTS: tenants whose users may call, comma-separated. Empty: the app tenant only.')
+@description('AUTH_ALLOWED_TENANTS: tenant ids (GUIDs) whose users may call, comma-separated. Empty: the app tenant only.')
 param authAllowedTenants string = ''
 
 @description('AUTH_REQUIRED_SCOPE: scope the caller token must carry in scp.')
