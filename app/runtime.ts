@@ -72,6 +72,7 @@ export function createAppRuntime(settings: AppSettings, overrides: RuntimeOverri
       audiences: web.audiences,
       allowedTenants: web.allowedTenants,
       issuerFor: (tid) => `${host}/${tid}/v2.0`,
+      v1IssuerFor: (tid) => web.v1Issuer.replace('{tenantId}', tid),
       requiredScopes: [web.requiredScope],
       jwksUri: `${tokens.authority}/discovery/v2.0/keys`,
       networkClient: tokens.networkClient,

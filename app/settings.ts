@@ -81,6 +81,11 @@ export interface WebSettings {
   readonly audiences: readonly string[];
   /** AUTH_ALLOWED_TENANTS — tenants whose users may call, comma-separated. Default the app's tenant. */
   readonly allowedTenants: readonly string[];
+  /**
+   * AUTH_V1_ISSUER — issuer of v1.0 access tokens, `{tenantId}` standing for the token's tenant. Default
+   * `https://sts.windows.net/{tenantId}/` (Microsoft Entra; what an API gets when its manifest does not request v2).
+   */
+  readonly v1Issuer: string;
   /** AUTH_REQUIRED_SCOPE — scope the caller's token must carry in `scp`. Default `access_as_user`. */
   readonly requiredScope: string;
   /** DOWNSTREAM_API_URL — what the web API and web app call for the user. Default Graph `/v1.0/me`. */
@@ -279,11 +284,23 @@ function allowedTenants(env: Env): readonly string[] {
   return tenants.map((t) => t.toLowerCase());
 }
 
+function v1Issuer(env: Env): string {
+  const value = optional(env, 'AUTH_V1_ISSUER') ?? 'https://sts.windows.net/{tenantId}/';
+  if (!value.includes('{tenantId}')) {
+    throw new SettingsError(`setting AUTH_V1_ISSUER must contain {tenantId} where the tenant id goes, got "${value}"`);
+  }
+  if (!URL.canParse(value.replace('{tenantId}', '00000000-0000-0000-0000-000000000000'))) {
+    throw new SettingsError(`setting AUTH_V1_ISSUER must be an absolute URL, got "${value}"`);
+  }
+  return value;
+}
+
 function webSettings(env: Env): WebSettings {
   const clientId = optional(env, 'AUTH_CLIENT_ID') ?? '';
   return {
     audiences: list(env, 'AUTH_API_AUDIENCES', ',', [clientId, `api://${clientId}`]),
     allowedTenants: allowedTenants(env),
+    v1Issuer: v1Issuer(env),
     requiredScope: optional(env, 'AUTH_REQUIRED_SCOPE') ?? 'access_as_user',
     downstreamUrl: url(env, 'DOWNSTREAM_API_URL', 'https://graph.microsoft.com/v1.0/me'),
     downstreamScopes: list(env, 'DOWNSTREAM_SCOPES', ' ', ['https://graph.microsoft.com/User.Read']),

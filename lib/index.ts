@@ -71,6 +71,7 @@ export { sweepExpired, DEFAULT_SWEEP_BUDGET, type SweepOptions, type SweepResult
 // Web APIs: validating the caller's bearer token.
 export {
   createBearerValidator,
+  entraV1Issuer,
   BearerError,
   DEFAULT_CLOCK_TOLERANCE_SECONDS,
   type BearerValidator,

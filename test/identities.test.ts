@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { PartitionedTokenCache, TokenCacheError, createMemoryStore } from '../lib/index.js';
-import { newId, newKeyRing } from './support/stack.js';
+import {
+  PartitionedTokenCache,
+  TokenCacheError,
+  createBearerValidator,
+  createMemoryStore,
+  entraV1Issuer,
+  type BearerError,
+  type BearerValidator,
+} from '../lib/index.js';
+import { startTestApp } from './support/app.js';
+import { authority, newApp, newId, newKeyRing, stack } from './support/stack.js';
 
 describe('tenant ids', () => {
   it('PartitionedTokenCache refuses a tenant given as a domain name or alias (invalid_options)', () => {
@@ -23,5 +32,92 @@ describe('tenant ids', () => {
     }
     const upper = new PartitionedTokenCache(options(newId().toUpperCase()));
     expect(upper.tenantId).toBe(upper.tenantId.toLowerCase());
+  });
+});
+
+describe('v1.0 access tokens (an API whose manifest does not request v2)', () => {
+  const tid = newId();
+  const clientId = newId();
+  const caller = newId();
+  const v1 = (claims: Record<string, unknown> = {}) =>
+    authority.mint({
+      ver: '1.0',
+      iss: `https://sts.windows.net/${tid}/`,
+      aud: `api://${clientId}`,
+      appid: newId(),
+      oid: caller,
+      sub: caller,
+      tid,
+      scp: 'access_as_user',
+      ...claims,
+    });
+  const validator = (v1IssuerFor?: (tid: string) => string) =>
+    createBearerValidator({
+      audiences: [clientId, `api://${clientId}`],
+      allowedTenants: [tid],
+      issuerFor: (t) => `https://login.microsoftonline.com/${t}/v2.0`,
+      ...(v1IssuerFor ? { v1IssuerFor } : {}),
+      requiredScopes: ['access_as_user'],
+      jwksUri: `${stack().authority.url}/${tid}/discovery/v2.0/keys`,
+      networkClient: newApp(createMemoryStore()).tokens.networkClient,
+    });
+  const reason = async (bearer: BearerValidator, token: string) =>
+    bearer.validate(`Bearer ${token}`).then(
+      () => 'accepted',
+      (error: unknown) => `${(error as BearerError).status} ${(error as BearerError).message}`,
+    );
+
+  it('are accepted with the v1 issuer of the token tenant, under the same checks as v2.0 tokens', async () => {
+    const bearer = validator(entraV1Issuer);
+    const { claims } = await bearer.validate(`Bearer ${await v1()}`);
+    expect(claims).toMatchObject({ oid: caller, tid, ver: '1.0' });
+    expect(await reason(bearer, await v1({ iss: `https://login.microsoftonline.com/${tid}/v2.0` }))).toMatch(
+      /401 unexpected token issuer/,
+    );
+    expect(await reason(bearer, await v1({ iss: `https://sts.windows.net/${newId()}/` }))).toMatch(/401 .*issuer/);
+    expect(await reason(bearer, await v1({ tid: newId() }))).toMatch(/401 tenant is not allowed/);
+    expect(await reason(bearer, await v1({ aud: 'api://someone-else' }))).toMatch(/401 token audience/);
+    expect(await reason(bearer, await v1({ scp: 'Other.Scope' }))).toMatch(/403 token lacks the required scope/);
+    const expired = await authority.mint(
+      {
+        ver: '1.0',
+        iss: `https://sts.windows.net/${tid}/`,
+        aud: `api://${clientId}`,
+        oid: caller,
+        tid,
+        scp: 'access_as_user',
+      },
+      { expiresInSeconds: -600 },
+    );
+    expect(await reason(bearer, expired)).toMatch(/401 token is expired/);
+    // A v2.0 token may not carry the v1 issuer, nor a token of another version either issuer.
+    expect(await reason(bearer, await v1({ ver: '2.0' }))).toMatch(/401 unexpected token issuer/);
+    expect(await reason(bearer, await v1({ ver: '3.0' }))).toMatch(/401 token version 3\.0 is not accepted/);
+    expect(await reason(bearer, await v1({ ver: null }))).toMatch(/401 token version .* is not accepted/);
+  });
+
+  it('are refused when no v1 issuer is configured', async () => {
+    expect(await reason(validator(), await v1())).toMatch(/401 token version 1\.0 is not accepted/);
+  });
+
+  it('reach the downstream API through the web API (GET /api/me) with the issuer AUTH_V1_ISSUER names', async () => {
+    const app = await startTestApp({ AUTH_V1_ISSUER: `${stack().authority.url}/{tenantId}/` });
+    try {
+      const oid = newId();
+      const token = await authority.mint({
+        ver: '1.0',
+        iss: `${stack().authority.url}/${app.tenantId}/`,
+        aud: `api://${app.clientId}`,
+        oid,
+        sub: oid,
+        tid: app.tenantId,
+        scp: 'access_as_user',
+      });
+      const response = await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ id: oid, tenantId: app.tenantId });
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -12,8 +12,18 @@ export interface BearerValidatorOptions {
   readonly audiences: readonly string[];
   /** Tenants whose users may call; the issuer must be that tenant's. */
   readonly allowedTenants: readonly string[];
-  /** The issuer the authority uses for a tenant, e.g. `https://login.microsoftonline.com/{tid}/v2.0`. */
+  /**
+   * The issuer of the authority's v2.0 access tokens (`ver: "2.0"`) for a tenant, e.g.
+   * `https://login.microsoftonline.com/{tid}/v2.0`.
+   */
   readonly issuerFor: (tenantId: string) => string;
+  /**
+   * The issuer of v1.0 access tokens (`ver: "1.0"`) for a tenant — what Microsoft Entra issues for an API whose
+   * manifest does not request v2 (`requestedAccessTokenVersion` null or 1; their `aud` is the App ID URI, so list
+   * it in `audiences`): {@link entraV1Issuer} in the public cloud. The token's `ver` picks the issuer; every other
+   * check is the same. @defaultValue none: v1.0 tokens are refused
+   */
+  readonly v1IssuerFor?: (tenantId: string) => string;
   /** Every one of these must be in the token's `scp`. */
   readonly requiredScopes: readonly string[];
   /** The authority's JWKS, e.g. `https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys`. */
@@ -66,6 +76,11 @@ export class BearerError extends TokenCacheError {
   }
 }
 
+/** Microsoft Entra's issuer of v1.0 access tokens for a tenant: `https://sts.windows.net/{tenantId}/`. */
+export function entraV1Issuer(tenantId: string): string {
+  return `https://sts.windows.net/${tenantId}/`;
+}
+
 /** Longest bearer token accepted (Entra access tokens are a few KB). */
 const MAX_TOKEN_LENGTH = 16_384;
 const GUID_LIKE = /^[A-Za-z0-9-]{1,64}$/;
@@ -73,7 +88,8 @@ const GUID_LIKE = /^[A-Za-z0-9-]{1,64}$/;
 type KeyResolver = ReturnType<typeof createRemoteJWKSet>;
 
 /**
- * A validator of incoming access tokens (Microsoft Entra v2.0 issuers, RS256) with a cached JWKS, for web APIs.
+ * A validator of incoming access tokens (Microsoft Entra v2.0 and, when configured, v1.0 issuers; RS256) with a
+ * cached JWKS, for web APIs.
  *
  * @example
  * ```ts
@@ -81,6 +97,7 @@ type KeyResolver = ReturnType<typeof createRemoteJWKSet>;
  *   audiences: [clientId, `api://${clientId}`],
  *   allowedTenants: [tenantId],
  *   issuerFor: (tid) => `https://login.microsoftonline.com/${tid}/v2.0`,
+ *   v1IssuerFor: entraV1Issuer,
  *   requiredScopes: ['access_as_user'],
  *   jwksUri: `https://login.microsoftonline.com/${tenantId}/discovery/v2.0/keys`,
  *   networkClient: tokens.networkClient,
@@ -142,7 +159,11 @@ async function validateBearer(
   if (!policy.allowedTenants.includes(tid.toLowerCase())) {
     throw new BearerError(401, 'invalid_token', 'tenant is not allowed to call this API');
   }
-  if (payload.iss !== policy.issuerFor(tid)) throw new BearerError(401, 'invalid_token', 'unexpected token issuer');
+  const issuerFor = payload.ver === '2.0' ? policy.issuerFor : payload.ver === '1.0' ? policy.v1IssuerFor : undefined;
+  if (!issuerFor) {
+    throw new BearerError(401, 'invalid_token', `token version ${String(payload.ver).slice(0, 8)} is not accepted`);
+  }
+  if (payload.iss !== issuerFor(tid)) throw new BearerError(401, 'invalid_token', 'unexpected token issuer');
   if (typeof oid !== 'string' || !GUID_LIKE.test(oid))
     throw new BearerError(401, 'invalid_token', 'token has no valid oid');
   const scopes = typeof scp === 'string' ? scp.split(' ') : [];

@@ -51,6 +51,14 @@ describe('configuration', () => {
     expect(upper.web.allowedTenants).toEqual([base.AUTH_TENANT_ID]);
   });
 
+  it('takes the v1.0 issuer as a URL with {tenantId} in it', () => {
+    expect(parseSettings(base).web.v1Issuer).toBe('https://sts.windows.net/{tenantId}/');
+    expect(error({ ...base, AUTH_V1_ISSUER: 'https://sts.windows.net/' })).toMatch(
+      /AUTH_V1_ISSUER must contain \{tenantId\}/,
+    );
+    expect(error({ ...base, AUTH_V1_ISSUER: '{tenantId}' })).toMatch(/AUTH_V1_ISSUER must be an absolute URL/);
+  });
+
   it('applies documented defaults and freezes the result', () => {
     const config = parseSettings(base);
     expect(config.cache).toMatchObject({ store: 'table', compress: false, lifetimeDays: 90, createIfMissing: false });
