@@ -74,6 +74,7 @@ export {
   entraV1Issuer,
   BearerError,
   DEFAULT_CLOCK_TOLERANCE_SECONDS,
+  DEFAULT_JWKS_TIMEOUT_MS,
   type BearerValidator,
   type BearerValidatorOptions,
   type ValidatedCaller,

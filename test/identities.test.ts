@@ -1,14 +1,18 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
+  BearerError,
   PartitionedTokenCache,
   TokenCacheError,
   createBearerValidator,
   createMemoryStore,
   entraV1Issuer,
-  type BearerError,
   type BearerValidator,
+  type BearerValidatorOptions,
 } from '../lib/index.js';
 import { startTestApp } from './support/app.js';
+import { closedPort } from './support/emulators.js';
+import { countingStore } from './support/stored.js';
 import { authority, newApp, newId, newKeyRing, stack } from './support/stack.js';
 
 describe('tenant ids', () => {
@@ -118,6 +122,99 @@ describe('v1.0 access tokens (an API whose manifest does not request v2)', () =>
       expect(await response.json()).toMatchObject({ id: oid, tenantId: app.tenantId });
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe('signing keys that cannot be fetched', () => {
+  const tid = newId();
+  const clientId = newId();
+  const token = () =>
+    authority.mint({ oid: newId(), tid, aud: clientId, scp: 'access_as_user', iss: `https://issuer.test/${tid}/v2.0` });
+  const validator = (jwksUri: string, extra: Partial<BearerValidatorOptions> = {}) =>
+    createBearerValidator({
+      audiences: [clientId],
+      allowedTenants: [tid],
+      issuerFor: (t) => `https://issuer.test/${t}/v2.0`,
+      requiredScopes: ['access_as_user'],
+      jwksUri,
+      networkClient: newApp(createMemoryStore()).tokens.networkClient,
+      ...extra,
+    });
+  const failure = (bearer: BearerValidator, value: string) =>
+    bearer.validate(`Bearer ${value}`).then(
+      () => undefined,
+      (error: unknown) => error as BearerError,
+    );
+
+  it('answer bearer_keys_unavailable (503, retry later), not invalid_token, when the JWKS endpoint is down', async () => {
+    const error = await failure(
+      validator(`https://127.0.0.1:${await closedPort()}/${tid}/discovery/v2.0/keys`),
+      await token(),
+    );
+    expect(error).toBeInstanceOf(BearerError);
+    expect(error).toMatchObject({ code: 'bearer_keys_unavailable', status: 503, error: 'temporarily_unavailable' });
+    expect(error?.retryAfterSeconds).toBeGreaterThan(0);
+  });
+
+  it('give up on a JWKS endpoint that never answers when the validation times out, closing the connection', async () => {
+    const closed: Promise<void>[] = [];
+    const blackHole = createServer((socket) => {
+      closed.push(new Promise((resolve) => socket.on('close', () => resolve())));
+      socket.resume(); // reads (and drops) what the client sends, so its leaving is seen
+    });
+    await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = blackHole.address() as AddressInfo;
+      const error = await failure(validator(`https://127.0.0.1:${port}/keys`, { jwksTimeoutMs: 200 }), await token());
+      expect(error).toMatchObject({ code: 'bearer_keys_unavailable', status: 503 });
+      expect(closed).toHaveLength(1);
+      await closed[0];
+    } finally {
+      blackHole.close();
+    }
+  });
+
+  it('make the web API answer 503 with Retry-After, touching no partition', async () => {
+    const { HttpRequest, InvocationContext } = await import('@azure/functions');
+    const { createAppRuntime } = await import('../app/runtime.js');
+    const { getMe } = await import('../app/webapi/me.js');
+    const { parseSettings } = await import('../app/settings.js');
+    const { embeddedSettings } = await import('../dev/settings.js');
+    const { generateKeySetting } = await import('../lib/index.js');
+    const settings = parseSettings(
+      embeddedSettings({
+        authorityUrl: `https://127.0.0.1:${await closedPort()}`,
+        authorityCaPath: '/dev/null',
+        tableConnectionString: stack().table.connectionString,
+        downstreamUrl: stack().downstream.url,
+        appUrl: 'http://localhost:7071',
+        cacheKeys: generateKeySetting('t1'),
+        sessionKeys: generateKeySetting('s1'),
+        tenantId: tid,
+        clientId,
+      }),
+    );
+    const tokens = countingStore(createMemoryStore());
+    const runtime = createAppRuntime(settings, { stores: { tokens, records: createMemoryStore() } });
+    try {
+      const response = await getMe(
+        new HttpRequest({
+          method: 'GET',
+          url: 'http://localhost/api/me',
+          headers: { authorization: `Bearer ${await token()}` },
+        }),
+        new InvocationContext({ functionName: 'me', logHandler: () => undefined }),
+        runtime,
+      );
+      expect(response.status).toBe(503);
+      const headers = new Headers(response.headers);
+      expect(headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(headers.get('www-authenticate')).toBeNull();
+      expect(response.jsonBody).toMatchObject({ error: 'temporarily_unavailable' });
+      expect(tokens.counts).toEqual({ read: 0, write: 0, delete: 0, list: 0 });
+    } finally {
+      await runtime.close();
     }
   });
 });
