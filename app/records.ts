@@ -10,14 +10,15 @@ import type { AppRuntime } from './runtime.js';
 export type RecordContext = Pick<AppRuntime, 'recordStore' | 'recordKeys' | 'settings'>;
 
 export interface SealedRecord<T> {
-  readonly value: T;
+  /** Undefined when the stored record does not open or parse (logged): never act on it; replace it if yours. */
+  readonly value: T | undefined;
   /** Pass back to {@link writeRecord} to change the record only if nobody else did meanwhile. */
   readonly etag: string;
 }
 
 /**
- * Reads and opens a record; undefined when there is none, or it does not open or parse (logged with the reason).
- * Store errors propagate: an unreadable store is not an absent record.
+ * Reads and opens a record; undefined when there is none. Store errors propagate: an unreadable store is not an
+ * absent record.
  */
 export async function readRecord<T>(
   records: RecordContext,
@@ -30,12 +31,11 @@ export async function readRecord<T>(
   let value: T | undefined;
   try {
     value = parse(JSON.parse(Buffer.from(openRecord(records.recordKeys, key, stored.data)).toString('utf8')));
+    if (value === undefined) logger.error(`record ${key} does not open (unexpected content): ignored`);
   } catch (error) {
     logger.error(`record ${key} does not open (${describeError(error)}): ignored`);
-    return undefined;
   }
-  if (value === undefined) logger.error(`record ${key} does not open (unexpected content): ignored`);
-  return value === undefined ? undefined : { value, etag: stored.etag };
+  return { value, etag: stored.etag };
 }
 
 /**

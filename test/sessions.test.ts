@@ -5,9 +5,9 @@ import { home, profile } from '../app/webapp/pages.js';
 import { completeSignIn } from '../app/webapp/signin.js';
 import { signOut } from '../app/webapp/signout.js';
 import { createAppRuntime, type AppRuntime } from '../app/runtime.js';
-import { createTableStore, generateKeySetting } from '../lib/index.js';
+import { generateKeySetting } from '../lib/index.js';
 import { CookieJar, startTestApp, startWebSignIn, visit, webSignInPartition, type TestApp } from './support/app.js';
-import { closedPort } from './support/emulators.js';
+import { unreachableTableStore } from './support/emulators.js';
 import { stack } from './support/stack.js';
 
 /** The session key ring before a rotation; instance A already has the new key `s2`, instance B does not yet. */
@@ -108,12 +108,7 @@ describe('sign-out', () => {
   it('keeps the session when the tokens could not be removed, so that signing out again completes it', async () => {
     const jar = new CookieJar();
     const partition = await signInAs(jar, 'ivan@contoso.test');
-    const unreachable = createTableStore({
-      connectionString: stack().table.connectionString.replace(/:\d+\//, `:${await closedPort()}/`),
-      tableName: 'unreachable',
-      allowInsecureConnection: true,
-      maxRetries: 0,
-    });
+    const unreachable = await unreachableTableStore();
     const broken = createAppRuntime(app.runtime.settings, { stores: { tokens: unreachable, records: app.records } });
     try {
       const failed = await signOut(

@@ -55,7 +55,7 @@ export async function readOptIn(
   logger: TokenCacheLogger,
 ): Promise<OptIn | undefined> {
   const record = await readRecord(records, keyOf(partitionKey), parseContent, logger);
-  if (!record) return undefined;
+  if (!record?.value) return undefined;
   const { status, updatedAt } = record.value;
   return { partitionKey, status, updatedAt: new Date(updatedAt), etag: record.etag };
 }

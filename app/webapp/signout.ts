@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { describeError, partitionKeyOfAccount } from '../../lib/index.js';
-import { disableBackground } from '../daemons/optin.js';
+import { erasePerson } from '../people.js';
 import { escapeHtml, html, problem, redirect } from '../http/responses.js';
 import type { AppRuntime } from '../runtime.js';
 import { SIGN_OUT_FORM, page } from './layout.js';
@@ -9,7 +9,8 @@ import { clearSessionCookie, readSession } from './signin.js';
 
 /**
  * `GET /api/auth/logout`: a page with the sign-out button (signing out on a GET would let any site do it with a
- * link). `POST /api/auth/logout`, same-origin only: removes what the app keeps for the person, then clears the
+ * link). `POST /api/auth/logout`, same-origin only: removes everything the app keeps for the person (every linked
+ * partition: see app/people.ts), then clears the
  * session and sends the browser on to the authority's end-session endpoint. When the removal fails the session is
  * kept (503), so the person can sign out again.
  */
@@ -33,10 +34,8 @@ export async function signOut(
   if (homeAccountId) {
     const partitionKey = partitionKeyOfAccount(homeAccountId);
     try {
-      // Consent first: a purge that fails half-way must not leave background work switched on.
-      await disableBackground(runtime, partitionKey);
-      await runtime.tokens.removePartition(partitionKey, { logger: context });
-      context.info(`signed out: partition ${partitionKey} removed`);
+      const removed = await erasePerson(runtime, partitionKey, context);
+      context.info(`signed out: partition(s) ${removed.join(', ')} removed`);
     } catch (error) {
       context.warn(`sign-out could not remove partition ${partitionKey}: ${describeError(error)}`);
       return problem(503, 'store_unavailable', 'sign-out could not remove the cached tokens; sign out again', {
