@@ -112,7 +112,9 @@ function parseUser(value: unknown, where: string): SignedInUser {
     tid: string(user.tid, `${where}.tid`),
     name: string(user.name, `${where}.name`),
     username: string(user.username, `${where}.username`),
-    ...(home ? { home: { oid: string(home.oid, `${where}.home.oid`), tid: string(home.tid, `${where}.home.tid`) } } : {}),
+    ...(home
+      ? { home: { oid: string(home.oid, `${where}.home.oid`), tid: string(home.tid, `${where}.home.tid`) } }
+      : {}),
   };
 }
 
