@@ -1,4 +1,4 @@
-import { StoreConflictError, type TokenCacheLogger } from '../lib/index.js';
+import { StoreConflictError, describeError, userPartitionKey, type TokenCacheLogger } from '../lib/index.js';
 import { disableBackground } from './daemons/optin.js';
 import { readRecord, writeRecord, type RecordContext } from './records.js';
 import type { AppRuntime } from './runtime.js';
@@ -29,6 +29,16 @@ async function linksOf(records: RecordContext, partitionKey: string, logger: Tok
   return [...(record?.value?.partitions ?? [])];
 }
 
+/** The partition the web API would use for the person an id token names (its `oid.tid`); undefined without them. */
+export function partitionOfIdToken(claims: object | undefined, logger: TokenCacheLogger): string | undefined {
+  try {
+    return userPartitionKey(claims ?? {});
+  } catch (error) {
+    logger.warn(`the id token names no oid and tid, so no web API partition is linked: ${describeError(error)}`);
+    return undefined;
+  }
+}
+
 /**
  * Records that `a` and `b` are partitions of one person (nothing when equal). One read when the link exists; the
  * reverse link is written first, so a forward link present means both are. Store errors propagate.
@@ -36,10 +46,10 @@ async function linksOf(records: RecordContext, partitionKey: string, logger: Tok
 export async function linkPartitions(
   records: RecordContext,
   a: string,
-  b: string,
+  b: string | undefined,
   logger: TokenCacheLogger,
 ): Promise<void> {
-  if (a === b || (await linksOf(records, a, logger)).includes(b)) return;
+  if (b === undefined || a === b || (await linksOf(records, a, logger)).includes(b)) return;
   await addLink(records, b, a, logger);
   await addLink(records, a, b, logger);
 }

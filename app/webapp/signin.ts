@@ -1,10 +1,10 @@
 import type { Cookie, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { CryptoProvider } from '@azure/msal-node';
 import { timingSafeEqual } from 'node:crypto';
-import { classifyTokenError, describeError, userPartitionKey, type KeyRing } from '../../lib/index.js';
+import { classifyTokenError, describeError, type KeyRing } from '../../lib/index.js';
 import { renewBackgroundOnSignIn } from '../daemons/optin.js';
 import { problem, redirect } from '../http/responses.js';
-import { linkPartitions } from '../people.js';
+import { linkPartitions, partitionOfIdToken } from '../people.js';
 import type { AppRuntime } from '../runtime.js';
 import { openCookie, readCookie, sealCookie, type OpenedCookie } from './cookies.js';
 
@@ -155,11 +155,9 @@ export async function completeSignIn(
   }
   const { partitionKey } = outcome;
   const homeAccountId = outcome.result.account?.homeAccountId ?? partitionKey;
-  // A guest's web API partition is their id token's oid.tid, not this homeAccountId: link the two for erasure.
-  const claims = outcome.result.idTokenClaims as { oid?: unknown; tid?: unknown } | undefined;
-  const inTenant = claims?.oid && claims.tid ? userPartitionKey(claims) : partitionKey;
   try {
-    await linkPartitions(runtime, partitionKey, inTenant, context);
+    // A guest's web API partition is their id token's oid.tid, not this homeAccountId: link the two for erasure.
+    await linkPartitions(runtime, partitionKey, partitionOfIdToken(outcome.result.idTokenClaims, context), context);
   } catch (error) {
     context.warn(`sign-in could not record the partitions of ${partitionKey}: ${describeError(error)}`);
     return {
