@@ -81,6 +81,11 @@ export interface WebSettings {
   readonly audiences: readonly string[];
   /** AUTH_ALLOWED_TENANTS — tenants whose users may call, comma-separated. Default the app's tenant. */
   readonly allowedTenants: readonly string[];
+  /**
+   * AUTH_V1_ISSUER — issuer of v1.0 access tokens, `{tenantId}` standing for the token's tenant. Default
+   * `https://sts.windows.net/{tenantId}/` (Microsoft Entra; what an API gets when its manifest does not request v2).
+   */
+  readonly v1Issuer: string;
   /** AUTH_REQUIRED_SCOPE — scope the caller's token must carry in `scp`. Default `access_as_user`. */
   readonly requiredScope: string;
   /** DOWNSTREAM_API_URL — what the web API and web app call for the user. Default Graph `/v1.0/me`. */
@@ -206,7 +211,7 @@ export function parseSettings(env: Env): AppSettings {
   const caPath = optional(env, 'AUTH_CA_PATH');
   const config: AppSettings = {
     identity: {
-      tenantId: required(env, 'AUTH_TENANT_ID', 'the tenant of the app registration'),
+      tenantId: tenantId(env),
       clientId: required(env, 'AUTH_CLIENT_ID', 'the client id of the app registration'),
       credential: credential(env),
       authorityHost: url(env, 'AUTH_AUTHORITY_HOST', DEFAULT_AUTHORITY_HOST),
@@ -256,12 +261,46 @@ function list(env: Env, name: string, separator: string, fallback: readonly stri
   return items;
 }
 
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** AUTH_TENANT_ID: a domain name would name no token's `tid`, so the app partition and allow-list would be wrong. */
+function tenantId(env: Env): string {
+  const value = required(env, 'AUTH_TENANT_ID', 'the tenant of the app registration');
+  if (!GUID.test(value)) {
+    throw new SettingsError(
+      `setting AUTH_TENANT_ID must be the tenant's id (a GUID), not a domain name or alias: got "${value}" ` +
+        '(find it in the Entra admin center, Overview, Tenant ID)',
+    );
+  }
+  return value.toLowerCase();
+}
+
+function allowedTenants(env: Env): readonly string[] {
+  const tenants = list(env, 'AUTH_ALLOWED_TENANTS', ',', [tenantId(env)]);
+  const named = tenants.find((t) => !GUID.test(t));
+  if (named !== undefined) {
+    throw new SettingsError(`setting AUTH_ALLOWED_TENANTS must list tenant ids (GUIDs): "${named}" is not one`);
+  }
+  return tenants.map((t) => t.toLowerCase());
+}
+
+function v1Issuer(env: Env): string {
+  const value = optional(env, 'AUTH_V1_ISSUER') ?? 'https://sts.windows.net/{tenantId}/';
+  if (!value.includes('{tenantId}')) {
+    throw new SettingsError(`setting AUTH_V1_ISSUER must contain {tenantId} where the tenant id goes, got "${value}"`);
+  }
+  if (!URL.canParse(value.replace('{tenantId}', '00000000-0000-0000-0000-000000000000'))) {
+    throw new SettingsError(`setting AUTH_V1_ISSUER must be an absolute URL, got "${value}"`);
+  }
+  return value;
+}
+
 function webSettings(env: Env): WebSettings {
   const clientId = optional(env, 'AUTH_CLIENT_ID') ?? '';
-  const tenantId = optional(env, 'AUTH_TENANT_ID') ?? '';
   return {
     audiences: list(env, 'AUTH_API_AUDIENCES', ',', [clientId, `api://${clientId}`]),
-    allowedTenants: list(env, 'AUTH_ALLOWED_TENANTS', ',', [tenantId]).map((t) => t.toLowerCase()),
+    allowedTenants: allowedTenants(env),
+    v1Issuer: v1Issuer(env),
     requiredScope: optional(env, 'AUTH_REQUIRED_SCOPE') ?? 'access_as_user',
     downstreamUrl: url(env, 'DOWNSTREAM_API_URL', 'https://graph.microsoft.com/v1.0/me'),
     downstreamScopes: list(env, 'DOWNSTREAM_SCOPES', ' ', ['https://graph.microsoft.com/User.Read']),

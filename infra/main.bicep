@@ -50,8 +50,11 @@ param authAuthorityHost string = 'https://login.microsoftonline.com'
 @description('AUTH_API_AUDIENCES: accepted aud of bearer tokens, comma-separated. Empty: "<clientId>,api://<clientId>".')
 param authApiAudiences string = ''
 
-@description('AUTH_ALLOWED_TENANTS: tenants whose users may call, comma-separated. Empty: the app tenant only.')
+@description('AUTH_ALLOWED_TENANTS: tenant ids (GUIDs) whose users may call, comma-separated. Empty: the app tenant only.')
 param authAllowedTenants string = ''
+
+@description('AUTH_V1_ISSUER: issuer of v1.0 access tokens, {tenantId} standing for the token tenant.')
+param authV1Issuer string = 'https://sts.windows.net/{tenantId}/'
 
 @description('AUTH_REQUIRED_SCOPE: scope the caller token must carry in scp.')
 param authRequiredScope string = 'access_as_user'
@@ -259,6 +262,7 @@ var appSettings = {
   AUTH_AUTHORITY_HOST: authAuthorityHost
   AUTH_API_AUDIENCES: !empty(authApiAudiences) ? authApiAudiences : '${authClientId},api://${authClientId}'
   AUTH_ALLOWED_TENANTS: !empty(authAllowedTenants) ? authAllowedTenants : authTenantId
+  AUTH_V1_ISSUER: authV1Issuer
   AUTH_REQUIRED_SCOPE: authRequiredScope
 
   // app/settings.ts: downstream API and web app

@@ -29,6 +29,8 @@ export { userPartitionKey, appPartitionKey, partitionKeyOfAccount } from './cach
 
 // Encryption at rest.
 export { parseKeyRing, createKeyRing, generateKeySetting, type KeyRing, type CacheKey } from './cache/keyring.js';
+// Your app's own small records (consents, links), sealed the same way, bound to their key.
+export { sealRecord, openRecord } from './records.js';
 
 // Stores: one small interface, one factory per store; each store's SDK is imported on first use.
 export {
@@ -71,8 +73,10 @@ export { sweepExpired, DEFAULT_SWEEP_BUDGET, type SweepOptions, type SweepResult
 // Web APIs: validating the caller's bearer token.
 export {
   createBearerValidator,
+  entraV1Issuer,
   BearerError,
   DEFAULT_CLOCK_TOLERANCE_SECONDS,
+  DEFAULT_JWKS_TIMEOUT_MS,
   type BearerValidator,
   type BearerValidatorOptions,
   type ValidatedCaller,

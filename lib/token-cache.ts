@@ -28,11 +28,16 @@ export const DEFAULT_CACHE_LIFETIME_MS = 90 * 86_400_000;
 /** Conditional write attempts on a contended partition before the write is given up (the token is still returned). */
 export const DEFAULT_MAX_WRITE_ATTEMPTS = 20;
 
+const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** Who the app is. Exactly one of `clientSecret` and `clientCertificate`. */
 export interface TokenCacheAuthOptions {
   /** The app registration's application (client) id. */
   readonly clientId: string;
-  /** The app registration's home tenant id: its partition for app tokens and the authority's path. */
+  /**
+   * The app registration's home tenant id (a GUID, not a domain name): its partition for app tokens and the
+   * authority's path.
+   */
   readonly tenantId: string;
   /** The identity provider. @defaultValue {@link DEFAULT_AUTHORITY_HOST} */
   readonly authorityHost?: string;
@@ -172,6 +177,13 @@ export class PartitionedTokenCache {
     if (!auth?.clientId || !auth.tenantId) {
       throw new TokenCacheError('invalid_options', 'auth.clientId and auth.tenantId are required');
     }
+    if (!TENANT_ID.test(auth.tenantId)) {
+      // A domain or alias would name the app's partition and the authority differently from every token's tid.
+      throw new TokenCacheError(
+        'invalid_options',
+        "auth.tenantId must be the tenant's id (a GUID), not a domain name or an alias such as organizations",
+      );
+    }
     if (!cache?.store || !cache.keyRing) {
       throw new TokenCacheError('invalid_options', 'cache.store and cache.keyRing are required');
     }
@@ -191,7 +203,7 @@ export class PartitionedTokenCache {
     this.factory = new ClientFactory(
       {
         clientId: auth.clientId,
-        tenantId: auth.tenantId,
+        tenantId: auth.tenantId.toLowerCase(),
         authorityHost: (auth.authorityHost ?? DEFAULT_AUTHORITY_HOST).replace(/\/+$/, ''),
         credential: credentialOf(auth),
       },

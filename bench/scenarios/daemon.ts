@@ -15,7 +15,7 @@ import { EMPTY_DOCUMENT, encodeDocument, isObject } from '../../lib/cache/docume
 import { seal } from '../../lib/cache/envelope.js';
 import { stampChanges } from '../../lib/cache/merge.js';
 import { partitionKeyOfAccount } from '../../lib/cache/partitions.js';
-import { ACTIVE_PREFIX } from '../../app/daemons/optin.js';
+import { enableBackground } from '../../app/daemons/optin.js';
 import { runUserDaemon } from '../../app/daemons/user-daemon.js';
 import { benchContext } from '../support/context.js';
 import { collectGarbage } from '../support/gc.js';
@@ -73,7 +73,7 @@ export async function measureDaemon(stack: BenchStack, kind: BenchStoreKind, use
   const app = stack.newApp(store, { USER_DAEMON_MAX_USERS: String(users) });
   const { runtime } = app;
   const logger = quietLogger();
-  const { keyRing, records } = app;
+  const { keyRing } = app;
 
   const seeded = await signIn(stack, app, `daemon-${randomUUID()}@bench.test`, logger);
   const templateOid = partitionKeyOfAccount(seeded.homeAccountId).split('.')[0]!;
@@ -93,9 +93,7 @@ export async function measureDaemon(stack: BenchStack, kind: BenchStoreKind, use
     documentBytes = sealed.byteLength;
     const expiresAt = new Date(Date.now() + 90 * DAY_MS);
     await store.write(partitionKey, sealed, { expiresAt });
-    await records.write(`${ACTIVE_PREFIX}${partitionKey}`, Buffer.from(JSON.stringify({ updatedAt: new Date() })), {
-      expiresAt,
-    });
+    await enableBackground(runtime, partitionKey);
   });
   const seedSeconds = (performance.now() - seedStarted) / 1000;
   const seedWrites = store.counts.write - storeAtSeed.write;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SettingsError, parseSettings } from '../../app/settings.js';
 
 const base = {
-  AUTH_TENANT_ID: 'tenant-1',
+  AUTH_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47',
   AUTH_CLIENT_ID: 'client-1',
   AUTH_CLIENT_SECRET: 'not-a-real-secret',
   CACHE_KEYS: 'k1:AAAA',
@@ -38,12 +38,33 @@ describe('configuration', () => {
     expect(error({ ...base, AUTH_CLIENT_CERTIFICATE_PATH: '/nonexistent.pem' })).toMatch(/only one of/);
   });
 
+  it('requires tenant ids, not domain names: a domain would match no token tid and no partition', () => {
+    expect(error({ ...base, AUTH_TENANT_ID: 'contoso.onmicrosoft.com' })).toMatch(
+      /AUTH_TENANT_ID must be the tenant's id \(a GUID\), not a domain name or alias: got "contoso.onmicrosoft.com"/,
+    );
+    expect(error({ ...base, AUTH_TENANT_ID: 'common' })).toMatch(/AUTH_TENANT_ID must be the tenant's id/);
+    expect(error({ ...base, AUTH_ALLOWED_TENANTS: `${base.AUTH_TENANT_ID},fabrikam.com` })).toMatch(
+      /AUTH_ALLOWED_TENANTS must list tenant ids \(GUIDs\): "fabrikam.com" is not one/,
+    );
+    const upper = parseSettings({ ...base, AUTH_TENANT_ID: base.AUTH_TENANT_ID.toUpperCase() });
+    expect(upper.identity.tenantId).toBe(base.AUTH_TENANT_ID);
+    expect(upper.web.allowedTenants).toEqual([base.AUTH_TENANT_ID]);
+  });
+
+  it('takes the v1.0 issuer as a URL with {tenantId} in it', () => {
+    expect(parseSettings(base).web.v1Issuer).toBe('https://sts.windows.net/{tenantId}/');
+    expect(error({ ...base, AUTH_V1_ISSUER: 'https://sts.windows.net/' })).toMatch(
+      /AUTH_V1_ISSUER must contain \{tenantId\}/,
+    );
+    expect(error({ ...base, AUTH_V1_ISSUER: '{tenantId}' })).toMatch(/AUTH_V1_ISSUER must be an absolute URL/);
+  });
+
   it('applies documented defaults and freezes the result', () => {
     const config = parseSettings(base);
     expect(config.cache).toMatchObject({ store: 'table', compress: false, lifetimeDays: 90, createIfMissing: false });
     expect(config.identity.authorityHost).toBe('https://login.microsoftonline.com');
     expect(config.web.audiences).toEqual(['client-1', 'api://client-1']);
-    expect(config.web.allowedTenants).toEqual(['tenant-1']);
+    expect(config.web.allowedTenants).toEqual(['72f988bf-86f1-41af-91ab-2d7cd011db47']);
     expect(config.web.requiredScope).toBe('access_as_user');
     expect(Object.isFrozen(config.cache)).toBe(true);
     expect(JSON.stringify(config)).not.toMatch(/undefined/);
