@@ -28,6 +28,11 @@ export interface AppSettings {
     readonly authorityHost: string;
     /** AUTH_CA_PATH — extra CA to trust for the authority (local development authority only). */
     readonly ca?: string;
+    /**
+     * AUTH_CLIENT_CAPABILITIES — client capabilities declared on every token request, comma-separated; `none` declares
+     * none. Default `cp1`: the app handles claims challenges (Continuous Access Evaluation) in every flow.
+     */
+    readonly clientCapabilities: readonly string[];
   };
   readonly web: WebSettings;
   readonly daemons: DaemonSettings;
@@ -211,6 +216,7 @@ export function parseSettings(env: Env): AppSettings {
       credential: credential(env),
       authorityHost: url(env, 'AUTH_AUTHORITY_HOST', DEFAULT_AUTHORITY_HOST),
       ...(caPath ? { ca: readFile('AUTH_CA_PATH', caPath) } : {}),
+      clientCapabilities: clientCapabilities(env),
     },
     web: webSettings(env),
     daemons: {
@@ -254,6 +260,19 @@ function list(env: Env, name: string, separator: string, fallback: readonly stri
     .filter((item) => item.length > 0);
   if (items.length === 0) throw new SettingsError(`setting ${name} must list at least one value`);
   return items;
+}
+
+function clientCapabilities(env: Env): readonly string[] {
+  const names = list(env, 'AUTH_CLIENT_CAPABILITIES', ',', ['cp1']);
+  if (names.length === 1 && names[0]!.toLowerCase() === 'none') return [];
+  for (const name of names) {
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(name) || name.toLowerCase() === 'none') {
+      throw new SettingsError(
+        `setting AUTH_CLIENT_CAPABILITIES must list names such as cp1, or be none; got "${name}"`,
+      );
+    }
+  }
+  return names;
 }
 
 function webSettings(env: Env): WebSettings {

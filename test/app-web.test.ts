@@ -252,9 +252,9 @@ describe('web API GET /api/me', () => {
     expect(app.store.counts).toEqual({ read: 0, write: 0, delete: 0, list: 0 });
   });
 
-  it('passes a claims challenge back when the authority requires interaction', async () => {
+  it('passes a claims challenge back to a cp1 caller when the authority requires interaction', async () => {
     const oid = newId();
-    const token = await authority.mint(claimsFor(oid));
+    const token = await authority.mint({ ...claimsFor(oid), xms_cc: ['cp1'] });
     await authority.requireInteraction(oid, { access_token: { acrs: { essential: true, value: 'c1' } } });
     const challenged = await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
     expect(challenged.status).toBe(401);
