@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enableBackground } from '../app/daemons/optin.js';
 import { httpsRequest, trustingAgent } from '../dev/https-trust.js';
 import { parseClaimsChallenge } from '../lib/index.js';
-import { CookieJar, startTestApp, visit, type TestApp } from './support/app.js';
+import { CookieJar, invokeMe, runtimeCalling, startTestApp, visit, type TestApp } from './support/app.js';
 import { signIn as signInDirect } from './support/signin.js';
 import { authority, captureLogger, downstream, newId, stack } from './support/stack.js';
 import { readStored, section } from './support/stored.js';
@@ -63,19 +63,26 @@ function nbfClaims(at: number): unknown {
   return { access_token: { nbf: { essential: true, value: String(at) } } };
 }
 
+/** A client app's token for this web API; `xms_cc: ['cp1']`: the client declared it handles claims challenges. */
+const callerToken = (oid: string, extra: Record<string, unknown> = {}) =>
+  authority.mint({ oid, sub: oid, tid: app.tenantId, aud: `api://${app.clientId}`, scp: 'access_as_user', ...extra });
+
 describe('web API GET /api/me', () => {
-  /** A client app's token for this web API; `cp1`: the client declared it handles claims challenges. */
-  const callerToken = (oid: string, extra: Record<string, unknown> = {}) =>
-    authority.mint({ oid, sub: oid, tid: app.tenantId, aud: `api://${app.clientId}`, scp: 'access_as_user', ...extra });
   const me = (token: string) => fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
 
-  it('a reissue event: one on-behalf-of with the claims, then 200; the rejected token leaves the partition', async () => {
+  /** A new user's caller, served once (its downstream token cached); `rejected` is that token. */
+  async function servedCaller(extra: Record<string, unknown>) {
     const oid = newId();
     const partitionKey = `${oid}.${app.tenantId}`;
-    const token = await callerToken(oid, { xms_cc: ['cp1'] });
+    const token = await callerToken(oid, extra);
     expect((await me(token)).status).toBe(200);
     const [rejected] = await storedAccessTokens(partitionKey);
-    expect(decodeJwt(rejected!).xms_cc).toEqual(['cp1']);
+    return { oid, partitionKey, token, rejected: rejected! };
+  }
+
+  it('a reissue event: one on-behalf-of with the claims, then 200; the rejected token leaves the partition', async () => {
+    const { oid, partitionKey, token, rejected } = await servedCaller({ xms_cc: ['cp1'] });
+    expect(decodeJwt(rejected).xms_cc).toEqual(['cp1']);
     await authority.criticalEvent(oid, 'reissue', app.tenantId);
 
     const cost = await meter();
@@ -93,11 +100,7 @@ describe('web API GET /api/me', () => {
   });
 
   it('a revoked session: a cp1 caller gets the claims challenge; signed in again, its next call succeeds', async () => {
-    const oid = newId();
-    const partitionKey = `${oid}.${app.tenantId}`;
-    const token = await callerToken(oid, { xms_cc: ['cp1'] });
-    expect((await me(token)).status).toBe(200);
-    const [rejected] = await storedAccessTokens(partitionKey);
+    const { oid, partitionKey, token, rejected } = await servedCaller({ xms_cc: ['cp1'] });
     const { at } = await authority.criticalEvent(oid, 'revoke_session', app.tenantId);
 
     const cost = await meter();
@@ -124,11 +127,7 @@ describe('web API GET /api/me', () => {
   });
 
   it('a caller without cp1 never receives a claims challenge: a plain interaction_required 401', async () => {
-    const oid = newId();
-    const partitionKey = `${oid}.${app.tenantId}`;
-    const token = await callerToken(oid);
-    expect((await me(token)).status).toBe(200);
-    const [rejected] = await storedAccessTokens(partitionKey);
+    const { oid, partitionKey, token, rejected } = await servedCaller({});
     await authority.criticalEvent(oid, 'revoke_session', app.tenantId);
 
     const response = await me(token);
@@ -323,46 +322,38 @@ describe('no loops', () => {
 
   const pastNbf = () => Buffer.from(JSON.stringify(nbfClaims(Math.floor(Date.now() / 1000) - 60))).toString('base64');
 
-  async function runtimeCalling(url: string) {
-    const { createAppRuntime } = await import('../app/runtime.js');
-    const { settings } = app.runtime;
-    return createAppRuntime(
-      { ...settings, web: { ...settings.web, downstreamUrl: url }, daemons: { ...settings.daemons, appApiUrl: url } },
-      { stores: { tokens: app.store, records: app.records } },
-    );
-  }
-
-  it('a challenge repeated after the claims retry is a 502 with the reason: 2 downstream calls, 2 token requests', async () => {
-    const { HttpRequest, InvocationContext } = await import('@azure/functions');
-    const { getMe } = await import('../app/webapi/me.js');
-    const api = await challengingApi(`Bearer realm="", error="insufficient_claims", claims="${pastNbf()}"`);
-    try {
-      const runtime = await runtimeCalling(api.url);
-      const oid = newId();
-      const token = await authority.mint({
-        oid,
-        sub: oid,
-        tid: app.tenantId,
-        aud: `api://${app.clientId}`,
-        scp: 'access_as_user',
-        xms_cc: ['cp1'],
-      });
-      const before = await authority.requests(app.clientId);
-      const response = await getMe(
-        new HttpRequest({ method: 'GET', url: `${app.url}/api/me`, headers: { authorization: `Bearer ${token}` } }),
-        new InvocationContext({ functionName: 'me', logHandler: () => undefined }),
-        runtime,
-      );
-      expect(response.status).toBe(502);
-      expect(response.jsonBody).toMatchObject({
-        error: 'downstream_failed',
-        error_description: expect.stringMatching(/claims challenge again.*one claims retry per call/) as unknown,
-      });
-      expect(api.calls()).toBe(2);
-      // The first on-behalf-of (cold partition) and the one with the claims.
-      expect((await authority.requests(app.clientId)).token).toBe(before.token + 2);
-    } finally {
-      api.close();
+  it('web API: a challenge repeated after the claims retry, or a malformed one, is a 502 with the reason', async () => {
+    const cases: [string, RegExp, number, number][] = [
+      // Cold partition: the first on-behalf-of, then the one with the claims; the second challenge ends it.
+      [
+        `Bearer realm="", error="insufficient_claims", claims="${pastNbf()}"`,
+        /claims challenge again.*one claims retry per call/,
+        2,
+        2,
+      ],
+      // Not retried: no claims to ask for.
+      [
+        'Bearer error="insufficient_claims", claims="not base64!"',
+        /^downstream API answered HTTP 401 with an unusable claims challenge: the claims parameter is not base64$/,
+        1,
+        1,
+      ],
+    ];
+    for (const [header, reason, calls, tokenRequests] of cases) {
+      const api = await challengingApi(header);
+      try {
+        const token = await callerToken(newId(), { xms_cc: ['cp1'] });
+        const before = await authority.requests(app.clientId);
+        const response = await invokeMe(app, runtimeCalling(app, api.url), token);
+        expect(response.status).toBe(502);
+        const body = response.jsonBody as { error: string; error_description: string };
+        expect(body.error).toBe('downstream_failed');
+        expect(body.error_description).toMatch(reason);
+        expect(api.calls()).toBe(calls);
+        expect((await authority.requests(app.clientId)).token).toBe(before.token + tokenRequests);
+      } finally {
+        api.close();
+      }
     }
   });
 
@@ -378,43 +369,11 @@ describe('no loops', () => {
           functionName: 'appDaemon',
           logHandler: (_level, ...args) => lines.push(args.join(' ')),
         }),
-        await runtimeCalling(api.url),
+        runtimeCalling(app, api.url),
       );
       expect(result).toMatchObject({ ok: false, failure: 'downstream' });
       expect(api.calls()).toBe(2);
       expect(lines.join('\n')).toMatch(/RepeatedClaimsChallenge.*one claims retry per call/);
-    } finally {
-      api.close();
-    }
-  });
-
-  it('a malformed claims challenge is a 502 with the reason, and no claims request', async () => {
-    const { HttpRequest, InvocationContext } = await import('@azure/functions');
-    const { getMe } = await import('../app/webapi/me.js');
-    const api = await challengingApi('Bearer error="insufficient_claims", claims="not base64!"');
-    try {
-      const oid = newId();
-      const token = await authority.mint({
-        oid,
-        sub: oid,
-        tid: app.tenantId,
-        aud: `api://${app.clientId}`,
-        scp: 'access_as_user',
-        xms_cc: ['cp1'],
-      });
-      const before = await authority.requests(app.clientId);
-      const response = await getMe(
-        new HttpRequest({ method: 'GET', url: `${app.url}/api/me`, headers: { authorization: `Bearer ${token}` } }),
-        new InvocationContext({ functionName: 'me', logHandler: () => undefined }),
-        await runtimeCalling(api.url),
-      );
-      expect(response.status).toBe(502);
-      expect(response.jsonBody).toMatchObject({
-        error_description:
-          'downstream API answered HTTP 401 with an unusable claims challenge: the claims parameter is not base64',
-      });
-      expect(api.calls()).toBe(1);
-      expect((await authority.requests(app.clientId)).token).toBe(before.token + 1);
     } finally {
       api.close();
     }
