@@ -48,6 +48,7 @@ export function createAppRuntime(settings: AppSettings, overrides: RuntimeOverri
       tenantId: identity.tenantId,
       authorityHost: identity.authorityHost,
       ...identity.credential,
+      clientCapabilities: identity.clientCapabilities,
     },
     cache: {
       store: stores.tokens,

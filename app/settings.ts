@@ -28,6 +28,11 @@ export interface AppSettings {
     readonly authorityHost: string;
     /** AUTH_CA_PATH — extra CA to trust for the authority (local development authority only). */
     readonly ca?: string;
+    /**
+     * AUTH_CLIENT_CAPABILITIES — client capabilities declared on every token request, comma-separated; `none` declares
+     * none. Default `cp1`: the app handles claims challenges (Continuous Access Evaluation) in every flow.
+     */
+    readonly clientCapabilities: readonly string[];
   };
   readonly web: WebSettings;
   readonly daemons: DaemonSettings;
@@ -216,6 +221,7 @@ export function parseSettings(env: Env): AppSettings {
       credential: credential(env),
       authorityHost: url(env, 'AUTH_AUTHORITY_HOST', DEFAULT_AUTHORITY_HOST),
       ...(caPath ? { ca: readFile('AUTH_CA_PATH', caPath) } : {}),
+      clientCapabilities: clientCapabilities(env),
     },
     web: webSettings(env),
     daemons: {
@@ -293,6 +299,19 @@ function v1Issuer(env: Env): string {
     throw new SettingsError(`setting AUTH_V1_ISSUER must be an absolute URL, got "${value}"`);
   }
   return value;
+}
+
+function clientCapabilities(env: Env): readonly string[] {
+  const names = list(env, 'AUTH_CLIENT_CAPABILITIES', ',', ['cp1']);
+  if (names.length === 1 && names[0]!.toLowerCase() === 'none') return [];
+  for (const name of names) {
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(name) || name.toLowerCase() === 'none') {
+      throw new SettingsError(
+        `setting AUTH_CLIENT_CAPABILITIES must list names such as cp1, or be none; got "${name}"`,
+      );
+    }
+  }
+  return names;
 }
 
 function webSettings(env: Env): WebSettings {

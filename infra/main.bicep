@@ -47,6 +47,9 @@ param authClientSecret string
 @description('AUTH_AUTHORITY_HOST: the identity provider host.')
 param authAuthorityHost string = 'https://login.microsoftonline.com'
 
+@description('AUTH_CLIENT_CAPABILITIES: client capabilities declared on every token request, comma-separated; none declares none. cp1: the app handles claims challenges (Continuous Access Evaluation).')
+param authClientCapabilities string = 'cp1'
+
 @description('AUTH_API_AUDIENCES: accepted aud of bearer tokens, comma-separated. Empty: "<clientId>,api://<clientId>".')
 param authApiAudiences string = ''
 
@@ -260,6 +263,7 @@ var appSettings = {
   AUTH_CLIENT_ID: authClientId
   AUTH_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.clientCredentialUri})'
   AUTH_AUTHORITY_HOST: authAuthorityHost
+  AUTH_CLIENT_CAPABILITIES: authClientCapabilities
   AUTH_API_AUDIENCES: !empty(authApiAudiences) ? authApiAudiences : '${authClientId},api://${authClientId}'
   AUTH_ALLOWED_TENANTS: !empty(authAllowedTenants) ? authAllowedTenants : authTenantId
   AUTH_V1_ISSUER: authV1Issuer

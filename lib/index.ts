@@ -87,6 +87,15 @@ export {
 export { TokenCacheError, PartitionNotSavedError, hasErrorCode, type TokenCacheErrorCode } from './errors.js';
 export { classifyTokenError, type TokenFailure } from './auth/token-errors.js';
 
+// Claims challenges (Continuous Access Evaluation): read a resource's, hand one to a web API's caller.
+export {
+  parseClaimsChallenge,
+  formatClaimsChallenge,
+  hasClientCapability,
+  MAX_CLAIMS_LENGTH,
+  type ClaimsChallenge,
+} from './auth/claims-challenge.js';
+
 // Logging and telemetry.
 export { describeError, type TokenCacheLogger } from './log.js';
 export { TOKEN_TELEMETRY_PREFIX } from './telemetry.js';

@@ -1,7 +1,15 @@
 import { SignJWT, UnsecuredJWT, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpsRequest, trustingAgent } from '../dev/https-trust.js';
-import { CookieJar, startTestApp, startWebSignIn, visit, type TestApp } from './support/app.js';
+import {
+  CookieJar,
+  invokeMe,
+  runtimeCalling,
+  startTestApp,
+  startWebSignIn,
+  visit,
+  type TestApp,
+} from './support/app.js';
 import { authority, newId, stack } from './support/stack.js';
 
 let app: TestApp;
@@ -247,9 +255,9 @@ describe('web API GET /api/me', () => {
     expect(app.store.counts).toEqual({ read: 0, write: 0, delete: 0, list: 0 });
   });
 
-  it('passes a claims challenge back when the authority requires interaction', async () => {
+  it('passes a claims challenge back to a cp1 caller when the authority requires interaction', async () => {
     const oid = newId();
-    const token = await authority.mint(claimsFor(oid));
+    const token = await authority.mint({ ...claimsFor(oid), xms_cc: ['cp1'] });
     await authority.requireInteraction(oid, { access_token: { acrs: { essential: true, value: 'c1' } } });
     const challenged = await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
     expect(challenged.status).toBe(401);
@@ -263,20 +271,8 @@ describe('web API GET /api/me', () => {
   });
 
   it('answers 502 with a reason when the downstream API fails, and still caches the token', async () => {
-    const { HttpRequest, InvocationContext } = await import('@azure/functions');
-    const { createAppRuntime } = await import('../app/runtime.js');
-    const { getMe } = await import('../app/webapi/me.js');
-    const { settings } = app.runtime;
-    const broken = createAppRuntime(
-      { ...settings, web: { ...settings.web, downstreamUrl: 'http://127.0.0.1:9/v1.0/me' } },
-      { stores: { tokens: app.store, records: app.records } },
-    );
-    const token = await authority.mint(claimsFor(newId()));
-    const response = await getMe(
-      new HttpRequest({ method: 'GET', url: `${app.url}/api/me`, headers: { authorization: `Bearer ${token}` } }),
-      new InvocationContext({ functionName: 'me', logHandler: () => undefined }),
-      broken,
-    );
+    const broken = runtimeCalling(app, 'http://127.0.0.1:9/v1.0/me');
+    const response = await invokeMe(app, broken, await authority.mint(claimsFor(newId())));
     expect(response.status).toBe(502);
     const body = response.jsonBody as { error: string; error_description: string };
     expect(body.error).toBe('downstream_failed');

@@ -32,6 +32,8 @@ export interface OptIn {
   readonly partitionKey: string;
   readonly status: OptInContent['status'];
   readonly updatedAt: Date;
+  /** Why background work was paused (an error code), when it is. */
+  readonly reason?: string;
   readonly etag: string;
 }
 
@@ -56,8 +58,8 @@ export async function readOptIn(
 ): Promise<OptIn | undefined> {
   const record = await readRecord(records, keyOf(partitionKey), parseContent, logger);
   if (!record?.value) return undefined;
-  const { status, updatedAt } = record.value;
-  return { partitionKey, status, updatedAt: new Date(updatedAt), etag: record.etag };
+  const { status, updatedAt, reason } = record.value;
+  return { partitionKey, status, updatedAt: new Date(updatedAt), ...(reason ? { reason } : {}), etag: record.etag };
 }
 
 export async function backgroundStatus(

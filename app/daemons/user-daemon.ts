@@ -1,6 +1,6 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import { classifyTokenError, describeError } from '../../lib/index.js';
-import { callDownstream } from '../downstream.js';
+import { ClaimsRetryFailed, callWithClaimsRetry } from '../claims-retry.js';
 import type { AppRuntime } from '../runtime.js';
 import { listOptIns, partitionOfOptInKey, pauseBackground, readOptIn, renewIfOld } from './optin.js';
 
@@ -18,7 +18,7 @@ export interface UserDaemonOptions {
 export interface UserDaemonResult {
   readonly processed: number;
   readonly succeeded: number;
-  /** Users whose refresh was rejected: paused until they sign in again. */
+  /** Users whose refresh was rejected, or whose claims challenge needs them: paused until they sign in again. */
   readonly paused: number;
   /** Other failures (identity provider, downstream or store unavailable): retried next run. */
   readonly failed: number;
@@ -37,7 +37,9 @@ export interface UserDaemonResult {
  * One run of the user daemon: pages through users who opted in, and for each — with bounded concurrency and a
  * per-run budget — opens their sealed opt-in record (one read), gets a token silently from their own partition
  * (refreshing when needed) and calls the downstream API on their behalf. A user whose refresh token is rejected is
- * paused (conditionally on the record read), not retried forever.
+ * paused (conditionally on the record read), not retried forever. A claims challenge of the downstream API
+ * (Continuous Access Evaluation) is answered once, silently with its claims; a user the identity provider needs for
+ * them (a revoked session) is paused the same way, with reason `insufficient_claims:{code}`.
  */
 export async function runUserDaemon(
   timer: Timer | undefined,
@@ -69,28 +71,36 @@ export async function runUserDaemon(
         return;
       }
       try {
-        const outcome = await runtime.tokens.acquireTokenSilent(
-          { homeAccountId: partitionKey, scopes: runtime.settings.web.downstreamScopes },
-          { logger: context, operation: 'user-daemon' },
+        await callWithClaimsRetry(runtime.settings.web.downstreamUrl, (claims) =>
+          runtime.tokens.acquireTokenSilent(
+            {
+              homeAccountId: partitionKey,
+              scopes: runtime.settings.web.downstreamScopes,
+              ...(claims ? { claims } : {}),
+            },
+            { logger: context, operation: claims ? 'user-daemon-claims' : 'user-daemon' },
+          ),
         );
-        await callDownstream(runtime.settings.web.downstreamUrl, outcome.result.accessToken);
         counts.succeeded++;
         await renewIfOld(runtime, optIn).catch((e: unknown) =>
           context.warn(`user daemon: could not renew the opt-in of partition ${partitionKey}: ${describeError(e)}`),
         );
-      } catch (error) {
+      } catch (thrown) {
+        const retry = thrown instanceof ClaimsRetryFailed ? thrown : undefined;
+        const error = retry ? retry.cause : thrown;
         const failure = classifyTokenError(error);
         // Paused only when sign-in is needed: the identity provider rejected the refresh (invalid_grant, interaction
         // required) or the partition was read and holds no account. A store that could not read the partition
         // (`store_unavailable`) says nothing about the user: a failure for now, retried next run.
         if (failure.kind === 'interaction_required') {
-          const paused = await pauseBackground(runtime, optIn, failure.code).catch((e: unknown) => {
+          const reason = retry ? `insufficient_claims:${failure.code}` : failure.code;
+          const paused = await pauseBackground(runtime, optIn, reason).catch((e: unknown) => {
             context.warn(`user daemon: could not pause partition ${partitionKey}: ${describeError(e)}`);
             return undefined;
           });
           if (paused) {
             counts.paused++;
-            context.warn(`user daemon: partition ${partitionKey} needs sign-in (${failure.code}); paused`);
+            context.warn(`user daemon: partition ${partitionKey} needs sign-in (${reason}); paused`);
           } else if (paused === false) {
             counts.skipped++;
             context.info(`user daemon: partition ${partitionKey} changed its opt-in meanwhile; not paused`);

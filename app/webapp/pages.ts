@@ -1,13 +1,12 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { classifyTokenError, describeError, partitionKeyOfAccount } from '../../lib/index.js';
+import { partitionKeyOfAccount } from '../../lib/index.js';
 import { backgroundStatus, disableBackground, enableBackground } from '../daemons/optin.js';
-import { DownstreamError, callDownstream } from '../downstream.js';
 import { escapeHtml, html, problem, redirect } from '../http/responses.js';
-import { tokenFailureResponse } from '../http/token-failure.js';
 import type { AppRuntime } from '../runtime.js';
 import { SIGN_OUT_FORM, page } from './layout.js';
 import { crossOriginRefusal } from './same-origin.js';
 import { readSession, signInRedirect } from './signin.js';
+import { profileData } from './profile-token.js';
 
 /** `GET /api/home`: a landing page. */
 export async function home(
@@ -38,40 +37,34 @@ export async function profile(
   if (session.response) return session.response;
   const { homeAccountId } = session;
   if (!homeAccountId) return signInRedirect();
-  let outcome;
-  try {
-    outcome = await runtime.tokens.acquireTokenSilent(
-      { homeAccountId, scopes: runtime.settings.web.downstreamScopes },
-      { logger: context, operation: 'profile' },
-    );
-  } catch (error) {
-    const failure = classifyTokenError(error);
-    context.warn(`profile: silent token failed: ${failure.kind} (${failure.code})`);
-    if (failure.kind === 'interaction_required') return signInRedirect();
-    // Anything else is "not now" or a refused request: the session stays (503s carry Retry-After).
-    return tokenFailureResponse(failure);
-  }
-  let me: unknown;
-  try {
-    me = await callDownstream(runtime.settings.web.downstreamUrl, outcome.result.accessToken);
-  } catch (error) {
-    if (!(error instanceof DownstreamError)) throw error;
-    context.warn(`profile: downstream call failed: ${describeError(error)}`);
-    return problem(502, 'downstream_failed', error.message);
-  }
+  const data = await profileData(request, context, runtime, homeAccountId);
+  if ('response' in data) return data.response;
+  const { me } = data;
   const rows = Object.entries(typeof me === 'object' && me !== null ? me : {})
     .filter(([, value]) => typeof value === 'string' || typeof value === 'number')
     .map(([key, value]) => `<tr><th>${escapeHtml(key)}</th><td>${escapeHtml(String(value))}</td></tr>`)
     .join('');
-  return html(
+  const response = html(
     200,
     page(
       'Your profile',
-      `<h1>Signed in</h1><p class="muted">From the downstream API, with a token from your cached MSAL session (${outcome.result.fromCache ? 'served from the token cache' : 'fetched from the identity provider'}).</p>
+      `<h1>Signed in</h1>${caeNotice(data)}<p class="muted">From the downstream API, with a token from your cached MSAL session (${data.fromCache ? 'served from the token cache' : 'fetched from the identity provider'}).</p>
 <table>${rows}</table>
 <p><a href="/api/profile/background">Background work</a> · ${SIGN_OUT_FORM}</p>`,
     ),
   );
+  return data.cookies.length > 0 ? { ...response, cookies: data.cookies } : response;
+}
+
+/** What the profile says after a claims challenge (Continuous Access Evaluation) of the downstream API. */
+function caeNotice(data: { readonly challenged: boolean; readonly signedInAgain: boolean }): string {
+  if (data.signedInAgain) {
+    return '<p class="notice">You signed in again: the downstream API had rejected your earlier token with a claims challenge (Continuous Access Evaluation).</p>';
+  }
+  if (data.challenged) {
+    return '<p class="notice">The downstream API rejected the cached token with a claims challenge (Continuous Access Evaluation); a new one was requested with its claims.</p>';
+  }
+  return '';
 }
 
 /**

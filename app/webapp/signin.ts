@@ -66,6 +66,18 @@ export async function startSignIn(
   context: InvocationContext,
   runtime: AppRuntime,
 ): Promise<HttpResponseInit> {
+  return authorizeRedirect(context, runtime);
+}
+
+/**
+ * The redirect to the authority's sign-in, with the sign-in transaction cookie; `claims` (a claims challenge the
+ * identity provider could not satisfy silently) go into the authorize request.
+ */
+export async function authorizeRedirect(
+  context: InvocationContext,
+  runtime: AppRuntime,
+  options: { readonly claims?: string } = {},
+): Promise<HttpResponseInit> {
   const { verifier, challenge } = await crypto.generatePkceCodes();
   const state = crypto.createNewGuid();
   const nonce = crypto.createNewGuid();
@@ -78,6 +90,7 @@ export async function startSignIn(
       state,
       nonce,
       prompt: 'select_account',
+      ...(options.claims ? { claims: options.claims } : {}),
     },
     { logger: context },
   );

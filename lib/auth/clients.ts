@@ -21,6 +21,8 @@ export interface ClientIdentity {
   /** Without a trailing slash. */
   readonly authorityHost: string;
   readonly credential: ClientCredential;
+  /** msal-node's `clientCapabilities`, declared on every request (empty: none). */
+  readonly clientCapabilities: readonly string[];
 }
 
 /** What every plugin of this process shares: all plugin options but the partition and the logger. */
@@ -99,6 +101,9 @@ export class ClientFactory {
         knownAuthorities: [new URL(this.identity.authorityHost).host],
         authorityMetadata: await this.authorityMetadata(),
         ...this.identity.credential,
+        ...(this.identity.clientCapabilities.length > 0
+          ? { clientCapabilities: [...this.identity.clientCapabilities] }
+          : {}),
       },
       ...(plugin ? { cache: { cachePlugin: plugin } } : {}),
       system: {

@@ -16,6 +16,7 @@ import type { KeyRing } from './keyring.js';
 import type { L1Cache } from './l1.js';
 import { mergeDocuments, pruneDocument, stampChanges } from './merge.js';
 import { assertionHashOf, visibleEntries, withHiddenEntries } from './obo.js';
+import { type AccessTokenFilter, withoutAccessTokens } from './withhold.js';
 import { type CacheStats, emptyStats } from './stats.js';
 import { type CacheStore, type StoredDocument, StoreError } from '../stores/store.js';
 
@@ -76,6 +77,12 @@ export class PartitionCachePlugin implements ICachePlugin {
   /** The invocation's incoming token (on-behalf-of): MSAL is shown only its access tokens. See obo.ts. */
   private ownAssertionHash: string | undefined;
   private unsaved = false;
+  /** Access tokens MSAL is not shown this invocation; the partition's next write leaves them out. */
+  private withheld: AccessTokenFilter | undefined;
+  /** Some were withheld and no write has left them out yet. */
+  private removalPending = false;
+  /** MSAL's in-memory cache this invocation loaded the partition into. */
+  private tokenCache: ISerializableTokenCache | undefined;
 
   constructor(options: PartitionCachePluginOptions) {
     this.options = options;
@@ -98,14 +105,33 @@ export class PartitionCachePlugin implements ICachePlugin {
     const loaded = await this.load();
     if (this.deserialized) return;
     this.deserialized = true;
+    this.tokenCache = tokenCache;
     const visible = visibleEntries(loaded.doc.msal, this.ownAssertionHash);
-    if (Object.keys(visible).length > 0) tokenCache.deserialize(JSON.stringify(visible));
+    const shown = this.withheld ? withoutAccessTokens(visible, this.withheld) : visible;
+    this.removalPending = shown !== visible;
+    if (Object.keys(shown).length > 0) tokenCache.deserialize(JSON.stringify(shown));
+  }
+
+  /**
+   * Call before the first load: the access tokens `filter` selects are not shown to MSAL (so it cannot serve them),
+   * and the invocation removes them from the partition — with the write of MSAL's new token when it gets one,
+   * otherwise in {@link settle} (one conditional write either way). For a claims request: the token a resource
+   * rejected must not be served again, whether or not a new one comes back.
+   */
+  withholdAccessTokens(filter: AccessTokenFilter): void {
+    this.withheld = filter;
   }
 
   async afterCacheAccess(context: TokenCacheContext): Promise<void> {
     const loaded = await this.load();
     if (!context.cacheHasChanged && !loaded.rewrite) return;
-    const msal: unknown = JSON.parse(context.tokenCache.serialize());
+    await this.persist(context.tokenCache, loaded);
+  }
+
+  /** Writes what MSAL holds (plus the entries it was not shown) when it differs from what the store holds. */
+  private async persist(tokenCache: ISerializableTokenCache, loaded: Loaded): Promise<void> {
+    this.removalPending = false;
+    const msal: unknown = JSON.parse(tokenCache.serialize());
     if (!isObject(msal)) return;
     const combined = withHiddenEntries(msal, loaded.doc.msal, this.ownAssertionHash);
     if (!loaded.rewrite && jsonEqual(loaded.doc.msal, combined)) return;
@@ -114,7 +140,13 @@ export class PartitionCachePlugin implements ICachePlugin {
       return;
     }
     const merged = await this.save(loaded, stampChanges(loaded.doc, combined, this.now()));
-    if (merged) context.tokenCache.deserialize(JSON.stringify(visibleEntries(merged.msal, this.ownAssertionHash)));
+    if (merged) tokenCache.deserialize(JSON.stringify(this.shown(merged.msal)));
+  }
+
+  /** What MSAL is shown of a stored cache: see obo.ts, less the withheld access tokens. */
+  private shown(msal: JsonObject): JsonObject {
+    const visible = visibleEntries(msal, this.ownAssertionHash);
+    return this.withheld ? withoutAccessTokens(visible, this.withheld) : visible;
   }
 
   /**
@@ -125,7 +157,18 @@ export class PartitionCachePlugin implements ICachePlugin {
   async settle(): Promise<void> {
     if (!this.loading) return;
     const loaded = await this.loading;
+    await this.flushRemovals();
     if (loaded.rewrite && !loaded.unavailable) await this.save(loaded, loaded.doc);
+  }
+
+  /**
+   * Removes withheld access tokens (see {@link withholdAccessTokens}) that no write has removed yet — the flow
+   * failed, or MSAL saved nothing — together with whatever else MSAL changed in memory (msal-common drops a refresh
+   * token the identity provider called `bad_token`, without calling the plugin). Call it also when the flow threw.
+   */
+  async flushRemovals(): Promise<void> {
+    if (!this.removalPending || !this.tokenCache || !this.loaded) return;
+    await this.persist(this.tokenCache, this.loaded);
   }
 
   /**

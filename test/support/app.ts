@@ -3,6 +3,7 @@
  * against the run's shared stack (fresh tenant, client id and table per test file), with a counting wrapper
  * around its real store.
  */
+import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { startLocalHost, type LocalHost } from '../../dev/host/server.js';
 import { embeddedSettings } from '../../dev/settings.js';
 import { installAppRuntime } from '../../app/host/registration.js';
 import { createAppRuntime, type AppRuntime } from '../../app/runtime.js';
+import { getMe } from '../../app/webapi/me.js';
 import { parseSettings } from '../../app/settings.js';
 import { createStores } from '../../app/stores.js';
 import { httpsRequest, trustingAgent } from '../../dev/https-trust.js';
@@ -158,4 +160,26 @@ export async function webSignInPartition(app: TestApp, jar: CookieJar, loginHint
   const added = (await app.store.list({})).entries.map((e) => e.partitionKey).filter((k) => !before.has(k));
   if (added.length !== 1) throw new Error(`the sign-in wrote ${added.length} new partitions`);
   return added[0]!;
+}
+
+/** The app's runtime with another downstream API (for the web API, web app and both daemons), on the same stores. */
+export function runtimeCalling(app: TestApp, downstreamUrl: string): AppRuntime {
+  const { settings } = app.runtime;
+  return createAppRuntime(
+    {
+      ...settings,
+      web: { ...settings.web, downstreamUrl },
+      daemons: { ...settings.daemons, appApiUrl: downstreamUrl },
+    },
+    { stores: { tokens: app.store, records: app.records } },
+  );
+}
+
+/** `GET /api/me` handled in this process by `runtime`, with `token` as the caller's bearer token. */
+export function invokeMe(app: TestApp, runtime: AppRuntime, token: string): Promise<HttpResponseInit> {
+  return getMe(
+    new HttpRequest({ method: 'GET', url: `${app.url}/api/me`, headers: { authorization: `Bearer ${token}` } }),
+    new InvocationContext({ functionName: 'me', logHandler: () => undefined }),
+    runtime,
+  );
 }

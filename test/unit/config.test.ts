@@ -36,6 +36,17 @@ describe('configuration', () => {
     expect(error({ ...base, TABLE_CONNECTION_STRING: '' })).toMatch(/TABLE_CONNECTION_STRING or TABLE_ACCOUNT_URL/);
     expect(error({ ...base, AUTH_CLIENT_SECRET: '' })).toMatch(/AUTH_CLIENT_SECRET or AUTH_CLIENT_CERTIFICATE_PATH/);
     expect(error({ ...base, AUTH_CLIENT_CERTIFICATE_PATH: '/nonexistent.pem' })).toMatch(/only one of/);
+    expect(error({ ...base, AUTH_CLIENT_CAPABILITIES: 'cp 1' })).toMatch(/AUTH_CLIENT_CAPABILITIES must list names/);
+    expect(error({ ...base, AUTH_CLIENT_CAPABILITIES: 'cp1,none' })).toMatch(/AUTH_CLIENT_CAPABILITIES/);
+  });
+
+  it('declares cp1 by default; none declares no capability', () => {
+    expect(parseSettings(base).identity.clientCapabilities).toEqual(['cp1']);
+    expect(parseSettings({ ...base, AUTH_CLIENT_CAPABILITIES: 'none' }).identity.clientCapabilities).toEqual([]);
+    expect(parseSettings({ ...base, AUTH_CLIENT_CAPABILITIES: 'cp1, cp2' }).identity.clientCapabilities).toEqual([
+      'cp1',
+      'cp2',
+    ]);
   });
 
   it('requires tenant ids, not domain names: a domain would match no token tid and no partition', () => {
