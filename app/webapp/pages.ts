@@ -22,7 +22,7 @@ export async function home(
     page(
       'Token cache demo',
       `<h1>Token cache demo</h1><p>An Azure Functions app that keeps each user's MSAL token cache in a store.</p>
-<p>${signedIn ? `<a class="button" href="/api/profile">Your profile</a> ${SIGN_OUT_FORM}` : '<a class="button" href="/api/auth/login">Sign in</a>'}</p>`,
+<div class="actions">${signedIn ? `<a class="button" href="/api/profile">Your profile</a> ${SIGN_OUT_FORM}` : '<a class="button" href="/api/auth/login">Sign in</a>'}</div>`,
     ),
   );
 }
@@ -50,7 +50,7 @@ export async function profile(
       'Your profile',
       `<h1>Signed in</h1>${caeNotice(data)}<p class="muted">From the downstream API, with a token from your cached MSAL session (${data.fromCache ? 'served from the token cache' : 'fetched from the identity provider'}).</p>
 <table>${rows}</table>
-<p><a href="/api/profile/background">Background work</a> · ${SIGN_OUT_FORM}</p>`,
+<div class="actions"><a href="/api/profile/background">Background work</a> · ${SIGN_OUT_FORM}</div>`,
     ),
   );
   return data.cookies.length > 0 ? { ...response, cookies: data.cookies } : response;
