@@ -47,11 +47,17 @@ param authClientSecret string
 @description('AUTH_AUTHORITY_HOST: the identity provider host.')
 param authAuthorityHost string = 'https://login.microsoftonline.com'
 
+@description('AUTH_CLIENT_CAPABILITIES: client capabilities declared on every token request, comma-separated; none declares none. cp1: the app handles claims challenges (Continuous Access Evaluation).')
+param authClientCapabilities string = 'cp1'
+
 @description('AUTH_API_AUDIENCES: accepted aud of bearer tokens, comma-separated. Empty: "<clientId>,api://<clientId>".')
 param authApiAudiences string = ''
 
-@description('AUTH_ALLOWED_TENANTS: tenants whose users may call, comma-separated. Empty: the app tenant only.')
+@description('AUTH_ALLOWED_TENANTS: tenant ids (GUIDs) whose users may call, comma-separated. Empty: the app tenant only.')
 param authAllowedTenants string = ''
+
+@description('AUTH_V1_ISSUER: issuer of v1.0 access tokens, {tenantId} standing for the token tenant.')
+param authV1Issuer string = 'https://sts.windows.net/{tenantId}/'
 
 @description('AUTH_REQUIRED_SCOPE: scope the caller token must carry in scp.')
 param authRequiredScope string = 'access_as_user'
@@ -257,8 +263,10 @@ var appSettings = {
   AUTH_CLIENT_ID: authClientId
   AUTH_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.clientCredentialUri})'
   AUTH_AUTHORITY_HOST: authAuthorityHost
+  AUTH_CLIENT_CAPABILITIES: authClientCapabilities
   AUTH_API_AUDIENCES: !empty(authApiAudiences) ? authApiAudiences : '${authClientId},api://${authClientId}'
   AUTH_ALLOWED_TENANTS: !empty(authAllowedTenants) ? authAllowedTenants : authTenantId
+  AUTH_V1_ISSUER: authV1Issuer
   AUTH_REQUIRED_SCOPE: authRequiredScope
 
   // app/settings.ts: downstream API and web app

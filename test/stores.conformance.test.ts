@@ -778,7 +778,7 @@ describe.skipIf(!redisAvailable())('redis store specifics', () => {
 
   it('is configured by the REDIS_* settings (CACHE_STORE=redis)', async () => {
     const { redis } = await getEmulators();
-    const base = { AUTH_TENANT_ID: 't', AUTH_CLIENT_ID: 'c', AUTH_CLIENT_SECRET: 's', CACHE_KEYS: 'k1:AAAA' };
+    const base = { AUTH_TENANT_ID: randomUUID(), AUTH_CLIENT_ID: 'c', AUTH_CLIENT_SECRET: 's', CACHE_KEYS: 'k1:AAAA' };
     const keyPrefix = `settings-${randomUUID()}:`;
     const recordsKeyPrefix = `records-${randomUUID()}:`;
     const config = parseSettings({

@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { constants as perfConstants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
-import { ACTIVE_PREFIX } from '../../app/daemons/optin.js';
+import { enableBackground } from '../../app/daemons/optin.js';
 import { runUserDaemon } from '../../app/daemons/user-daemon.js';
 import { benchContext } from '../support/context.js';
 import { collectGarbage } from '../support/gc.js';
@@ -61,13 +61,10 @@ export async function measureDaemon(stack: BenchStack, kind: BenchStoreKind, use
   const app = stack.newApp(store, { USER_DAEMON_MAX_USERS: String(users) });
   const { runtime } = app;
   const logger = quietLogger();
-  const { records } = app;
 
   const storeAtSeed = snapshot(store.counts);
-  const seeded = await seedClonedUsers(stack, app, users, logger, async (partitionKey, expiresAt) => {
-    await records.write(`${ACTIVE_PREFIX}${partitionKey}`, Buffer.from(JSON.stringify({ updatedAt: new Date() })), {
-      expiresAt,
-    });
+  const seeded = await seedClonedUsers(stack, app, users, logger, async (partitionKey) => {
+    await enableBackground(runtime, partitionKey);
   });
   const seedSeconds = seeded.seconds;
   const documentBytes = seeded.documentBytes;

@@ -28,6 +28,8 @@ export interface ClientIdentity {
   /** Without a trailing slash. */
   readonly authorityHost: string;
   readonly credential: ClientCredential;
+  /** msal-node's `clientCapabilities`, declared on every request (empty: none). */
+  readonly clientCapabilities: readonly string[];
 }
 
 /** What every plugin of this process shares: all plugin options but the partition and the logger. */
@@ -215,6 +217,9 @@ export class ClientFactory {
         authority: this.authority,
         knownAuthorities: [new URL(this.identity.authorityHost).host],
         ...this.identity.credential,
+        ...(this.identity.clientCapabilities.length > 0
+          ? { clientCapabilities: [...this.identity.clientCapabilities] }
+          : {}),
       },
       ...(plugin ? { cache: { cachePlugin: plugin } } : {}),
       system: {

@@ -15,6 +15,7 @@ import { hasErrorCode } from '../errors.js';
 import type { KeyRing } from './keyring.js';
 import { mergeDocuments, pruneDocument, stampChanges } from './merge.js';
 import { assertionHashOf, visibleEntries, withHiddenEntries } from './obo.js';
+import { type AccessTokenFilter, withoutAccessTokens } from './withhold.js';
 import { type CacheStats, emptyStats } from './stats.js';
 import { type CacheStore, type StoredDocument, StoreError } from '../stores/store.js';
 
@@ -90,6 +91,12 @@ export class PartitionCachePlugin implements ICachePlugin {
   /** The invocation's incoming token (on-behalf-of): MSAL is shown only its access tokens. See obo.ts. */
   private ownAssertionHash: string | undefined;
   private unsaved = false;
+  /** Access tokens MSAL is not shown this invocation; the partition's next write leaves them out. */
+  private withheld: AccessTokenFilter | undefined;
+  /** Some were withheld and no write has left them out yet. */
+  private removalPending = false;
+  /** MSAL's in-memory cache this invocation loaded the partition into. */
+  private tokenCache: ISerializableTokenCache | undefined;
   /** What the client holds from the previous invocation, when it ended holding exactly the stored document. */
   private held: Held | undefined;
   /** The client served an earlier invocation: its in-memory cache is not empty. */
@@ -116,6 +123,9 @@ export class PartitionCachePlugin implements ICachePlugin {
     this.deserialized = false;
     this.ownAssertionHash = undefined;
     this.unsaved = false;
+    this.withheld = undefined;
+    this.removalPending = false;
+    this.tokenCache = undefined;
     this.reused = true;
   }
 
@@ -128,7 +138,8 @@ export class PartitionCachePlugin implements ICachePlugin {
     const loaded = this.loaded;
     this.logger = SILENT;
     this.held = undefined;
-    if (!loaded || !this.deserialized || this.unsaved || this.stats.discarded) return undefined;
+    // After a claims request (tokens withheld) the client is not kept: rare, and its view differs.
+    if (!loaded || !this.deserialized || this.unsaved || this.stats.discarded || this.withheld) return undefined;
     if (loaded.unavailable || loaded.rewrite || loaded.etag === undefined) return undefined;
     loaded.document.compact();
     this.held = { document: loaded.document, etag: loaded.etag, view: this.ownAssertionHash };
@@ -151,16 +162,35 @@ export class PartitionCachePlugin implements ICachePlugin {
     const loaded = await this.load();
     if (this.deserialized) return;
     this.deserialized = true;
+    this.tokenCache = tokenCache;
     // The client already holds this very document, shown for this same incoming token (or flow).
-    if (loaded.confirmed && loaded.confirmed.view === this.ownAssertionHash) return;
-    const text = this.view(loaded);
-    if (this.reused || text !== EMPTY_MSAL) this.replaceClientCache(tokenCache, loaded, this.reused); // new: empty
+    if (loaded.confirmed && loaded.confirmed.view === this.ownAssertionHash && !this.withheld) return;
+    const view = this.view(loaded);
+    this.removalPending = view.withheldSome;
+    // A new client is empty already.
+    if (this.reused || view.text !== EMPTY_MSAL) this.replaceClientCache(tokenCache, loaded, this.reused, view.text);
+  }
+
+  /**
+   * Call before the first load: the access tokens `filter` selects are not shown to MSAL (so it cannot serve them),
+   * and the invocation removes them from the partition — with the write of MSAL's new token when it gets one,
+   * otherwise in {@link settle} (one conditional write either way). For a claims request: the token a resource
+   * rejected must not be served again, whether or not a new one comes back.
+   */
+  withholdAccessTokens(filter: AccessTokenFilter): void {
+    this.withheld = filter;
   }
 
   async afterCacheAccess(context: TokenCacheContext): Promise<void> {
     const loaded = await this.load();
     if (!context.cacheHasChanged && !loaded.rewrite) return;
-    const msal: unknown = JSON.parse(context.tokenCache.serialize());
+    await this.persist(context.tokenCache, loaded);
+  }
+
+  /** Writes what MSAL holds (plus the entries it was not shown) when it differs from what the store holds. */
+  private async persist(tokenCache: ISerializableTokenCache, loaded: Loaded): Promise<void> {
+    this.removalPending = false;
+    const msal: unknown = JSON.parse(tokenCache.serialize());
     if (!isObject(msal)) return;
     const base = this.base(loaded);
     const combined = withHiddenEntries(msal, base.msal, this.ownAssertionHash);
@@ -171,7 +201,7 @@ export class PartitionCachePlugin implements ICachePlugin {
     }
     // Once written, the client takes exactly what was written (merged, pruned, its on-behalf-of tokens re-keyed).
     if (await this.save(loaded, stampChanges(base, combined, this.now()))) {
-      this.replaceClientCache(context.tokenCache, loaded, true);
+      this.replaceClientCache(tokenCache, loaded, true, this.view(loaded).text);
     }
   }
 
@@ -183,7 +213,18 @@ export class PartitionCachePlugin implements ICachePlugin {
   async settle(): Promise<void> {
     if (!this.loading) return;
     const loaded = await this.loading;
+    await this.flushRemovals();
     if (loaded.rewrite && !loaded.unavailable) await this.save(loaded, this.base(loaded));
+  }
+
+  /**
+   * Removes withheld access tokens (see {@link withholdAccessTokens}) that no write has removed yet — the flow
+   * failed, or MSAL saved nothing — together with whatever else MSAL changed in memory (msal-common drops a refresh
+   * token the identity provider called `bad_token`, without calling the plugin). Call it also when the flow threw.
+   */
+  async flushRemovals(): Promise<void> {
+    if (!this.removalPending || !this.tokenCache || !this.loaded) return;
+    await this.persist(this.tokenCache, this.loaded);
   }
 
   /**
@@ -409,25 +450,35 @@ export class PartitionCachePlugin implements ICachePlugin {
 
   /**
    * What MSAL is shown of the document, as JSON text: all of it but the on-behalf-of access tokens of other incoming
-   * tokens (obo.ts). For a flow without an incoming token on a document naming none, MSAL's part as it is: nothing
-   * parsed here (an on-behalf-of flow always gets a filtered copy: it is shown its own incoming token's tokens only).
+   * tokens (obo.ts) and the withheld ones (withhold.ts). For a flow without an incoming token or withheld tokens, on a
+   * document naming no incoming token, MSAL's part as it is: nothing parsed here (an on-behalf-of flow always gets a
+   * filtered copy: it is shown its own incoming token's tokens only).
    */
-  private view(loaded: Loaded): string {
+  private view(loaded: Loaded): { readonly text: string; readonly withheldSome: boolean } {
     const { document } = loaded;
-    if (this.ownAssertionHash === undefined && !namesIncomingToken(document.text)) return document.msalText;
-    return JSON.stringify(visibleEntries(this.base(loaded).msal, this.ownAssertionHash));
+    if (this.ownAssertionHash === undefined && !this.withheld && !namesIncomingToken(document.text)) {
+      return { text: document.msalText, withheldSome: false };
+    }
+    const visible = visibleEntries(this.base(loaded).msal, this.ownAssertionHash);
+    const shown = this.withheld ? withoutAccessTokens(visible, this.withheld) : visible;
+    return { text: JSON.stringify(shown), withheldSome: shown !== visible };
   }
 
   /**
-   * Makes the client hold exactly what MSAL is to be shown of `loaded`'s document: its in-memory cache, and the
+   * Makes the client hold exactly `text`, what MSAL is shown of `loaded`'s document: its in-memory cache, and the
    * snapshot MSAL keeps of the last text deserialized (msal-node's silent flow restores the in-memory cache from that
    * snapshot before every lookup, and serialize() merges with it). MSAL's `deserialize` adds the entries it is given
    * to those in memory and keeps the others, so a client holding other entries is emptied first.
    */
-  private replaceClientCache(tokenCache: ISerializableTokenCache, loaded: Loaded, holdsOthers: boolean): void {
+  private replaceClientCache(
+    tokenCache: ISerializableTokenCache,
+    loaded: Loaded,
+    holdsOthers: boolean,
+    text: string,
+  ): void {
     if (holdsOthers) this.client?.clearCache();
     try {
-      tokenCache.deserialize(this.view(loaded));
+      tokenCache.deserialize(text);
     } catch (error) {
       this.discard(loaded, error);
       this.client?.clearCache();

@@ -216,7 +216,10 @@ describe('PartitionedTokenCache', () => {
       return 'accepted';
     };
     expect(attempt({ ...o, auth: { ...o.auth, clientId: '' } })).toMatch(/clientId/);
-    expect(attempt({ ...o, auth: { clientId: 'c', tenantId: 't' } })).toMatch(/clientSecret or auth.clientCertificate/);
+    expect(attempt({ ...o, auth: { clientId: 'c', tenantId: o.auth.tenantId } })).toMatch(
+      /clientSecret or auth.clientCertificate/,
+    );
+    expect(attempt({ ...o, auth: { ...o.auth, tenantId: 'contoso.onmicrosoft.com' } })).toMatch(/tenantId/);
     expect(
       attempt({
         ...o,

@@ -79,6 +79,16 @@ export const authority = {
     admin<{ truncated: boolean; secrets: { kind: string; value: string }[] }>('GET', `secrets?since=${mark}`),
 };
 
+/** The downstream API of the stack, as seen from a test worker. */
+export const downstream = {
+  /** Requests with a valid token of tenant `tid`, and how many were answered with a claims challenge. */
+  requests: async (tid: string): Promise<{ total: number; challenges: number }> => {
+    const response = await fetch(`${stack().downstream.url}/_admin/requests?tid=${encodeURIComponent(tid)}`);
+    if (response.status !== 200) throw new Error(`downstream admin requests: HTTP ${response.status}`);
+    return (await response.json()) as { total: number; challenges: number };
+  },
+};
+
 export function newId(): string {
   return randomUUID();
 }
@@ -145,6 +155,7 @@ export function newApp(
     tenantId?: string;
     warmTier?: WarmTierOptions;
     logger?: TokenCacheLogger;
+    clientCapabilities?: string[];
   } = {},
 ): TestApp {
   const { url, ca } = stack().authority;
@@ -152,7 +163,13 @@ export function newApp(
   const tenantId = options.tenantId ?? newId();
   const keyRing = options.keyRing ?? newKeyRing();
   const tokens = new PartitionedTokenCache({
-    auth: { clientId, tenantId, authorityHost: url, clientSecret: CLIENT_SECRET },
+    auth: {
+      clientId,
+      tenantId,
+      authorityHost: url,
+      clientSecret: CLIENT_SECRET,
+      ...(options.clientCapabilities ? { clientCapabilities: options.clientCapabilities } : {}),
+    },
     cache: { store, keyRing, ...(options.warmTier ? { warmTier: options.warmTier } : {}) },
     system: { ca, logger: options.logger ?? captureLogger(), telemetry: false },
   });

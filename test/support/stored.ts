@@ -61,3 +61,16 @@ export function section(doc: CacheDocument | undefined, name: string): Record<st
 }
 
 export { countingStore } from '../../dev/counting-store.js';
+
+/** Makes every access token of a stored partition expired, so the next silent call must refresh. */
+export function expireAccessTokens(store: CacheStore, ring: KeyRing, partitionKey: string): Promise<void> {
+  return editStored(store, ring, partitionKey, (msal) => ({
+    ...msal,
+    AccessToken: Object.fromEntries(
+      Object.entries(msal.AccessToken as Record<string, JsonObject>).map(([k, at]) => [
+        k,
+        { ...at, expires_on: '1', extended_expires_on: '1' },
+      ]),
+    ),
+  }));
+}
