@@ -30,6 +30,7 @@ export function logTokenTelemetry(logger: TokenCacheLogger, telemetry: TokenTele
       retries: stats.retries,
       failures: stats.failures,
       tierHits: stats.tierHits,
+      tierAnswers: stats.tierAnswers,
       discarded: stats.discarded,
       foreign: stats.foreign,
       bytesRead: stats.bytesRead,

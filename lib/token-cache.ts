@@ -6,7 +6,7 @@ import type {
   ConfidentialClientApplication,
   INetworkModule,
 } from '@azure/msal-node';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { checkClaims } from './auth/claims-challenge.js';
 import { ClientFactory, type ClientCredential } from './auth/clients.js';
 import { Coalescer } from './auth/coalesce.js';
@@ -278,7 +278,7 @@ export class PartitionedTokenCache {
     const partitionKey = appPartitionKey(this.clientId, this.tenantId);
     const claims = this.claimsOf(request);
     const key = [scopeKey(request.scopes), claims.key];
-    return this.acquire('client_credentials', partitionKey, key, options, claims, async ({ client, load }) => {
+    return this.acquire('client_credentials', partitionKey, key, options, claims, true, async ({ client, load }) => {
       // With claims msal-node skips its cache without calling the plugin: load it, so that the rejected token
       // leaves the partition even when no new token comes back.
       if (claims.withhold) await load();
@@ -316,7 +316,7 @@ export class PartitionedTokenCache {
     const partitionKey = userPartitionKey(request.caller);
     const claims = this.claimsOf(request);
     const key = [assertionHashOf(request.assertion), scopeKey(request.scopes), claims.key];
-    return this.acquire('on_behalf_of', partitionKey, key, options, claims, async ({ client, load }) => {
+    return this.acquire('on_behalf_of', partitionKey, key, options, claims, true, async ({ client, load }) => {
       // msal-node's OBO looks its cache up without calling the plugin first: load the partition before the call.
       await load({ oboAssertion: request.assertion });
       return client.acquireTokenOnBehalfOf({
@@ -360,7 +360,8 @@ export class PartitionedTokenCache {
     const forceRefresh = request.forceRefresh ?? false;
     const claims = this.claimsOf(request);
     const key = [scopeKey(request.scopes), String(forceRefresh), claims.key];
-    return this.acquire('silent', partitionKey, key, options, claims, async ({ client, unavailable }) => {
+    const answerable = !forceRefresh;
+    return this.acquire('silent', partitionKey, key, options, claims, answerable, async ({ client, unavailable }) => {
       // Partition keys are lower-cased; account ids from the authority may not be.
       const wanted = request.homeAccountId.toLowerCase();
       const accounts = await client.getTokenCache().getAllAccounts();
@@ -514,6 +515,7 @@ export class PartitionedTokenCache {
     key: readonly string[],
     options: InvocationOptions,
     claims: RequestClaims,
+    answerable: boolean,
     work: (bound: BoundClient) => Promise<AuthenticationResult | null>,
   ): Promise<TokenOutcome> {
     const logger = options.logger ?? this.logger;
@@ -522,10 +524,21 @@ export class PartitionedTokenCache {
     try {
       throwIfAborted(options.abortSignal);
       if (claims.invalid) throw claims.invalid;
-      const run = this.inFlight.run([flow, partitionKey, ...key].join('|'), async () => {
+      const runKey = [flow, partitionKey, ...key].join('|');
+      // A warm client's earlier answer serves again only for a request without claims that MSAL would answer from
+      // its cache (a forced refresh would not).
+      const answerKey = answerable && claims.request.claims === undefined ? runKey : undefined;
+      const run = this.inFlight.run(runKey, async () => {
         const bound = await this.factory.forPartition(partitionKey, logger);
         const { client, plugin } = bound;
         stats = plugin.stats;
+        if (answerKey) {
+          const held = await plugin.heldAnswer(answerKey, (answer) => servable(answer, Date.now()));
+          if (held) {
+            this.factory.release(bound);
+            return { result: { ...held, fromCache: true, correlationId: randomUUID() }, stats, saved: true };
+          }
+        }
         if (claims.withhold) plugin.withholdAccessTokens(claims.withhold);
         const result = await work({
           client,
@@ -537,6 +550,7 @@ export class PartitionedTokenCache {
         });
         if (!result) throw new TokenCacheError('no_token', `${flow} returned no token`);
         await plugin.settle();
+        if (answerKey) plugin.remember(answerKey, result);
         const saved = plugin.saved;
         this.factory.release(bound);
         return { result, stats, saved };
@@ -658,6 +672,16 @@ function capabilitiesOf(auth: TokenCacheAuthOptions): string[] {
     throw new TokenCacheError('invalid_options', 'auth.clientCapabilities must be an array of names such as "cp1"');
   }
   return [...names];
+}
+
+/** msal-node's default `tokenRenewalOffsetSeconds`: a token expiring sooner is not served from its cache. */
+const MSAL_RENEWAL_OFFSET_MS = 300_000;
+
+/** Whether MSAL would still serve this token from its cache now: outside the renewal window and its `refreshOn`. */
+function servable(result: AuthenticationResult, now: number): boolean {
+  const expiresOn = result.expiresOn?.getTime();
+  if (expiresOn === undefined || expiresOn - now <= MSAL_RENEWAL_OFFSET_MS) return false;
+  return result.refreshOn === undefined || result.refreshOn.getTime() > now;
 }
 
 function scopeKey(scopes: readonly string[]): string {

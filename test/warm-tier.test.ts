@@ -1,8 +1,16 @@
 import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { startCosmosStandIn } from '../dev/proxy/cosmos-standin.js';
-import { StoreError, appPartitionKey, createCosmosStore, type CacheStore } from '../lib/index.js';
+import { startLocalAuthority } from '../dev/authority/server.js';
 import {
+  PartitionedTokenCache,
+  StoreError,
+  appPartitionKey,
+  createCosmosStore,
+  type CacheStore,
+} from '../lib/index.js';
+import {
+  CLIENT_SECRET,
   authority,
   captureLogger,
   newApp,
@@ -110,6 +118,26 @@ describe.each<StoreKind>(storeKinds('memory', 'table', 'cosmos', 'redis'))('warm
     const fourth = await warm.tokens.acquireTokenByClientCredential({ scopes: SCOPE_A }, { logger });
     expect(fourth.stats).toMatchObject({ tierHits: 1, reads: 1, bytesRead: 0 });
     expect(logger.lines.filter((l) => l.startsWith('warn') || l.startsWith('error'))).toEqual([]);
+  });
+
+  it('a repeated request is answered by the warm client without MSAL, one read confirming the ETag', async () => {
+    const store = countingStore(newStore(kind));
+    const { warm } = twoInstances(store);
+    const logger = captureLogger();
+    const first = await warm.tokens.acquireTokenByClientCredential({ scopes: SCOPE_A }, { logger });
+    store.counts.read = 0;
+    for (let i = 0; i < 3; i++) {
+      const again = await warm.tokens.acquireTokenByClientCredential({ scopes: SCOPE_A }, { logger });
+      expect(again.result.accessToken).toBe(first.result.accessToken);
+      expect(again.result.fromCache).toBe(true);
+      expect(again.result.correlationId).not.toBe(first.result.correlationId);
+      expect(again.stats).toMatchObject({ reads: 1, writes: 0, tierHits: 1, tierAnswers: 1 });
+    }
+    expect(store.counts.read).toBe(3);
+    // Another request is not answered by this one's token.
+    const other = await warm.tokens.acquireTokenByClientCredential({ scopes: SCOPE_B }, { logger });
+    expect(other.stats.tierAnswers).toBe(0);
+    expect(other.result.accessToken).not.toBe(first.result.accessToken);
   });
 
   it('a token another instance removed from the partition is not served by the warm client', async () => {
@@ -258,6 +286,54 @@ describe('warm tier', () => {
       expect(warm.result.accessToken).toBe(outcomes[i]!.result.accessToken);
     }
     expect(await tokenRequests(app.clientId)).toBe(before);
+  });
+
+  it("two devices' on-behalf-of requests are each answered with their own token", async () => {
+    const app = newApp(newStore('memory'));
+    const logger = captureLogger();
+    const oid = newId();
+    // Two valid incoming tokens of one person (jti tells them apart when minted in the same second).
+    const incoming = () =>
+      authority.mint({ oid, sub: oid, tid: app.tenantId, aud: app.clientId, scp: 'access_as_user', jti: newId() });
+    const laptop = await incoming();
+    const phone = await incoming();
+    const caller = { oid, tid: app.tenantId };
+    const obo = (assertion: string) =>
+      app.tokens.acquireTokenOnBehalfOf({ caller, assertion, scopes: GRAPH }, { logger });
+    const tokens = { [laptop]: (await obo(laptop)).result.accessToken, [phone]: (await obo(phone)).result.accessToken };
+    expect(tokens[laptop]).not.toBe(tokens[phone]);
+    const before = await tokenRequests(app.clientId);
+    let answered = 0;
+    for (let i = 0; i < 4; i++) {
+      for (const assertion of [laptop, phone]) {
+        const outcome = await obo(assertion);
+        expect(outcome.result.accessToken).toBe(tokens[assertion]);
+        answered += outcome.stats.tierAnswers;
+      }
+    }
+    expect(await tokenRequests(app.clientId)).toBe(before);
+    // The first of each after the other device's write goes through MSAL (its view of the new document); then answered.
+    expect(answered).toBeGreaterThanOrEqual(6);
+  });
+
+  it("a token inside MSAL's renewal window (5 minutes) is never answered again: MSAL renews it", async () => {
+    const shortLived = await startLocalAuthority({ accessTokenLifetimeSeconds: 240 });
+    try {
+      const tokens = new PartitionedTokenCache({
+        auth: { clientId: newId(), tenantId: newId(), authorityHost: shortLived.url, clientSecret: CLIENT_SECRET },
+        cache: { store: newStore('memory'), keyRing: newKeyRing() },
+        system: { ca: shortLived.ca, logger: captureLogger(), telemetry: false },
+      });
+      const outcomes = [];
+      for (let i = 0; i < 3; i++) outcomes.push(await tokens.acquireTokenByClientCredential({ scopes: SCOPE_A }));
+      for (const outcome of outcomes) {
+        expect(outcome.result.fromCache).toBe(false);
+        expect(outcome.stats.tierAnswers).toBe(0);
+      }
+      await tokens.close();
+    } finally {
+      await shortLived.close();
+    }
   });
 
   it('many partitions at once: a warm client serves only its own partition', async () => {

@@ -1,4 +1,4 @@
-import type { ICachePlugin, ISerializableTokenCache, TokenCacheContext } from '@azure/msal-node';
+import type { AuthenticationResult, ICachePlugin, ISerializableTokenCache, TokenCacheContext } from '@azure/msal-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type TokenCacheLogger, describeError } from '../log.js';
 import {
@@ -101,6 +101,14 @@ export class PartitionCachePlugin implements ICachePlugin {
   private held: Held | undefined;
   /** The client served an earlier invocation: its in-memory cache is not empty. */
   private reused = false;
+  /**
+   * What the client answered, by request, while it held the document at {@link answersEtag}: what MSAL would find
+   * in that document again. Kept with the client in the warm tier; see {@link heldAnswer}.
+   */
+  private readonly answers = new Map<string, AuthenticationResult>();
+  private answersEtag: string | undefined;
+  /** This invocation's answer, kept by {@link endInvocation} when the client stays warm. */
+  private answer: { readonly key: string; readonly result: AuthenticationResult } | undefined;
   private client: PluginClient | undefined;
 
   constructor(options: PartitionCachePluginOptions) {
@@ -136,14 +144,58 @@ export class PartitionCachePlugin implements ICachePlugin {
    */
   endInvocation(): number | undefined {
     const loaded = this.loaded;
+    const answer = this.answer;
+    this.answer = undefined;
     this.logger = SILENT;
     this.held = undefined;
+    const kept = this.keep(loaded);
+    if (kept === undefined) {
+      this.answers.clear();
+      this.answersEtag = undefined;
+      return undefined;
+    }
+    if (this.answersEtag !== kept.etag) {
+      // The document changed (this invocation wrote it, or read a newer one): earlier answers may not hold.
+      this.answers.clear();
+      this.answersEtag = kept.etag;
+    }
+    if (answer) this.answers.set(answer.key, answer.result);
+    return kept.document.text.length;
+  }
+
+  private keep(loaded: Loaded | undefined): Held | undefined {
     // After a claims request (tokens withheld) the client is not kept: rare, and its view differs.
     if (!loaded || !this.deserialized || this.unsaved || this.stats.discarded || this.withheld) return undefined;
     if (loaded.unavailable || loaded.rewrite || loaded.etag === undefined) return undefined;
     loaded.document.compact();
     this.held = { document: loaded.document, etag: loaded.etag, view: this.ownAssertionHash };
-    return loaded.document.text.length;
+    return this.held;
+  }
+
+  /**
+   * The answer this client gave to request `key` while it held the document the store still holds — confirmed by
+   * this invocation's revalidating read — and that `usable` accepts (MSAL would not renew it yet), or undefined. The
+   * same document holds the same token, so MSAL would give that answer again. Only a hit changes anything: it leaves
+   * the client holding what it held, for the next invocation.
+   */
+  async heldAnswer(
+    key: string,
+    usable: (answer: AuthenticationResult) => boolean,
+  ): Promise<AuthenticationResult | undefined> {
+    const loaded = await this.load();
+    const confirmed = loaded.confirmed;
+    if (!confirmed || this.withheld || this.answersEtag !== confirmed.etag) return undefined;
+    const answer = this.answers.get(key);
+    if (!answer || !usable(answer)) return undefined;
+    this.deserialized = true;
+    this.ownAssertionHash = confirmed.view;
+    this.stats.tierAnswers++;
+    return answer;
+  }
+
+  /** Records this invocation's answer to request `key`: kept with the client if it stays warm. */
+  remember(key: string, result: AuthenticationResult): void {
+    this.answer = { key, result };
   }
 
   async beforeCacheAccess(context: TokenCacheContext): Promise<void> {

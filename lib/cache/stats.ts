@@ -16,6 +16,11 @@ export interface CacheStats {
    */
   tierHits: number;
   /**
+   * The warm client's answer to the same request, given for the document the store confirmed unchanged, was served
+   * again without asking MSAL (the token still outside MSAL's renewal window).
+   */
+  tierAnswers: number;
+  /**
    * The stored document failed to open under a key of the ring (tampered, truncated, copied from another partition):
    * it was treated as empty and is replaced by the next write.
    */
@@ -41,6 +46,7 @@ export function emptyStats(): CacheStats {
     retries: 0,
     failures: 0,
     tierHits: 0,
+    tierAnswers: 0,
     discarded: false,
     foreign: false,
     bytesRead: 0,
