@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backgroundStatus, enableBackground } from '../app/daemons/optin.js';
-import { startTestApp, type TestApp } from './support/app.js';
+import { startTestApp, testContext, type TestApp } from './support/app.js';
 import { signIn } from './support/signin.js';
 import { authority, captureLogger } from './support/stack.js';
 import { expireAccessTokens } from './support/stored.js';
@@ -75,8 +75,7 @@ describe('user daemon (timer)', () => {
 
   it('keeps to its per-run budget and continues where it stopped on the next run', async () => {
     const { runUserDaemon } = await import('../app/daemons/user-daemon.js');
-    const { InvocationContext } = await import('@azure/functions');
-    const context = new InvocationContext({ functionName: 'userDaemon', logHandler: () => undefined });
+    const context = testContext('userDaemon');
     const first = await runUserDaemon(undefined, context, app.runtime, { concurrency: 3, budget: 20, pageSize: 7 });
     expect(first.processed).toBe(20);
     expect(first.peakConcurrency).toBeLessThanOrEqual(3);

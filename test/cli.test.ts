@@ -13,6 +13,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpsRequest, trustingAgent } from '../dev/https-trust.js';
 import { startTestApp, type TestApp } from './support/app.js';
+import { logLine } from './support/log-audit.js';
 import { authority, newId, stack } from './support/stack.js';
 
 const CLI = join(import.meta.dirname, '../dist/dev/cli/main.js');
@@ -72,7 +73,12 @@ function start(args: string[]) {
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const done = new Promise<Run>((resolve, reject) => {
     child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
+    child.once('close', (code) => {
+      // What the CLI printed is its log: it goes to this file's log audit (the user code it shows is no secret).
+      for (const line of stdout.split('\n')) logLine('cli stdout:', line);
+      for (const line of stderr.split('\n')) logLine('cli stderr:', line);
+      resolve({ code, stdout, stderr });
+    });
   });
   return { child, done, stdout: () => stdout };
 }

@@ -20,7 +20,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
       console.warn(`\n*** Redis suites SKIPPED: ${error instanceof Error ? error.message : String(error)} ***\n`);
       return undefined;
     }),
-    startLocalAuthority(),
+    // Every secret of the run is listed to the log audit (test/support/log-audit-setup.ts): keep them all.
+    startLocalAuthority({ secretLogLimit: 200_000 }),
   ]);
   const downstream = await startDownstreamApi({
     jwks: authority.jwks,

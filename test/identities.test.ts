@@ -12,7 +12,16 @@ import {
   type BearerValidatorOptions,
 } from '../lib/index.js';
 import { afterAll, beforeAll } from 'vitest';
-import { CookieJar, startTestApp, startWebSignIn, visit, webSignInPartition, type TestApp } from './support/app.js';
+import { noteKeySetting } from './support/log-audit.js';
+import {
+  CookieJar,
+  startTestApp,
+  startWebSignIn,
+  testContext,
+  visit,
+  webSignInPartition,
+  type TestApp,
+} from './support/app.js';
 import { closedPort, unreachableTableStore } from './support/emulators.js';
 import { countingStore, readStored, section } from './support/stored.js';
 import { authority, captureLogger, newApp, newId, newKeyRing, stack } from './support/stack.js';
@@ -181,7 +190,7 @@ describe('signing keys that cannot be fetched', () => {
   });
 
   it('make the web API answer 503 with Retry-After, touching no partition', async () => {
-    const { HttpRequest, InvocationContext } = await import('@azure/functions');
+    const { HttpRequest } = await import('@azure/functions');
     const { createAppRuntime } = await import('../app/runtime.js');
     const { getMe } = await import('../app/webapi/me.js');
     const { parseSettings } = await import('../app/settings.js');
@@ -200,6 +209,8 @@ describe('signing keys that cannot be fetched', () => {
         clientId,
       }),
     );
+    noteKeySetting('CACHE_KEYS', settings.cache.keys);
+    noteKeySetting('SESSION_KEYS', settings.web.sessionKeys);
     const tokens = countingStore(createMemoryStore());
     const runtime = createAppRuntime(settings, { stores: { tokens, records: createMemoryStore() } });
     try {
@@ -209,7 +220,7 @@ describe('signing keys that cannot be fetched', () => {
           url: 'http://localhost/api/me',
           headers: { authorization: `Bearer ${await token()}` },
         }),
-        new InvocationContext({ functionName: 'me', logHandler: () => undefined }),
+        testContext('me'),
         runtime,
       );
       expect(response.status).toBe(503);
@@ -290,16 +301,28 @@ describe('B2B guests (home tenant ≠ the app tenant)', () => {
     expect((await visit(jar, `${app.url}/api/profile`)).headers.get('location')).toBe('/api/auth/login');
   });
 
-  it('signing out of the web app removes the guest partition the web API uses too', async () => {
+  it('signing out of the web app removes the guest partition the web API uses too, with every record of both', async () => {
     const jar = new CookieJar();
     const home = await webSignInPartition(app, jar, guestHint('gwen'));
+    const background = await visit(jar, `${app.url}/api/profile/background`, {
+      method: 'POST',
+      body: 'enabled=true',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: app.url },
+    });
+    expect(background.status).toBe(302);
     const guest = await resourceIdentity(home);
+    const apiPartition = `${guest.oid}.${guest.tid}`;
     expect(await callMe(guest)).toBe(200);
+    expect(await stored(apiPartition)).toBe(true);
+    expect((await recordsNaming(home)).sort()).toEqual([`bg.${home}`, `link.${home}`]);
+    expect(await recordsNaming(apiPartition)).toEqual([`link.${apiPartition}`]);
+
     const out = await visit(jar, `${app.url}/api/auth/logout`, { method: 'POST', headers: { origin: app.url } });
     expect(out.status).toBe(200);
-    expect(await stored(`${guest.oid}.${guest.tid}`)).toBe(false);
+    expect(await stored(apiPartition)).toBe(false);
     expect(await stored(home)).toBe(false);
     expect(await recordsNaming(home)).toEqual([]);
+    expect(await recordsNaming(apiPartition)).toEqual([]);
   });
 
   it('follows no link written without the keys or copied from another person', async () => {
@@ -324,7 +347,7 @@ describe('B2B guests (home tenant ≠ the app tenant)', () => {
   });
 
   it("answers 503 to a guest's sign-in whose link cannot be recorded, and starts no session", async () => {
-    const { HttpRequest, InvocationContext } = await import('@azure/functions');
+    const { HttpRequest } = await import('@azure/functions');
     const { createAppRuntime } = await import('../app/runtime.js');
     const { completeSignIn } = await import('../app/webapp/signin.js');
     const unreachable = await unreachableTableStore();
@@ -334,7 +357,7 @@ describe('B2B guests (home tenant ≠ the app tenant)', () => {
       const callback = await startWebSignIn(app, jar, guestHint('gabe'));
       const response = await completeSignIn(
         new HttpRequest({ method: 'GET', url: callback, headers: { cookie: jar.header() } }),
-        new InvocationContext({ functionName: 'authCallback', logHandler: () => undefined }),
+        testContext('authCallback'),
         broken,
       );
       expect(response.status).toBe(503);

@@ -3,6 +3,7 @@
  * against the run's shared stack (fresh tenant, client id and table per test file), with a counting wrapper
  * around its real store.
  */
+import { InvocationContext } from '@azure/functions';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import { httpsRequest, trustingAgent } from '../../dev/https-trust.js';
 import { generateKeySetting, parseKeyRing, type CacheStore } from '../../lib/index.js';
 import { newId, stack, type TestApp as CacheApp } from './stack.js';
 import { countingStore } from './stored.js';
+import { logLine, noteKeySetting, noteSecret } from './log-audit.js';
 
 export interface TestApp {
   readonly host: LocalHost;
@@ -50,7 +52,7 @@ export async function startTestApp(
     registrations,
     port: 0,
     timers: false,
-    log: (level, name, message) => logs.push(`${level} ${name}: ${message}`),
+    log: (level, name, message) => logs.push(logLine(level, `${name}: ${message}`)),
   });
   const dir = mkdtempSync(join(tmpdir(), 'app-test-'));
   const caPath = join(dir, 'ca.pem');
@@ -72,6 +74,9 @@ export async function startTestApp(
     }),
     ...extra,
   };
+  noteKeySetting('CACHE_KEYS', env.CACHE_KEYS);
+  noteKeySetting('SESSION_KEYS', env.SESSION_KEYS);
+  noteSecret('client secret', env.AUTH_CLIENT_SECRET);
   Object.assign(process.env, env);
   const settings = parseSettings(env);
   const stores = createStores(settings.cache);
@@ -96,6 +101,17 @@ export async function startTestApp(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * An invocation context for calling a handler directly, as the Functions host would: its log lines go to the file's
+ * log audit (formatted as the Azure Functions worker formats them), never nowhere.
+ */
+export function testContext(functionName: string): InvocationContext {
+  return new InvocationContext({
+    functionName,
+    logHandler: (level, ...args) => void logLine(`${level} ${functionName}:`, ...args),
+  });
 }
 
 /** A minimal cookie jar: remembers Set-Cookie values by name (Max-Age=0 removes). */

@@ -18,6 +18,7 @@ import {
   type L1Options,
   type TokenCacheLogger,
 } from '../../lib/index.js';
+import { logLine, noteKeySetting } from './log-audit.js';
 
 export const CLIENT_SECRET = 'dev-client-secret';
 
@@ -84,7 +85,9 @@ export function newId(): string {
 }
 
 export function newKeyRing(id = 'k1'): KeyRing {
-  return createKeyRing([{ id, key: randomBytes(32) }]);
+  const key = randomBytes(32);
+  noteKeySetting('cache key', `${id}:${key.toString('base64')}`);
+  return createKeyRing([{ id, key }]);
 }
 
 export type StoreKind = 'memory' | 'cosmos' | 'table' | 'redis';
@@ -153,12 +156,15 @@ export function newApp(
   return { clientId, tenantId, tokens, store, keyRing };
 }
 
-/** A logger that keeps every line, to assert on warnings (and on what must never be logged). */
+/**
+ * A logger that keeps every line, to assert on warnings; every line also goes to the file's log audit, which
+ * searches it for secrets.
+ */
 export function captureLogger(): TokenCacheLogger & { lines: string[] } {
   const lines: string[] = [];
   const push =
     (level: string) =>
     (...args: unknown[]) =>
-      lines.push(`${level}: ${args.map(String).join(' ')}`);
+      lines.push(logLine(`${level}:`, ...args));
   return { lines, info: push('info'), warn: push('warn'), error: push('error') };
 }
