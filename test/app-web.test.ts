@@ -289,21 +289,43 @@ describe('web API GET /api/me', () => {
     const { HttpRequest } = await import('@azure/functions');
     const { createAppRuntime } = await import('../app/runtime.js');
     const { getMe } = await import('../app/webapi/me.js');
+    const { readStored, section } = await import('./support/stored.js');
     const { settings } = app.runtime;
     const broken = createAppRuntime(
       { ...settings, web: { ...settings.web, downstreamUrl: 'http://127.0.0.1:9/v1.0/me' } },
       { stores: { tokens: app.store, records: app.records } },
     );
-    const token = await authority.mint(claimsFor(newId()));
-    const response = await getMe(
-      new HttpRequest({ method: 'GET', url: `${app.url}/api/me`, headers: { authorization: `Bearer ${token}` } }),
-      testContext('me'),
-      broken,
-    );
-    expect(response.status).toBe(502);
-    const body = response.jsonBody as { error: string; error_description: string };
-    expect(body.error).toBe('downstream_failed');
-    expect(body.error_description).toMatch(/unreachable/);
+    const oid = newId();
+    const partition = `${oid}.${app.tenantId}`;
+    const token = await authority.mint(claimsFor(oid));
+    const call = () =>
+      getMe(
+        new HttpRequest({ method: 'GET', url: `${app.url}/api/me`, headers: { authorization: `Bearer ${token}` } }),
+        testContext('me'),
+        broken,
+      );
+    try {
+      const before = await authority.requests(app.clientId);
+      const response = await call();
+      expect(response.status).toBe(502);
+      const body = response.jsonBody as { error: string; error_description: string };
+      expect(body.error).toBe('downstream_failed');
+      expect(body.error_description).toMatch(/unreachable/);
+      expect((await authority.requests(app.clientId)).token).toBe(before.token + 1);
+
+      // Cached: the partition holds the token for the downstream scopes, and the next calls — the same instance, or
+      // one whose downstream API works — get it from there, not from the authority.
+      const cached = Object.values(section(await readStored(app.store, app.cache.keyRing, partition), 'AccessToken'));
+      expect(cached).toHaveLength(1);
+      for (const scope of settings.web.downstreamScopes)
+        expect((cached[0]!.target as string).split(' ')).toContain(scope);
+      expect((await call()).status).toBe(502);
+      const working = await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+      expect(working.status).toBe(200);
+      expect((await authority.requests(app.clientId)).token).toBe(before.token + 1);
+    } finally {
+      await broken.close();
+    }
   });
 });
 
