@@ -43,7 +43,7 @@ import { startAzuriteTable, startRedisServer } from '../dev/emulators.js';
 import { startTcpProxy } from '../dev/proxy/tcp.js';
 import { parseSettings } from '../app/settings.js';
 import { createStores } from '../app/stores.js';
-import { closedPort, getEmulators, redisAvailable, releaseEmulators } from './support/emulators.js';
+import { closedPort, getEmulators, redisAvailable, redisSkipNote, releaseEmulators } from './support/emulators.js';
 
 interface StoreUnderTest {
   readonly name: string;
@@ -62,7 +62,8 @@ interface StoreUnderTest {
 const UNREACHABLE_DEADLINE_MS = 5_000;
 
 function describeStore(subject: StoreUnderTest): void {
-  describe.skipIf(subject.skip ?? false)(`store conformance: ${subject.name}`, () => {
+  const note = subject.skip ? redisSkipNote() : '';
+  describe.skipIf(subject.skip ?? false)(`store conformance: ${subject.name}${note}`, () => {
     let store: CacheStore;
     /** A partition key unique to this test run, so tests do not see each other's documents. */
     const unique = (label: string): string => `${label}.${randomUUID()}`;
@@ -521,7 +522,7 @@ describe('cosmos store specifics', () => {
   });
 });
 
-describe.skipIf(!redisAvailable())('redis store specifics', () => {
+describe.skipIf(!redisAvailable())(`redis store specifics${redisSkipNote()}`, () => {
   let admin: Admin;
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -4,7 +4,7 @@
  * names: its own table/container, client id, tenant id.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { inject } from 'vitest';
+import { describe, inject } from 'vitest';
 import { httpsRequest, trustingAgent } from '../../dev/https-trust.js';
 import {
   PartitionedTokenCache,
@@ -18,6 +18,7 @@ import {
   type L1Options,
   type TokenCacheLogger,
 } from '../../lib/index.js';
+import { redisSkipNote } from './emulators.js';
 import { logLine, noteKeySetting } from './log-audit.js';
 
 export const CLIENT_SECRET = 'dev-client-secret';
@@ -92,9 +93,17 @@ export function newKeyRing(id = 'k1'): KeyRing {
 
 export type StoreKind = 'memory' | 'cosmos' | 'table' | 'redis';
 
-/** The kinds given, less Redis when this run has no redis-server (possible outside CI only; see global-setup). */
-export function storeKinds(...kinds: StoreKind[]): StoreKind[] {
-  return kinds.filter((kind) => kind !== 'redis' || stack().redis !== undefined);
+/**
+ * One `describe` per store kind, named `${name} on the ${kind} store`. A kind this run cannot test — Redis without
+ * redis-server, possible outside CI only (see global-setup) — is a skipped suite whose name says why, not left out.
+ */
+export function describeStores(kinds: readonly StoreKind[], name: string, body: (kind: StoreKind) => void): void {
+  for (const kind of kinds) {
+    const skipped = kind === 'redis' && stack().redis === undefined;
+    describe.skipIf(skipped)(`${name} on the ${kind} store${kind === 'redis' ? redisSkipNote() : ''}`, () =>
+      body(kind),
+    );
+  }
 }
 
 /**
