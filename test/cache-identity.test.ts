@@ -1,6 +1,6 @@
 import { decodeJwt } from 'jose';
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { httpsRequest, trustingAgent } from '../dev/https-trust.js';
 import { appPartitionKey, createKeyRing } from '../lib/index.js';
 import { holdFirstRead } from './support/gate.js';
