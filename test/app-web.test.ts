@@ -6,6 +6,7 @@ import {
   startTestApp,
   startWebSignIn,
   testContext,
+  turnBackgroundOn,
   visit,
   webSignInPartition,
   type TestApp,
@@ -115,12 +116,7 @@ describe('web app sign-in', () => {
   it("signs out with a same-origin POST: the person's token document and opt-in record are deleted from the stores, the cookie cleared, the browser sent to end the session", async () => {
     const jar = new CookieJar();
     const partition = await webSignInPartition(app, jar, 'frank@contoso.test');
-    const background = await visit(jar, `${app.url}/api/profile/background`, {
-      method: 'POST',
-      body: 'enabled=true',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: app.url },
-    });
-    expect(background.status).toBe(302);
+    expect((await turnBackgroundOn(app, jar)).status).toBe(302);
     expect(await app.runtime.tokenStore.read(partition)).toBeDefined();
     expect(await app.runtime.recordStore.read(`bg.${partition}`)).toBeDefined();
     const session = jar.cookies.get('__Host-msal_session')!;

@@ -18,6 +18,7 @@ import {
   startTestApp,
   startWebSignIn,
   testContext,
+  turnBackgroundOn,
   visit,
   webSignInPartition,
   type TestApp,
@@ -277,15 +278,7 @@ describe('B2B guests (home tenant ≠ the app tenant)', () => {
   it('DELETE /api/me/cache by the guest removes the web app partition and opt-in too', async () => {
     const jar = new CookieJar();
     const home = await webSignInPartition(app, jar, guestHint('gina'));
-    expect(
-      (
-        await visit(jar, `${app.url}/api/profile/background`, {
-          method: 'POST',
-          body: 'enabled=true',
-          headers: { 'content-type': 'application/x-www-form-urlencoded', origin: app.url },
-        })
-      ).status,
-    ).toBe(302);
+    expect((await turnBackgroundOn(app, jar)).status).toBe(302);
     const guest = await resourceIdentity(home);
     expect(guest.tid).toBe(app.tenantId);
     const apiPartition = `${guest.oid}.${guest.tid}`;
@@ -304,12 +297,7 @@ describe('B2B guests (home tenant ≠ the app tenant)', () => {
   it('signing out of the web app removes the guest partition the web API uses too, with every record of both', async () => {
     const jar = new CookieJar();
     const home = await webSignInPartition(app, jar, guestHint('gwen'));
-    const background = await visit(jar, `${app.url}/api/profile/background`, {
-      method: 'POST',
-      body: 'enabled=true',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: app.url },
-    });
-    expect(background.status).toBe(302);
+    expect((await turnBackgroundOn(app, jar)).status).toBe(302);
     const guest = await resourceIdentity(home);
     const apiPartition = `${guest.oid}.${guest.tid}`;
     expect(await callMe(guest)).toBe(200);

@@ -143,6 +143,15 @@ export async function visit(jar: CookieJar, url: string, init: RequestInit = {})
   return response;
 }
 
+/** The signed-in person in `jar` turns background work on with the profile's form (a same-origin POST). */
+export async function turnBackgroundOn(app: { url: string }, jar: CookieJar): Promise<Response> {
+  return visit(jar, `${app.url}/api/profile/background`, {
+    method: 'POST',
+    body: 'enabled=true',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: app.url },
+  });
+}
+
 /**
  * Starts a sign-in in `jar` as a browser would — the app's login, then the authority (`login_hint` skips the
  * picker) — and returns the callback URL the authority sends the browser back to.
