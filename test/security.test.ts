@@ -4,11 +4,11 @@ import { randomBytes } from 'node:crypto';
 import { RESP_TYPES, createClient } from 'redis';
 import { describe, expect, it } from 'vitest';
 import { appPartitionKey, createKeyRing } from '../lib/index.js';
-import { redisAvailable, redisSkipNote } from './support/emulators.js';
 import { signIn } from './support/signin.js';
 import {
   authority,
   captureLogger,
+  describeStores,
   newApp,
   newId,
   newStore,
@@ -30,7 +30,7 @@ function secretsOf(doc: Awaited<ReturnType<typeof readStored>>): string[] {
 }
 
 /** What the store holds, read with the SDK or client directly: every property of every item/entity/key as text. */
-async function rawStoreDump(kind: 'cosmos' | 'table' | 'redis', suffix: string): Promise<string> {
+async function rawStoreDump(kind: StoreKind, suffix: string): Promise<string> {
   const s = stack();
   if (kind === 'redis') {
     // Every key under the store's prefix (newStore: `r{suffix}:`, in the hash tag `{r{suffix}:}`), bytes as bytes.
@@ -67,6 +67,7 @@ async function rawStoreDump(kind: 'cosmos' | 'table' | 'redis', suffix: string):
       .map((item) => `${JSON.stringify(item)}\n${Buffer.from(String(item.data), 'base64').toString('latin1')}`)
       .join('\n');
   }
+  if (kind === 'memory') throw new Error('a memory store keeps nothing outside the process');
   const table = TableClient.fromConnectionString(s.table.connectionString, `t${suffix}`, {
     allowInsecureConnection: true,
   });
@@ -81,40 +82,37 @@ async function rawStoreDump(kind: 'cosmos' | 'table' | 'redis', suffix: string):
   return parts.join('\n');
 }
 
-for (const kind of ['cosmos', 'table', 'redis'] as const) {
-  const skipped = kind === 'redis' && !redisAvailable();
-  describe.skipIf(skipped)(`encryption at rest on ${kind}${kind === 'redis' ? redisSkipNote() : ''}`, () => {
-    it('stores no access, refresh or id token text, in any form', async () => {
-      const suffix = randomBytes(6).toString('hex');
-      const store = newStore(kind, suffix);
-      const app = newApp(store);
-      const logger = captureLogger();
-      const { partitionKey } = await signIn(app, `ivy-${newId()}@contoso.test`, GRAPH, logger);
-      const oid = newId();
-      const assertion = await authority.callerToken(app, oid);
-      const obo = await app.tokens.acquireTokenOnBehalfOf(
-        { caller: { oid, tid: app.tenantId }, assertion, scopes: GRAPH },
-        { logger },
-      );
-      await app.tokens.acquireTokenByClientCredential({ scopes: ['api://downstream/.default'] }, { logger });
+describeStores(['cosmos', 'table', 'redis'], 'encryption at rest', (kind) => {
+  it('stores no access, refresh or id token text, in any form', async () => {
+    const suffix = randomBytes(6).toString('hex');
+    const store = newStore(kind, suffix);
+    const app = newApp(store);
+    const logger = captureLogger();
+    const { partitionKey } = await signIn(app, `ivy-${newId()}@contoso.test`, GRAPH, logger);
+    const oid = newId();
+    const assertion = await authority.callerToken(app, oid);
+    const obo = await app.tokens.acquireTokenOnBehalfOf(
+      { caller: { oid, tid: app.tenantId }, assertion, scopes: GRAPH },
+      { logger },
+    );
+    await app.tokens.acquireTokenByClientCredential({ scopes: ['api://downstream/.default'] }, { logger });
 
-      const secrets = [
-        ...secretsOf(await readStored(store, app.keyRing, partitionKey)),
-        ...secretsOf(await readStored(store, app.keyRing, obo.partitionKey)),
-        ...secretsOf(await readStored(store, app.keyRing, appPartitionKey(app.clientId, app.tenantId))),
-      ];
-      // Sign-in: access + refresh + id token; OBO: access + refresh + id token; app: access token.
-      expect(secrets.length).toBeGreaterThanOrEqual(7);
-      const raw = await rawStoreDump(kind, suffix);
-      for (const secret of secrets) {
-        const needle = secret.includes('.') ? secret.split('.')[2]! : secret; // a JWT's signature, or an opaque token
-        expect(needle.length).toBeGreaterThan(16);
-        expect(raw.includes(needle)).toBe(false);
-        expect(raw.includes(Buffer.from(needle).toString('base64').slice(4, 40))).toBe(false);
-      }
-    });
+    const secrets = [
+      ...secretsOf(await readStored(store, app.keyRing, partitionKey)),
+      ...secretsOf(await readStored(store, app.keyRing, obo.partitionKey)),
+      ...secretsOf(await readStored(store, app.keyRing, appPartitionKey(app.clientId, app.tenantId))),
+    ];
+    // Sign-in: access + refresh + id token; OBO: access + refresh + id token; app: access token.
+    expect(secrets.length).toBeGreaterThanOrEqual(7);
+    const raw = await rawStoreDump(kind, suffix);
+    for (const secret of secrets) {
+      const needle = secret.includes('.') ? secret.split('.')[2]! : secret; // a JWT's signature, or an opaque token
+      expect(needle.length).toBeGreaterThan(16);
+      expect(raw.includes(needle)).toBe(false);
+      expect(raw.includes(Buffer.from(needle).toString('base64').slice(4, 40))).toBe(false);
+    }
   });
-}
+});
 
 /**
  * An instance whose user's partition holds `damage(what it wrote)`, and the same user's next on-behalf-of call there,
@@ -140,62 +138,59 @@ async function callOverDamagedPartition(kind: StoreKind, damage: (sealed: Buffer
   return { app, store, logger, assertion, partitionKey: first.partitionKey, damaged, etag, second };
 }
 
-for (const kind of ['cosmos', 'table', 'redis'] as const) {
-  const skipped = kind === 'redis' && !redisAvailable();
-  describe.skipIf(skipped)(`damaged or foreign documents on ${kind}${kind === 'redis' ? redisSkipNote() : ''}`, () => {
-    const cases: [string, (sealed: Buffer, app: TestApp) => Buffer][] = [
-      [
-        'a document moved from another partition',
-        (_sealed, app) => seal(app.keyRing, `${newId()}.${app.tenantId}`, Buffer.from('{"msal":{},"updated":{}}')),
-      ],
-      ['a flipped byte', (sealed) => Buffer.from(sealed.map((b, i) => (i === sealed.length - 30 ? b ^ 0x40 : b)))],
-      ['a truncated document', (sealed) => sealed.subarray(0, sealed.length - 40)],
-    ];
-    it.each(cases)(
-      '%s: empty cache, a warning, the invocation succeeds, the document is overwritten',
-      async (_name, damage) => {
-        const { app, store, logger, assertion, partitionKey, second } = await callOverDamagedPartition(kind, damage);
-        expect(second.stats).toMatchObject({ discarded: true, writes: 1 });
-        const warning = logger.lines.find((l) => l.includes('unusable and will be replaced'));
-        expect(warning).toMatch(/^warn: .*TokenCacheError \[bad_envelope\]/);
-        expect(warning).not.toContain(assertion);
-        const reopened = (await store.read(partitionKey))!;
-        expect(sealedWith(app.keyRing, partitionKey, reopened.data)).toBe('k1');
-      },
-    );
+describeStores(['cosmos', 'table', 'redis'], 'damaged or foreign documents', (kind) => {
+  const cases: [string, (sealed: Buffer, app: TestApp) => Buffer][] = [
+    [
+      'a document moved from another partition',
+      (_sealed, app) => seal(app.keyRing, `${newId()}.${app.tenantId}`, Buffer.from('{"msal":{},"updated":{}}')),
+    ],
+    ['a flipped byte', (sealed) => Buffer.from(sealed.map((b, i) => (i === sealed.length - 30 ? b ^ 0x40 : b)))],
+    ['a truncated document', (sealed) => sealed.subarray(0, sealed.length - 40)],
+  ];
+  it.each(cases)(
+    '%s: empty cache, a warning, the invocation succeeds, the document is overwritten',
+    async (_name, damage) => {
+      const { app, store, logger, assertion, partitionKey, second } = await callOverDamagedPartition(kind, damage);
+      expect(second.stats).toMatchObject({ discarded: true, writes: 1 });
+      const warning = logger.lines.find((l) => l.includes('unusable and will be replaced'));
+      expect(warning).toMatch(/^warn: .*TokenCacheError \[bad_envelope\]/);
+      expect(warning).not.toContain(assertion);
+      const reopened = (await store.read(partitionKey))!;
+      expect(sealedWith(app.keyRing, partitionKey, reopened.data)).toBe('k1');
+    },
+  );
 
-    // Written by an instance with a newer key ring or library: not ours to replace (rolling rotations, upgrades).
-    const foreign: [string, (sealed: Buffer) => Buffer, RegExp][] = [
-      [
-        'a key id not in the ring',
-        (sealed) => seal(createKeyRing([{ id: 'zz', key: randomBytes(32) }]), 'ignored', sealed),
-        /key_not_in_ring.*key "zz"/,
-      ],
-      [
-        'an unknown format version',
-        (sealed) => Buffer.from(sealed.map((b, i) => (i === 3 ? 7 : b))),
-        /unknown_format_version.*version 7/,
-      ],
-    ];
-    it.each(foreign)(
-      '%s: served from the identity provider, an error naming it, the document left as it is',
-      async (_name, damage, named) => {
-        const { store, logger, assertion, partitionKey, damaged, etag, second } = await callOverDamagedPartition(
-          kind,
-          damage,
-        );
-        expect(second.stats).toMatchObject({ foreign: true, discarded: false, writes: 0 });
-        expect(second.saved).toBe(false);
-        const error = logger.lines.find((l) => l.startsWith('error:') && l.includes(partitionKey));
-        expect(error).toMatch(named);
-        expect(error).not.toContain(assertion);
-        const after = (await store.read(partitionKey))!;
-        expect(after.etag).toBe(etag);
-        expect(Buffer.from(after.data).equals(damaged)).toBe(true);
-      },
-    );
-  });
-}
+  // Written by an instance with a newer key ring or library: not ours to replace (rolling rotations, upgrades).
+  const foreign: [string, (sealed: Buffer) => Buffer, RegExp][] = [
+    [
+      'a key id not in the ring',
+      (sealed) => seal(createKeyRing([{ id: 'zz', key: randomBytes(32) }]), 'ignored', sealed),
+      /key_not_in_ring.*key "zz"/,
+    ],
+    [
+      'an unknown format version',
+      (sealed) => Buffer.from(sealed.map((b, i) => (i === 3 ? 7 : b))),
+      /unknown_format_version.*version 7/,
+    ],
+  ];
+  it.each(foreign)(
+    '%s: served from the identity provider, an error naming it, the document left as it is',
+    async (_name, damage, named) => {
+      const { store, logger, assertion, partitionKey, damaged, etag, second } = await callOverDamagedPartition(
+        kind,
+        damage,
+      );
+      expect(second.stats).toMatchObject({ foreign: true, discarded: false, writes: 0 });
+      expect(second.saved).toBe(false);
+      const error = logger.lines.find((l) => l.startsWith('error:') && l.includes(partitionKey));
+      expect(error).toMatch(named);
+      expect(error).not.toContain(assertion);
+      const after = (await store.read(partitionKey))!;
+      expect(after.etag).toBe(etag);
+      expect(Buffer.from(after.data).equals(damaged)).toBe(true);
+    },
+  );
+});
 
 describe('key rotation', () => {
   it('reads under an older key, rewrites under the current one, and the new key alone reads it afterwards', async () => {
