@@ -1,18 +1,47 @@
 import { decodeJwt } from 'jose';
-import { describe, expect, it } from 'vitest';
-import { appPartitionKey } from '../lib/index.js';
+import { randomBytes } from 'node:crypto';
+import { expect, it } from 'vitest';
+import { httpsRequest, trustingAgent } from '../dev/https-trust.js';
+import { appPartitionKey, createKeyRing } from '../lib/index.js';
+import { holdFirstRead } from './support/gate.js';
 import { signIn } from './support/signin.js';
-import { authority, captureLogger, newApp, newId, newStore, storeKinds, type StoreKind } from './support/stack.js';
+import {
+  CLIENT_SECRET,
+  authority,
+  captureLogger,
+  describeStores,
+  newApp,
+  newId,
+  newStore,
+  stack,
+  type TestApp,
+} from './support/stack.js';
 import { countingStore, editStored, readStored, section, writeStored, type JsonObject } from './support/stored.js';
 
 const GRAPH = ['https://graph.microsoft.com/User.Read'];
 const APP_SCOPE = ['api://downstream/.default'];
 
+/** A refresh token redemption at the authority's token endpoint, as a client of `app` would make it. */
+function redeemRefreshToken(app: TestApp, refreshToken: string) {
+  const { url, ca } = stack().authority;
+  return httpsRequest(trustingAgent(ca), `${url}/${app.tenantId}/oauth2/v2.0/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'refresh_token',
+      client_id: app.clientId,
+      client_secret: CLIENT_SECRET,
+      refresh_token: refreshToken,
+      scope: `${GRAPH.join(' ')} offline_access`,
+    }).toString(),
+  });
+}
+
 async function tokenRequests(clientId: string): Promise<number> {
   return (await authority.requests(clientId)).token;
 }
 
-describe.each<StoreKind>(storeKinds('cosmos', 'table', 'redis', 'memory'))('token cache on the %s store', (kind) => {
+describeStores(['cosmos', 'table', 'redis', 'memory'], 'token cache', (kind) => {
   it('client credentials: a second invocation with a new client is served from the store: 1 read, 0 writes, 0 authority requests', async () => {
     const store = countingStore(newStore(kind));
     const app = newApp(store, { warmTier: { maxBytes: 0 } }); // no warm client: each invocation builds its own
@@ -144,8 +173,8 @@ describe.each<StoreKind>(storeKinds('cosmos', 'table', 'redis', 'memory'))('toke
   });
 });
 
-describe.each<StoreKind>(storeKinds('cosmos', 'table', 'redis'))('concurrency on the %s store', (kind) => {
-  it('50 concurrent invocations of one user, each for another scope: no token is lost, the newest refresh token stays', async () => {
+describeStores(['cosmos', 'table', 'redis'], 'concurrency', (kind) => {
+  it('50 concurrent invocations of one user, each for another scope: no token is lost; one refresh token stays, a rotated one that redeems', async () => {
     const store = newStore(kind);
     const app = newApp(store);
     const logger = captureLogger();
@@ -190,6 +219,51 @@ describe.each<StoreKind>(storeKinds('cosmos', 'table', 'redis'))('concurrency on
     expect((await authority.requests(app.clientId)).byGrant.refresh_token).toBe(
       (before.byGrant.refresh_token ?? 0) + 1,
     );
+  });
+
+  it('under strict rotation, a writer that read before a refresh elsewhere keeps the new refresh token: it redeems, the superseded one does not', async () => {
+    // An authority stricter than Entra: redeeming a refresh token invalidates every older one of the user and client.
+    // Here a stale copy written back over the newest would lock the person out; with Entra's rotation, it would not.
+    const store = newStore(kind);
+    const k1 = { id: 'k1', key: randomBytes(32) };
+    const k2 = { id: 'k2', key: randomBytes(32) };
+    const a = newApp(store, { keyRing: createKeyRing([k1]) });
+    await authority.strictRotation(a.clientId);
+    const logger = captureLogger();
+    const { result, partitionKey } = await signIn(a, `sue-${newId()}@contoso.test`, GRAPH, logger);
+    const homeAccountId = result.account!.homeAccountId;
+    const oid = partitionKey.split('.')[0]!;
+    const [signInToken] = await authority.refreshTokens(a.clientId, oid);
+
+    // Instance B, a key rotation ahead, serves the person from the cache and rewrites the document under k2 — but
+    // its read is held: meanwhile instance A refreshes (the sign-in's refresh token is superseded) and writes.
+    const held = holdFirstRead(store, partitionKey);
+    const ringB = createKeyRing([k2, k1]);
+    const b = newApp(held.store, { keyRing: ringB, clientId: a.clientId, tenantId: a.tenantId });
+    const fromCache = b.tokens.acquireTokenSilent({ homeAccountId, scopes: GRAPH }, { logger });
+    await held.reached;
+    await a.tokens.acquireTokenSilent({ homeAccountId, scopes: GRAPH, forceRefresh: true }, { logger });
+    held.release();
+    const rewrite = await fromCache;
+    expect(rewrite.result.fromCache).toBe(true);
+    expect(rewrite.stats.conflicts).toBeGreaterThan(0);
+
+    // The superseded one is refused; what the store holds redeems (on a third instance, from the store), and it
+    // is the one A's refresh was issued.
+    const refused = await redeemRefreshToken(a, signInToken!.token);
+    expect(refused.status).toBe(400);
+    expect(JSON.parse(refused.body)).toMatchObject({ error: 'invalid_grant' });
+    const stored = await readStored(store, ringB, partitionKey);
+    const c = newApp(store, { keyRing: ringB, clientId: a.clientId, tenantId: a.tenantId });
+    const refreshed = await c.tokens.acquireTokenSilent(
+      { homeAccountId, scopes: GRAPH, forceRefresh: true },
+      { logger },
+    );
+    expect(refreshed.result.fromCache).toBe(false);
+    const issued = await authority.refreshTokens(a.clientId, oid);
+    expect(issued.map((rt) => rt.superseded)).toEqual([true, true, false]);
+    expect(Object.values(section(stored, 'RefreshToken')).map((e) => e.secret)).toEqual([issued[1]!.token]);
+    await authority.strictRotation(a.clientId, false);
   });
 
   it('100 concurrent invocations over 20 users: every partition holds only its own user, every caller its own token', async () => {

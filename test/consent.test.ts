@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runUserDaemon, type UserDaemonResult } from '../app/daemons/user-daemon.js';
 import { createAppRuntime, type AppRuntime } from '../app/runtime.js';
 import { CookieJar, startTestApp, visit, webSignIn, webSignInPartition, type TestApp } from './support/app.js';
+import { logLine } from './support/log-audit.js';
 import { holdFirstRead } from './support/gate.js';
 import { authority } from './support/stack.js';
 import { expireAccessTokens } from './support/stored.js';
@@ -22,7 +23,7 @@ async function daemon(runtime: AppRuntime = app.runtime): Promise<UserDaemonResu
   daemonLogs = [];
   const context = new InvocationContext({
     functionName: 'userDaemon',
-    logHandler: (level, ...args) => daemonLogs.push(`${level} ${args.map(String).join(' ')}`),
+    logHandler: (level, ...args) => daemonLogs.push(logLine(level, ...args)),
   });
   return runUserDaemon(undefined, context, runtime, { concurrency: 2, budget: 1000 });
 }

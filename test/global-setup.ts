@@ -20,7 +20,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
       console.warn(`\n*** Redis suites SKIPPED: ${error instanceof Error ? error.message : String(error)} ***\n`);
       return undefined;
     }),
-    startLocalAuthority(),
+    // Every secret of the run is listed to the log audit (test/support/log-audit-setup.ts): keep them all (a whole
+    // run sighted about 9,000 here).
+    startLocalAuthority({ secretLogLimit: 50_000 }),
   ]);
   const downstream = await startDownstreamApi({
     jwks: authority.jwks,

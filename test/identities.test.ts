@@ -12,7 +12,17 @@ import {
   type BearerValidatorOptions,
 } from '../lib/index.js';
 import { afterAll, beforeAll } from 'vitest';
-import { CookieJar, startTestApp, startWebSignIn, visit, webSignInPartition, type TestApp } from './support/app.js';
+import { noteKeySetting } from './support/log-audit.js';
+import {
+  CookieJar,
+  startTestApp,
+  startWebSignIn,
+  testContext,
+  turnBackgroundOn,
+  visit,
+  webSignInPartition,
+  type TestApp,
+} from './support/app.js';
 import { closedPort, unreachableTableStore } from './support/emulators.js';
 import { countingStore, readStored, section } from './support/stored.js';
 import { authority, captureLogger, newApp, newId, newKeyRing, stack } from './support/stack.js';
@@ -181,7 +191,7 @@ describe('signing keys that cannot be fetched', () => {
   });
 
   it('make the web API answer 503 with Retry-After, touching no partition', async () => {
-    const { HttpRequest, InvocationContext } = await import('@azure/functions');
+    const { HttpRequest } = await import('@azure/functions');
     const { createAppRuntime } = await import('../app/runtime.js');
     const { getMe } = await import('../app/webapi/me.js');
     const { parseSettings } = await import('../app/settings.js');
@@ -200,6 +210,8 @@ describe('signing keys that cannot be fetched', () => {
         clientId,
       }),
     );
+    noteKeySetting('CACHE_KEYS', settings.cache.keys);
+    noteKeySetting('SESSION_KEYS', settings.web.sessionKeys);
     const tokens = countingStore(createMemoryStore());
     const runtime = createAppRuntime(settings, { stores: { tokens, records: createMemoryStore() } });
     try {
@@ -209,7 +221,7 @@ describe('signing keys that cannot be fetched', () => {
           url: 'http://localhost/api/me',
           headers: { authorization: `Bearer ${await token()}` },
         }),
-        new InvocationContext({ functionName: 'me', logHandler: () => undefined }),
+        testContext('me'),
         runtime,
       );
       expect(response.status).toBe(503);
@@ -266,15 +278,7 @@ describe('B2B guests (home tenant ≠ the app tenant)', () => {
   it('DELETE /api/me/cache by the guest removes the web app partition and opt-in too', async () => {
     const jar = new CookieJar();
     const home = await webSignInPartition(app, jar, guestHint('gina'));
-    expect(
-      (
-        await visit(jar, `${app.url}/api/profile/background`, {
-          method: 'POST',
-          body: 'enabled=true',
-          headers: { 'content-type': 'application/x-www-form-urlencoded', origin: app.url },
-        })
-      ).status,
-    ).toBe(302);
+    expect((await turnBackgroundOn(app, jar)).status).toBe(302);
     const guest = await resourceIdentity(home);
     expect(guest.tid).toBe(app.tenantId);
     const apiPartition = `${guest.oid}.${guest.tid}`;
@@ -290,16 +294,23 @@ describe('B2B guests (home tenant ≠ the app tenant)', () => {
     expect((await visit(jar, `${app.url}/api/profile`)).headers.get('location')).toBe('/api/auth/login');
   });
 
-  it('signing out of the web app removes the guest partition the web API uses too', async () => {
+  it('signing out of the web app removes the guest partition the web API uses too, with every record of both', async () => {
     const jar = new CookieJar();
     const home = await webSignInPartition(app, jar, guestHint('gwen'));
+    expect((await turnBackgroundOn(app, jar)).status).toBe(302);
     const guest = await resourceIdentity(home);
+    const apiPartition = `${guest.oid}.${guest.tid}`;
     expect(await callMe(guest)).toBe(200);
+    expect(await stored(apiPartition)).toBe(true);
+    expect((await recordsNaming(home)).sort()).toEqual([`bg.${home}`, `link.${home}`]);
+    expect(await recordsNaming(apiPartition)).toEqual([`link.${apiPartition}`]);
+
     const out = await visit(jar, `${app.url}/api/auth/logout`, { method: 'POST', headers: { origin: app.url } });
     expect(out.status).toBe(200);
-    expect(await stored(`${guest.oid}.${guest.tid}`)).toBe(false);
+    expect(await stored(apiPartition)).toBe(false);
     expect(await stored(home)).toBe(false);
     expect(await recordsNaming(home)).toEqual([]);
+    expect(await recordsNaming(apiPartition)).toEqual([]);
   });
 
   it('follows no link written without the keys or copied from another person', async () => {
@@ -324,7 +335,7 @@ describe('B2B guests (home tenant ≠ the app tenant)', () => {
   });
 
   it("answers 503 to a guest's sign-in whose link cannot be recorded, and starts no session", async () => {
-    const { HttpRequest, InvocationContext } = await import('@azure/functions');
+    const { HttpRequest } = await import('@azure/functions');
     const { createAppRuntime } = await import('../app/runtime.js');
     const { completeSignIn } = await import('../app/webapp/signin.js');
     const unreachable = await unreachableTableStore();
@@ -334,7 +345,7 @@ describe('B2B guests (home tenant ≠ the app tenant)', () => {
       const callback = await startWebSignIn(app, jar, guestHint('gabe'));
       const response = await completeSignIn(
         new HttpRequest({ method: 'GET', url: callback, headers: { cookie: jar.header() } }),
-        new InvocationContext({ functionName: 'authCallback', logHandler: () => undefined }),
+        testContext('authCallback'),
         broken,
       );
       expect(response.status).toBe(503);

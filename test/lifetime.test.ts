@@ -1,7 +1,15 @@
 import { CosmosClient } from '@azure/cosmos';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { MAX_OBO_TOKENS_PER_TARGET, createMemoryStore, sweepExpired } from '../lib/index.js';
+import { startCosmosStandIn } from '../dev/proxy/cosmos-standin.js';
+import {
+  MAX_OBO_TOKENS_PER_TARGET,
+  createCosmosStore,
+  createMemoryStore,
+  sweepExpired,
+  type CacheStore,
+} from '../lib/index.js';
+import { CookieJar, startTestApp, visit, webSignInPartition } from './support/app.js';
 import { authority, captureLogger, newApp, newId, newStore, stack } from './support/stack.js';
 import { readStored, section } from './support/stored.js';
 
@@ -25,45 +33,149 @@ describe('expiry', () => {
     for (const key of fresh) expect(await store.read(key), key).toBeDefined();
   });
 
-  it('the sweeper leaves a document that was rewritten after it was listed', async () => {
-    const store = newStore('table');
-    await store.write('comeback.t', Buffer.from('old'), { expiresAt: new Date(Date.now() - 1000) });
-    const listed = (await store.list({ expiredBefore: new Date() })).entries[0]!;
-    await store.write('comeback.t', Buffer.from('new'), {
-      ifMatch: listed.etag,
-      expiresAt: new Date(Date.now() + 60_000),
-    });
-    // What a sweeper that listed before the rewrite does: a conditional delete with the listed ETag.
-    await expect(store.delete('comeback.t', { ifMatch: listed.etag })).rejects.toThrow(/changed|conflict/i);
-    expect(await store.read('comeback.t')).toBeDefined();
-  });
+  it.each(['table', 'cosmos'] as const)(
+    'the sweeper, run on %s, leaves a document that was rewritten between its listing and its delete',
+    async (kind) => {
+      const real = newStore(kind);
+      const now = Date.now();
+      for (const key of ['gone-1.t', 'comeback.t', 'gone-2.t']) {
+        await real.write(key, Buffer.from('old'), { expiresAt: new Date(now - 60_000) });
+      }
+      // The real store, with a user coming back right after the sweeper's listing returned: their instance rewrites
+      // the document (conditionally, as the cache plugin writes) before the sweeper gets to delete it.
+      let listings = 0;
+      const store: CacheStore = {
+        kind: real.kind,
+        read: (key) => real.read(key),
+        write: (key, data, options) => real.write(key, data, options),
+        delete: (key, options) => real.delete(key, options),
+        list: async (options) => {
+          const page = await real.list(options);
+          if (++listings === 1) {
+            const listed = page.entries.find((entry) => entry.partitionKey === 'comeback.t');
+            expect(listed).toBeDefined();
+            await real.write('comeback.t', Buffer.from('new'), {
+              ifMatch: listed!.etag,
+              expiresAt: new Date(now + 86_400_000),
+            });
+          }
+          return page;
+        },
+      };
 
-  it('Cosmos documents carry a ttl matching the configured lifetime', async () => {
+      const result = await sweepExpired(store, { now: new Date(now), pageSize: 10 });
+      expect(result).toMatchObject({ removed: 2, skipped: 1, budgetReached: false });
+      expect(listings).toBe(1);
+      expect(await real.read('gone-1.t')).toBeUndefined();
+      expect(await real.read('gone-2.t')).toBeUndefined();
+      expect(Buffer.from((await real.read('comeback.t'))!.data).toString()).toBe('new');
+    },
+  );
+
+  it('Cosmos documents carry a ttl of the configured lifetime from their write', async () => {
     const suffix = randomBytes(6).toString('hex');
     const store = newStore('cosmos', suffix);
     const app = newApp(store);
     const oid = newId();
     const assertion = await authority.callerToken(app, oid);
+    // Both clocks around the write: the plugin's (performance.timeOrigin + now(), monotonic) decides the expiry,
+    // the store's (Date.now) turns it into a ttl; they drift apart, so each is bounded on its own.
+    const plugin = () => performance.timeOrigin + performance.now();
+    const [pluginBefore, wallBefore] = [plugin(), Date.now()];
     await app.tokens.acquireTokenOnBehalfOf(
       { caller: { oid, tid: app.tenantId }, assertion, scopes: GRAPH },
       { logger: captureLogger() },
     );
-    const s = stack();
-    const client = new CosmosClient({
-      endpoint: s.cosmos.endpoint,
-      key: s.cosmos.key,
-      connectionPolicy: { enableEndpointDiscovery: false },
-    });
-    const { resources } = await client.database('tests').container(`c${suffix}`).items.readAll().fetchAll();
-    client.dispose();
+    const [pluginAfter, wallAfter] = [plugin(), Date.now()];
+    const resources = await rawItems(`c${suffix}`);
     expect(resources).toHaveLength(1);
-    const ninetyDays = 90 * 86_400;
-    // Within a minute: the plugin's clock (performance.timeOrigin + now(), monotonic) drifts from Date.now().
-    expect(resources[0]!.ttl).toBeGreaterThan(ninetyDays - 60);
-    expect(resources[0]!.ttl).toBeLessThanOrEqual(ninetyDays + 60);
-    expect(Date.parse(resources[0]!.expiresAt as string)).toBeGreaterThan(Date.now() + (ninetyDays - 60) * 1000);
+    const lifetime = 90 * 86_400_000;
+    const expiresAt = Date.parse(resources[0]!.expiresAt as string);
+    expect(expiresAt).toBeGreaterThanOrEqual(Math.floor(pluginBefore + lifetime));
+    expect(expiresAt).toBeLessThanOrEqual(Math.ceil(pluginAfter + lifetime));
+    expect(resources[0]!.ttl).toBeGreaterThanOrEqual(Math.ceil((pluginBefore + lifetime - wallAfter) / 1000));
+    expect(resources[0]!.ttl).toBeLessThanOrEqual(Math.ceil((pluginAfter + lifetime - wallBefore) / 1000));
   });
 });
+
+describe('Cosmos DB time to live (emulated: the Cosmos server stores ttl and never enforces it)', () => {
+  it('once the ttl the store wrote has passed, the store reads nothing and the app treats the person as new', async () => {
+    const s = stack();
+    // dev/proxy/cosmos-standin.ts in front of the server enforces per-item ttl on point operations as the service
+    // documents it: an item is gone once (_ts + ttl) seconds have passed on the stand-in's clock, set here.
+    let clock = () => Date.now();
+    const cosmos = await startCosmosStandIn({ target: s.cosmos.endpoint, now: () => clock() });
+    const containerId = `ttl${randomBytes(6).toString('hex')}`;
+    const tokenStore = createCosmosStore({
+      endpoint: cosmos.url,
+      key: s.cosmos.key,
+      databaseId: 'tests',
+      containerId,
+      createIfMissing: true,
+      connectionPolicy: { enableEndpointDiscovery: false },
+    });
+    const app = await startTestApp({}, { tokenStore });
+    try {
+      const jar = new CookieJar();
+      const partition = await webSignInPartition(app, jar, 'tess@contoso.test');
+      const oid = partition.split('.')[0]!;
+      const caller = await authority.mint({
+        oid,
+        sub: oid,
+        tid: app.tenantId,
+        aud: `api://${app.clientId}`,
+        scp: 'access_as_user',
+      });
+      const me = () => fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${caller}` } });
+      expect((await me()).status).toBe(200);
+      expect((await visit(jar, `${app.url}/api/profile`)).status).toBe(200);
+      const [item] = await rawItems(containerId);
+      expect(item!.ttl).toBeGreaterThan(89 * 86_400);
+      const expiry = ((item!._ts as number) + (item!.ttl as number)) * 1000;
+
+      clock = () => expiry - 1;
+      expect(await tokenStore.read(partition)).toBeDefined();
+      let before = await authority.requests(app.clientId);
+      expect((await me()).status).toBe(200);
+      expect((await visit(jar, `${app.url}/api/profile`)).status).toBe(200);
+      expect((await authority.requests(app.clientId)).token).toBe(before.token);
+
+      clock = () => expiry;
+      expect(await tokenStore.read(partition)).toBeUndefined();
+      expect(cosmos.standIn.counters().expired).toBe(1);
+      // The stand-in deleted the expired item from the server; back on the real clock, a new document written now
+      // lives its own lifetime (on the expired one's clock it could expire in the same second it was written).
+      clock = () => Date.now();
+      // The web app: the session names an account its partition no longer holds — sign in again.
+      const profile = await visit(jar, `${app.url}/api/profile`);
+      expect(profile.status).toBe(302);
+      expect(profile.headers.get('location')).toBe('/api/auth/login');
+      // The web API: the same caller's token is exchanged at the authority again, into a new document.
+      before = await authority.requests(app.clientId);
+      expect((await me()).status).toBe(200);
+      expect((await authority.requests(app.clientId)).token).toBe(before.token + 1);
+      expect(await tokenStore.read(partition)).toBeDefined();
+    } finally {
+      await app.close();
+      await cosmos.close();
+    }
+  });
+});
+
+/** Every item of a container of the tests' Cosmos database, read from the server directly. */
+async function rawItems(containerId: string): Promise<Record<string, unknown>[]> {
+  const s = stack();
+  const client = new CosmosClient({
+    endpoint: s.cosmos.endpoint,
+    key: s.cosmos.key,
+    connectionPolicy: { enableEndpointDiscovery: false },
+  });
+  try {
+    return (await client.database('tests').container(containerId).items.readAll().fetchAll()).resources;
+  } finally {
+    client.dispose();
+  }
+}
 
 describe('size', () => {
   it('stays bounded after 1,000 on-behalf-of calls of one user with rotating incoming tokens', async () => {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTableStore, generateKeySetting } from '../lib/index.js';
+import { logLine, noteKeySetting } from './support/log-audit.js';
 import { CLIENT_SECRET, authority, newId, stack } from './support/stack.js';
 
 const run = promisify(execFile);
@@ -32,6 +33,7 @@ async function readmeExample(): Promise<string> {
 
 const DRIVER = `
 import functions from '@azure/functions';
+import { format } from 'node:util';
 import { me, nightly } from './dist/functions.js';
 const lines = [];
 const problems = [];
@@ -39,8 +41,8 @@ const context = (name) =>
   new functions.InvocationContext({
     functionName: name,
     logHandler: (level, ...args) => {
-      lines.push(args.join(' '));
-      if (level === 'warning' || level === 'error') problems.push(args.join(' '));
+      lines.push(format(...args));
+      if (level === 'warning' || level === 'error') problems.push(format(...args));
     },
   });
 const request = () =>
@@ -62,7 +64,7 @@ try {
 }
 const prefix = 'token-cache-telemetry ';
 const telemetry = lines.filter((l) => l.startsWith(prefix)).map((l) => JSON.parse(l.slice(prefix.length)));
-console.log(JSON.stringify({ statuses, telemetry, deepImport, problems }));
+console.log(JSON.stringify({ statuses, telemetry, deepImport, problems, lines }));
 process.exit(0);
 `;
 
@@ -159,7 +161,9 @@ describe('the packed library in a project that is not this one', () => {
       aud: `api://${clientId}`,
       scp: 'access_as_user',
     });
-    const { stdout } = await run(process.execPath, ['run.mjs'], {
+    const cacheKeys = generateKeySetting('x1');
+    noteKeySetting('CACHE_KEYS', cacheKeys);
+    const { stdout, stderr } = await run(process.execPath, ['run.mjs'], {
       cwd: project,
       env: {
         ...process.env,
@@ -167,7 +171,7 @@ describe('the packed library in a project that is not this one', () => {
         TENANT_ID: tenantId,
         CLIENT_SECRET,
         TABLE_CONNECTION_STRING: stack().table.connectionString,
-        CACHE_KEYS: generateKeySetting('x1'),
+        CACHE_KEYS: cacheKeys,
         CALLER_TOKEN: callerToken,
         NODE_EXTRA_CA_CERTS: join(project, 'ca.pem'),
       },
@@ -177,7 +181,10 @@ describe('the packed library in a project that is not this one', () => {
       telemetry: { op: string; fromCache: boolean; reads: number; writes: number; outcome: string }[];
       deepImport: string;
       problems: string[];
+      lines: string[];
     };
+    // What the example logged goes to this file's log audit.
+    for (const line of [...report.lines, ...stderr.split('\n')]) logLine('example:', line);
     expect(report.problems).toEqual([]);
     expect(report.statuses).toEqual([200, 200, 401]);
     const pick = (op: string) => report.telemetry.filter((t) => t.op === op);

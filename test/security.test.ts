@@ -1,12 +1,14 @@
 import { CosmosClient } from '@azure/cosmos';
 import { TableClient } from '@azure/data-tables';
 import { randomBytes } from 'node:crypto';
+import { RESP_TYPES, createClient } from 'redis';
 import { describe, expect, it } from 'vitest';
 import { appPartitionKey, createKeyRing } from '../lib/index.js';
 import { signIn } from './support/signin.js';
 import {
   authority,
   captureLogger,
+  describeStores,
   newApp,
   newId,
   newStore,
@@ -27,9 +29,31 @@ function secretsOf(doc: Awaited<ReturnType<typeof readStored>>): string[] {
   );
 }
 
-/** What the store holds, read with the SDK directly: every property of every item/entity as text. */
-async function rawStoreDump(kind: 'cosmos' | 'table', suffix: string): Promise<string> {
+/** What the store holds, read with the SDK or client directly: every property of every item/entity/key as text. */
+async function rawStoreDump(kind: StoreKind, suffix: string): Promise<string> {
   const s = stack();
+  if (kind === 'redis') {
+    // Every key under the store's prefix (newStore: `r{suffix}:`, in the hash tag `{r{suffix}:}`), bytes as bytes.
+    const client = createClient({ url: s.redis!.url }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+    await client.connect();
+    try {
+      const parts: string[] = [];
+      for (const key of await client.keys(`{r${suffix}:}*`)) {
+        const type = String(await client.type(key));
+        const values: Buffer[] =
+          type === 'hash'
+            ? Object.values(await client.hGetAll(key))
+            : type === 'zset'
+              ? await client.zRange(key, 0, -1)
+              : [Buffer.from(`(${type})`)];
+        for (const value of values) parts.push(value.toString('latin1'), value.toString('base64'));
+      }
+      expect(parts.length).toBeGreaterThan(0);
+      return parts.join('\n');
+    } finally {
+      client.destroy();
+    }
+  }
   if (kind === 'cosmos') {
     const client = new CosmosClient({
       endpoint: s.cosmos.endpoint,
@@ -43,6 +67,7 @@ async function rawStoreDump(kind: 'cosmos' | 'table', suffix: string): Promise<s
       .map((item) => `${JSON.stringify(item)}\n${Buffer.from(String(item.data), 'base64').toString('latin1')}`)
       .join('\n');
   }
+  if (kind === 'memory') throw new Error('a memory store keeps nothing outside the process');
   const table = TableClient.fromConnectionString(s.table.connectionString, `t${suffix}`, {
     allowInsecureConnection: true,
   });
@@ -57,7 +82,7 @@ async function rawStoreDump(kind: 'cosmos' | 'table', suffix: string): Promise<s
   return parts.join('\n');
 }
 
-describe.each<'cosmos' | 'table'>(['cosmos', 'table'])('encryption at rest on %s', (kind) => {
+describeStores(['cosmos', 'table', 'redis'], 'encryption at rest', (kind) => {
   it('stores no access, refresh or id token text, in any form', async () => {
     const suffix = randomBytes(6).toString('hex');
     const store = newStore(kind, suffix);
@@ -113,7 +138,7 @@ async function callOverDamagedPartition(kind: StoreKind, damage: (sealed: Buffer
   return { app, store, logger, assertion, partitionKey: first.partitionKey, damaged, etag, second };
 }
 
-describe.each<StoreKind>(['cosmos', 'table'])('damaged or foreign documents on %s', (kind) => {
+describeStores(['cosmos', 'table', 'redis'], 'damaged or foreign documents', (kind) => {
   const cases: [string, (sealed: Buffer, app: TestApp) => Buffer][] = [
     [
       'a document moved from another partition',

@@ -1,4 +1,4 @@
-import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import { HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpsRequest, trustingAgent } from '../dev/https-trust.js';
 import { home, profile } from '../app/webapp/pages.js';
@@ -6,7 +6,16 @@ import { completeSignIn } from '../app/webapp/signin.js';
 import { signOut } from '../app/webapp/signout.js';
 import { createAppRuntime, type AppRuntime } from '../app/runtime.js';
 import { generateKeySetting } from '../lib/index.js';
-import { CookieJar, startTestApp, startWebSignIn, visit, webSignInPartition, type TestApp } from './support/app.js';
+import {
+  CookieJar,
+  startTestApp,
+  startWebSignIn,
+  testContext,
+  visit,
+  webSignInPartition,
+  type TestApp,
+} from './support/app.js';
+import { noteSecret } from './support/log-audit.js';
 import { unreachableTableStore } from './support/emulators.js';
 import { stack } from './support/stack.js';
 
@@ -30,8 +39,8 @@ afterAll(async () => {
 const SESSION = '__Host-msal_session';
 const SIGNIN = '__Host-msal_signin';
 
-/** Calls a handler of instance `runtime` directly, as the Functions host would. */
-function onInstance(
+/** Calls a handler of instance `runtime` directly, as the Functions host would; its cookies go to the log audit. */
+async function onInstance(
   handler: (request: HttpRequest, context: InvocationContext, runtime: AppRuntime) => Promise<HttpResponseInit>,
   runtime: AppRuntime,
   url: string,
@@ -40,11 +49,14 @@ function onInstance(
   const headers: Record<string, string> = {};
   if (init.cookie) headers.cookie = init.cookie;
   if (init.origin) headers.origin = init.origin;
-  return handler(
+  for (const cookie of init.cookie?.split(';') ?? []) noteSecret('cookie sent', cookie.replace(/^[^=]*=/, '').trim());
+  const response = await handler(
     new HttpRequest({ method: init.method ?? 'GET', url, headers }),
-    new InvocationContext({ functionName: 'test', logHandler: () => undefined }),
+    testContext(handler.name),
     runtime,
   );
+  for (const cookie of response.cookies ?? []) noteSecret('Set-Cookie value', cookie.value);
+  return response;
 }
 
 function header(response: HttpResponseInit, name: string): string | null {
@@ -117,7 +129,7 @@ describe('sign-out', () => {
           url: `${app.url}/api/auth/logout`,
           headers: { cookie: jar.header(), origin: app.url },
         }),
-        new InvocationContext({ functionName: 'authLogout', logHandler: () => undefined }),
+        testContext('authLogout'),
         broken,
       );
       expect(failed.status).toBe(503);

@@ -43,7 +43,7 @@ import { startAzuriteTable, startRedisServer } from '../dev/emulators.js';
 import { startTcpProxy } from '../dev/proxy/tcp.js';
 import { parseSettings } from '../app/settings.js';
 import { createStores } from '../app/stores.js';
-import { closedPort, getEmulators, redisAvailable, releaseEmulators } from './support/emulators.js';
+import { closedPort, getEmulators, redisAvailable, redisSkipNote, releaseEmulators } from './support/emulators.js';
 
 interface StoreUnderTest {
   readonly name: string;
@@ -62,7 +62,8 @@ interface StoreUnderTest {
 const UNREACHABLE_DEADLINE_MS = 5_000;
 
 function describeStore(subject: StoreUnderTest): void {
-  describe.skipIf(subject.skip ?? false)(`store conformance: ${subject.name}`, () => {
+  const note = subject.skip ? redisSkipNote() : '';
+  describe.skipIf(subject.skip ?? false)(`store conformance: ${subject.name}${note}`, () => {
     let store: CacheStore;
     /** A partition key unique to this test run, so tests do not see each other's documents. */
     const unique = (label: string): string => `${label}.${randomUUID()}`;
@@ -482,7 +483,11 @@ describe('cosmos store specifics', () => {
       connectionPolicy: EMULATOR_POLICY,
     });
     const key = 'user/with#odd?chars';
-    await store.write(key, bytes('hello'), { expiresAt: new Date(Date.now() + 90_000) });
+    const expiresAt = Date.now() + 90_000;
+    // The store turns expiresAt into seconds from its own now, somewhere between these two instants.
+    const before = Date.now();
+    await store.write(key, bytes('hello'), { expiresAt: new Date(expiresAt) });
+    const after = Date.now();
     const client = new CosmosClient({ endpoint: cosmos.endpoint, key: cosmos.key, connectionPolicy: EMULATOR_POLICY });
     const id = encodeKey(key, COSMOS_ID_MAX_LENGTH);
     const { resource } = await client
@@ -495,8 +500,8 @@ describe('cosmos store specifics', () => {
       key,
       data: Buffer.from('hello').toString('base64'),
     });
-    expect(resource?.ttl).toBeGreaterThanOrEqual(89);
-    expect(resource?.ttl).toBeLessThanOrEqual(90);
+    expect(resource?.ttl).toBeGreaterThanOrEqual(Math.ceil((expiresAt - after) / 1000));
+    expect(resource?.ttl).toBeLessThanOrEqual(Math.ceil((expiresAt - before) / 1000));
     client.dispose();
     await store.close?.();
   });
@@ -510,7 +515,8 @@ describe('cosmos store specifics', () => {
     });
     const started = Date.now();
     await expect(store.read('some.key')).rejects.toMatchObject({ code: 'store_unavailable' });
-    expect(Date.now() - started).toBeLessThan(4_000);
+    // Uncapped it takes about 120 s; a 2 s deadline on a loaded machine must not fail by a few hundred ms.
+    expect(Date.now() - started).toBeLessThan(20_000);
     await store.close?.();
   });
 
@@ -537,7 +543,7 @@ describe('cosmos store specifics', () => {
   });
 });
 
-describe.skipIf(!redisAvailable())('redis store specifics', () => {
+describe.skipIf(!redisAvailable())(`redis store specifics${redisSkipNote()}`, () => {
   let admin: Admin;
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -578,13 +584,14 @@ describe.skipIf(!redisAvailable())('redis store specifics', () => {
   });
 
   it('floors native expiry at minTtlMs and drops the index entries of documents Redis expired', async () => {
-    const { store, tag } = await newRedisStore({ minTtlMs: 200 });
+    // A floor far longer than the few round trips that must happen before it (200 ms failed under load).
+    const { store, tag } = await newRedisStore({ minTtlMs: 5_000 });
     const now = Date.now();
     await store.write('gone.1', bytes('1'), { expiresAt: new Date(now - 60_000) });
     await store.write('gone.2', bytes('2'), { expiresAt: new Date(now - 60_000) });
     const pttl = (await command(admin, 'PTTL', `${tag}d:gone.1`)) as number;
     expect(pttl).toBeGreaterThan(0);
-    expect(pttl).toBeLessThanOrEqual(200);
+    expect(pttl).toBeLessThanOrEqual(5_000);
     // Readable and listed as expired until Redis removes it.
     expect(text((await store.read('gone.1'))?.data)).toBe('1');
     expect((await listAll(store, { expiredBefore: new Date() })).map((e) => e.partitionKey).sort()).toEqual([
@@ -592,7 +599,8 @@ describe.skipIf(!redisAvailable())('redis store specifics', () => {
       'gone.2',
     ]);
 
-    await sleep(300);
+    // Until Redis removed both (about 5 s; no upper bound).
+    while ((await command(admin, 'EXISTS', `${tag}d:gone.1`, `${tag}d:gone.2`)) !== 0) await sleep(100);
     expect(await store.read('gone.1')).toBeUndefined();
     expect(await command(admin, 'ZCARD', `${tag}keys`)).toBe(2); // stale until someone steps over them
     // A listing skips and drops what it steps over...
@@ -726,7 +734,8 @@ describe.skipIf(!redisAvailable())('redis store specifics', () => {
       const [id] = await connectionsOf(oids[0]!);
       expect(id).toBeDefined();
       let renewed: (string | undefined)[] = [];
-      for (const started = Date.now(); renewed.length === 0 && Date.now() - started < 5_000; await sleep(100)) {
+      // Renewed after 1 s; waited for up to 20 s, so that a loaded machine does not fail it.
+      for (const started = Date.now(); renewed.length === 0 && Date.now() - started < 20_000; await sleep(100)) {
         renewed = await connectionsOf(oids[1]!);
       }
       expect(renewed).toEqual([id]); // the same connection, now signed in with the second token

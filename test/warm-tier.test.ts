@@ -18,7 +18,7 @@ import {
   newKeyRing,
   newStore,
   stack,
-  storeKinds,
+  describeStores,
   type StoreKind,
 } from './support/stack.js';
 import { signIn } from './support/signin.js';
@@ -90,7 +90,7 @@ async function callerOf(app: { clientId: string; tenantId: string }) {
   return { oid, claims: { oid, tid: app.tenantId }, assertion: await authority.callerToken(app, oid) };
 }
 
-describe.each<StoreKind>(storeKinds('memory', 'table', 'cosmos', 'redis'))('warm tier on the %s store', (kind) => {
+describeStores(['memory', 'table', 'cosmos', 'redis'], 'warm tier', (kind: StoreKind) => {
   it('every invocation revalidates: the warm client is reused while the ETag is unchanged, reloaded after another instance wrote', async () => {
     const store = countingStore(newStore(kind));
     const { warm, other } = twoInstances(store);

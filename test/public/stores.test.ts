@@ -31,7 +31,7 @@ import {
   userPartitionKey,
   type CacheStore,
 } from '../../lib/index.js';
-import { redisAvailable } from '../support/emulators.js';
+import { redisAvailable, redisSkipNote } from '../support/emulators.js';
 import { stack } from '../support/stack.js';
 
 const bytes = (text: string) => Buffer.from(text);
@@ -106,7 +106,7 @@ describe('stores', () => {
   });
 
   it.skipIf(!redisAvailable())(
-    'createRedisStore keys documents under DEFAULT_REDIS_KEY_PREFIX and enforces its size limit',
+    `createRedisStore keys documents under DEFAULT_REDIS_KEY_PREFIX and enforces its size limit${redisSkipNote()}`,
     async () => {
       const url = stack().redis!.url;
       const store = createRedisStore({ url });

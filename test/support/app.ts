@@ -19,6 +19,7 @@ import { httpsRequest, trustingAgent } from '../../dev/https-trust.js';
 import { generateKeySetting, parseKeyRing, type CacheStore } from '../../lib/index.js';
 import { newId, stack, type TestApp as CacheApp } from './stack.js';
 import { countingStore } from './stored.js';
+import { logLine, noteKeySetting, noteSecret } from './log-audit.js';
 
 export interface TestApp {
   readonly host: LocalHost;
@@ -52,7 +53,7 @@ export async function startTestApp(
     registrations,
     port: 0,
     timers: false,
-    log: (level, name, message) => logs.push(`${level} ${name}: ${message}`),
+    log: (level, name, message) => logs.push(logLine(level, `${name}: ${message}`)),
   });
   const dir = mkdtempSync(join(tmpdir(), 'app-test-'));
   const caPath = join(dir, 'ca.pem');
@@ -74,6 +75,9 @@ export async function startTestApp(
     }),
     ...extra,
   };
+  noteKeySetting('CACHE_KEYS', env.CACHE_KEYS);
+  noteKeySetting('SESSION_KEYS', env.SESSION_KEYS);
+  noteSecret('client secret', env.AUTH_CLIENT_SECRET);
   Object.assign(process.env, env);
   const settings = parseSettings(env);
   const stores = createStores(settings.cache);
@@ -98,6 +102,17 @@ export async function startTestApp(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * An invocation context for calling a handler directly, as the Functions host would: its log lines go to the file's
+ * log audit (formatted as the Azure Functions worker formats them), never nowhere.
+ */
+export function testContext(functionName: string): InvocationContext {
+  return new InvocationContext({
+    functionName,
+    logHandler: (level, ...args) => void logLine(`${level} ${functionName}:`, ...args),
+  });
 }
 
 /** A minimal cookie jar: remembers Set-Cookie values by name (Max-Age=0 removes). */
@@ -127,6 +142,15 @@ export async function visit(jar: CookieJar, url: string, init: RequestInit = {})
   const response = await fetch(url, { ...init, headers, redirect: 'manual' });
   jar.take(response);
   return response;
+}
+
+/** The signed-in person in `jar` turns background work on with the profile's form (a same-origin POST). */
+export async function turnBackgroundOn(app: { url: string }, jar: CookieJar): Promise<Response> {
+  return visit(jar, `${app.url}/api/profile/background`, {
+    method: 'POST',
+    body: 'enabled=true',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: app.url },
+  });
 }
 
 /**
@@ -179,7 +203,7 @@ export function runtimeCalling(app: TestApp, downstreamUrl: string): AppRuntime 
 export function invokeMe(app: TestApp, runtime: AppRuntime, token: string): Promise<HttpResponseInit> {
   return getMe(
     new HttpRequest({ method: 'GET', url: `${app.url}/api/me`, headers: { authorization: `Bearer ${token}` } }),
-    new InvocationContext({ functionName: 'me', logHandler: () => undefined }),
+    testContext('me'),
     runtime,
   );
 }

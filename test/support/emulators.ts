@@ -17,6 +17,14 @@ export function redisAvailable(): boolean {
   return provided === undefined || provided.redis !== undefined;
 }
 
+/**
+ * What a Redis suite's name ends with when it is skipped (empty when it runs): a skipped suite says so and why in
+ * the report, never drops out silently.
+ */
+export function redisSkipNote(): string {
+  return redisAvailable() ? '' : ' (SKIPPED: no redis-server in this run; CI always has one)';
+}
+
 let started: Promise<{ addresses: EmulatorAddresses; close(): Promise<void> }> | undefined;
 
 /** The globalSetup's emulators, or (without one) emulators started on first call, once per test file. */

@@ -4,7 +4,7 @@
  * names: its own table/container, client id, tenant id.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { inject } from 'vitest';
+import { describe, inject } from 'vitest';
 import { httpsRequest, trustingAgent } from '../../dev/https-trust.js';
 import {
   PartitionedTokenCache,
@@ -18,6 +18,8 @@ import {
   type WarmTierOptions,
   type TokenCacheLogger,
 } from '../../lib/index.js';
+import { redisSkipNote } from './emulators.js';
+import { logLine, noteKeySetting } from './log-audit.js';
 
 export const CLIENT_SECRET = 'dev-client-secret';
 
@@ -94,14 +96,24 @@ export function newId(): string {
 }
 
 export function newKeyRing(id = 'k1'): KeyRing {
-  return createKeyRing([{ id, key: randomBytes(32) }]);
+  const key = randomBytes(32);
+  noteKeySetting('cache key', `${id}:${key.toString('base64')}`);
+  return createKeyRing([{ id, key }]);
 }
 
 export type StoreKind = 'memory' | 'cosmos' | 'table' | 'redis';
 
-/** The kinds given, less Redis when this run has no redis-server (possible outside CI only; see global-setup). */
-export function storeKinds(...kinds: StoreKind[]): StoreKind[] {
-  return kinds.filter((kind) => kind !== 'redis' || stack().redis !== undefined);
+/**
+ * One `describe` per store kind, named `${name} on the ${kind} store`. A kind this run cannot test — Redis without
+ * redis-server, possible outside CI only (see global-setup) — is a skipped suite whose name says why, not left out.
+ */
+export function describeStores(kinds: readonly StoreKind[], name: string, body: (kind: StoreKind) => void): void {
+  for (const kind of kinds) {
+    const skipped = kind === 'redis' && stack().redis === undefined;
+    describe.skipIf(skipped)(`${name} on the ${kind} store${kind === 'redis' ? redisSkipNote() : ''}`, () =>
+      body(kind),
+    );
+  }
 }
 
 /**
@@ -176,12 +188,15 @@ export function newApp(
   return { clientId, tenantId, tokens, store, keyRing };
 }
 
-/** A logger that keeps every line, to assert on warnings (and on what must never be logged). */
+/**
+ * A logger that keeps every line, to assert on warnings; every line also goes to the file's log audit, which
+ * searches it for secrets.
+ */
 export function captureLogger(): TokenCacheLogger & { lines: string[] } {
   const lines: string[] = [];
   const push =
     (level: string) =>
     (...args: unknown[]) =>
-      lines.push(`${level}: ${args.map(String).join(' ')}`);
+      lines.push(logLine(`${level}:`, ...args));
   return { lines, info: push('info'), warn: push('warn'), error: push('error') };
 }
