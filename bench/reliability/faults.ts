@@ -1,0 +1,111 @@
+/**
+ * The faults of a run, in phases switched on and off while calls are in flight. Each phase starts from faithful
+ * forwarding (the previous phase's faults healed) and lasts for a share of the run's calls.
+ */
+import type { FaultStack, FaultStoreKind } from './stack.js';
+
+export interface FaultPhase {
+  readonly name: string;
+  /** What it stands for in production. */
+  readonly simulates: string;
+  /** The store kinds it applies to (default all). */
+  readonly stores?: readonly FaultStoreKind[];
+  /** Switches the proxies' faults on. */
+  readonly apply?: (stack: FaultStack) => void | Promise<void>;
+  /** The app's next token requests the authority itself answers with a status of its own. */
+  readonly authorityBurst?: { readonly count: number; readonly status: 429 | 503; readonly retryAfterSeconds?: number };
+}
+
+/** Token requests a burst of made-up authority answers fails. */
+const AUTHORITY_BURST = 15;
+
+function http(stack: FaultStack) {
+  const proxy = stack.storePath.http;
+  if (!proxy) throw new Error(`no HTTP proxy in front of ${stack.store}`);
+  return proxy;
+}
+
+export const PHASES: readonly FaultPhase[] = [
+  { name: 'none', simulates: 'normal operation (warm-up)' },
+  {
+    name: 'store latency',
+    simulates: 'a slow or distant store: 20 ms added each way on every packet',
+    apply: (s) => s.storePath.tcp.latency({ toTargetMs: 20, toClientMs: 20 }),
+  },
+  {
+    name: 'store resets',
+    simulates: 'connections dropped (load balancer, failover): every open store connection reset, then 30% of new ones',
+    apply: (s) => s.storePath.tcp.reset({ fraction: 0.3 }),
+  },
+  {
+    name: 'store throttled',
+    simulates:
+      'a throttled store: half the requests answered 429 (Cosmos, with x-ms-retry-after-ms) or 503 ServerBusy (Table), Retry-After 200 ms',
+    stores: ['table', 'cosmos'],
+    apply: (s) => http(s).respond({ status: s.store === 'cosmos' ? 429 : 503, retryAfterMs: 200, fraction: 0.5 }),
+  },
+  {
+    name: 'store answers lost',
+    simulates:
+      'the store did the work but its answer never arrived: 25% of requests forwarded, then the connection reset',
+    stores: ['table', 'cosmos'],
+    apply: (s) => http(s).reset({ afterForward: true, fraction: 0.25 }),
+  },
+  {
+    name: 'store black hole',
+    simulates:
+      'a network partition: open store connections and the next 3 new ones swallow every byte, unanswered (clients notice by their own timeouts)',
+    apply: (s) => s.storePath.tcp.blackHole({ count: 3 }),
+  },
+  {
+    name: 'store refuses',
+    simulates: 'the store is down (restart, failover): new connections refused',
+    apply: (s) => s.storePath.tcp.refuse(),
+  },
+  {
+    name: 'authority latency',
+    simulates: 'a slow identity provider: 50 ms added each way on every packet (TLS passed through)',
+    apply: (s) => s.authorityProxy.latency({ toTargetMs: 50, toClientMs: 50 }),
+  },
+  {
+    name: 'authority resets',
+    simulates: 'connections to the identity provider dropped: every open one reset, then 30% of new ones',
+    apply: (s) => s.authorityProxy.reset({ fraction: 0.3 }),
+  },
+  {
+    name: 'authority 429',
+    simulates: `the identity provider throttles: the next ${AUTHORITY_BURST} token requests answered 429 with Retry-After 1`,
+    authorityBurst: { count: AUTHORITY_BURST, status: 429, retryAfterSeconds: 1 },
+  },
+  {
+    name: 'authority 503',
+    simulates: `an identity provider outage: the next ${AUTHORITY_BURST} token requests answered 503`,
+    authorityBurst: { count: AUTHORITY_BURST, status: 503 },
+  },
+  {
+    name: 'authority black hole',
+    simulates: 'a network partition to the identity provider: open connections and the next 3 new ones swallowed',
+    apply: (s) => s.authorityProxy.blackHole({ count: 3 }),
+  },
+  {
+    name: 'authority refuses',
+    simulates: 'the identity provider unreachable: new connections refused',
+    apply: (s) => s.authorityProxy.refuse(),
+  },
+  {
+    name: 'everything at once',
+    simulates: 'store latency 5 ms and 10% resets, authority 10% resets and 5 answers 503, together',
+    apply: (s) => {
+      s.storePath.tcp.latency({ toTargetMs: 5, toClientMs: 5 });
+      s.storePath.tcp.reset({ fraction: 0.1 });
+      s.authorityProxy.reset({ fraction: 0.1 });
+    },
+    authorityBurst: { count: 5, status: 503 },
+  },
+  { name: 'none (recovered)', simulates: 'normal operation again' },
+];
+
+/** The phases that apply to a store kind, in order. */
+export function phasesFor(store: FaultStoreKind): FaultPhase[] {
+  return PHASES.filter((phase) => !phase.stores || phase.stores.includes(store));
+}
