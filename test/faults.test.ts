@@ -75,7 +75,7 @@ describe('the proxies stand where the faults are meant to be', () => {
     await stack.authorityProxy.refuse();
     try {
       // A fresh connection is needed: the open keep-alive ones go on.
-      await stack.authorityProxy.reset({ incoming: false });
+      stack.authorityProxy.reset({ incoming: false });
       const answer = await call(`${stack.app.url}/api/me`, BOUND_MS, {
         headers: { authorization: `Bearer ${person.assertions[1]}` },
       });
@@ -91,7 +91,7 @@ describe('the proxies stand where the faults are meant to be', () => {
   it('the app reaches its store only through its proxy: refused there, the web app answers 503, session kept', async () => {
     await stack.storePath.tcp.refuse();
     try {
-      await stack.storePath.tcp.reset({ incoming: false });
+      stack.storePath.tcp.reset({ incoming: false });
       const answer = await call(`${stack.app.url}/api/profile`, BOUND_MS, {}, person.jar);
       expect({ status: answer.status, error: answer.error }).toEqual({ status: 503, error: 'store_unavailable' });
       expect(person.jar.hasSession()).toBe(true);

@@ -251,4 +251,3 @@ export async function backgroundStatuses(
   }
   return statuses;
 }
-

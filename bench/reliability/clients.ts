@@ -3,6 +3,9 @@
  * client app calling the web API with a person's access token. Every request is bounded in time: one that is not
  * answered within `boundMs` is recorded as unanswered, never awaited forever.
  */
+import { CookieJar } from '../../dev/cookie-jar.js';
+
+export { CookieJar };
 
 /** What one HTTP call got back, kept for the checks (never a token or cookie value). */
 export interface HttpAnswer {
@@ -15,31 +18,6 @@ export interface HttpAnswer {
   readonly location: string | undefined;
   /** Why there was no answer. */
   readonly failure: string | undefined;
-}
-
-/** Remembers Set-Cookie values by name (Max-Age=0 or an empty value removes). */
-export class CookieJar {
-  readonly cookies = new Map<string, string>();
-
-  take(response: Response): void {
-    for (const header of response.headers.getSetCookie()) {
-      const [pair = '', ...attributes] = header.split(';');
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      if (attributes.some((a) => /^\s*max-age=0\s*$/i.test(a)) || value === '') this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-  }
-
-  header(): string {
-    return [...this.cookies].map(([n, v]) => `${n}=${v}`).join('; ');
-  }
-
-  /** Whether it holds a session cookie (its name may carry a `__Host-` prefix). */
-  hasSession(): boolean {
-    return [...this.cookies.keys()].some((name) => name.endsWith('msal_session'));
-  }
 }
 
 async function answerOf(response: Response): Promise<HttpAnswer> {

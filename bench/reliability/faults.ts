@@ -8,6 +8,8 @@ export interface FaultPhase {
   readonly name: string;
   /** What it stands for in production. */
   readonly simulates: string;
+  /** Which path it faults (none: neither, or both). */
+  readonly path?: 'store' | 'authority';
   /** The store kinds it applies to (default all). */
   readonly stores?: readonly FaultStoreKind[];
   /** Switches the proxies' faults on. */
@@ -29,16 +31,19 @@ export const PHASES: readonly FaultPhase[] = [
   { name: 'none', simulates: 'normal operation (warm-up)' },
   {
     name: 'store latency',
+    path: 'store',
     simulates: 'a slow or distant store: 20 ms added each way on every packet',
     apply: (s) => s.storePath.tcp.latency({ toTargetMs: 20, toClientMs: 20 }),
   },
   {
     name: 'store resets',
+    path: 'store',
     simulates: 'connections dropped (load balancer, failover): every open store connection reset, then 30% of new ones',
     apply: (s) => s.storePath.tcp.reset({ fraction: 0.3 }),
   },
   {
     name: 'store throttled',
+    path: 'store',
     simulates:
       'a throttled store: half the requests answered 429 (Cosmos, with x-ms-retry-after-ms) or 503 ServerBusy (Table), Retry-After 200 ms',
     stores: ['table', 'cosmos'],
@@ -46,6 +51,7 @@ export const PHASES: readonly FaultPhase[] = [
   },
   {
     name: 'store answers lost',
+    path: 'store',
     simulates:
       'the store did the work but its answer never arrived: 25% of requests forwarded, then the connection reset',
     stores: ['table', 'cosmos'],
@@ -53,42 +59,50 @@ export const PHASES: readonly FaultPhase[] = [
   },
   {
     name: 'store black hole',
+    path: 'store',
     simulates:
       'a network partition: open store connections and the next 3 new ones swallow every byte, unanswered (clients notice by their own timeouts)',
     apply: (s) => s.storePath.tcp.blackHole({ count: 3 }),
   },
   {
     name: 'store refuses',
+    path: 'store',
     simulates: 'the store is down (restart, failover): new connections refused',
     apply: (s) => s.storePath.tcp.refuse(),
   },
   {
     name: 'authority latency',
+    path: 'authority',
     simulates: 'a slow identity provider: 50 ms added each way on every packet (TLS passed through)',
     apply: (s) => s.authorityProxy.latency({ toTargetMs: 50, toClientMs: 50 }),
   },
   {
     name: 'authority resets',
+    path: 'authority',
     simulates: 'connections to the identity provider dropped: every open one reset, then 30% of new ones',
     apply: (s) => s.authorityProxy.reset({ fraction: 0.3 }),
   },
   {
     name: 'authority 429',
+    path: 'authority',
     simulates: `the identity provider throttles: the next ${AUTHORITY_BURST} token requests answered 429 with Retry-After 1`,
     authorityBurst: { count: AUTHORITY_BURST, status: 429, retryAfterSeconds: 1 },
   },
   {
     name: 'authority 503',
+    path: 'authority',
     simulates: `an identity provider outage: the next ${AUTHORITY_BURST} token requests answered 503`,
     authorityBurst: { count: AUTHORITY_BURST, status: 503 },
   },
   {
     name: 'authority black hole',
+    path: 'authority',
     simulates: 'a network partition to the identity provider: open connections and the next 3 new ones swallowed',
     apply: (s) => s.authorityProxy.blackHole({ count: 3 }),
   },
   {
     name: 'authority refuses',
+    path: 'authority',
     simulates: 'the identity provider unreachable: new connections refused',
     apply: (s) => s.authorityProxy.refuse(),
   },
@@ -105,7 +119,9 @@ export const PHASES: readonly FaultPhase[] = [
   { name: 'none (recovered)', simulates: 'normal operation again' },
 ];
 
-/** The phases that apply to a store kind, in order. */
-export function phasesFor(store: FaultStoreKind): FaultPhase[] {
-  return PHASES.filter((phase) => !phase.stores || phase.stores.includes(store));
+/** The phases that apply to a store kind, in order; without `authority`, those of the store path only. */
+export function phasesFor(store: FaultStoreKind, { authority = true } = {}): FaultPhase[] {
+  return PHASES.filter(
+    (phase) => (!phase.stores || phase.stores.includes(store)) && (authority || phase.path !== 'authority'),
+  );
 }

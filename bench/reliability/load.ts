@@ -148,8 +148,9 @@ async function runCall(stack: FaultStack, people: readonly Person[], planned: Pl
 
 /**
  * Runs the plan with `concurrency` calls in flight. Before the first call of a phase starts, every fault is healed
- * and the phase's faults are switched on (calls still in flight meet them too). Timer functions of one kind never
- * overlap, as under the host's singleton lock.
+ * and the phase's faults are switched on (calls still in flight meet them too). Runs of one timer function never
+ * overlap, as under the host's singleton lock; nor do two sign-ins in one browser (the second would replace the
+ * first's sign-in cookie, and the first's callback would rightly answer invalid_state).
  */
 export async function runLoad(
   stack: FaultStack,
@@ -207,19 +208,29 @@ export async function runLoad(
       cursor++;
       return planned;
     }));
-  const timerChains: Partial<Record<CallKind, Promise<unknown>>> = {};
+  /** Calls that must not overlap: the runs of one timer function, and the sign-ins of one person's browser. */
+  const chains = new Map<string, Promise<unknown>>();
+  const chainOf = (planned: PlannedCall) =>
+    planned.kind === 'user daemon' || planned.kind === 'app daemon'
+      ? planned.kind
+      : planned.kind === 'sign-in'
+        ? `sign-in ${planned.person}`
+        : undefined;
 
   const worker = async () => {
     for (let planned = await take(); planned; planned = await take()) {
       const revoked = planned.person !== undefined && revokedPeople.has(planned.person);
-      const isTimer = planned.kind === 'user daemon' || planned.kind === 'app daemon';
-      const previous = isTimer ? (timerChains[planned.kind] ?? Promise.resolve()) : Promise.resolve();
-      const run = previous.then(async () => {
+      const chain = chainOf(planned);
+      const run = (chain ? (chains.get(chain) ?? Promise.resolve()) : Promise.resolve()).then(async () => {
         const started = performance.now();
         const answer = await runCall(stack, people, planned, options);
         return { answer, ms: performance.now() - started };
       });
-      if (isTimer) timerChains[planned.kind] = run.catch(() => undefined);
+      if (chain)
+        chains.set(
+          chain,
+          run.catch(() => undefined),
+        );
       const { answer, ms } = await run;
       records.push({ ...planned, answer, ms, revoked });
     }

@@ -30,6 +30,8 @@ export interface ReliabilityOptions {
   readonly seed: number;
   /** Calls in flight at once. Default 16. */
   readonly concurrency?: number;
+  /** Run the phases that fault the identity provider too (they do not depend on the store). Default true. */
+  readonly authorityPhases?: boolean;
   /** Seconds an access token is served from the cache. Default 5. */
   readonly cacheSeconds?: number;
   /** Longest an HTTP call may take. Default 60 s (the stores' and the network client's own timeouts are 10 s). */
@@ -108,7 +110,8 @@ export async function runReliability(options: ReliabilityOptions): Promise<Relia
     progress(`${options.store}: enrolling ${options.people} people`);
     const people = await enrol(stack, options.people, toRevoke, boundMs);
 
-    const phases = phasesFor(options.store);
+    const phases = phasesFor(options.store, { authority: options.authorityPhases ?? true });
+    // The people to revoke are revoked as the third phase starts, with faults on from then to the end.
     const revokeAtPhase = 2;
     const plan = planCalls(phases.length, options.callsPerPhase, people, revokeAtPhase, random);
     const load = await runLoad(stack, people, phases, plan, {

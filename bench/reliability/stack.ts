@@ -13,7 +13,6 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { installAppRuntime } from '../../app/host/registration.js';
@@ -23,6 +22,7 @@ import { createStores } from '../../app/stores.js';
 import { startLocalAuthority, type LocalAuthority } from '../../dev/authority/server.js';
 import { countingStore, type CountingStore } from '../../dev/counting-store.js';
 import { startDownstreamApi, type DownstreamApi } from '../../dev/downstream.js';
+import { freePort } from '../../dev/emulators.js';
 import { loadRegistrations } from '../../dev/host/load.js';
 import { startLocalHost, type LocalHost } from '../../dev/host/server.js';
 import { startCosmosStandIn } from '../../dev/proxy/cosmos-standin.js';
@@ -33,11 +33,17 @@ import { generateKeySetting, parseKeyRing, type CacheStore, type KeyRing } from 
 
 export type FaultStoreKind = 'table' | 'cosmos' | 'redis';
 
-/** Where the emulators listen (the test run's global setup, or the script's own). */
+/** Where the emulators listen (the test run's global setup, or the script's own); only the one used is needed. */
 export interface EmulatorAddresses {
-  readonly table: { readonly url: string; readonly connectionString: string };
-  readonly cosmos: { readonly endpoint: string; readonly key: string };
+  readonly table?: { readonly url: string; readonly connectionString: string };
+  readonly cosmos?: { readonly endpoint: string; readonly key: string };
   readonly redis?: { readonly url: string };
+}
+
+function emulator<K extends FaultStoreKind>(emulators: EmulatorAddresses, kind: K): NonNullable<EmulatorAddresses[K]> {
+  const found = emulators[kind];
+  if (!found) throw new Error(`no ${kind} emulator in this run`);
+  return found;
 }
 
 export interface FaultStackOptions {
@@ -89,15 +95,6 @@ export interface FaultStack {
   close(): Promise<void>;
 }
 
-/** A port on 127.0.0.1 that was free a moment ago. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 const hostPort = (url: string) => {
   const parsed = new URL(url);
   return { host: parsed.hostname, port: Number(parsed.port) };
@@ -107,19 +104,21 @@ async function startStorePath(options: FaultStackOptions): Promise<StorePath & {
   const { emulators, random } = options;
   switch (options.store) {
     case 'table': {
-      const http = await startHttpProxy({ target: new URL(emulators.table.url).origin, random });
+      const { url } = emulator(emulators, 'table');
+      const http = await startHttpProxy({ target: new URL(url).origin, random });
       const tcp = await startTcpProxy({ target: { host: http.host, port: http.port }, random });
-      return { tcp, http, target: emulators.table.url };
+      return { tcp, http, target: url };
     }
     case 'cosmos': {
-      const http = await startCosmosStandIn({ target: emulators.cosmos.endpoint, random });
+      const { endpoint } = emulator(emulators, 'cosmos');
+      const http = await startCosmosStandIn({ target: endpoint, random });
       const tcp = await startTcpProxy({ target: { host: http.host, port: http.port }, random });
-      return { tcp, http, target: emulators.cosmos.endpoint };
+      return { tcp, http, target: endpoint };
     }
     case 'redis': {
-      if (!emulators.redis) throw new Error('redis-server is not available in this run');
-      const tcp = await startTcpProxy({ target: hostPort(emulators.redis.url), random });
-      return { tcp, http: undefined, target: emulators.redis.url };
+      const { url } = emulator(emulators, 'redis');
+      const tcp = await startTcpProxy({ target: hostPort(url), random });
+      return { tcp, http: undefined, target: url };
     }
   }
 }
@@ -133,13 +132,11 @@ function storeSettings(
 ): Record<string, string> {
   switch (kind) {
     case 'table': {
-      const endpoint = `${origin}${new URL(emulators.table.url).pathname}`;
+      const table = emulator(emulators, 'table');
+      const endpoint = `${origin}${new URL(table.url).pathname}`;
       return {
         CACHE_STORE: 'table',
-        TABLE_CONNECTION_STRING: emulators.table.connectionString.replace(
-          /TableEndpoint=[^;]+/,
-          `TableEndpoint=${endpoint}`,
-        ),
+        TABLE_CONNECTION_STRING: table.connectionString.replace(/TableEndpoint=[^;]+/, `TableEndpoint=${endpoint}`),
         TABLE_NAME: names,
         TABLE_RECORDS_NAME: `${names}records`,
       };
@@ -148,7 +145,7 @@ function storeSettings(
       return {
         CACHE_STORE: 'cosmos',
         COSMOS_ENDPOINT: origin,
-        COSMOS_KEY: emulators.cosmos.key,
+        COSMOS_KEY: emulator(emulators, 'cosmos').key,
         COSMOS_DATABASE: names,
         COSMOS_CONTAINER: 'msal',
         COSMOS_RECORDS_CONTAINER: 'records',
@@ -221,7 +218,8 @@ export async function startFaultStack(options: FaultStackOptions): Promise<Fault
       ...embeddedSettings({
         authorityUrl: authority.url,
         authorityCaPath: caPath,
-        tableConnectionString: options.emulators.table.connectionString,
+        // Replaced by the store's own settings below.
+        tableConnectionString: options.emulators.table?.connectionString ?? '',
         downstreamUrl: downstream.url,
         appUrl: host.url,
         cacheKeys: generateKeySetting('r1'),
