@@ -70,7 +70,8 @@ export function unacceptable(record: CallRecord, boundMs: number): string | unde
     default:
       break;
   }
-  return `${kind} answered ${labelOf(record)}${revoked ? ' (revoked person)' : ''}`;
+  const why = answer.description ? `: ${answer.description}` : '';
+  return `${kind} answered ${labelOf(record)}${revoked ? ' (revoked person)' : ''}${why}`;
 }
 
 interface TelemetryLine {

@@ -13,6 +13,8 @@ export interface HttpAnswer {
   readonly status: number;
   /** The JSON `error` of a problem answer. */
   readonly error: string | undefined;
+  /** Its `error_description` (a reason; never a token). */
+  readonly description: string | undefined;
   readonly retryAfter: string | undefined;
   /** Of a redirect: the path it sends to. */
   readonly location: string | undefined;
@@ -23,10 +25,12 @@ export interface HttpAnswer {
 async function answerOf(response: Response): Promise<HttpAnswer> {
   const text = await response.text();
   let error: string | undefined;
+  let description: string | undefined;
   if ((response.headers.get('content-type') ?? '').includes('json')) {
     try {
-      const body = JSON.parse(text) as { error?: unknown };
+      const body = JSON.parse(text) as { error?: unknown; error_description?: unknown };
       if (typeof body.error === 'string') error = body.error;
+      if (typeof body.error_description === 'string') description = body.error_description;
     } catch {
       error = 'unparseable_json';
     }
@@ -35,6 +39,7 @@ async function answerOf(response: Response): Promise<HttpAnswer> {
   return {
     status: response.status,
     error,
+    description,
     retryAfter: response.headers.get('retry-after') ?? undefined,
     location: location ? new URL(location, 'http://app').pathname : undefined,
     failure: undefined,
@@ -46,7 +51,7 @@ function noAnswer(error: unknown): HttpAnswer {
     error instanceof Error && error.name === 'TimeoutError'
       ? 'no answer within the bound'
       : `request failed: ${error instanceof Error ? error.message : String(error)}`;
-  return { status: 0, error: undefined, retryAfter: undefined, location: undefined, failure };
+  return { status: 0, error: undefined, description: undefined, retryAfter: undefined, location: undefined, failure };
 }
 
 /** One request without following redirects, bounded by `boundMs`; the jar (if any) sends and keeps cookies. */

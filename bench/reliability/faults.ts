@@ -50,6 +50,20 @@ export const PHASES: readonly FaultPhase[] = [
     apply: (s) => http(s).respond({ status: s.store === 'cosmos' ? 429 : 503, retryAfterMs: 200, fraction: 0.5 }),
   },
   {
+    name: 'token documents throttled',
+    path: 'store',
+    simulates:
+      "the token documents' partition or budget exhausted while the app's records still answer: 85% of token document requests answered 429 (Cosmos) / 503 (Table), Retry-After 100 ms — every retry included",
+    stores: ['table', 'cosmos'],
+    apply: (s) =>
+      http(s).respond({
+        status: s.store === 'cosmos' ? 429 : 503,
+        retryAfterMs: 100,
+        fraction: 0.85,
+        path: s.storePath.tokenPaths,
+      }),
+  },
+  {
     name: 'store answers lost',
     path: 'store',
     simulates:

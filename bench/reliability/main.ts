@@ -9,7 +9,7 @@
 import { startAzuriteTable, startCosmosServer, startRedisServer } from '../../dev/emulators.js';
 import { describeMachine, EMULATORS } from '../support/environment.js';
 import { markdownTable, type Cell } from '../support/report.js';
-import { PHASES } from './faults.js';
+import { PHASES, phasesFor } from './faults.js';
 import { runReliability, type ReliabilityFigures } from './scenario.js';
 import { violations } from './verdict.js';
 import type { FaultStoreKind } from './stack.js';
@@ -88,7 +88,12 @@ function render(results: readonly ReliabilityFigures[]): string {
     '',
     markdownTable(columns, rows),
     '',
-    `Phases (${callsPerPhase} calls each, in this order): ${PHASES.map((p) => p.name).join(' → ')}.`,
+    `Phases, in this order, ${callsPerPhase} calls each (a store kind without the phase skips it):`,
+    '',
+    markdownTable(
+      ['phase', 'simulates', ...stores.map((store) => NAMES[store])],
+      PHASES.map((phase) => [phase.name, phase.simulates, ...stores.map((store) => phasesFor(store).includes(phase))]),
+    ),
     '',
     problems.length === 0
       ? 'Every invariant held.'

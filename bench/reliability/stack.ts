@@ -66,6 +66,8 @@ export interface StorePath {
   readonly tcp: TcpProxy;
   /** The HTTP-aware proxy behind the TCP one (Table and Cosmos only). */
   readonly http: HttpProxy | undefined;
+  /** Matches the HTTP paths of the token documents' requests, not the app's records' (Table and Cosmos only). */
+  readonly tokenPaths: RegExp | undefined;
 }
 
 export interface FaultStack {
@@ -100,7 +102,9 @@ const hostPort = (url: string) => {
   return { host: parsed.hostname, port: Number(parsed.port) };
 };
 
-async function startStorePath(options: FaultStackOptions): Promise<StorePath & { readonly target: string }> {
+async function startStorePath(
+  options: FaultStackOptions,
+): Promise<Omit<StorePath, 'tokenPaths'> & { readonly target: string }> {
   const { emulators, random } = options;
   switch (options.store) {
     case 'table': {
@@ -263,7 +267,12 @@ export async function startFaultStack(options: FaultStackOptions): Promise<Fault
       authority,
       authorityDirectUrl: `https://127.0.0.1:${authorityPort}`,
       authorityProxy,
-      storePath: { tcp: storePath.tcp, http },
+      storePath: {
+        tcp: storePath.tcp,
+        http,
+        // `/devstoreaccount1/{table}(PartitionKey=…)` — the records table is `{table}records`; Cosmos: its container.
+        tokenPaths: { table: new RegExp(`/${names}\\(`), cosmos: /\/colls\/msal\//, redis: undefined }[options.store],
+      },
       directTokens: direct.tokens,
       healAll: async () => {
         authority.failNext(0, 503, undefined, clientId);

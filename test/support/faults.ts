@@ -10,8 +10,8 @@ import type { FaultStoreKind } from '../../bench/reliability/stack.js';
 import { getEmulators } from './emulators.js';
 
 /** People, and calls per fault phase. */
-const PEOPLE = 50;
-const CALLS_PER_PHASE = 30;
+const PEOPLE = 40;
+const CALLS_PER_PHASE = 24;
 /** Seconds an access token is served from the cache: the final check waits this long (plus 2 s) for them to age. */
 const CACHE_SECONDS = 3;
 const SEED = 20_261_201;
