@@ -1,3 +1,5 @@
+import { parseClaimsChallenge, type ClaimsChallenge } from '../lib/index.js';
+
 /** A downstream API call failed; `status` is the downstream's HTTP status when it answered. */
 export class DownstreamError extends Error {
   readonly status: number | undefined;
@@ -8,7 +10,23 @@ export class DownstreamError extends Error {
   }
 }
 
-/** GETs a JSON resource with a bearer token. Throws {@link DownstreamError} with a reason safe to return. */
+/**
+ * The downstream API rejected the token with a claims challenge (401, `error="insufficient_claims"`): Continuous
+ * Access Evaluation or a Conditional Access requirement. `challenge.claims` is what to ask the identity provider for.
+ */
+export class ClaimsChallengeError extends DownstreamError {
+  readonly challenge: ClaimsChallenge;
+  constructor(challenge: ClaimsChallenge) {
+    super('downstream API answered HTTP 401 with a claims challenge', 401);
+    this.name = 'ClaimsChallengeError';
+    this.challenge = challenge;
+  }
+}
+
+/**
+ * GETs a JSON resource with a bearer token. Throws {@link ClaimsChallengeError} for a claims challenge, and
+ * {@link DownstreamError} with a reason safe to return for anything else (a malformed challenge included).
+ */
 export async function callDownstream(url: string, accessToken: string, timeoutMs = 10_000): Promise<unknown> {
   let response: Response;
   try {
@@ -21,6 +39,7 @@ export async function callDownstream(url: string, accessToken: string, timeoutMs
   }
   if (!response.ok) {
     await response.body?.cancel();
+    if (response.status === 401) throwIfClaimsChallenge(response.headers.get('www-authenticate'));
     throw new DownstreamError(`downstream API answered HTTP ${response.status}`, response.status);
   }
   try {
@@ -29,4 +48,15 @@ export async function callDownstream(url: string, accessToken: string, timeoutMs
   } catch (cause) {
     throw new DownstreamError('downstream API answered with a body that is not JSON', response.status, { cause });
   }
+}
+
+function throwIfClaimsChallenge(header: string | null): void {
+  let challenge: ClaimsChallenge | undefined;
+  try {
+    challenge = parseClaimsChallenge(header);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : 'unusable claims challenge';
+    throw new DownstreamError(`downstream API answered HTTP 401 with an ${reason}`, 401, { cause: error });
+  }
+  if (challenge) throw new ClaimsChallengeError(challenge);
 }

@@ -20,8 +20,10 @@ export interface AppRuntime {
   readonly tokens: PartitionedTokenCache;
   /** The store of the token caches (the sweeper lists it). */
   readonly tokenStore: CacheStore;
-  /** The store of the app's own records: background opt-ins and the user daemon's cursor. */
+  /** The store of the app's own records: background opt-ins, identity links and the user daemon's cursor. */
   readonly recordStore: CacheStore;
+  /** Seals the app's records (`sealRecord`): the cache key ring (CACHE_KEYS). */
+  readonly recordKeys: KeyRing;
   readonly bearer: BearerValidator;
   /** Keys of the web app's cookies; undefined when SESSION_KEYS is not set (web app sign-in then answers 500). */
   readonly sessionKeys: KeyRing | undefined;
@@ -39,19 +41,21 @@ export interface RuntimeOverrides {
 export function createAppRuntime(settings: AppSettings, overrides: RuntimeOverrides = {}): AppRuntime {
   const stores = overrides.stores ?? createStores(settings.cache);
   const { identity, cache, web } = settings;
+  const keyRing = parseKeyRing(cache.keys);
   const tokens = new PartitionedTokenCache({
     auth: {
       clientId: identity.clientId,
       tenantId: identity.tenantId,
       authorityHost: identity.authorityHost,
       ...identity.credential,
+      clientCapabilities: identity.clientCapabilities,
     },
     cache: {
       store: stores.tokens,
-      keyRing: parseKeyRing(cache.keys),
+      keyRing,
       compress: cache.compress,
       lifetimeMs: cache.lifetimeDays * 86_400_000,
-      ...(cache.l1MaxAgeSeconds > 0 ? { l1: { maxAgeMs: cache.l1MaxAgeSeconds * 1000 } } : {}),
+      warmTier: { maxBytes: Math.round(cache.warmTierMiB * 1024 * 1024) },
     },
     system: {
       ...(identity.ca ? { ca: identity.ca } : {}),
@@ -64,10 +68,12 @@ export function createAppRuntime(settings: AppSettings, overrides: RuntimeOverri
     tokens,
     tokenStore: stores.tokens,
     recordStore: stores.records,
+    recordKeys: keyRing,
     bearer: createBearerValidator({
       audiences: web.audiences,
       allowedTenants: web.allowedTenants,
       issuerFor: (tid) => `${host}/${tid}/v2.0`,
+      v1IssuerFor: (tid) => web.v1Issuer.replace('{tenantId}', tid),
       requiredScopes: [web.requiredScope],
       jwksUri: `${tokens.authority}/discovery/v2.0/keys`,
       networkClient: tokens.networkClient,

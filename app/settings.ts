@@ -8,7 +8,10 @@ import {
   DEFAULT_REDIS_KEY_PREFIX,
   DEFAULT_SWEEP_BUDGET,
   DEFAULT_TABLE_NAME,
+  DEFAULT_WARM_TIER_BYTES,
 } from '../lib/index.js';
+
+const MIB = 1024 * 1024;
 
 /**
  * Every app setting the code reads, in one place: typed, validated, frozen. A missing or malformed setting is a
@@ -28,6 +31,11 @@ export interface AppSettings {
     readonly authorityHost: string;
     /** AUTH_CA_PATH — extra CA to trust for the authority (local development authority only). */
     readonly ca?: string;
+    /**
+     * AUTH_CLIENT_CAPABILITIES — client capabilities declared on every token request, comma-separated; `none` declares
+     * none. Default `cp1`: the app handles claims challenges (Continuous Access Evaluation) in every flow.
+     */
+    readonly clientCapabilities: readonly string[];
   };
   readonly web: WebSettings;
   readonly daemons: DaemonSettings;
@@ -42,8 +50,8 @@ export interface AppSettings {
     readonly lifetimeDays: number;
     /** CACHE_CREATE_IF_MISSING — create the database/container/table on first use. Default false. */
     readonly createIfMissing: boolean;
-    /** CACHE_L1_MAX_AGE_SECONDS — per-instance L1 tier; 0 turns it off. Default 0. */
-    readonly l1MaxAgeSeconds: number;
+    /** CACHE_WARM_TIER_MIB — per-instance warm tier (revalidated MSAL clients), in MiB; 0 turns it off. Default 32. */
+    readonly warmTierMiB: number;
     readonly cosmos?: {
       /** COSMOS_ENDPOINT */ readonly endpoint: string;
       /** COSMOS_KEY — omit to use Microsoft Entra ID (managed identity). */ readonly key?: string;
@@ -81,6 +89,11 @@ export interface WebSettings {
   readonly audiences: readonly string[];
   /** AUTH_ALLOWED_TENANTS — tenants whose users may call, comma-separated. Default the app's tenant. */
   readonly allowedTenants: readonly string[];
+  /**
+   * AUTH_V1_ISSUER — issuer of v1.0 access tokens, `{tenantId}` standing for the token's tenant. Default
+   * `https://sts.windows.net/{tenantId}/` (Microsoft Entra; what an API gets when its manifest does not request v2).
+   */
+  readonly v1Issuer: string;
   /** AUTH_REQUIRED_SCOPE — scope the caller's token must carry in `scp`. Default `access_as_user`. */
   readonly requiredScope: string;
   /** DOWNSTREAM_API_URL — what the web API and web app call for the user. Default Graph `/v1.0/me`. */
@@ -206,11 +219,12 @@ export function parseSettings(env: Env): AppSettings {
   const caPath = optional(env, 'AUTH_CA_PATH');
   const config: AppSettings = {
     identity: {
-      tenantId: required(env, 'AUTH_TENANT_ID', 'the tenant of the app registration'),
+      tenantId: tenantId(env),
       clientId: required(env, 'AUTH_CLIENT_ID', 'the client id of the app registration'),
       credential: credential(env),
       authorityHost: url(env, 'AUTH_AUTHORITY_HOST', DEFAULT_AUTHORITY_HOST),
       ...(caPath ? { ca: readFile('AUTH_CA_PATH', caPath) } : {}),
+      clientCapabilities: clientCapabilities(env),
     },
     web: webSettings(env),
     daemons: {
@@ -226,7 +240,7 @@ export function parseSettings(env: Env): AppSettings {
       compress: bool(env, 'CACHE_COMPRESS', false),
       lifetimeDays: positiveNumber(env, 'CACHE_LIFETIME_DAYS', DEFAULT_CACHE_LIFETIME_MS / 86_400_000),
       createIfMissing: bool(env, 'CACHE_CREATE_IF_MISSING', false),
-      l1MaxAgeSeconds: nonNegativeNumber(env, 'CACHE_L1_MAX_AGE_SECONDS', 0),
+      warmTierMiB: nonNegativeNumber(env, 'CACHE_WARM_TIER_MIB', DEFAULT_WARM_TIER_BYTES / MIB),
       ...(store === 'cosmos'
         ? {
             cosmos: {
@@ -256,12 +270,59 @@ function list(env: Env, name: string, separator: string, fallback: readonly stri
   return items;
 }
 
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** AUTH_TENANT_ID: a domain name would name no token's `tid`, so the app partition and allow-list would be wrong. */
+function tenantId(env: Env): string {
+  const value = required(env, 'AUTH_TENANT_ID', 'the tenant of the app registration');
+  if (!GUID.test(value)) {
+    throw new SettingsError(
+      `setting AUTH_TENANT_ID must be the tenant's id (a GUID), not a domain name or alias: got "${value}" ` +
+        '(find it in the Entra admin center, Overview, Tenant ID)',
+    );
+  }
+  return value.toLowerCase();
+}
+
+function allowedTenants(env: Env): readonly string[] {
+  const tenants = list(env, 'AUTH_ALLOWED_TENANTS', ',', [tenantId(env)]);
+  const named = tenants.find((t) => !GUID.test(t));
+  if (named !== undefined) {
+    throw new SettingsError(`setting AUTH_ALLOWED_TENANTS must list tenant ids (GUIDs): "${named}" is not one`);
+  }
+  return tenants.map((t) => t.toLowerCase());
+}
+
+function v1Issuer(env: Env): string {
+  const value = optional(env, 'AUTH_V1_ISSUER') ?? 'https://sts.windows.net/{tenantId}/';
+  if (!value.includes('{tenantId}')) {
+    throw new SettingsError(`setting AUTH_V1_ISSUER must contain {tenantId} where the tenant id goes, got "${value}"`);
+  }
+  if (!URL.canParse(value.replace('{tenantId}', '00000000-0000-0000-0000-000000000000'))) {
+    throw new SettingsError(`setting AUTH_V1_ISSUER must be an absolute URL, got "${value}"`);
+  }
+  return value;
+}
+
+function clientCapabilities(env: Env): readonly string[] {
+  const names = list(env, 'AUTH_CLIENT_CAPABILITIES', ',', ['cp1']);
+  if (names.length === 1 && names[0]!.toLowerCase() === 'none') return [];
+  for (const name of names) {
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(name) || name.toLowerCase() === 'none') {
+      throw new SettingsError(
+        `setting AUTH_CLIENT_CAPABILITIES must list names such as cp1, or be none; got "${name}"`,
+      );
+    }
+  }
+  return names;
+}
+
 function webSettings(env: Env): WebSettings {
   const clientId = optional(env, 'AUTH_CLIENT_ID') ?? '';
-  const tenantId = optional(env, 'AUTH_TENANT_ID') ?? '';
   return {
     audiences: list(env, 'AUTH_API_AUDIENCES', ',', [clientId, `api://${clientId}`]),
-    allowedTenants: list(env, 'AUTH_ALLOWED_TENANTS', ',', [tenantId]).map((t) => t.toLowerCase()),
+    allowedTenants: allowedTenants(env),
+    v1Issuer: v1Issuer(env),
     requiredScope: optional(env, 'AUTH_REQUIRED_SCOPE') ?? 'access_as_user',
     downstreamUrl: url(env, 'DOWNSTREAM_API_URL', 'https://graph.microsoft.com/v1.0/me'),
     downstreamScopes: list(env, 'DOWNSTREAM_SCOPES', ' ', ['https://graph.microsoft.com/User.Read']),

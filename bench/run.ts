@@ -1,30 +1,44 @@
 /**
  * `npm run bench` — starts the emulators, the local authority and the downstream API in this process, runs every
  * scenario, stops everything and prints Markdown tables (`--json`: one JSON object instead). Progress goes to
- * stderr. `--only=warm,cpu` runs some scenarios (baselines run whenever a scenario needs them).
+ * stderr. `--only=warm,cpu` runs some scenarios (baselines run whenever a scenario needs them): baseline warm cpu
+ * concurrency growth daemon coldStart tier httpLoad peer latency. `--quick` scales everything down (development).
  * See BENCHMARKS.md for what each scenario measures and the latest figures.
  */
+import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { baselineScenario, type BaselineFigures } from './scenarios/baseline.js';
 import { coldStartScenario } from './scenarios/cold-start.js';
 import { concurrencyScenario, measureConcurrency, type ConcurrencyFigures } from './scenarios/concurrency.js';
-import { cpuScenario } from './scenarios/cpu.js';
+import { cpuScenario, type CpuFigures } from './scenarios/cpu.js';
 import { daemonScenario, measureDaemon, type DaemonFigures } from './scenarios/daemon.js';
-import { growthScenario, measureGrowth, type GrowthFigures } from './scenarios/growth.js';
+import { COSMOS_304, growthScenario, measureGrowth, type GrowthFigures } from './scenarios/growth.js';
 import { httpLoadScenario } from './scenarios/http-load.js';
-import { hasL1, L1_MAX_AGE_SECONDS, l1Scenario, l1Skipped } from './scenarios/l1.js';
+import { LATENCIES_MS, latencyScenario, measureLatency, type LatencyFigures } from './scenarios/latency.js';
+import { peerScenario } from './scenarios/peer.js';
+import {
+  TIER_BOUNDS,
+  TIER_PARTITIONS,
+  measureTierMemory,
+  tierScenario,
+  type TierMemoryFigures,
+} from './scenarios/tier.js';
+import { measureStorm, type StormFigures } from './scenarios/refresh-storm.js';
 import { measureWarmRounds, warmScenario, type WarmFigures } from './scenarios/warm.js';
+import { QUICK } from './support/config.js';
 import { describeMachine, EMULATORS, MACHINE } from './support/environment.js';
 import { renderGoals, renderScenario, type ScenarioResult } from './support/report.js';
 import { startBenchStack, type BenchStack } from './support/stack.js';
 import { round } from './support/stats.js';
 
-const STORES = ['table', 'cosmos'] as const;
+const STORES = ['table', 'cosmos', 'redis'] as const;
 /** Users of the user-daemon run per store (Table seeding through Azurite is the slow part: scaled down). */
 const DEFAULT_TABLE_DAEMON_USERS = 2_000;
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
+/** `--json-file=path`: the JSON as well, written to a file, from the same run as the tables printed. */
+const jsonFile = args.find((a) => a.startsWith('--json-file='))?.slice('--json-file='.length);
 const only = args
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
@@ -55,45 +69,86 @@ async function step<T>(label: string, work: () => Promise<T>): Promise<T> {
 
 async function scenarios(stack: BenchStack): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = [];
+  const stores = STORES.filter((kind) => kind !== 'redis' || stack.redis);
+  const noRedis = stack.redis ? [] : [`No Redis rows: ${stack.redisMissing}.`];
   // First, while the parent process is idle: fresh child processes.
   if (wanted('coldStart')) results.push(await step('6 cold start (child processes)', () => coldStartScenario(stack)));
 
   const baselines = new Map<string, BaselineFigures>();
   const warm: WarmFigures[] = [];
-  const withL1: WarmFigures[] = [];
-  const l1Available = await hasL1();
-  if (['baseline', 'warm', 'l1', 'growth'].some(wanted)) {
-    for (const kind of STORES) {
-      const l1Seconds = wanted('l1') && l1Available ? L1_MAX_AGE_SECONDS : 0;
-      const run = await step(`1+2${l1Seconds ? '+7' : ''} baseline read and warm paths, ${kind}`, () =>
-        measureWarmRounds(stack, kind, { l1Seconds }),
+  const contenders: WarmFigures[] = [];
+  const tierOff: WarmFigures[] = [];
+  if (['baseline', 'warm', 'peer', 'tier'].some(wanted)) {
+    for (const kind of stores) {
+      const peer = wanted('peer');
+      const off = wanted('tier');
+      const label = `1+2${off ? '+7' : ''}${peer ? '+9' : ''}`;
+      const run = await step(`${label} baseline read and warm paths, ${kind}`, () =>
+        measureWarmRounds(stack, kind, { peer, tierOff: off }),
       );
       baselines.set(kind, run.baseline);
-      warm.push(run.off);
-      if (run.on) withL1.push(run.on);
+      warm.push(run.contenders[0]!);
+      contenders.push(...run.contenders);
+      const withoutTier = run.contenders.find((c) => c.contender === 'ours, tier off');
+      if (withoutTier) tierOff.push(withoutTier);
     }
   }
   if (wanted('baseline')) {
-    results.push(baselineScenario([...baselines.values()], ['Measured interleaved with scenario 2 (see there).']));
+    results.push(
+      baselineScenario([...baselines.values()], ['Measured interleaved with scenario 2 (see there).', ...noRedis]),
+    );
   }
-  if (wanted('warm')) results.push(warmScenario(warm));
-  if (wanted('l1')) {
-    results.push(l1Available ? l1Scenario(warm, withL1) : l1Skipped('the plugin has no L1 tier option yet'));
+  if (wanted('warm')) results.push(warmScenario(warm, noRedis));
+  let cpu: CpuFigures | undefined;
+  if (['cpu', 'peer'].some(wanted)) {
+    const result = await step('3 CPU, memory store', () => cpuScenario(stack));
+    cpu = result.figures as CpuFigures;
+    if (wanted('cpu')) results.push(result);
   }
-  if (wanted('cpu')) results.push(await step('3 CPU, memory store', () => cpuScenario(stack)));
   if (wanted('concurrency')) {
     const figures: ConcurrencyFigures[] = [];
-    for (const kind of STORES) {
+    for (const kind of stores) {
       figures.push(...(await step(`4 concurrency, ${kind}`, () => measureConcurrency(stack, kind))));
     }
     results.push(concurrencyScenario(figures));
   }
   if (wanted('growth')) {
     const figures: GrowthFigures[] = [];
-    for (const kind of STORES) {
-      figures.push(...(await step(`5a growth, ${kind}`, () => measureGrowth(stack, kind, baselines.get(kind)!))));
+    for (const kind of stores) {
+      figures.push(...(await step(`5a growth, ${kind}`, () => measureGrowth(stack, kind))));
     }
+    const newStore = await stack.cosmosBehindStandIn();
+    figures.push(
+      ...(await step(`5a growth, cosmos via ${COSMOS_304}`, () =>
+        measureGrowth(stack, 'cosmos', { label: COSMOS_304, newStore }),
+      )),
+    );
     results.push(growthScenario(figures));
+  }
+  if (wanted('tier')) {
+    const memory: TierMemoryFigures[] = [];
+    for (const bound of TIER_BOUNDS) {
+      const label = `7 warm tier memory, ${TIER_PARTITIONS} partitions, bound ${bound / 2 ** 20} MiB`;
+      memory.push(await step(label, () => measureTierMemory(stack, bound)));
+    }
+    results.push(tierScenario(warm, tierOff, memory));
+  }
+  if (wanted('latency')) {
+    const figures: LatencyFigures[] = [];
+    for (const eachWayMs of LATENCIES_MS) {
+      for (const kind of stores) {
+        figures.push(
+          await step(`10 simulated latency ${eachWayMs} ms, ${kind}`, () => measureLatency(stack, kind, eachWayMs)),
+        );
+      }
+    }
+    results.push(latencyScenario(figures));
+  }
+  if (wanted('peer')) {
+    const storms: StormFigures[] = [];
+    for (const kind of stores)
+      storms.push(...(await step(`9 refresh storm, ${kind}`, () => measureStorm(stack, kind))));
+    results.push(peerScenario(contenders, storms, cpu));
   }
   if (wanted('daemon')) {
     const figures: DaemonFigures[] = [];
@@ -127,28 +182,41 @@ async function main(): Promise<void> {
     await step('stopping everything', () => stack.close());
   }
   const seconds = round((performance.now() - runStarted) / 1000, 1);
-  const order = ['baseline', 'warm', 'cpu', 'concurrency', 'growth', 'daemon', 'coldStart', 'l1', 'httpLoad'];
+  const order = [
+    'baseline',
+    'warm',
+    'cpu',
+    'concurrency',
+    'growth',
+    'daemon',
+    'coldStart',
+    'tier',
+    'httpLoad',
+    'peer',
+    'latency',
+  ];
   results.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
+  const jsonText = `${JSON.stringify(
+    {
+      measuredOn: { machine: MACHINE, emulators: EMULATORS, loadAverage: { start: loadAtStart, end: loadavg() } },
+      quick: QUICK,
+      startedAt: new Date(Date.now() - seconds * 1000).toISOString(),
+      seconds,
+      scenarios: Object.fromEntries(results.map((r) => [r.id, r.skipped ? { skipped: r.skipped } : r.figures])),
+      goals: results.flatMap((r) => r.goals),
+    },
+    null,
+    2,
+  )}\n`;
+  if (jsonFile) writeFileSync(jsonFile, jsonText);
   if (json) {
-    process.stdout.write(
-      `${JSON.stringify(
-        {
-          measuredOn: { machine: MACHINE, emulators: EMULATORS, loadAverage: { start: loadAtStart, end: loadavg() } },
-          startedAt: new Date(Date.now() - seconds * 1000).toISOString(),
-          seconds,
-          scenarios: Object.fromEntries(results.map((r) => [r.id, r.skipped ? { skipped: r.skipped } : r.figures])),
-          goals: results.flatMap((r) => r.goals),
-        },
-        null,
-        2,
-      )}\n`,
-    );
+    process.stdout.write(jsonText);
   } else {
     const header = [
-      `## Results (${new Date().toISOString().slice(0, 10)}, ${seconds} s)`,
+      `## Results (${new Date().toISOString().slice(0, 10)}, ${seconds} s)${QUICK ? ' — QUICK RUN (--quick): scaled down, not for publishing' : ''}`,
       '',
       `Machine: ${describeMachine()}; load average (1/5/15 min) ${formatLoad(loadAtStart)} at the start, ${formatLoad(loadavg())} at the end.`,
-      `Stores: Table = ${EMULATORS.table}; Cosmos = ${EMULATORS.cosmos}; memory = ${EMULATORS.memory}.`,
+      `Stores: Table = ${EMULATORS.table}; Cosmos = ${EMULATORS.cosmos}; Redis = ${EMULATORS.redis}; memory = ${EMULATORS.memory}.`,
       '',
     ];
     process.stdout.write([...header, ...results.map(renderScenario), renderGoals(results)].join('\n'));

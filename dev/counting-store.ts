@@ -11,7 +11,7 @@ export type CountingStore = CacheStore & { readonly counts: StoreCounts; readonl
 
 /**
  * Counts the operations that reach a real store. A wrapper, not a mock: every call goes through to `inner`. A
- * conditional read (`readIfChanged`, used with the L1 tier) counts as a read.
+ * conditional read (`readIfChanged`) and an ETag-only read (`readVersion`), used by the warm tier, count as reads.
  */
 export function countingStore(inner: CacheStore): CountingStore {
   const counts: StoreCounts = { read: 0, write: 0, delete: 0, list: 0 };
@@ -40,6 +40,14 @@ export function countingStore(inner: CacheStore): CountingStore {
           readIfChanged: (key: string, etag: string) => {
             counts.read++;
             return inner.readIfChanged!(key, etag);
+          },
+        }
+      : {}),
+    ...(inner.readVersion
+      ? {
+          readVersion: (key: string) => {
+            counts.read++;
+            return inner.readVersion!(key);
           },
         }
       : {}),

@@ -41,7 +41,17 @@ export interface DownstreamApi {
   requests(): number;
   /** Requests answered with a claims challenge (CAE). */
   challenges(): number;
+  /**
+   * Requests with a valid token of tenant `tid`, and those answered with a claims challenge — also over
+   * `GET /_admin/requests?tid=…` — so tests sharing the API each count their own (each uses a tenant of its own).
+   */
+  requestsOf(tid: string): TenantCounts;
   close(): Promise<void>;
+}
+
+export interface TenantCounts {
+  total: number;
+  challenges: number;
 }
 
 export async function startDownstreamApi(opts: DownstreamOptions): Promise<DownstreamApi> {
@@ -50,6 +60,15 @@ export async function startDownstreamApi(opts: DownstreamOptions): Promise<Downs
     typeof opts.issuers === 'function' ? opts.issuers : (iss: string) => (opts.issuers as string[]).includes(iss);
   let count = 0;
   let challenges = 0;
+  const byTenant = new Map<string, TenantCounts>();
+  const tenantCounts = (tid: string): TenantCounts => ({ total: 0, challenges: 0, ...byTenant.get(tid.toLowerCase()) });
+  const countTenant = (claims: JWTPayload, challenged: boolean): void => {
+    if (typeof claims.tid !== 'string') return;
+    const counts = tenantCounts(claims.tid);
+    counts.total++;
+    if (challenged) counts.challenges++;
+    byTenant.set(claims.tid.toLowerCase(), counts);
+  };
 
   const validate = async (req: IncomingMessage): Promise<JWTPayload> => {
     const match = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
@@ -72,7 +91,10 @@ export async function startDownstreamApi(opts: DownstreamOptions): Promise<Downs
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (req.method === 'GET' && path === '/_admin/requests') return sendJson(res, 200, { total: count, challenges });
+    if (req.method === 'GET' && path === '/_admin/requests') {
+      const tid = new URL(req.url ?? '/', 'http://localhost').searchParams.get('tid');
+      return sendJson(res, 200, tid ? tenantCounts(tid) : { total: count, challenges });
+    }
     count++;
     if (req.method !== 'GET' || path !== '/v1.0/me') {
       return sendJson(res, 404, graphError('Request_ResourceNotFound', `No resource ${req.method} ${path}.`));
@@ -81,6 +103,7 @@ export async function startDownstreamApi(opts: DownstreamOptions): Promise<Downs
       const claims = await validate(req);
       const feed = opts.criticalEvents;
       const event = feed && predatingEvent(claims, feed);
+      countTenant(claims, event !== undefined);
       if (feed && event) {
         challenges++;
         res.setHeader('www-authenticate', claimsChallenge(feed.authorizationUri, event));
@@ -114,6 +137,7 @@ export async function startDownstreamApi(opts: DownstreamOptions): Promise<Downs
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     requests: () => count,
     challenges: () => challenges,
+    requestsOf: tenantCounts,
     close: () => closeServer(server),
   };
 }

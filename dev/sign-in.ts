@@ -2,12 +2,41 @@ import { CryptoProvider } from '@azure/msal-node';
 import type { InvocationOptions, PartitionedTokenCache, TokenOutcome } from '../lib/index.js';
 import { httpsRequest, trustingAgent } from './https-trust.js';
 
-const REDIRECT_URI = 'http://localhost/callback';
+export const SIGN_IN_REDIRECT_URI = 'http://localhost/callback';
+
+/** A sign-in request's PKCE pair, state and nonce. */
+export interface SignInParameters {
+  readonly verifier: string;
+  readonly challenge: string;
+  readonly state: string;
+  readonly nonce: string;
+}
+
+export async function signInParameters(): Promise<SignInParameters> {
+  const crypto = new CryptoProvider();
+  const { verifier, challenge } = await crypto.generatePkceCodes();
+  return { verifier, challenge, state: crypto.createNewGuid(), nonce: crypto.createNewGuid() };
+}
 
 /**
- * A user signs in on the local authority without a browser — the authorize request with a `login_hint` (which skips
- * the account picker), then the code redeemed with PKCE into the user's partition — as the web app's callback does.
- * For tests and benchmarks.
+ * Follows a sign-in URL built with a `login_hint` (which skips the local authority's account picker) and returns
+ * the authorization code of the redirect, as a browser would deliver it to the callback.
+ */
+export async function authorizationCode(authorityCa: string, signInUrl: string): Promise<string> {
+  const agent = trustingAgent(authorityCa);
+  try {
+    const response = await httpsRequest(agent, signInUrl);
+    const code = response.headers.location ? new URL(response.headers.location).searchParams.get('code') : null;
+    if (response.status !== 302 || !code) throw new Error(`authorize answered HTTP ${response.status} without a code`);
+    return code;
+  } finally {
+    agent.destroy();
+  }
+}
+
+/**
+ * A user signs in on the local authority without a browser — the authorize request with a `login_hint`, then the
+ * code redeemed with PKCE into the user's partition — as the web app's callback does. For tests and benchmarks.
  */
 export async function signInWithLoginHint(
   tokens: PartitionedTokenCache,
@@ -16,32 +45,15 @@ export async function signInWithLoginHint(
   scopes: string[],
   options: InvocationOptions = {},
 ): Promise<TokenOutcome> {
-  const crypto = new CryptoProvider();
-  const { verifier, challenge } = await crypto.generatePkceCodes();
-  const state = crypto.createNewGuid();
-  const nonce = crypto.createNewGuid();
+  const { verifier, challenge, state, nonce } = await signInParameters();
+  const redirectUri = SIGN_IN_REDIRECT_URI;
   const url = await tokens.getAuthCodeUrl(
-    {
-      scopes,
-      redirectUri: REDIRECT_URI,
-      codeChallenge: challenge,
-      codeChallengeMethod: 'S256',
-      state,
-      nonce,
-      loginHint,
-    },
+    { scopes, redirectUri, codeChallenge: challenge, codeChallengeMethod: 'S256', state, nonce, loginHint },
     options,
   );
-  const agent = trustingAgent(authorityCa);
-  try {
-    const response = await httpsRequest(agent, url);
-    const code = response.headers.location ? new URL(response.headers.location).searchParams.get('code') : null;
-    if (response.status !== 302 || !code) throw new Error(`authorize answered HTTP ${response.status} without a code`);
-    return await tokens.acquireTokenByCode(
-      { code, scopes, redirectUri: REDIRECT_URI, codeVerifier: verifier, nonce, state },
-      { ...options, authCodePayload: { code, state } },
-    );
-  } finally {
-    agent.destroy();
-  }
+  const code = await authorizationCode(authorityCa, url);
+  return tokens.acquireTokenByCode(
+    { code, scopes, redirectUri, codeVerifier: verifier, nonce, state },
+    { ...options, authCodePayload: { code, state } },
+  );
 }

@@ -47,11 +47,17 @@ param authClientSecret string
 @description('AUTH_AUTHORITY_HOST: the identity provider host.')
 param authAuthorityHost string = 'https://login.microsoftonline.com'
 
+@description('AUTH_CLIENT_CAPABILITIES: client capabilities declared on every token request, comma-separated; none declares none. cp1: the app handles claims challenges (Continuous Access Evaluation).')
+param authClientCapabilities string = 'cp1'
+
 @description('AUTH_API_AUDIENCES: accepted aud of bearer tokens, comma-separated. Empty: "<clientId>,api://<clientId>".')
 param authApiAudiences string = ''
 
-@description('AUTH_ALLOWED_TENANTS: tenants whose users may call, comma-separated. Empty: the app tenant only.')
+@description('AUTH_ALLOWED_TENANTS: tenant ids (GUIDs) whose users may call, comma-separated. Empty: the app tenant only.')
 param authAllowedTenants string = ''
+
+@description('AUTH_V1_ISSUER: issuer of v1.0 access tokens, {tenantId} standing for the token tenant.')
+param authV1Issuer string = 'https://sts.windows.net/{tenantId}/'
 
 @description('AUTH_REQUIRED_SCOPE: scope the caller token must carry in scp.')
 param authRequiredScope string = 'access_as_user'
@@ -89,8 +95,8 @@ param cacheCompress string = 'false'
 @description('CACHE_LIFETIME_DAYS: a cache document not written for this long may be removed (Cosmos ttl or the sweeper).')
 param cacheLifetimeDays string = '90'
 
-@description('CACHE_L1_MAX_AGE_SECONDS: per-instance L1 tier (each partition\'s last document kept in memory); 0 turns it off.')
-param cacheL1MaxAgeSeconds string = '0'
+@description('CACHE_WARM_TIER_MIB: per-instance warm tier (each recent partition\'s MSAL client kept, revalidated by ETag on every call), in MiB; 0 turns it off.')
+param cacheWarmTierMiB string = '32'
 
 @description('COSMOS_DATABASE.')
 param cosmosDatabaseName string = 'tokencache'
@@ -257,8 +263,10 @@ var appSettings = {
   AUTH_CLIENT_ID: authClientId
   AUTH_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.clientCredentialUri})'
   AUTH_AUTHORITY_HOST: authAuthorityHost
+  AUTH_CLIENT_CAPABILITIES: authClientCapabilities
   AUTH_API_AUDIENCES: !empty(authApiAudiences) ? authApiAudiences : '${authClientId},api://${authClientId}'
   AUTH_ALLOWED_TENANTS: !empty(authAllowedTenants) ? authAllowedTenants : authTenantId
+  AUTH_V1_ISSUER: authV1Issuer
   AUTH_REQUIRED_SCOPE: authRequiredScope
 
   // app/settings.ts: downstream API and web app
@@ -283,7 +291,7 @@ var appSettings = {
   CACHE_KEYS: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.cacheKeysUri})'
   CACHE_COMPRESS: cacheCompress
   CACHE_LIFETIME_DAYS: cacheLifetimeDays
-  CACHE_L1_MAX_AGE_SECONDS: cacheL1MaxAgeSeconds
+  CACHE_WARM_TIER_MIB: cacheWarmTierMiB
   COSMOS_ENDPOINT: cosmos.outputs.endpoint
   COSMOS_DATABASE: cosmosDatabaseName
   COSMOS_CONTAINER: cosmosContainerName

@@ -48,7 +48,12 @@ export type TokenCacheErrorCode =
   /** The caller gave up (its abort signal fired). */
   | 'aborted'
   /** An option passed to the library is missing or malformed. */
-  | 'invalid_options';
+  | 'invalid_options'
+  /**
+   * A claims challenge that cannot be used (a malformed `WWW-Authenticate` header, claims that are not base64 of a
+   * JSON object), or a `claims` request that is not a JSON object.
+   */
+  | 'invalid_claims';
 
 /** The base of every error the library throws. */
 export class TokenCacheError extends Error {

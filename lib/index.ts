@@ -22,13 +22,15 @@ export {
 } from './token-cache.js';
 export { type CacheStats } from './cache/stats.js';
 export { MAX_OBO_TOKENS_PER_TARGET } from './cache/merge.js';
-export { type L1Options } from './cache/l1.js';
+export { DEFAULT_WARM_TIER_BYTES, type WarmTierOptions, type WarmTierUsage } from './cache/warm-tier.js';
 
 // Partition keys: built only from validated claims or configuration.
 export { userPartitionKey, appPartitionKey, partitionKeyOfAccount } from './cache/partitions.js';
 
 // Encryption at rest.
 export { parseKeyRing, createKeyRing, generateKeySetting, type KeyRing, type CacheKey } from './cache/keyring.js';
+// Your app's own small records (consents, links), sealed the same way, bound to their key.
+export { sealRecord, openRecord } from './records.js';
 
 // Stores: one small interface, one factory per store; each store's SDK is imported on first use.
 export {
@@ -71,8 +73,10 @@ export { sweepExpired, DEFAULT_SWEEP_BUDGET, type SweepOptions, type SweepResult
 // Web APIs: validating the caller's bearer token.
 export {
   createBearerValidator,
+  entraV1Issuer,
   BearerError,
   DEFAULT_CLOCK_TOLERANCE_SECONDS,
+  DEFAULT_JWKS_TIMEOUT_MS,
   type BearerValidator,
   type BearerValidatorOptions,
   type ValidatedCaller,
@@ -82,6 +86,15 @@ export {
 // Errors and what to do about them.
 export { TokenCacheError, PartitionNotSavedError, hasErrorCode, type TokenCacheErrorCode } from './errors.js';
 export { classifyTokenError, type TokenFailure } from './auth/token-errors.js';
+
+// Claims challenges (Continuous Access Evaluation): read a resource's, hand one to a web API's caller.
+export {
+  parseClaimsChallenge,
+  formatClaimsChallenge,
+  hasClientCapability,
+  MAX_CLAIMS_LENGTH,
+  type ClaimsChallenge,
+} from './auth/claims-challenge.js';
 
 // Logging and telemetry.
 export { describeError, type TokenCacheLogger } from './log.js';

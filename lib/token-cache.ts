@@ -6,14 +6,17 @@ import type {
   ConfidentialClientApplication,
   INetworkModule,
 } from '@azure/msal-node';
+import { createHash } from 'node:crypto';
+import { checkClaims } from './auth/claims-challenge.js';
 import { ClientFactory, type ClientCredential } from './auth/clients.js';
 import { Coalescer } from './auth/coalesce.js';
 import { classifyTokenError } from './auth/token-errors.js';
 import { createNetworkClient } from './auth/network.js';
 import { isObject } from './cache/document.js';
 import { assertionHashOf } from './cache/obo.js';
+import { type AccessTokenFilter, accessTokensFor } from './cache/withhold.js';
 import type { KeyRing } from './cache/keyring.js';
-import { L1Cache, type L1Options } from './cache/l1.js';
+import { DEFAULT_WARM_TIER_BYTES, type WarmTierOptions, type WarmTierUsage } from './cache/warm-tier.js';
 import { appPartitionKey, partitionKeyOfAccount, userPartitionKey } from './cache/partitions.js';
 import { type CacheStats, emptyStats } from './cache/stats.js';
 import { PartitionNotSavedError, TokenCacheError } from './errors.js';
@@ -28,11 +31,16 @@ export const DEFAULT_CACHE_LIFETIME_MS = 90 * 86_400_000;
 /** Conditional write attempts on a contended partition before the write is given up (the token is still returned). */
 export const DEFAULT_MAX_WRITE_ATTEMPTS = 20;
 
+const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** Who the app is. Exactly one of `clientSecret` and `clientCertificate`. */
 export interface TokenCacheAuthOptions {
   /** The app registration's application (client) id. */
   readonly clientId: string;
-  /** The app registration's home tenant id: its partition for app tokens and the authority's path. */
+  /**
+   * The app registration's home tenant id (a GUID, not a domain name): its partition for app tokens and the
+   * authority's path.
+   */
   readonly tenantId: string;
   /** The identity provider. @defaultValue {@link DEFAULT_AUTHORITY_HOST} */
   readonly authorityHost?: string;
@@ -43,6 +51,16 @@ export interface TokenCacheAuthOptions {
     readonly privateKey: string;
     readonly x5c?: string;
   };
+  /**
+   * Client capabilities declared on every token request (msal-node's `clientCapabilities`). `['cp1']` declares that
+   * the app handles claims challenges: Microsoft Entra then issues Continuous Access Evaluation tokens (living up to
+   * 28 hours) that CAE-enabled APIs such as Microsoft Graph may reject before they expire, with a `401` claims
+   * challenge. Declare it only when every call of the app to such an API recognises that challenge
+   * (`parseClaimsChallenge`) and asks again with its `claims`; otherwise a rejected token stays in use until it
+   * expires. Hence no default: the library cannot know what the app does with its tokens.
+   * @defaultValue none
+   */
+  readonly clientCapabilities?: readonly string[];
 }
 
 /** Where and how the token caches are kept. */
@@ -57,8 +75,13 @@ export interface TokenCacheStorageOptions {
   readonly lifetimeMs?: number;
   /** Conditional write attempts per invocation. @defaultValue {@link DEFAULT_MAX_WRITE_ATTEMPTS} */
   readonly maxWriteAttempts?: number;
-  /** A per-instance tier of recently read documents. @defaultValue off */
-  readonly l1?: L1Options;
+  /**
+   * The warm tier: per process, the last MSAL client of each recent partition with its in-memory cache, bounded by
+   * bytes. Every invocation still revalidates the partition's ETag with the store's cheapest read (as consistent as
+   * a full read); when it is unchanged the client is reused and nothing is decrypted, parsed or deserialized.
+   * @defaultValue on, {@link DEFAULT_WARM_TIER_BYTES}; `{ maxBytes: 0 }` turns it off
+   */
+  readonly warmTier?: WarmTierOptions;
 }
 
 /** Process-wide plumbing. */
@@ -172,6 +195,13 @@ export class PartitionedTokenCache {
     if (!auth?.clientId || !auth.tenantId) {
       throw new TokenCacheError('invalid_options', 'auth.clientId and auth.tenantId are required');
     }
+    if (!TENANT_ID.test(auth.tenantId)) {
+      // A domain or alias would name the app's partition and the authority differently from every token's tid.
+      throw new TokenCacheError(
+        'invalid_options',
+        "auth.tenantId must be the tenant's id (a GUID), not a domain name or an alias such as organizations",
+      );
+    }
     if (!cache?.store || !cache.keyRing) {
       throw new TokenCacheError('invalid_options', 'cache.store and cache.keyRing are required');
     }
@@ -191,9 +221,10 @@ export class PartitionedTokenCache {
     this.factory = new ClientFactory(
       {
         clientId: auth.clientId,
-        tenantId: auth.tenantId,
+        tenantId: auth.tenantId.toLowerCase(),
         authorityHost: (auth.authorityHost ?? DEFAULT_AUTHORITY_HOST).replace(/\/+$/, ''),
         credential: credentialOf(auth),
+        clientCapabilities: capabilitiesOf(auth),
       },
       {
         store: cache.store,
@@ -201,9 +232,9 @@ export class PartitionedTokenCache {
         compress: cache.compress ?? false,
         lifetimeMs: cache.lifetimeMs ?? DEFAULT_CACHE_LIFETIME_MS,
         maxWriteAttempts: cache.maxWriteAttempts ?? DEFAULT_MAX_WRITE_ATTEMPTS,
-        ...(cache.l1 ? { l1: new L1Cache(cache.l1) } : {}),
       },
       this.networkClient,
+      warmTierBytes(cache.warmTier),
     );
   }
 
@@ -220,8 +251,17 @@ export class PartitionedTokenCache {
     return this.factory.identity.tenantId;
   }
 
+  /** The warm tier of this process now: partitions held, their estimated bytes, and the bound (0: off). */
+  get warmTierUsage(): WarmTierUsage {
+    return this.factory.warmTier;
+  }
+
   /**
    * A token for the app itself (client credentials), from the app's partition `{clientId}.{tenantId}`.
+   *
+   * With `claims` (a resource's claims challenge, decoded: see `parseClaimsChallenge`) the cached token is not
+   * served: a new one is requested with those claims, and the cached tokens of these scopes leave the partition in
+   * the same conditional write, whether or not a new one comes back. Calls with different claims never share a run.
    *
    * @example
    * ```ts
@@ -232,18 +272,28 @@ export class PartitionedTokenCache {
    * ```
    */
   acquireTokenByClientCredential(
-    request: { readonly scopes: readonly string[] },
+    request: { readonly scopes: readonly string[]; readonly claims?: string },
     options: InvocationOptions = {},
   ): Promise<TokenOutcome> {
     const partitionKey = appPartitionKey(this.clientId, this.tenantId);
-    return this.acquire('client_credentials', partitionKey, [scopeKey(request.scopes)], options, async ({ client }) => {
-      return client.acquireTokenByClientCredential({ scopes: [...request.scopes] });
+    const claims = this.claimsOf(request);
+    const key = [scopeKey(request.scopes), claims.key];
+    return this.acquire('client_credentials', partitionKey, key, options, claims, async ({ client, load }) => {
+      // With claims msal-node skips its cache without calling the plugin: load it, so that the rejected token
+      // leaves the partition even when no new token comes back.
+      if (claims.withhold) await load();
+      return client.acquireTokenByClientCredential({ scopes: [...request.scopes], ...claims.request });
     });
   }
 
   /**
    * A token for a downstream API on behalf of a web API's caller, from the caller's partition `{oid}.{tid}`.
    * `caller` must come from the VALIDATED incoming token (see `createBearerValidator`), `assertion` is that token.
+   *
+   * With `claims` (a downstream API's claims challenge, decoded): a new token is requested with them, and the cached
+   * tokens of this incoming token for these scopes leave the partition in the same conditional write, whether or not
+   * a new one comes back (other devices' tokens of the user stay). When the identity provider needs the user (a
+   * revoked session), the call fails with `interaction_required`: hand the challenge to the caller.
    *
    * @example
    * ```ts
@@ -255,15 +305,25 @@ export class PartitionedTokenCache {
    * ```
    */
   acquireTokenOnBehalfOf(
-    request: { readonly caller: CallerIdentity; readonly assertion: string; readonly scopes: readonly string[] },
+    request: {
+      readonly caller: CallerIdentity;
+      readonly assertion: string;
+      readonly scopes: readonly string[];
+      readonly claims?: string;
+    },
     options: InvocationOptions = {},
   ): Promise<TokenOutcome> {
     const partitionKey = userPartitionKey(request.caller);
-    const key = [assertionHashOf(request.assertion), scopeKey(request.scopes)];
-    return this.acquire('on_behalf_of', partitionKey, key, options, async ({ client, load }) => {
+    const claims = this.claimsOf(request);
+    const key = [assertionHashOf(request.assertion), scopeKey(request.scopes), claims.key];
+    return this.acquire('on_behalf_of', partitionKey, key, options, claims, async ({ client, load }) => {
       // msal-node's OBO looks its cache up without calling the plugin first: load the partition before the call.
       await load({ oboAssertion: request.assertion });
-      return client.acquireTokenOnBehalfOf({ oboAssertion: request.assertion, scopes: [...request.scopes] });
+      return client.acquireTokenOnBehalfOf({
+        oboAssertion: request.assertion,
+        scopes: [...request.scopes],
+        ...claims.request,
+      });
     });
   }
 
@@ -272,6 +332,12 @@ export class PartitionedTokenCache {
    * when needed. Throws code `account_not_cached` when the partition was read and holds no such account (the user
    * must sign in), and code `partition_unavailable` when it could not be read now (retry later: it says nothing about
    * the user).
+   *
+   * With `claims` (a resource's claims challenge, decoded) the cached access token is not served: the refresh token
+   * is redeemed with those claims, and the cached access tokens for these scopes leave the partition in the same
+   * conditional write, whether or not a new one comes back. When the identity provider needs the person (a revoked
+   * session), the call fails with `interaction_required`: send them to sign in with the same `claims`
+   * (`getAuthCodeUrl`).
    *
    * @example
    * ```ts
@@ -282,13 +348,19 @@ export class PartitionedTokenCache {
    * ```
    */
   acquireTokenSilent(
-    request: { readonly homeAccountId: string; readonly scopes: readonly string[]; readonly forceRefresh?: boolean },
+    request: {
+      readonly homeAccountId: string;
+      readonly scopes: readonly string[];
+      readonly forceRefresh?: boolean;
+      readonly claims?: string;
+    },
     options: InvocationOptions = {},
   ): Promise<TokenOutcome> {
     const partitionKey = partitionKeyOfAccount(request.homeAccountId);
     const forceRefresh = request.forceRefresh ?? false;
-    const key = [scopeKey(request.scopes), String(forceRefresh)];
-    return this.acquire('silent', partitionKey, key, options, async ({ client, unavailable }) => {
+    const claims = this.claimsOf(request);
+    const key = [scopeKey(request.scopes), String(forceRefresh), claims.key];
+    return this.acquire('silent', partitionKey, key, options, claims, async ({ client, unavailable }) => {
       // Partition keys are lower-cased; account ids from the authority may not be.
       const wanted = request.homeAccountId.toLowerCase();
       const accounts = await client.getTokenCache().getAllAccounts();
@@ -305,7 +377,7 @@ export class PartitionedTokenCache {
           `no cached account in partition ${partitionKey}: sign-in required`,
         );
       }
-      return client.acquireTokenSilent({ account, scopes: [...request.scopes], forceRefresh });
+      return client.acquireTokenSilent({ account, scopes: [...request.scopes], forceRefresh, ...claims.request });
     });
   }
 
@@ -376,6 +448,7 @@ export class PartitionedTokenCache {
    */
   async removePartition(partitionKey: string, options: InvocationOptions = {}): Promise<boolean> {
     throwIfAborted(options.abortSignal);
+    this.factory.forget(partitionKey);
     return abortable(this.factory.plugin(partitionKey, options.logger ?? this.logger).purge(), options.abortSignal);
   }
 
@@ -391,7 +464,7 @@ export class PartitionedTokenCache {
    */
   async partitionClient(partitionKey: string, options: InvocationOptions = {}): Promise<PartitionClient> {
     throwIfAborted(options.abortSignal);
-    const { client, plugin } = await this.factory.forPartition(partitionKey, options.logger ?? this.logger);
+    const { client, plugin } = await this.factory.newClient(partitionKey, options.logger ?? this.logger);
     return {
       client,
       partitionKey,
@@ -413,7 +486,7 @@ export class PartitionedTokenCache {
    * ```
    */
   async getLogoutUrl(postLogoutRedirectUri: string): Promise<string> {
-    const metadata = JSON.parse(await this.factory.authorityMetadata()) as { end_session_endpoint?: unknown };
+    const metadata = await this.factory.authorityMetadata();
     if (typeof metadata.end_session_endpoint !== 'string') return postLogoutRedirectUri;
     const url = new URL(metadata.end_session_endpoint);
     url.searchParams.set('post_logout_redirect_uri', postLogoutRedirectUri);
@@ -440,6 +513,7 @@ export class PartitionedTokenCache {
     partitionKey: string,
     key: readonly string[],
     options: InvocationOptions,
+    claims: RequestClaims,
     work: (bound: BoundClient) => Promise<AuthenticationResult | null>,
   ): Promise<TokenOutcome> {
     const logger = options.logger ?? this.logger;
@@ -447,17 +521,25 @@ export class PartitionedTokenCache {
     let stats = emptyStats();
     try {
       throwIfAborted(options.abortSignal);
+      if (claims.invalid) throw claims.invalid;
       const run = this.inFlight.run([flow, partitionKey, ...key].join('|'), async () => {
-        const { client, plugin } = await this.factory.forPartition(partitionKey, logger);
+        const bound = await this.factory.forPartition(partitionKey, logger);
+        const { client, plugin } = bound;
         stats = plugin.stats;
+        if (claims.withhold) plugin.withholdAccessTokens(claims.withhold);
         const result = await work({
           client,
           load: (loadOptions) => plugin.preload(client.getTokenCache(), loadOptions),
           unavailable: () => plugin.unavailable,
+        }).catch(async (error: unknown) => {
+          await plugin.flushRemovals();
+          throw error;
         });
         if (!result) throw new TokenCacheError('no_token', `${flow} returned no token`);
         await plugin.settle();
-        return { result, stats: plugin.stats, saved: plugin.saved };
+        const saved = plugin.saved;
+        this.factory.release(bound);
+        return { result, stats, saved };
       });
       const { value, joined } = await abortable(run, options.abortSignal);
       const outcome = {
@@ -473,6 +555,27 @@ export class PartitionedTokenCache {
       this.reportFailure(logger, operation, partitionKey, stats, error);
       throw error;
     }
+  }
+
+  /**
+   * A request's `claims`: checked, what MSAL is given, the coalescing key (calls with other claims, or none, never
+   * share a run), and the cached tokens to withhold and remove.
+   */
+  private claimsOf(request: { readonly scopes: readonly string[]; readonly claims?: string }): RequestClaims {
+    if (request.claims === undefined) return { request: {}, key: '' };
+    let invalid: TokenCacheError | undefined;
+    try {
+      checkClaims(request.claims);
+    } catch (error) {
+      if (!(error instanceof TokenCacheError)) throw error;
+      invalid = error;
+    }
+    return {
+      request: { claims: request.claims },
+      key: `claims:${createHash('sha256').update(request.claims).digest('base64url')}`,
+      withhold: accessTokensFor(this.clientId, request.scopes),
+      ...(invalid ? { invalid } : {}),
+    };
   }
 
   private report(logger: TokenCacheLogger, operation: string, outcome: TokenOutcome, result: string): void {
@@ -506,6 +609,18 @@ export class PartitionedTokenCache {
   }
 }
 
+/** A request's `claims`, prepared by `claimsOf`. */
+interface RequestClaims {
+  /** What MSAL's request gets. */
+  readonly request: { readonly claims?: string };
+  /** Part of the coalescing key: calls with other claims, or none, never share a run. */
+  readonly key: string;
+  /** The cached access tokens to withhold from MSAL and remove from the partition. */
+  readonly withhold?: AccessTokenFilter;
+  /** Thrown inside the acquisition (so it is reported like any other failure). */
+  readonly invalid?: TokenCacheError;
+}
+
 interface Acquired {
   readonly result: AuthenticationResult;
   readonly stats: CacheStats;
@@ -519,6 +634,14 @@ interface BoundClient {
   readonly unavailable: () => boolean;
 }
 
+function warmTierBytes(options: WarmTierOptions | undefined): number {
+  const bytes = options?.maxBytes ?? DEFAULT_WARM_TIER_BYTES;
+  if (!Number.isFinite(bytes) || bytes < 0) {
+    throw new TokenCacheError('invalid_options', 'cache.warmTier.maxBytes must be a non-negative number of bytes');
+  }
+  return bytes;
+}
+
 function credentialOf(auth: TokenCacheAuthOptions): ClientCredential {
   if (auth.clientSecret !== undefined && auth.clientCertificate !== undefined) {
     throw new TokenCacheError('invalid_options', 'give only one of auth.clientSecret and auth.clientCertificate');
@@ -526,6 +649,15 @@ function credentialOf(auth: TokenCacheAuthOptions): ClientCredential {
   if (auth.clientSecret) return { clientSecret: auth.clientSecret };
   if (auth.clientCertificate) return { clientCertificate: auth.clientCertificate };
   throw new TokenCacheError('invalid_options', 'auth.clientSecret or auth.clientCertificate is required');
+}
+
+function capabilitiesOf(auth: TokenCacheAuthOptions): string[] {
+  const capabilities: unknown = auth.clientCapabilities ?? [];
+  const names = Array.isArray(capabilities) ? (capabilities as unknown[]) : undefined;
+  if (!names?.every((c): c is string => typeof c === 'string' && /^[A-Za-z0-9_-]{1,32}$/.test(c))) {
+    throw new TokenCacheError('invalid_options', 'auth.clientCapabilities must be an array of names such as "cp1"');
+  }
+  return [...names];
 }
 
 function scopeKey(scopes: readonly string[]): string {

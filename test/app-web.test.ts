@@ -1,7 +1,15 @@
 import { SignJWT, UnsecuredJWT, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpsRequest, trustingAgent } from '../dev/https-trust.js';
-import { CookieJar, startTestApp, visit, type TestApp } from './support/app.js';
+import {
+  CookieJar,
+  invokeMe,
+  runtimeCalling,
+  startTestApp,
+  startWebSignIn,
+  visit,
+  type TestApp,
+} from './support/app.js';
 import { authority, newId, stack } from './support/stack.js';
 
 let app: TestApp;
@@ -20,14 +28,7 @@ function resetCounts(): void {
 
 /** Follows the sign-in: app login → authority (login_hint skips the picker) → app callback. */
 async function signIn(jar: CookieJar, loginHint: string): Promise<Response> {
-  const login = await visit(jar, `${app.url}/api/auth/login`);
-  expect(login.status).toBe(302);
-  const authorize = new URL(login.headers.get('location')!);
-  expect(authorize.origin).toBe(stack().authority.url);
-  authorize.searchParams.set('login_hint', loginHint);
-  const answer = await httpsRequest(trustingAgent(stack().authority.ca), authorize.toString());
-  expect(answer.status).toBe(302);
-  const callback = answer.headers.location!;
+  const callback = await startWebSignIn(app, jar, loginHint);
   expect(callback.startsWith(`${app.url}/api/auth/callback?`)).toBe(true);
   return visit(jar, callback);
 }
@@ -38,9 +39,9 @@ describe('web app sign-in', () => {
     const callback = await signIn(jar, 'carol@contoso.test');
     expect(callback.status).toBe(302);
     expect(callback.headers.get('location')).toBe('/api/profile');
-    expect(jar.cookies.has('msal_session')).toBe(true);
-    expect(jar.cookies.has('msal_signin')).toBe(false);
-    const setCookie = callback.headers.getSetCookie().find((c) => c.startsWith('msal_session='))!;
+    expect(jar.cookies.has('__Host-msal_session')).toBe(true);
+    expect(jar.cookies.has('__Host-msal_signin')).toBe(false);
+    const setCookie = callback.headers.getSetCookie().find((c) => c.startsWith('__Host-msal_session='))!;
     expect(setCookie).toMatch(/HttpOnly/);
     expect(setCookie).toMatch(/Secure/);
     expect(setCookie).toMatch(/SameSite=Lax/);
@@ -66,18 +67,18 @@ describe('web app sign-in', () => {
 
     const jar = new CookieJar();
     await signIn(jar, 'dave@contoso.test');
-    const session = jar.cookies.get('msal_session')!;
+    const session = jar.cookies.get('__Host-msal_session')!;
     secretsSeen.add(session);
     const flipped = session.slice(0, -6) + (session.at(-6) === 'A' ? 'B' : 'A') + session.slice(-5);
     const foreign = await foreignSessionCookie();
     for (const value of [flipped, 'garbage', foreign]) {
       const tampered = new CookieJar();
-      tampered.cookies.set('msal_session', value);
+      tampered.cookies.set('__Host-msal_session', value);
       resetCounts();
       const response = await visit(tampered, `${app.url}/api/profile`);
       expect(response.status).toBe(302);
       expect(response.headers.get('location')).toBe('/api/auth/login');
-      expect(response.headers.getSetCookie().some((c) => /^msal_session=;.*Max-Age=0/.test(c))).toBe(true);
+      expect(response.headers.getSetCookie().some((c) => /^__Host-msal_session=;.*Max-Age=0/.test(c))).toBe(true);
       expect(app.store.counts).toEqual({ read: 0, write: 0, delete: 0, list: 0 });
     }
   });
@@ -89,7 +90,7 @@ describe('web app sign-in', () => {
     authorize.searchParams.set('login_hint', 'erin@contoso.test');
     const answer = await httpsRequest(trustingAgent(stack().authority.ca), authorize.toString());
     const callback = new URL(answer.headers.location!);
-    const transaction = jar.cookies.get('msal_signin')!;
+    const transaction = jar.cookies.get('__Host-msal_signin')!;
     secretsSeen.add(transaction);
 
     const wrong = new URL(callback);
@@ -99,13 +100,13 @@ describe('web app sign-in', () => {
     expect(((await wrongState.json()) as { error: string }).error).toBe('invalid_state');
 
     // The transaction cookie is gone after the first callback: replaying the URL in the same browser fails.
-    jar.cookies.set('msal_signin', transaction);
+    jar.cookies.set('__Host-msal_signin', transaction);
     expect((await visit(jar, callback.toString())).status).toBe(302);
     const replay = await visit(jar, callback.toString());
     expect(replay.status).toBe(400);
     // Replayed with the old cookie too: the code was already redeemed.
     const withOldCookie = new CookieJar();
-    withOldCookie.cookies.set('msal_signin', transaction);
+    withOldCookie.cookies.set('__Host-msal_signin', transaction);
     const replayed = await visit(withOldCookie, callback.toString());
     expect(replayed.status).toBe(400);
     expect(await replayed.text()).toMatch(/could not be completed/);
@@ -114,15 +115,17 @@ describe('web app sign-in', () => {
     expect(noParams.status).toBe(400);
   });
 
-  it('signs out: the partition is removed, the cookie cleared, and the browser sent to the end-session endpoint', async () => {
+  it('signs out with a same-origin POST: the partition is removed, the cookie cleared, the browser sent to end the session', async () => {
     const jar = new CookieJar();
     await signIn(jar, 'frank@contoso.test');
     const keysBefore = (await app.store.list({})).entries.map((e) => e.partitionKey);
     expect(keysBefore.length).toBeGreaterThan(0);
-    const out = await visit(jar, `${app.url}/api/auth/logout`);
-    expect(out.status).toBe(302);
-    expect(out.headers.get('location')).toMatch(/\/oauth2\/v2\.0\/logout\?post_logout_redirect_uri=/);
-    expect(jar.cookies.has('msal_session')).toBe(false);
+    const out = await visit(jar, `${app.url}/api/auth/logout`, { method: 'POST', headers: { origin: app.url } });
+    expect(out.status).toBe(200);
+    expect(await out.text()).toMatch(
+      /http-equiv="refresh" content="0; url=[^"]*\/oauth2\/v2\.0\/logout\?post_logout_redirect_uri=/,
+    );
+    expect(jar.cookies.has('__Host-msal_session')).toBe(false);
     const profile = await visit(jar, `${app.url}/api/profile`);
     expect(profile.status).toBe(302);
   });
@@ -252,9 +255,9 @@ describe('web API GET /api/me', () => {
     expect(app.store.counts).toEqual({ read: 0, write: 0, delete: 0, list: 0 });
   });
 
-  it('passes a claims challenge back when the authority requires interaction', async () => {
+  it('passes a claims challenge back to a cp1 caller when the authority requires interaction', async () => {
     const oid = newId();
-    const token = await authority.mint(claimsFor(oid));
+    const token = await authority.mint({ ...claimsFor(oid), xms_cc: ['cp1'] });
     await authority.requireInteraction(oid, { access_token: { acrs: { essential: true, value: 'c1' } } });
     const challenged = await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
     expect(challenged.status).toBe(401);
@@ -268,20 +271,8 @@ describe('web API GET /api/me', () => {
   });
 
   it('answers 502 with a reason when the downstream API fails, and still caches the token', async () => {
-    const { HttpRequest, InvocationContext } = await import('@azure/functions');
-    const { createAppRuntime } = await import('../app/runtime.js');
-    const { getMe } = await import('../app/webapi/me.js');
-    const { settings } = app.runtime;
-    const broken = createAppRuntime(
-      { ...settings, web: { ...settings.web, downstreamUrl: 'http://127.0.0.1:9/v1.0/me' } },
-      { stores: { tokens: app.store, records: app.records } },
-    );
-    const token = await authority.mint(claimsFor(newId()));
-    const response = await getMe(
-      new HttpRequest({ method: 'GET', url: `${app.url}/api/me`, headers: { authorization: `Bearer ${token}` } }),
-      new InvocationContext({ functionName: 'me', logHandler: () => undefined }),
-      broken,
-    );
+    const broken = runtimeCalling(app, 'http://127.0.0.1:9/v1.0/me');
+    const response = await invokeMe(app, broken, await authority.mint(claimsFor(newId())));
     expect(response.status).toBe(502);
     const body = response.jsonBody as { error: string; error_description: string };
     expect(body.error).toBe('downstream_failed');
@@ -303,7 +294,7 @@ describe('web API DELETE /api/me/cache', () => {
     const partitionKey = `${oid}.${app.tenantId}`;
     expect((await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     const { enableBackground } = await import('../app/daemons/optin.js');
-    await enableBackground(app.runtime.recordStore, partitionKey);
+    await enableBackground(app.runtime, partitionKey);
     expect(await app.runtime.tokenStore.read(partitionKey)).toBeDefined();
 
     resetCounts();

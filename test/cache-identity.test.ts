@@ -15,7 +15,7 @@ async function tokenRequests(clientId: string): Promise<number> {
 describe.each<StoreKind>(storeKinds('cosmos', 'table', 'redis', 'memory'))('token cache on the %s store', (kind) => {
   it('client credentials: a second invocation with a new client is served from the store: 1 read, 0 writes, 0 authority requests', async () => {
     const store = countingStore(newStore(kind));
-    const app = newApp(store);
+    const app = newApp(store, { warmTier: { maxBytes: 0 } }); // no warm client: each invocation builds its own
     const logger = captureLogger();
     const first = await app.tokens.acquireTokenByClientCredential({ scopes: APP_SCOPE }, { logger });
     expect(first.result.fromCache).toBe(false);
@@ -28,7 +28,8 @@ describe.each<StoreKind>(storeKinds('cosmos', 'table', 'redis', 'memory'))('toke
     expect(second.result.fromCache).toBe(true);
     expect(second.result.accessToken).toBe(first.result.accessToken);
     expect(store.counts).toEqual({ read: 1, write: 0, delete: 0, list: 0 });
-    expect(second.stats).toMatchObject({ reads: 1, writes: 0 });
+    expect(second.stats).toMatchObject({ reads: 1, writes: 0, tierHits: 0 });
+    expect(second.stats.bytesRead).toBeGreaterThan(0);
     expect(await tokenRequests(app.clientId)).toBe(before);
     expect(first.partitionKey).toBe(appPartitionKey(app.clientId, app.tenantId));
     expect(logger.lines.filter((l) => l.startsWith('warn') || l.startsWith('error'))).toEqual([]);
@@ -36,7 +37,7 @@ describe.each<StoreKind>(storeKinds('cosmos', 'table', 'redis', 'memory'))('toke
 
   it('on-behalf-of: 1 authority request and 1 write, then from cache with the same assertion and a new client', async () => {
     const store = countingStore(newStore(kind));
-    const app = newApp(store);
+    const app = newApp(store, { warmTier: { maxBytes: 0 } }); // no warm client: each invocation builds its own
     const logger = captureLogger();
     const oid = newId();
     const claims = { oid, tid: app.tenantId };
@@ -61,6 +62,7 @@ describe.each<StoreKind>(storeKinds('cosmos', 'table', 'redis', 'memory'))('toke
     expect(second.result.accessToken).toBe(first.result.accessToken);
     expect(await tokenRequests(app.clientId)).toBe(before + 1);
     expect(store.counts).toEqual({ read: 1, write: 0, delete: 0, list: 0 });
+    expect(second.stats.tierHits).toBe(0);
   });
 
   it('auth code, then silent with an expired access token: refreshed and written back with the rotated refresh token', async () => {

@@ -105,7 +105,7 @@ describe('the app while the token store is down', () => {
     const users: string[] = [];
     for (let i = 0; i < 3; i++) {
       const { partitionKey } = await signIn(app.cache, `xena${i}-${newId()}@contoso.test`, GRAPH, logger);
-      await enableBackground(app.runtime.recordStore, partitionKey);
+      await enableBackground(app.runtime, partitionKey);
       users.push(partitionKey);
     }
     await storeDown();
@@ -134,7 +134,7 @@ describe('the app while the token store is down', () => {
     const jar = new CookieJar();
     const callback = await browserSignIn(jar, `yves-${newId()}@contoso.test`);
     expect(callback.status).toBe(302);
-    const session = jar.cookies.get('msal_session');
+    const session = jar.cookies.get('__Host-msal_session');
     expect(session).toBeTruthy();
     await storeDown();
     let during: Response;
@@ -147,7 +147,7 @@ describe('the app while the token store is down', () => {
     expect(during.status).toBe(503);
     expect(Number(during.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(((await during.json()) as { error: string }).error).toBe('store_unavailable');
-    expect(jar.cookies.get('msal_session')).toBe(session);
+    expect(jar.cookies.get('__Host-msal_session')).toBe(session);
     const after = await visit(jar, `${app.url}/api/profile`);
     expect(after.status).toBe(200);
   });
@@ -171,6 +171,6 @@ describe('the app while the token store is down', () => {
     const body = (await callback.json()) as { error: string; error_description: string };
     expect(body.error).toBe('sign_in_not_saved');
     expect(body.error_description).toMatch(/could not be saved.*sign in again/i);
-    expect(jar.cookies.has('msal_session')).toBe(false);
+    expect(jar.cookies.has('__Host-msal_session')).toBe(false);
   });
 });

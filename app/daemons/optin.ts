@@ -1,84 +1,154 @@
-import { StoreConflictError, type CacheStore, type ListPage } from '../../lib/index.js';
+import { StoreConflictError, type ListPage, type TokenCacheLogger } from '../../lib/index.js';
+import { lifetimeMs, readRecord, writeRecord, type RecordContext } from '../records.js';
 
 /**
- * Background opt-in, kept in the app's record store (not among the token documents) as tiny records with no secret
- * in them. The status is in the
- * key's prefix, so the user daemon pages through active users by listing alone (no read per user):
- * - `bg.{oid}.{tid}`: background work is on for this user;
- * - `bgp.{oid}.{tid}`: paused — the user's refresh token was rejected; they must sign in again.
+ * Background opt-in: one sealed record per person (`bg.{partitionKey}`, see app/records.ts) saying whether the user
+ * daemon works for them (`active`) or waits until they sign in again (`paused`: the identity provider rejected
+ * their refresh token). One record holds both states, so every change is a conditional write on that one record: a
+ * pause decided on a version the person has since removed or replaced fails instead of bringing background work
+ * back. The daemon finds people by listing the key prefix, then reads and opens each record before acting on it
+ * (one read per listed person).
  */
-export const ACTIVE_PREFIX = 'bg.';
-export const PAUSED_PREFIX = 'bgp.';
+export const OPT_IN_PREFIX = 'bg.';
+/** Plain records of earlier versions (never acted on any more); removed when background work is turned off. */
+const LEGACY_PAUSED_PREFIX = 'bgp.';
+/**
+ * A successful daemon run renews a record older than this part of its lifetime, so an opt-in lives as long as the
+ * cache it works on, at one write per person per quarter lifetime rather than one per run.
+ */
+export const RENEW_AFTER_FRACTION = 0.25;
 
 export type BackgroundStatus = 'active' | 'needs_sign_in' | 'off';
 
-interface Record {
+interface OptInContent {
+  readonly status: 'active' | 'paused';
   readonly updatedAt: string;
   /** Error code that paused background work (never a message or token). */
   readonly reason?: string;
 }
 
-export function partitionOfActiveKey(key: string): string {
-  return key.slice(ACTIVE_PREFIX.length);
+/** A person's opt-in as read: what it says, and the version a change must be conditional on. */
+export interface OptIn {
+  readonly partitionKey: string;
+  readonly status: OptInContent['status'];
+  readonly updatedAt: Date;
+  /** Why background work was paused (an error code), when it is. */
+  readonly reason?: string;
+  readonly etag: string;
 }
 
-async function put(store: CacheStore, key: string, record: Record, lifetimeMs: number): Promise<void> {
-  const data = Buffer.from(JSON.stringify(record));
-  const expiresAt = new Date(Date.now() + lifetimeMs);
-  try {
-    await store.write(key, data, { expiresAt });
-  } catch (error) {
-    if (!(error instanceof StoreConflictError)) throw error;
-    // Already there: refresh it (its content is informational; a concurrent change may win).
-    const current = await store.read(key);
-    if (current) await store.write(key, data, { ifMatch: current.etag, expiresAt }).catch(ignoreConflict);
+const keyOf = (partitionKey: string): string => `${OPT_IN_PREFIX}${partitionKey}`;
+
+export function partitionOfOptInKey(key: string): string {
+  return key.slice(OPT_IN_PREFIX.length);
+}
+
+function parseContent(json: unknown): OptInContent | undefined {
+  const { status, updatedAt, reason } = (json ?? {}) as Partial<Record<keyof OptInContent, unknown>>;
+  if ((status !== 'active' && status !== 'paused') || typeof updatedAt !== 'string') return undefined;
+  if (Number.isNaN(Date.parse(updatedAt))) return undefined;
+  return { status, updatedAt, ...(typeof reason === 'string' ? { reason } : {}) };
+}
+
+/** The person's opt-in, or undefined (none, or a record that does not open: logged). Store errors propagate. */
+export async function readOptIn(
+  records: RecordContext,
+  partitionKey: string,
+  logger: TokenCacheLogger,
+): Promise<OptIn | undefined> {
+  const record = await readRecord(records, keyOf(partitionKey), parseContent, logger);
+  if (!record?.value) return undefined;
+  const { status, updatedAt, reason } = record.value;
+  return { partitionKey, status, updatedAt: new Date(updatedAt), ...(reason ? { reason } : {}), etag: record.etag };
+}
+
+export async function backgroundStatus(
+  records: RecordContext,
+  partitionKey: string,
+  logger: TokenCacheLogger,
+): Promise<BackgroundStatus> {
+  const optIn = await readOptIn(records, partitionKey, logger);
+  return optIn === undefined ? 'off' : optIn.status === 'active' ? 'active' : 'needs_sign_in';
+}
+
+/** The person turns background work on: whatever was stored (paused, or not opening) is replaced. */
+export async function enableBackground(records: RecordContext, partitionKey: string, now = new Date()): Promise<void> {
+  const key = keyOf(partitionKey);
+  let ifMatch: string | undefined;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await writeRecord(records, key, { status: 'active', updatedAt: now.toISOString() }, { ifMatch, now });
+      return;
+    } catch (error) {
+      if (!(error instanceof StoreConflictError) || attempt === 3) throw error;
+      ifMatch = (await records.recordStore.read(key))?.etag;
+    }
   }
 }
 
-function ignoreConflict(error: unknown): void {
-  if (!(error instanceof StoreConflictError)) throw error;
+/** The person turns background work off (or signs out, or erases their data): the record is gone. */
+export async function disableBackground(records: RecordContext, partitionKey: string): Promise<void> {
+  await records.recordStore.delete(keyOf(partitionKey));
+  await records.recordStore.delete(`${LEGACY_PAUSED_PREFIX}${partitionKey}`);
 }
 
-const DEFAULT_LIFETIME_MS = 90 * 86_400_000;
-
-export async function backgroundStatus(store: CacheStore, partitionKey: string): Promise<BackgroundStatus> {
-  if (await store.read(`${ACTIVE_PREFIX}${partitionKey}`)) return 'active';
-  if (await store.read(`${PAUSED_PREFIX}${partitionKey}`)) return 'needs_sign_in';
-  return 'off';
-}
-
-export async function enableBackground(
-  store: CacheStore,
+/**
+ * After a fresh sign-in: an opt-in (active or paused) is rewritten as active now. That resumes a paused person, and
+ * makes any pause the daemon decided on their earlier tokens fail its conditional write. No opt-in: nothing.
+ * True when an opt-in was renewed.
+ */
+export async function renewBackgroundOnSignIn(
+  records: RecordContext,
   partitionKey: string,
-  lifetimeMs = DEFAULT_LIFETIME_MS,
-): Promise<void> {
-  await put(store, `${ACTIVE_PREFIX}${partitionKey}`, { updatedAt: new Date().toISOString() }, lifetimeMs);
-  await store.delete(`${PAUSED_PREFIX}${partitionKey}`);
+  logger: TokenCacheLogger,
+): Promise<boolean> {
+  const optIn = await readOptIn(records, partitionKey, logger);
+  return optIn !== undefined && (await replace(records, optIn, { status: 'active' }));
 }
 
-export async function disableBackground(store: CacheStore, partitionKey: string): Promise<void> {
-  await store.delete(`${ACTIVE_PREFIX}${partitionKey}`);
-  await store.delete(`${PAUSED_PREFIX}${partitionKey}`);
+/**
+ * The user daemon gave up on this person (their refresh token was rejected): paused until they sign in again —
+ * only if the record is still the version the daemon read. False when it changed or vanished meanwhile (turned
+ * off, signed out, signed in again): the person's change wins.
+ */
+export function pauseBackground(records: RecordContext, optIn: OptIn, reason: string): Promise<boolean> {
+  return replace(records, optIn, { status: 'paused', reason });
 }
 
-/** The user daemon gave up on this user (refresh token rejected): skip them until they sign in again. */
-export async function pauseBackground(
-  store: CacheStore,
-  partitionKey: string,
-  reason: string,
-  lifetimeMs = DEFAULT_LIFETIME_MS,
-): Promise<void> {
-  await put(store, `${PAUSED_PREFIX}${partitionKey}`, { updatedAt: new Date().toISOString(), reason }, lifetimeMs);
-  await store.delete(`${ACTIVE_PREFIX}${partitionKey}`);
+/** After a successful daemon run: renews a record older than {@link RENEW_AFTER_FRACTION} of its lifetime. */
+export async function renewIfOld(records: RecordContext, optIn: OptIn, now = new Date()): Promise<boolean> {
+  if (now.getTime() - optIn.updatedAt.getTime() < lifetimeMs(records) * RENEW_AFTER_FRACTION) return false;
+  return replace(records, optIn, { status: 'active' }, now);
 }
 
-/** After a fresh sign-in: a paused user gets background work back; others are left as they are. */
-export async function resumeBackgroundIfPaused(store: CacheStore, partitionKey: string): Promise<boolean> {
-  if (!(await store.read(`${PAUSED_PREFIX}${partitionKey}`))) return false;
-  await enableBackground(store, partitionKey);
-  return true;
+async function replace(
+  records: RecordContext,
+  optIn: OptIn,
+  content: Omit<OptInContent, 'updatedAt'>,
+  now = new Date(),
+): Promise<boolean> {
+  try {
+    await writeRecord(
+      records,
+      keyOf(optIn.partitionKey),
+      { ...content, updatedAt: now.toISOString() },
+      {
+        ifMatch: optIn.etag,
+        now,
+      },
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof StoreConflictError) return false;
+    throw error;
+  }
 }
 
-export function listActive(store: CacheStore, pageSize: number, continuationToken?: string): Promise<ListPage> {
-  return store.list({ prefix: ACTIVE_PREFIX, pageSize, ...(continuationToken ? { continuationToken } : {}) });
+/** A page of opt-in keys (active and paused: the status is inside the sealed record). */
+export function listOptIns(records: RecordContext, pageSize: number, continuationToken?: string): Promise<ListPage> {
+  return records.recordStore.list({
+    prefix: OPT_IN_PREFIX,
+    pageSize,
+    ...(continuationToken ? { continuationToken } : {}),
+  });
 }

@@ -1,8 +1,8 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import { classifyTokenError, describeError } from '../../lib/index.js';
-import { callDownstream } from '../downstream.js';
+import { ClaimsRetryFailed, callWithClaimsRetry } from '../claims-retry.js';
 import type { AppRuntime } from '../runtime.js';
-import { listActive, partitionOfActiveKey, pauseBackground } from './optin.js';
+import { listOptIns, partitionOfOptInKey, pauseBackground, readOptIn, renewIfOld } from './optin.js';
 
 export interface UserDaemonOptions {
   /** Users worked on at once. */
@@ -18,10 +18,15 @@ export interface UserDaemonOptions {
 export interface UserDaemonResult {
   readonly processed: number;
   readonly succeeded: number;
-  /** Users whose refresh was rejected: paused until they sign in again. */
+  /** Users whose refresh was rejected, or whose claims challenge needs them: paused until they sign in again. */
   readonly paused: number;
-  /** Other failures (identity provider, token store or downstream unavailable): retried next run. */
+  /** Other failures (identity provider, downstream or store unavailable): retried next run. */
   readonly failed: number;
+  /**
+   * Listed but not worked on: paused, gone since the listing, or a record that does not open (logged); and people
+   * whose opt-in changed while the daemon worked, so that the pause it decided did not apply.
+   */
+  readonly skipped: number;
   /** Where the next run continues; undefined when this run reached the end of the list. */
   readonly cursor: string | undefined;
   /** Highest number of users in flight at once (≤ concurrency). */
@@ -30,8 +35,11 @@ export interface UserDaemonResult {
 
 /**
  * One run of the user daemon: pages through users who opted in, and for each — with bounded concurrency and a
- * per-run budget — gets a token silently from that user's own partition (refreshing when needed) and calls the
- * downstream API on their behalf. A user whose refresh token is rejected is paused, not retried forever.
+ * per-run budget — opens their sealed opt-in record (one read), gets a token silently from their own partition
+ * (refreshing when needed) and calls the downstream API on their behalf. A user whose refresh token is rejected is
+ * paused (conditionally on the record read), not retried forever. A claims challenge of the downstream API
+ * (Continuous Access Evaluation) is answered once, silently with its claims; a user the identity provider needs for
+ * them (a revoked session) is paused the same way, with reason `insufficient_claims:{code}`.
  */
 export async function runUserDaemon(
   timer: Timer | undefined,
@@ -40,7 +48,7 @@ export async function runUserDaemon(
   options: UserDaemonOptions,
 ): Promise<UserDaemonResult> {
   if (timer?.isPastDue) context.warn('user daemon: this run is past due');
-  const counts = { processed: 0, succeeded: 0, paused: 0, failed: 0 };
+  const counts = { processed: 0, succeeded: 0, paused: 0, failed: 0, skipped: 0 };
   let inFlight = 0;
   let peakConcurrency = 0;
   let cursor = options.cursor;
@@ -50,26 +58,59 @@ export async function runUserDaemon(
     inFlight++;
     peakConcurrency = Math.max(peakConcurrency, inFlight);
     try {
-      const outcome = await runtime.tokens.acquireTokenSilent(
-        { homeAccountId: partitionKey, scopes: runtime.settings.web.downstreamScopes },
-        { logger: context, operation: 'user-daemon' },
-      );
-      await callDownstream(runtime.settings.web.downstreamUrl, outcome.result.accessToken);
-      counts.succeeded++;
-    } catch (error) {
-      const failure = classifyTokenError(error);
-      // Paused only when sign-in is needed: the identity provider rejected the refresh (invalid_grant, interaction
-      // required) or the partition was read and holds no account. A store that could not read the partition
-      // (`store_unavailable`) says nothing about the user: a failure for now, retried next run.
-      if (failure.kind === 'interaction_required') {
-        counts.paused++;
-        context.warn(`user daemon: partition ${partitionKey} needs sign-in (${failure.code}); paused`);
-        await pauseBackground(runtime.recordStore, partitionKey, failure.code).catch((e: unknown) =>
-          context.warn(`user daemon: could not pause partition ${partitionKey}: ${describeError(e)}`),
-        );
-      } else {
+      // The listing only names candidates: act on what the sealed record says now, and change it only over this
+      // version of it.
+      const optIn = await readOptIn(runtime, partitionKey, context).catch((error: unknown) => {
         counts.failed++;
-        context.warn(`user daemon: partition ${partitionKey} failed (${failure.kind}): ${describeError(error)}`);
+        context.warn(`user daemon: opt-in of partition ${partitionKey} unreadable now: ${describeError(error)}`);
+        return null;
+      });
+      if (optIn === null) return;
+      if (optIn?.status !== 'active') {
+        counts.skipped++;
+        return;
+      }
+      try {
+        await callWithClaimsRetry(runtime.settings.web.downstreamUrl, (claims) =>
+          runtime.tokens.acquireTokenSilent(
+            {
+              homeAccountId: partitionKey,
+              scopes: runtime.settings.web.downstreamScopes,
+              ...(claims ? { claims } : {}),
+            },
+            { logger: context, operation: claims ? 'user-daemon-claims' : 'user-daemon' },
+          ),
+        );
+        counts.succeeded++;
+        await renewIfOld(runtime, optIn).catch((e: unknown) =>
+          context.warn(`user daemon: could not renew the opt-in of partition ${partitionKey}: ${describeError(e)}`),
+        );
+      } catch (thrown) {
+        const retry = thrown instanceof ClaimsRetryFailed ? thrown : undefined;
+        const error = retry ? retry.cause : thrown;
+        const failure = classifyTokenError(error);
+        // Paused only when sign-in is needed: the identity provider rejected the refresh (invalid_grant, interaction
+        // required) or the partition was read and holds no account. A store that could not read the partition
+        // (`store_unavailable`) says nothing about the user: a failure for now, retried next run.
+        if (failure.kind === 'interaction_required') {
+          const reason = retry ? `insufficient_claims:${failure.code}` : failure.code;
+          const paused = await pauseBackground(runtime, optIn, reason).catch((e: unknown) => {
+            context.warn(`user daemon: could not pause partition ${partitionKey}: ${describeError(e)}`);
+            return undefined;
+          });
+          if (paused) {
+            counts.paused++;
+            context.warn(`user daemon: partition ${partitionKey} needs sign-in (${reason}); paused`);
+          } else if (paused === false) {
+            counts.skipped++;
+            context.info(`user daemon: partition ${partitionKey} changed its opt-in meanwhile; not paused`);
+          } else {
+            counts.failed++;
+          }
+        } else {
+          counts.failed++;
+          context.warn(`user daemon: partition ${partitionKey} failed (${failure.kind}): ${describeError(error)}`);
+        }
       }
     } finally {
       inFlight--;
@@ -86,13 +127,13 @@ export async function runUserDaemon(
         listingDone = true;
         break;
       }
-      const page = await listActive(runtime.recordStore, Math.min(options.pageSize ?? 100, remaining), cursor);
+      const page = await listOptIns(runtime, Math.min(options.pageSize ?? 100, remaining), cursor);
       cursor = page.continuationToken;
       if (!cursor) {
         reachedEnd = true;
         listingDone = true;
       }
-      queue.push(...page.entries.map((entry) => partitionOfActiveKey(entry.partitionKey)));
+      queue.push(...page.entries.map((entry) => partitionOfOptInKey(entry.partitionKey)));
     }
     return queue.shift();
   };
@@ -119,7 +160,7 @@ export async function runUserDaemon(
   await Promise.all(workers);
   const result = { ...counts, cursor: reachedEnd && queue.length === 0 ? undefined : cursor, peakConcurrency };
   context.info(
-    `user daemon: processed ${result.processed}, succeeded ${result.succeeded}, paused ${result.paused}, failed ${result.failed}` +
+    `user daemon: processed ${result.processed}, succeeded ${result.succeeded}, paused ${result.paused}, failed ${result.failed}, skipped ${result.skipped}` +
       (result.cursor ? ' (budget reached; the next run continues)' : ''),
   );
   return result;

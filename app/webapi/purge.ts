@@ -1,13 +1,14 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { describeError, userPartitionKey } from '../../lib/index.js';
-import { disableBackground } from '../daemons/optin.js';
+import { erasePerson } from '../people.js';
 import { problem } from '../http/responses.js';
 import type { AppRuntime } from '../runtime.js';
 import { authenticate } from './authenticate.js';
 
 /**
- * `DELETE /api/me/cache`: the caller removes everything this app keeps for them — the whole cache partition (the
- * document is gone, not emptied) and any background opt-in. 204 whether or not there was anything.
+ * `DELETE /api/me/cache`: the caller removes everything this app keeps for them — their cache partition (the
+ * document is gone, not emptied), any background opt-in, and for a B2B guest the web app's partition of their home
+ * account too (see app/people.ts). 204 whether or not there was anything.
  */
 export async function purgeMyCache(
   request: HttpRequest,
@@ -18,9 +19,8 @@ export async function purgeMyCache(
   if (caller.response) return caller.response;
   const partitionKey = userPartitionKey(caller.claims);
   try {
-    const existed = await runtime.tokens.removePartition(partitionKey, { logger: context });
-    await disableBackground(runtime.recordStore, partitionKey);
-    context.info(`purged partition ${partitionKey} (${existed ? 'removed' : 'nothing stored'})`);
+    const removed = await erasePerson(runtime, partitionKey, context);
+    context.info(`purged partition(s) ${removed.join(', ')}`);
     return { status: 204, headers: { 'cache-control': 'no-store' } };
   } catch (error) {
     context.warn(`purge of partition ${partitionKey} failed: ${describeError(error)}`);

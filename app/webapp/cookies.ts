@@ -18,24 +18,38 @@ export async function sealCookie(
     .encrypt(ring.current.key);
 }
 
-/** Opens a sealed cookie; `undefined` for anything missing, foreign, tampered, expired or of another purpose. */
-export async function openCookie(
-  ring: KeyRing,
-  purpose: string,
-  value: string | undefined,
-): Promise<JWTPayload | undefined> {
-  if (!value || value.length > 4096) return undefined;
+/**
+ * An opened cookie. `unknown_key`: sealed under a key id this instance's ring lacks — a newer instance wrote it
+ * during a rolling key rotation, so it says nothing about the person; `absent` covers everything else that does
+ * not open (missing, tampered, expired, of another purpose, or failing under a key we hold).
+ */
+export type OpenedCookie =
+  | { readonly status: 'valid'; readonly payload: JWTPayload }
+  | { readonly status: 'absent' }
+  | { readonly status: 'unknown_key'; readonly keyId: string };
+
+const ABSENT: OpenedCookie = { status: 'absent' };
+
+/** Opens a sealed cookie of `purpose`. */
+export async function openCookie(ring: KeyRing, purpose: string, value: string | undefined): Promise<OpenedCookie> {
+  if (!value || value.length > 4096) return ABSENT;
+  let kid: unknown;
   try {
-    const kid = decodeProtectedHeader(value).kid;
-    const key = typeof kid === 'string' ? ring.find(kid) : undefined;
-    if (!key) return undefined;
+    kid = decodeProtectedHeader(value).kid;
+  } catch {
+    return ABSENT;
+  }
+  if (typeof kid !== 'string') return ABSENT;
+  const key = ring.find(kid);
+  if (!key) return /^[A-Za-z0-9_-]{1,32}$/.test(kid) ? { status: 'unknown_key', keyId: kid } : ABSENT;
+  try {
     const { payload } = await jwtDecrypt(value, key.key, {
       keyManagementAlgorithms: ['dir'],
       contentEncryptionAlgorithms: ['A256GCM'],
     });
-    return payload.pur === purpose ? payload : undefined;
+    return payload.pur === purpose ? { status: 'valid', payload } : ABSENT;
   } catch {
-    return undefined;
+    return ABSENT;
   }
 }
 

@@ -1,34 +1,28 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { classifyTokenError, describeError, partitionKeyOfAccount } from '../../lib/index.js';
+import { partitionKeyOfAccount } from '../../lib/index.js';
 import { backgroundStatus, disableBackground, enableBackground } from '../daemons/optin.js';
-import { DownstreamError, callDownstream } from '../downstream.js';
 import { escapeHtml, html, problem, redirect } from '../http/responses.js';
-import { tokenFailureResponse } from '../http/token-failure.js';
 import type { AppRuntime } from '../runtime.js';
-import { clearSessionCookie, sessionAccount, signInRedirect } from './signin.js';
-
-const STYLE = `body{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;color:#1b1b1b}
-table{border-collapse:collapse}td,th{padding:.3rem .8rem;border-bottom:1px solid #ddd;text-align:left}
-a.button,button{display:inline-block;padding:.5rem 1rem;border:1px solid #0067b8;border-radius:4px;background:#0067b8;color:#fff;text-decoration:none;font:inherit;cursor:pointer}
-.muted{color:#666}`;
-
-function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body>${body}</body></html>`;
-}
+import { SIGN_OUT_FORM, page } from './layout.js';
+import { crossOriginRefusal } from './same-origin.js';
+import { readSession, signInRedirect } from './signin.js';
+import { profileData } from './profile-token.js';
 
 /** `GET /api/home`: a landing page. */
 export async function home(
   request: HttpRequest,
-  _context: InvocationContext,
+  context: InvocationContext,
   runtime: AppRuntime,
 ): Promise<HttpResponseInit> {
-  const signedIn = (await sessionAccount(request, runtime)) !== undefined;
+  const session = await readSession(request, context, runtime);
+  if (session.response) return session.response;
+  const signedIn = session.homeAccountId !== undefined;
   return html(
     200,
     page(
       'Token cache demo',
       `<h1>Token cache demo</h1><p>An Azure Functions app that keeps each user's MSAL token cache in a store.</p>
-<p>${signedIn ? '<a class="button" href="/api/profile">Your profile</a> <a href="/api/auth/logout">Sign out</a>' : '<a class="button" href="/api/auth/login">Sign in</a>'}</p>`,
+<div class="actions">${signedIn ? `<a class="button" href="/api/profile">Your profile</a> ${SIGN_OUT_FORM}` : '<a class="button" href="/api/auth/login">Sign in</a>'}</div>`,
     ),
   );
 }
@@ -39,70 +33,67 @@ export async function profile(
   context: InvocationContext,
   runtime: AppRuntime,
 ): Promise<HttpResponseInit> {
-  const homeAccountId = await sessionAccount(request, runtime);
+  const session = await readSession(request, context, runtime);
+  if (session.response) return session.response;
+  const { homeAccountId } = session;
   if (!homeAccountId) return signInRedirect();
-  let outcome;
-  try {
-    outcome = await runtime.tokens.acquireTokenSilent(
-      { homeAccountId, scopes: runtime.settings.web.downstreamScopes },
-      { logger: context, operation: 'profile' },
-    );
-  } catch (error) {
-    const failure = classifyTokenError(error);
-    context.warn(`profile: silent token failed: ${failure.kind} (${failure.code})`);
-    if (failure.kind === 'interaction_required') return signInRedirect();
-    // Anything else is "not now" or a refused request: the session stays (503s carry Retry-After).
-    return tokenFailureResponse(failure);
-  }
-  let me: unknown;
-  try {
-    me = await callDownstream(runtime.settings.web.downstreamUrl, outcome.result.accessToken);
-  } catch (error) {
-    if (!(error instanceof DownstreamError)) throw error;
-    context.warn(`profile: downstream call failed: ${describeError(error)}`);
-    return problem(502, 'downstream_failed', error.message);
-  }
+  const data = await profileData(request, context, runtime, homeAccountId);
+  if ('response' in data) return data.response;
+  const { me } = data;
   const rows = Object.entries(typeof me === 'object' && me !== null ? me : {})
     .filter(([, value]) => typeof value === 'string' || typeof value === 'number')
     .map(([key, value]) => `<tr><th>${escapeHtml(key)}</th><td>${escapeHtml(String(value))}</td></tr>`)
     .join('');
-  return html(
+  const response = html(
     200,
     page(
       'Your profile',
-      `<h1>Signed in</h1><p class="muted">From the downstream API, with a token from your cached MSAL session (${outcome.result.fromCache ? 'served from the token cache' : 'fetched from the identity provider'}).</p>
+      `<h1>Signed in</h1>${caeNotice(data)}<p class="muted">From the downstream API, with a token from your cached MSAL session (${data.fromCache ? 'served from the token cache' : 'fetched from the identity provider'}).</p>
 <table>${rows}</table>
-<p><a href="/api/profile/background">Background work</a> · <a href="/api/auth/logout">Sign out</a></p>`,
+<div class="actions"><a href="/api/profile/background">Background work</a> · ${SIGN_OUT_FORM}</div>`,
     ),
   );
+  return data.cookies.length > 0 ? { ...response, cookies: data.cookies } : response;
+}
+
+/** What the profile says after a claims challenge (Continuous Access Evaluation) of the downstream API. */
+function caeNotice(data: { readonly challenged: boolean; readonly signedInAgain: boolean }): string {
+  if (data.signedInAgain) {
+    return '<p class="notice">You signed in again: the downstream API had rejected your earlier token with a claims challenge (Continuous Access Evaluation).</p>';
+  }
+  if (data.challenged) {
+    return '<p class="notice">The downstream API rejected the cached token with a claims challenge (Continuous Access Evaluation); a new one was requested with its claims.</p>';
+  }
+  return '';
 }
 
 /**
  * `GET|POST /api/profile/background`: shows, and lets the signed-in user change, whether the user daemon works on
- * their behalf. POST is same-origin only (SameSite=Lax cookies, and the Origin header when the browser sends it).
+ * their behalf. POST is same-origin only (see `crossOriginRefusal`).
  */
 export async function background(
   request: HttpRequest,
   context: InvocationContext,
   runtime: AppRuntime,
 ): Promise<HttpResponseInit> {
-  const homeAccountId = await sessionAccount(request, runtime);
+  const session = await readSession(request, context, runtime);
+  if (session.response) return session.response;
+  const { homeAccountId } = session;
   if (!homeAccountId) return signInRedirect();
   const partitionKey = partitionKeyOfAccount(homeAccountId);
   if (request.method === 'POST') {
-    const origin = request.headers.get('origin');
-    if (origin && origin !== new URL(request.url).origin)
-      return problem(403, 'cross_origin', 'cross-origin form posts are refused');
+    const refusal = crossOriginRefusal(request);
+    if (refusal) return refusal;
     const form = new URLSearchParams((await request.text()).slice(0, 1024));
     const enabled = form.get('enabled');
     if (enabled !== 'true' && enabled !== 'false')
       return problem(400, 'invalid_request', 'enabled must be true or false');
-    if (enabled === 'true') await enableBackground(runtime.recordStore, partitionKey);
-    else await disableBackground(runtime.recordStore, partitionKey);
+    if (enabled === 'true') await enableBackground(runtime, partitionKey);
+    else await disableBackground(runtime, partitionKey);
     context.info(`background work ${enabled === 'true' ? 'enabled' : 'disabled'} for partition ${partitionKey}`);
     return redirect('/api/profile/background');
   }
-  const status = await backgroundStatus(runtime.recordStore, partitionKey);
+  const status = await backgroundStatus(runtime, partitionKey, context);
   const label = { active: 'on', needs_sign_in: 'paused: sign in again to resume', off: 'off' }[status];
   return html(
     200,
@@ -114,32 +105,4 @@ export async function background(
 <p><a href="/api/profile">Back to your profile</a></p>`,
     ),
   );
-}
-
-/**
- * `GET /api/auth/logout`: removes the user's whole partition (tokens and background opt-in) from the store, clears
- * the session, and sends the browser to the authority's end-session endpoint.
- */
-export async function signOut(
-  request: HttpRequest,
-  context: InvocationContext,
-  runtime: AppRuntime,
-): Promise<HttpResponseInit> {
-  const homeAccountId = await sessionAccount(request, runtime);
-  if (homeAccountId) {
-    const partitionKey = partitionKeyOfAccount(homeAccountId);
-    try {
-      await runtime.tokens.removePartition(partitionKey, { logger: context });
-      await disableBackground(runtime.recordStore, partitionKey);
-      context.info(`signed out: partition ${partitionKey} removed`);
-    } catch (error) {
-      context.warn(`sign-out could not remove partition ${partitionKey}: ${describeError(error)}`);
-      return {
-        ...problem(503, 'store_unavailable', 'sign-out could not remove the cached tokens; try again'),
-        cookies: [clearSessionCookie()],
-      };
-    }
-  }
-  const target = await runtime.tokens.getLogoutUrl(runtime.settings.web.postLogoutUri);
-  return redirect(target, { cookies: [clearSessionCookie()] });
 }

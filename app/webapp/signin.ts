@@ -2,19 +2,25 @@ import type { Cookie, HttpRequest, HttpResponseInit, InvocationContext } from '@
 import { CryptoProvider } from '@azure/msal-node';
 import { timingSafeEqual } from 'node:crypto';
 import { classifyTokenError, describeError, type KeyRing } from '../../lib/index.js';
-import { resumeBackgroundIfPaused } from '../daemons/optin.js';
+import { renewBackgroundOnSignIn } from '../daemons/optin.js';
 import { problem, redirect } from '../http/responses.js';
+import { linkPartitions, partitionOfIdToken } from '../people.js';
 import type { AppRuntime } from '../runtime.js';
-import { openCookie, readCookie, sealCookie } from './cookies.js';
+import { openCookie, readCookie, sealCookie, type OpenedCookie } from './cookies.js';
 
-export const TRANSACTION_COOKIE = 'msal_signin';
-export const SESSION_COOKIE = 'msal_session';
+/**
+ * `__Host-` cookies: the browser keeps them only when Secure, with Path=/ and no Domain, so no other host (a
+ * sibling subdomain) can set or overwrite them. Their purpose is sealed inside, so one kind cannot stand in for
+ * the other.
+ */
+export const TRANSACTION_COOKIE = '__Host-msal_signin';
+export const SESSION_COOKIE = '__Host-msal_session';
 const TRANSACTION_MAX_AGE = 600;
 const SESSION_MAX_AGE = 8 * 3600;
 const crypto = new CryptoProvider();
 
-function cookie(name: string, value: string, maxAge: number, path: string): Cookie {
-  return { name, value, maxAge, path, httpOnly: true, secure: true, sameSite: 'Lax' };
+function cookie(name: string, value: string, maxAge: number): Cookie {
+  return { name, value, maxAge, path: '/', httpOnly: true, secure: true, sameSite: 'Lax' };
 }
 
 function sessionRing(runtime: AppRuntime): KeyRing {
@@ -22,14 +28,36 @@ function sessionRing(runtime: AppRuntime): KeyRing {
   return runtime.sessionKeys;
 }
 
-/** The signed-in user's account id from the session cookie, or undefined (no, expired, tampered or foreign cookie). */
-export async function sessionAccount(request: HttpRequest, runtime: AppRuntime): Promise<string | undefined> {
-  const payload = await openCookie(
+/** The session: the signed-in account id, or none; or, when this instance cannot tell, the answer to give. */
+export type Session =
+  | { readonly homeAccountId: string | undefined; readonly response?: undefined }
+  | { readonly response: HttpResponseInit };
+
+/**
+ * Reads the session cookie. No, expired, tampered or foreign cookie → no account. A cookie sealed under a
+ * SESSION_KEYS key this instance does not have yet (a rolling rotation: a newer instance signed the person in) →
+ * a 503 that keeps the cookie, never a sign-out.
+ */
+export async function readSession(
+  request: HttpRequest,
+  context: InvocationContext,
+  runtime: AppRuntime,
+): Promise<Session> {
+  const opened = await openCookie(
     sessionRing(runtime),
     'session',
     readCookie(request.headers.get('cookie'), SESSION_COOKIE),
   );
-  return typeof payload?.hid === 'string' ? payload.hid : undefined;
+  if (opened.status === 'unknown_key') return { response: keyNotYetHere(opened, context) };
+  const hid = opened.status === 'valid' ? opened.payload.hid : undefined;
+  return { homeAccountId: typeof hid === 'string' ? hid : undefined };
+}
+
+function keyNotYetHere(opened: Extract<OpenedCookie, { status: 'unknown_key' }>, context: InvocationContext) {
+  context.error(`cookie sealed with SESSION_KEYS key "${opened.keyId}", not in this instance's ring: answering 503`);
+  return problem(503, 'session_key_unavailable', 'this server cannot read your session yet; try again shortly', {
+    'retry-after': '5',
+  });
 }
 
 /** `GET /api/auth/login`: starts auth code + PKCE; state, nonce and verifier travel in a sealed, short-lived cookie. */
@@ -37,6 +65,18 @@ export async function startSignIn(
   _request: HttpRequest,
   context: InvocationContext,
   runtime: AppRuntime,
+): Promise<HttpResponseInit> {
+  return authorizeRedirect(context, runtime);
+}
+
+/**
+ * The redirect to the authority's sign-in, with the sign-in transaction cookie; `claims` (a claims challenge the
+ * identity provider could not satisfy silently) go into the authorize request.
+ */
+export async function authorizeRedirect(
+  context: InvocationContext,
+  runtime: AppRuntime,
+  options: { readonly claims?: string } = {},
 ): Promise<HttpResponseInit> {
   const { verifier, challenge } = await crypto.generatePkceCodes();
   const state = crypto.createNewGuid();
@@ -50,11 +90,12 @@ export async function startSignIn(
       state,
       nonce,
       prompt: 'select_account',
+      ...(options.claims ? { claims: options.claims } : {}),
     },
     { logger: context },
   );
   const sealed = await sealCookie(sessionRing(runtime), 'signin', { state, nonce, verifier }, TRANSACTION_MAX_AGE);
-  return redirect(url, { cookies: [cookie(TRANSACTION_COOKIE, sealed, TRANSACTION_MAX_AGE, '/api/auth')] });
+  return redirect(url, { cookies: [cookie(TRANSACTION_COOKIE, sealed, TRANSACTION_MAX_AGE)] });
 }
 
 function sameText(a: string, b: string): boolean {
@@ -73,7 +114,7 @@ export async function completeSignIn(
   runtime: AppRuntime,
 ): Promise<HttpResponseInit> {
   const ring = sessionRing(runtime);
-  const clearTransaction = cookie(TRANSACTION_COOKIE, '', 0, '/api/auth');
+  const clearTransaction = cookie(TRANSACTION_COOKIE, '', 0);
   const query = request.query;
   const authorityError = query.get('error');
   if (authorityError) {
@@ -82,7 +123,10 @@ export async function completeSignIn(
   const code = query.get('code');
   const state = query.get('state');
   if (!code || !state || code.length > 4096) return problem(400, 'invalid_request', 'code and state are required');
-  const transaction = await openCookie(ring, 'signin', readCookie(request.headers.get('cookie'), TRANSACTION_COOKIE));
+  const opened = await openCookie(ring, 'signin', readCookie(request.headers.get('cookie'), TRANSACTION_COOKIE));
+  // A sign-in another instance started under a newer key: the code is still good there or here, later.
+  if (opened.status === 'unknown_key') return keyNotYetHere(opened, context);
+  const transaction = opened.status === 'valid' ? opened.payload : undefined;
   if (!transaction || typeof transaction.state !== 'string' || typeof transaction.verifier !== 'string') {
     return {
       ...problem(400, 'invalid_state', 'no sign-in in progress (expired, replayed or foreign)'),
@@ -136,18 +180,28 @@ export async function completeSignIn(
   }
   const { partitionKey } = outcome;
   const homeAccountId = outcome.result.account?.homeAccountId ?? partitionKey;
-  // A user who had to sign in again for background work gets it back.
-  await resumeBackgroundIfPaused(runtime.recordStore, partitionKey).catch((error: unknown) =>
+  try {
+    // A guest's web API partition is their id token's oid.tid, not this homeAccountId: link the two for erasure.
+    await linkPartitions(runtime, partitionKey, partitionOfIdToken(outcome.result.idTokenClaims, context), context);
+  } catch (error) {
+    context.warn(`sign-in could not record the partitions of ${partitionKey}: ${describeError(error)}`);
+    return {
+      ...problem(503, 'store_unavailable', 'your sign-in could not be saved; sign in again', { 'retry-after': '5' }),
+      cookies: [clearTransaction],
+    };
+  }
+  // A user who had to sign in again for background work gets it back; a pause decided on older tokens fails.
+  await renewBackgroundOnSignIn(runtime, partitionKey, context).catch((error: unknown) =>
     context.warn(`could not re-activate background work: ${describeError(error)}`),
   );
   const session = await sealCookie(ring, 'session', { hid: homeAccountId }, SESSION_MAX_AGE);
   return redirect('/api/profile', {
-    cookies: [clearTransaction, cookie(SESSION_COOKIE, session, SESSION_MAX_AGE, '/')],
+    cookies: [clearTransaction, cookie(SESSION_COOKIE, session, SESSION_MAX_AGE)],
   });
 }
 
 export function clearSessionCookie(): Cookie {
-  return cookie(SESSION_COOKIE, '', 0, '/');
+  return cookie(SESSION_COOKIE, '', 0);
 }
 
 /** A page that can only be seen signed in: no or bad session → redirect to sign-in. */

@@ -13,6 +13,8 @@ export const BASELINE_DOCUMENT_BYTES = 3 * 1024;
 export interface BaselineFigures extends Summary {
   readonly on: MeasuredOn;
   readonly documentBytes: number;
+  /** Process CPU time per read, in µs (the in-process emulator's work included). */
+  readonly cpuUsPerRead: number;
 }
 
 /** Writes the document and returns one timed operation: a point read of it. */
@@ -31,8 +33,8 @@ export function baselineScenario(figures: readonly BaselineFigures[], notes: rea
   return {
     id: 'baseline',
     title: `1. Baseline: one raw point read (store.read of an existing ${BASELINE_DOCUMENT_BYTES.toLocaleString('en-US')}-byte document)`,
-    columns: ['store', 'reads', 'median ms', 'p95 ms', 'p99 ms'],
-    rows: figures.map((f) => [f.on.store, f.n, f.medianMs, f.p95Ms, f.p99Ms]),
+    columns: ['store', 'reads', 'median ms', 'p95 ms', 'p99 ms', 'CPU µs per read'],
+    rows: figures.map((f) => [f.on.store, f.n, f.medianMs, f.p95Ms, f.p99Ms, f.cpuUsPerRead]),
     figures: Object.fromEntries(figures.map((f) => [f.on.store, f])),
     goals: [],
     notes: ['Sequential reads through the store class and its SDK client (keep-alive).', ...notes],

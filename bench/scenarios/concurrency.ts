@@ -27,7 +27,7 @@ export interface ConcurrencyFigures {
   readonly p95Ms: number;
   readonly p99Ms: number;
   readonly conflicts: number;
-  /** Each conflict is followed by one re-read, merge and write retry. */
+  /** Write attempts after a conflict (re-read, merge, write again), as the invocations counted them. */
   readonly retries: number;
   readonly authorityRequests: number;
   readonly authorityEqualsUsers: boolean;
@@ -55,6 +55,7 @@ async function run(stack: BenchStack, kind: BenchStoreKind, order: Order): Promi
   const authorityBefore = authorityTokenRequests(stack, app.clientId);
   const latencies: number[] = [];
   let conflicts = 0;
+  let retries = 0;
   let fromCache = 0;
   let failures = 0;
   const started = performance.now();
@@ -66,6 +67,7 @@ async function run(stack: BenchStack, kind: BenchStoreKind, order: Order): Promi
         { logger },
       );
       conflicts += outcome.stats.conflicts;
+      retries += outcome.stats.retries;
       if (outcome.result.fromCache) fromCache++;
     } catch {
       failures++;
@@ -88,7 +90,7 @@ async function run(stack: BenchStack, kind: BenchStoreKind, order: Order): Promi
     p95Ms: round(percentile(latencies, 95), 2),
     p99Ms: round(percentile(latencies, 99), 2),
     conflicts,
-    retries: conflicts,
+    retries,
     authorityRequests,
     authorityEqualsUsers: authorityRequests === USERS,
     storeReads: ops.read,
@@ -120,11 +122,13 @@ export function concurrencyScenario(figures: readonly ConcurrencyFigures[]): Sce
       'p50 ms',
       'p95 ms',
       'p99 ms',
-      'conflicts (= retries)',
+      'conflicts',
+      'retries',
       'authority requests',
       '= users?',
       'store reads / writes',
       'failures',
+      'warnings',
     ],
     rows: figures.map((f) => [
       f.on.store,
@@ -134,10 +138,12 @@ export function concurrencyScenario(figures: readonly ConcurrencyFigures[]): Sce
       f.p95Ms,
       f.p99Ms,
       f.conflicts,
+      f.retries,
       f.authorityRequests,
       f.authorityEqualsUsers,
       `${f.storeReads} / ${f.storeWrites}`,
       f.failures,
+      f.warnings,
     ]),
     figures,
     goals,

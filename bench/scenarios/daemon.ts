@@ -1,21 +1,11 @@
 /**
- * Scenario 5b: one user-daemon run (`runUserDaemon`, bounded concurrency, paging) over many opted-in users.
- *
- * Signing 10,000 users in for real would take longer than the whole benchmark may, so ONE user signs in for real
- * (auth code + PKCE against the local authority) and their MSAL cache is cloned into every other partition with
- * the oid rewritten (account, id token, access and refresh token entries and their keys), sealed for that
- * partition and written directly, with the user's background opt-in record. The cloned access tokens are valid and
- * signed, but still carry the first user's oid inside the JWT: the daemon serves them from the cache (1 read, 0
- * writes, 0 authority requests each) and the downstream API accepts them, which is exactly the warm path.
+ * Scenario 5b: one user-daemon run (`runUserDaemon`, bounded concurrency, paging) over many opted-in users, seeded
+ * by cloning one real sign-in into every partition (bench/support/seed.ts), each with its background opt-in record.
+ * The daemon serves every user from the cache (1 read, 0 writes, 0 authority requests each), which is the warm path.
  */
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { constants as perfConstants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
-import { EMPTY_DOCUMENT, encodeDocument, isObject } from '../../lib/cache/document.js';
-import { seal } from '../../lib/cache/envelope.js';
-import { stampChanges } from '../../lib/cache/merge.js';
-import { partitionKeyOfAccount } from '../../lib/cache/partitions.js';
-import { ACTIVE_PREFIX } from '../../app/daemons/optin.js';
+import { enableBackground } from '../../app/daemons/optin.js';
 import { runUserDaemon } from '../../app/daemons/user-daemon.js';
 import { benchContext } from '../support/context.js';
 import { collectGarbage } from '../support/gc.js';
@@ -23,12 +13,10 @@ import { delta, snapshot } from '../../dev/counting-store.js';
 import { measuredOn, type MeasuredOn } from '../support/environment.js';
 import type { Goal, ScenarioResult } from '../support/report.js';
 import { authorityTokenRequests, quietLogger, type BenchStack, type BenchStoreKind } from '../support/stack.js';
-import { round, runPool } from '../support/stats.js';
-import { signIn } from '../support/users.js';
+import { seedClonedUsers } from '../support/seed.js';
+import { round } from '../support/stats.js';
 
-const SEED_CONCURRENCY = 16;
 const PAGE_SIZE = 100;
-const DAY_MS = 86_400_000;
 const MiB = 2 ** 20;
 /** The downstream call's own timeout (lib/downstream.ts) plus a second: its pending timers are gone by then. */
 const SETTLE_MS = 11_000;
@@ -73,31 +61,13 @@ export async function measureDaemon(stack: BenchStack, kind: BenchStoreKind, use
   const app = stack.newApp(store, { USER_DAEMON_MAX_USERS: String(users) });
   const { runtime } = app;
   const logger = quietLogger();
-  const { keyRing, records } = app;
 
-  const seeded = await signIn(stack, app, `daemon-${randomUUID()}@bench.test`, logger);
-  const templateOid = partitionKeyOfAccount(seeded.homeAccountId).split('.')[0]!;
-  const template = JSON.stringify(seeded.msal);
-  if (!template.includes(templateOid)) throw new Error('the signed-in cache does not name its oid');
-
-  const seedStarted = performance.now();
   const storeAtSeed = snapshot(store.counts);
-  let documentBytes = 0;
-  const oids = Array.from({ length: users }, () => randomUUID());
-  await runPool(oids, SEED_CONCURRENCY, async (oid) => {
-    const partitionKey = `${oid}.${app.tenantId}`;
-    const msal: unknown = JSON.parse(template.split(templateOid).join(oid));
-    if (!isObject(msal)) throw new Error('cloned cache is not an object');
-    const doc = stampChanges(EMPTY_DOCUMENT, msal, Date.now());
-    const sealed = seal(keyRing, partitionKey, encodeDocument(doc));
-    documentBytes = sealed.byteLength;
-    const expiresAt = new Date(Date.now() + 90 * DAY_MS);
-    await store.write(partitionKey, sealed, { expiresAt });
-    await records.write(`${ACTIVE_PREFIX}${partitionKey}`, Buffer.from(JSON.stringify({ updatedAt: new Date() })), {
-      expiresAt,
-    });
+  const seeded = await seedClonedUsers(stack, app, users, logger, async (partitionKey) => {
+    await enableBackground(runtime, partitionKey);
   });
-  const seedSeconds = (performance.now() - seedStarted) / 1000;
+  const seedSeconds = seeded.seconds;
+  const documentBytes = seeded.documentBytes;
   const seedWrites = store.counts.write - storeAtSeed.write;
 
   const context = benchContext('userDaemon', logger);
@@ -194,6 +164,7 @@ export function daemonScenario(figures: readonly DaemonFigures[], notes: readonl
       'run s',
       'users/s',
       'succeeded',
+      'warnings',
       'reads / writes / list pages',
       'authority',
       'downstream',
@@ -208,6 +179,7 @@ export function daemonScenario(figures: readonly DaemonFigures[], notes: readonl
       f.run.seconds,
       f.run.usersPerSecond,
       f.run.succeeded,
+      f.warnings,
       `${f.run.storeReads} / ${f.run.storeWrites} / ${f.run.storeListPages}`,
       f.run.authorityRequests,
       f.run.downstreamRequests,
@@ -222,7 +194,7 @@ export function daemonScenario(figures: readonly DaemonFigures[], notes: readonl
     figures,
     goals,
     notes: [
-      'Seeding: one real sign-in, then its cache cloned into every partition with the oid rewritten (see bench/scenarios/daemon.ts); seeding time is the direct writes of the documents and opt-in records, not part of the run.',
+      'Seeding: one real sign-in, then its cache cloned into every partition with the oid rewritten (bench/support/seed.ts); seeding time is the direct writes of the documents and opt-in records, not part of the run.',
       `Concurrency = USER_DAEMON_CONCURRENCY default (${figures[0]?.concurrency ?? 8}); each user: silent token from their partition, then the downstream API over HTTP.`,
       'Heap = process.memoryUsage().heapUsed of the whole process (emulators, authority and downstream API included). "live": right after a forced full GC (bench/support/gc.ts) before the run, right after it, and 11 s later, when the AbortSignal.timeout(10 s) timers of the downstream calls have fired (a heap snapshot diff shows those timers and JIT code as the growth right after the run). "peak" is sampled every 20 ms, garbage included; "max live during run" right after each major GC V8 ran by itself. With the memory store the live heap holds the 10,000 seeded documents throughout.',
       ...notes,

@@ -1,4 +1,5 @@
 /** What every figure was measured on: the machine, Node, and the emulator standing in for each store. */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, platform, release, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -26,6 +27,14 @@ export function packageVersion(name: string): string {
   }
 }
 
+function redisVersion(): string {
+  try {
+    return /v=(\S+)/.exec(execFileSync('redis-server', ['--version'], { encoding: 'utf8' }))?.[1] ?? '?';
+  } catch {
+    return '(not installed)';
+  }
+}
+
 const cpuList = cpus();
 
 export const MACHINE = {
@@ -41,7 +50,7 @@ export const EMULATORS: Record<StoreKind, string> = {
   table: `Azurite ${packageVersion('azurite')} in-process (Table service, in-memory, http loopback)`,
   cosmos: `@vercel/cosmosdb-server ${packageVersion('@vercel/cosmosdb-server')} in-process (http loopback, keep-alive)`,
   memory: 'memory store (in-process Map, no emulator)',
-  redis: 'redis-server child process (loopback)',
+  redis: `redis-server ${redisVersion()} child process (loopback, no persistence)`,
 };
 
 export function measuredOn(store: StoreKind): MeasuredOn {

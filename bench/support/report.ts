@@ -14,6 +14,12 @@ export interface ScenarioResult {
   readonly title: string;
   readonly columns: readonly string[];
   readonly rows: readonly (readonly Cell[])[];
+  /** More tables of the same scenario, printed after the first. */
+  readonly extraTables?: readonly {
+    readonly title: string;
+    readonly columns: readonly string[];
+    readonly rows: readonly (readonly Cell[])[];
+  }[];
   /** Everything measured, for `--json`; each entry names what it was measured on. */
   readonly figures: unknown;
   readonly goals: readonly Goal[];
@@ -55,6 +61,9 @@ export function renderScenario(result: ScenarioResult): string {
     parts.push(`Skipped: ${result.skipped}`, '');
   }
   if (result.rows.length > 0) parts.push(markdownTable(result.columns, result.rows), '');
+  for (const table of result.extraTables ?? []) {
+    if (table.rows.length > 0) parts.push(`**${table.title}**`, '', markdownTable(table.columns, table.rows), '');
+  }
   for (const note of result.notes) parts.push(`- ${note}`);
   if (result.notes.length > 0) parts.push('');
   return parts.join('\n');

@@ -9,11 +9,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalAuthority, type LocalAuthority } from '../../dev/authority/server.js';
 import { startDownstreamApi, type DownstreamApi } from '../../dev/downstream.js';
-import { startAzuriteTable, startCosmosServer, type AzuriteTable, type CosmosServer } from '../../dev/emulators.js';
-import { embeddedSettings } from '../../dev/settings.js';
+import {
+  startAzuriteTable,
+  startCosmosServer,
+  startRedisServer,
+  type AzuriteTable,
+  type CosmosServer,
+  type RedisServer,
+} from '../../dev/emulators.js';
+import { DEV_CLIENT_SECRET, embeddedSettings } from '../../dev/settings.js';
 import {
   createCosmosStore,
   createMemoryStore,
+  createRedisStore,
   createTableStore,
   generateKeySetting,
   parseKeyRing,
@@ -24,18 +32,36 @@ import {
 import { createAppRuntime, type AppRuntime } from '../../app/runtime.js';
 import { parseSettings } from '../../app/settings.js';
 import { countingStore, type CountingStore } from '../../dev/counting-store.js';
+import { startCosmosStandIn } from '../../dev/proxy/cosmos-standin.js';
+import { startTcpProxy } from '../../dev/proxy/tcp.js';
+import { PeerApp, storeCacheClient } from './peer.js';
 
-export type BenchStoreKind = 'memory' | 'table' | 'cosmos';
+export type BenchStoreKind = 'memory' | 'table' | 'cosmos' | 'redis';
 
 export interface BenchStack {
   readonly table: AzuriteTable;
   readonly cosmos: CosmosServer;
+  /** undefined when redis-server is not installed: the Redis rows are then skipped with a note. */
+  readonly redis: RedisServer | undefined;
+  /** Why there is no Redis in this run (redis-server missing), when there is none. */
+  readonly redisMissing: string | undefined;
   readonly authority: LocalAuthority;
   readonly downstream: DownstreamApi;
   /** A PEM file with the authority's certificate (AUTH_CA_PATH). */
   readonly caPath: string;
   /** A fresh, empty store of `kind` (own table / container), wrapped to count its operations. */
   newStore(kind: BenchStoreKind): CountingStore;
+  /**
+   * A loopback TCP proxy in front of the emulator of `kind` adding `eachWayMs` to every chunk each way (dev/proxy/tcp.ts),
+   * and a maker of fresh stores (as `newStore`) that reach the emulator through it.
+   */
+  storeBehindProxy(kind: 'table' | 'cosmos' | 'redis', eachWayMs: number): Promise<() => CountingStore>;
+  /**
+   * Stores reaching the Cosmos DB server through the Cosmos stand-in (dev/proxy/cosmos-standin.ts), which answers an
+   * If-None-Match point read of an unchanged item 304 without a body, as Azure Cosmos DB does (the server alone
+   * ignores If-None-Match).
+   */
+  cosmosBehindStandIn(): Promise<() => CountingStore>;
   /** The settings of an app with its own client id and tenant (what `npm start` sets, against this stack). */
   settings(overrides?: Record<string, string>): Record<string, string>;
   /**
@@ -57,14 +83,40 @@ export interface BenchApp {
   readonly env: Record<string, string>;
 }
 
+/**
+ * The peer (msal-node's DistributedCachePlugin, see peer.ts) as the same app registration as `app` — same client
+ * id, tenant, secret and network client — over its own `store` (same store class and emulator as `app`'s, its own
+ * table or container, so the two never share a document).
+ */
+export async function newPeer(app: BenchApp, store: CountingStore): Promise<PeerApp> {
+  const { tokens } = app.runtime;
+  const url = `${tokens.authority}/v2.0/.well-known/openid-configuration`;
+  const metadata = await tokens.networkClient.sendGetRequestAsync<Record<string, unknown>>(url);
+  if (metadata.status !== 200) throw new Error(`authority metadata answered HTTP ${metadata.status}`);
+  return new PeerApp({
+    clientId: app.clientId,
+    tenantId: app.tenantId,
+    authority: tokens.authority,
+    clientSecret: DEV_CLIENT_SECRET,
+    authorityMetadata: JSON.stringify(metadata.body),
+    networkClient: tokens.networkClient,
+    cacheClient: storeCacheClient(store),
+  });
+}
+
 export function suffix(): string {
   return randomBytes(5).toString('hex');
 }
 
 export async function startBenchStack(): Promise<BenchStack> {
-  const [table, cosmos, authority] = await Promise.all([
+  let redisMissing: string | undefined;
+  const [table, cosmos, redis, authority] = await Promise.all([
     startAzuriteTable(),
     startCosmosServer(),
+    startRedisServer().catch((error: unknown) => {
+      redisMissing = error instanceof Error ? error.message : String(error);
+      return undefined;
+    }),
     startLocalAuthority(),
   ]);
   const downstream = await startDownstreamApi({
@@ -78,7 +130,15 @@ export async function startBenchStack(): Promise<BenchStack> {
   writeFileSync(caPath, authority.ca);
   const stores: CacheStore[] = [];
 
-  const newStore = (kind: BenchStoreKind): CountingStore => {
+  const proxies: { close(): Promise<void> }[] = [];
+  /** `via`: the emulator's address is replaced by this one (a proxy in front of it). */
+  const newStore = (kind: BenchStoreKind, via?: { readonly host: string; readonly port: number }): CountingStore => {
+    const through = (url: string) => {
+      if (!via) return url;
+      const parsed = new URL(url);
+      parsed.host = `${via.host}:${via.port}`;
+      return parsed.toString().replace(/\/$/, '');
+    };
     let store: CacheStore;
     switch (kind) {
       case 'memory':
@@ -86,7 +146,7 @@ export async function startBenchStack(): Promise<BenchStack> {
         break;
       case 'table':
         store = createTableStore({
-          connectionString: table.connectionString,
+          connectionString: table.connectionString.replace(table.url, through(table.url)),
           tableName: `bench${suffix()}`,
           createIfMissing: true,
           allowInsecureConnection: true,
@@ -94,7 +154,7 @@ export async function startBenchStack(): Promise<BenchStack> {
         break;
       case 'cosmos':
         store = createCosmosStore({
-          endpoint: cosmos.endpoint,
+          endpoint: through(cosmos.endpoint),
           key: cosmos.key,
           databaseId: 'bench',
           containerId: `c${suffix()}`,
@@ -102,9 +162,20 @@ export async function startBenchStack(): Promise<BenchStack> {
           connectionPolicy: { enableEndpointDiscovery: false },
         });
         break;
+      case 'redis':
+        if (!redis) throw new Error(`no Redis in this run: ${redisMissing}`);
+        store = createRedisStore({ url: through(redis.url), keyPrefix: `bench${suffix()}:` });
+        break;
     }
     stores.push(store);
     return countingStore(store);
+  };
+
+  const emulatorAddress = (kind: 'table' | 'cosmos' | 'redis') => {
+    const url = kind === 'table' ? table.url : kind === 'cosmos' ? cosmos.endpoint : redis?.url;
+    if (!url) throw new Error(`no Redis in this run: ${redisMissing}`);
+    const { hostname, port } = new URL(url);
+    return { host: hostname, port: Number(port) };
   };
 
   const settings = (overrides: Record<string, string> = {}): Record<string, string> => ({
@@ -145,15 +216,31 @@ export async function startBenchStack(): Promise<BenchStack> {
   return {
     table,
     cosmos,
+    redis,
+    redisMissing,
     authority,
     downstream,
     caPath,
-    newStore,
+    newStore: (kind) => newStore(kind),
+    async storeBehindProxy(kind, eachWayMs) {
+      const proxy = await startTcpProxy({
+        target: emulatorAddress(kind),
+        latency: { toTargetMs: eachWayMs, toClientMs: eachWayMs },
+      });
+      proxies.push(proxy);
+      return () => newStore(kind, proxy);
+    },
+    async cosmosBehindStandIn() {
+      const standIn = await startCosmosStandIn({ target: cosmos.endpoint });
+      proxies.push(standIn);
+      return () => newStore('cosmos', standIn);
+    },
     settings,
     newApp,
     async close() {
       await Promise.allSettled(stores.map(async (store) => store.close?.()));
-      await Promise.allSettled([table.close(), cosmos.close(), authority.close(), downstream.close()]);
+      await Promise.allSettled(proxies.map((proxy) => proxy.close()));
+      await Promise.allSettled([table.close(), cosmos.close(), redis?.close(), authority.close(), downstream.close()]);
       rmSync(dir, { recursive: true, force: true });
     },
   };

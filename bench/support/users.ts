@@ -1,8 +1,9 @@
 /** Users for the benchmark: minted incoming tokens (web API callers) and real sign-ins (auth code + PKCE). */
 import { randomUUID } from 'node:crypto';
-import { signInWithLoginHint } from '../../dev/sign-in.js';
+import { SIGN_IN_REDIRECT_URI, authorizationCode, signInParameters, signInWithLoginHint } from '../../dev/sign-in.js';
 import type { TokenCacheLogger } from '../../lib/index.js';
 import { isObject, readStoredCache, type JsonObject } from './stored.js';
+import type { PeerApp } from './peer.js';
 import type { BenchApp, BenchStack } from './stack.js';
 
 export interface Caller {
@@ -51,4 +52,26 @@ export async function signIn(
   const msal = (await readStoredCache(app.store.inner, app.keyRing, partitionKey))?.msal;
   if (!isObject(msal)) throw new Error('the sign-in cached nothing');
   return { homeAccountId: result.account!.homeAccountId, msal };
+}
+
+/** A user signs in for real through the peer (msal-node's DistributedCachePlugin): returns their homeAccountId. */
+export async function signInPeer(stack: BenchStack, peer: PeerApp, loginHint: string, scopes: string[]) {
+  const { verifier, challenge, state, nonce } = await signInParameters();
+  const redirectUri = SIGN_IN_REDIRECT_URI;
+  const url = await peer.getAuthCodeUrl({
+    scopes,
+    redirectUri,
+    codeChallenge: challenge,
+    codeChallengeMethod: 'S256',
+    state,
+    nonce,
+    loginHint,
+  });
+  const code = await authorizationCode(stack.authority.ca, url);
+  const result = await peer.acquireTokenByCode(
+    { code, scopes, redirectUri, codeVerifier: verifier, nonce, state },
+    { code, state },
+  );
+  if (!result.account) throw new Error('peer sign-in returned no account');
+  return result.account.homeAccountId;
 }

@@ -114,11 +114,15 @@ function privateRsaJwk(value: unknown): JWK {
 
 function parseUser(value: unknown, where: string): SignedInUser {
   const user = object(value, where);
+  const home = user.home === undefined ? undefined : object(user.home, `${where}.home`);
   return {
     oid: string(user.oid, `${where}.oid`),
     tid: string(user.tid, `${where}.tid`),
     name: string(user.name, `${where}.name`),
     username: string(user.username, `${where}.username`),
+    ...(home
+      ? { home: { oid: string(home.oid, `${where}.home.oid`), tid: string(home.tid, `${where}.home.tid`) } }
+      : {}),
   };
 }
 

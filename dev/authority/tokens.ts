@@ -41,9 +41,10 @@ export function pairwiseSubject(oid: string, clientId: string): string {
     .toString('base64url');
 }
 
-/** What MSAL turns into homeAccountId `uid.utid`. */
+/** What MSAL turns into homeAccountId `uid.utid`: a guest's home account. */
 export function clientInfo(user: SignedInUser): string {
-  return base64UrlJson({ uid: user.oid, utid: user.tid });
+  const home = user.home ?? user;
+  return base64UrlJson({ uid: home.oid, utid: home.tid });
 }
 
 function uti(): string {

@@ -1,4 +1,4 @@
-import { deterministicUuid } from './ids.js';
+import { deterministicUuid, tenantIdFor } from './ids.js';
 
 export interface DevUser {
   oid: string;
@@ -14,7 +14,15 @@ export interface SignedInUser {
   readonly tid: string;
   readonly name: string;
   readonly username: string;
+  /**
+   * A B2B guest's account in their home tenant: Entra's client_info (MSAL's homeAccountId) names it, while the
+   * tokens carry the guest's own `oid` and `tid` in this (the resource) tenant.
+   */
+  readonly home?: { readonly oid: string; readonly tid: string };
 }
+
+/** A guest's user name in the resource tenant, as Entra makes it: `alice_fabrikam.com#EXT#@contoso.com`. */
+const GUEST_USERNAME = /^(.+)_([^_@#]+)#ext#@/i;
 
 export const DEFAULT_USERS: readonly DevUser[] = [
   { oid: '6f1a3c52-8d0e-4b7a-9c21-3e5f7a9b1d01', name: 'Alice Dev', username: 'alice@dev.localhost' },
@@ -73,7 +81,10 @@ export class UserDirectory {
     const oid = deterministicUuid('user', tid, wanted);
     const existing = this.#created.get(tid)?.get(wanted) ?? this.#created.get(tid)?.get(oid);
     if (existing) return existing;
-    const user = { oid, tid, name: displayNameFrom(wanted), username: wanted };
+    const guest = GUEST_USERNAME.exec(wanted);
+    // A guest's home account is the one a sign-in to their home tenant with their own user name gets.
+    const home = guest ? homeAccount(`${guest[1]}@${guest[2]}`, guest[2]!) : undefined;
+    const user = { oid, tid, name: displayNameFrom(wanted), username: wanted, ...(home ? { home } : {}) };
     this.#add(user);
     this.onChange();
     return user;
@@ -92,6 +103,11 @@ export class UserDirectory {
 
 function signIn(user: DevUser, tid: string): SignedInUser {
   return { oid: user.oid.toLowerCase(), tid, name: user.name, username: user.username };
+}
+
+function homeAccount(username: string, domain: string): { oid: string; tid: string } {
+  const tid = tenantIdFor(domain);
+  return { oid: deterministicUuid('user', tid, username), tid };
 }
 
 function displayNameFrom(username: string): string {

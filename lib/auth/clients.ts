@@ -1,7 +1,14 @@
-import { ConfidentialClientApplication, LogLevel, type Configuration, type INetworkModule } from '@azure/msal-node';
+import {
+  ConfidentialClientApplication,
+  LogLevel,
+  type Configuration,
+  type INetworkModule,
+  type NetworkResponse,
+} from '@azure/msal-node';
 import { TokenCacheError } from '../errors.js';
 import type { TokenCacheLogger } from '../log.js';
 import { PartitionCachePlugin, type PartitionCachePluginOptions } from '../cache/plugin.js';
+import { WarmTier, estimateHeldBytes, type WarmTierUsage } from '../cache/warm-tier.js';
 import { lazy } from '../lazy.js';
 
 /** How the app authenticates to the identity provider: exactly one of a secret or a certificate. */
@@ -21,42 +28,110 @@ export interface ClientIdentity {
   /** Without a trailing slash. */
   readonly authorityHost: string;
   readonly credential: ClientCredential;
+  /** msal-node's `clientCapabilities`, declared on every request (empty: none). */
+  readonly clientCapabilities: readonly string[];
 }
 
 /** What every plugin of this process shares: all plugin options but the partition and the logger. */
 export type SharedPluginOptions = Omit<PartitionCachePluginOptions, 'partitionKey' | 'logger'>;
 
-/** An MSAL client and the cache plugin bound to the one partition it may touch, for one invocation. */
+/** Where a client's MSAL log lines go: the logger of the invocation using the client now. */
+interface LogTarget {
+  current: TokenCacheLogger | undefined;
+}
+
+/** An MSAL client and the cache plugin bound to the one partition it may touch, for one invocation at a time. */
 export interface InvocationClient {
   readonly client: ConfidentialClientApplication;
   readonly plugin: PartitionCachePlugin;
+  readonly log: LogTarget;
+}
+
+/** The authority's openid-configuration, parsed once per process. */
+type AuthorityMetadata = Readonly<Record<string, unknown>>;
+
+type CreateAuthority = ConfidentialClientApplication['createAuthority'];
+type ResolvedAuthority = Awaited<ReturnType<CreateAuthority>>;
+
+/**
+ * A `ConfidentialClientApplication` whose authority is the process's one resolved `Authority`. msal-node builds and
+ * resolves a new `Authority` on every acquire call (`createAuthority`: URL parsing, metadata lookups — about a fifth
+ * of a warm call's CPU in a profile); the authority of this process never changes (one tenant, no region, no cloud
+ * options), so every client shares the first one resolved. Anything else goes to msal-node as usual.
+ */
+class PartitionClientApplication extends ConfidentialClientApplication {
+  constructor(
+    configuration: Configuration,
+    private readonly shared: {
+      readonly url: string;
+      get(resolve: () => Promise<ResolvedAuthority>): Promise<ResolvedAuthority>;
+    },
+  ) {
+    super(configuration);
+  }
+
+  protected override createAuthority(...args: Parameters<CreateAuthority>): ReturnType<CreateAuthority> {
+    const [authority, , region, cloud] = args;
+    if (authority !== this.shared.url || region?.azureRegion || cloud) return super.createAuthority(...args);
+    return this.shared.get(() => super.createAuthority(...args));
+  }
 }
 
 /**
- * Builds a fresh `ConfidentialClientApplication` per invocation — so MSAL's in-memory cache never holds two
- * partitions — while sharing, per process, the network client (keep-alive connections) and the authority's
- * metadata (fetched once, so no discovery request per invocation).
+ * Builds the MSAL clients of one process: one per partition and invocation — so MSAL's in-memory cache never holds
+ * two partitions — kept in the warm tier between the partition's invocations when the tier is on. Shared by every
+ * client: the network client (keep-alive connections) and the authority's metadata, fetched and parsed once and
+ * handed to each client's authority discovery as an already parsed answer (so no client parses it again).
  */
 export class ClientFactory {
   private readonly metadata = lazy(() => this.fetchAuthorityMetadata());
+  private resolvedAuthority: Promise<ResolvedAuthority> | undefined;
+  private readonly sharedAuthority: ConstructorParameters<typeof PartitionClientApplication>[1];
+  private readonly tier: WarmTier<InvocationClient> | undefined;
+  /** MSAL's network module: `network`, except the authority's metadata, answered from memory. */
+  private readonly msalNetwork: INetworkModule;
 
   constructor(
     readonly identity: ClientIdentity,
     private readonly plugins: SharedPluginOptions,
     readonly network: INetworkModule,
-  ) {}
+    warmTierBytes = 0,
+  ) {
+    this.tier = warmTierBytes > 0 ? new WarmTier(warmTierBytes) : undefined;
+    this.sharedAuthority = {
+      url: this.authority,
+      get: (resolve) =>
+        (this.resolvedAuthority ??= resolve().catch((error: unknown) => {
+          this.resolvedAuthority = undefined; // a failed resolution is not kept: the next call resolves again
+          throw error;
+        })),
+    };
+    const metadataUrl = this.metadataUrl.toLowerCase();
+    this.msalNetwork = {
+      sendGetRequestAsync: async <T>(url: string, options?: unknown, timeout?: number) => {
+        if (url.toLowerCase() !== metadataUrl) return network.sendGetRequestAsync<T>(url, options as never, timeout);
+        const body = await this.metadata.get();
+        return { headers: {}, body: body as T, status: 200 } satisfies NetworkResponse<T>;
+      },
+      sendPostRequestAsync: (url, options) => network.sendPostRequestAsync(url, options),
+    };
+  }
 
   get authority(): string {
     return `${this.identity.authorityHost}/${this.identity.tenantId}`;
   }
 
+  private get metadataUrl(): string {
+    return `${this.authority}/v2.0/.well-known/openid-configuration`;
+  }
+
   /** The openid-configuration of the authority, fetched once per process (retried after a failure). */
-  authorityMetadata(): Promise<string> {
+  authorityMetadata(): Promise<AuthorityMetadata> {
     return this.metadata.get();
   }
 
-  private async fetchAuthorityMetadata(): Promise<string> {
-    const url = `${this.authority}/v2.0/.well-known/openid-configuration`;
+  private async fetchAuthorityMetadata(): Promise<AuthorityMetadata> {
+    const url = this.metadataUrl;
     let response;
     try {
       response = await this.network.sendGetRequestAsync<Record<string, unknown>>(url);
@@ -68,16 +143,58 @@ export class ClientFactory {
     if (response.status !== 200 || typeof response.body.token_endpoint !== 'string') {
       throw new TokenCacheError('authority_unavailable', `authority metadata request answered HTTP ${response.status}`);
     }
-    return JSON.stringify(response.body);
+    // Every client reads this one object: frozen, so none can change it for the others.
+    return Object.freeze(response.body);
   }
 
   plugin(partitionKey: string, logger: TokenCacheLogger): PartitionCachePlugin {
     return new PartitionCachePlugin({ ...this.plugins, partitionKey, logger });
   }
 
+  /**
+   * A client for one invocation of the partition: its warm client when the tier holds one (taken out of the tier:
+   * no other invocation can use it meanwhile), otherwise a new one. Give it back with {@link release}.
+   */
   async forPartition(partitionKey: string, logger: TokenCacheLogger): Promise<InvocationClient> {
+    const warm = this.tier?.take(partitionKey);
+    if (warm) {
+      warm.plugin.reuse(logger);
+      warm.log.current = logger;
+      return warm;
+    }
+    return this.newClient(partitionKey, logger);
+  }
+
+  /** A new client bound to the partition, never kept in the tier (for flows this library does not wrap). */
+  async newClient(partitionKey: string, logger: TokenCacheLogger): Promise<InvocationClient> {
     const plugin = this.plugin(partitionKey, logger);
-    return { client: new ConfidentialClientApplication(await this.configuration(logger, plugin)), plugin };
+    const log: LogTarget = { current: logger };
+    const client = new PartitionClientApplication(await this.configuration(log, plugin), this.sharedAuthority);
+    plugin.bindClient(client);
+    return { client, plugin, log };
+  }
+
+  /**
+   * The invocation that used `bound` succeeded: the tier keeps the client for the partition's next invocation when
+   * the client holds exactly the stored document at a known ETag. A failed invocation's client is not given back.
+   */
+  release(bound: InvocationClient): void {
+    if (!this.tier) return;
+    bound.log.current = undefined;
+    const plaintextLength = bound.plugin.endInvocation();
+    if (plaintextLength !== undefined) {
+      this.tier.put(bound.plugin.partitionKey, bound, estimateHeldBytes(plaintextLength));
+    }
+  }
+
+  /** Drops the partition's warm client (its document was deleted). */
+  forget(partitionKey: string): void {
+    this.tier?.drop(partitionKey);
+  }
+
+  /** The warm tier's size: partitions held and their estimated bytes. */
+  get warmTier(): WarmTierUsage {
+    return { partitions: this.tier?.size ?? 0, bytes: this.tier?.bytes ?? 0, maxBytes: this.tier?.maxBytes ?? 0 };
   }
 
   /**
@@ -85,31 +202,35 @@ export class ClientFactory {
    * sign-in URL, redeeming the code); its entries then go to the partition with `plugin.importEntries`.
    */
   async withoutPersistence(logger: TokenCacheLogger): Promise<ConfidentialClientApplication> {
-    return new ConfidentialClientApplication(await this.configuration(logger, undefined));
+    return new PartitionClientApplication(
+      await this.configuration({ current: logger }, undefined),
+      this.sharedAuthority,
+    );
   }
 
-  private async configuration(
-    logger: TokenCacheLogger,
-    plugin: PartitionCachePlugin | undefined,
-  ): Promise<Configuration> {
+  private async configuration(log: LogTarget, plugin: PartitionCachePlugin | undefined): Promise<Configuration> {
+    // Fails here, with this library's error, when the authority cannot be reached (and primes the shared copy).
+    await this.metadata.get();
     return {
       auth: {
         clientId: this.identity.clientId,
         authority: this.authority,
         knownAuthorities: [new URL(this.identity.authorityHost).host],
-        authorityMetadata: await this.authorityMetadata(),
         ...this.identity.credential,
+        ...(this.identity.clientCapabilities.length > 0
+          ? { clientCapabilities: [...this.identity.clientCapabilities] }
+          : {}),
       },
       ...(plugin ? { cache: { cachePlugin: plugin } } : {}),
       system: {
-        networkClient: this.network,
+        networkClient: this.msalNetwork,
         loggerOptions: {
           piiLoggingEnabled: false,
           logLevel: LogLevel.Warning,
           // MSAL's warnings are routine (e.g. "No client info in response" for every app token): info level.
           loggerCallback: (level, message) => {
-            if (level === LogLevel.Error) logger.warn(`msal: ${message}`);
-            else logger.info(`msal: ${message}`);
+            if (level === LogLevel.Error) log.current?.warn(`msal: ${message}`);
+            else log.current?.info(`msal: ${message}`);
           },
         },
       },

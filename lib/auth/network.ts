@@ -13,7 +13,9 @@ export interface NetworkClientOptions {
 
 /**
  * MSAL's network module over `node:https` with one keep-alive agent per process: token requests of successive
- * invocations reuse the TLS connection instead of paying a handshake each time.
+ * invocations reuse the TLS connection instead of paying a handshake each time. Beyond `INetworkModule`, a
+ * request's options may carry an abort `signal` (MSAL never sends one; the bearer validator's JWKS fetch does):
+ * the request is destroyed when it fires.
  */
 export function createNetworkClient(options: NetworkClientOptions = {}): INetworkModule & { close(): void } {
   const agent = new Agent({ keepAlive: true, maxSockets: 64, ...(options.ca ? { ca: options.ca } : {}) });
@@ -23,7 +25,8 @@ export function createNetworkClient(options: NetworkClientOptions = {}): INetwor
       const body = method === 'POST' ? (opts?.body ?? '') : undefined;
       const headers: Record<string, string | number> = { ...opts?.headers };
       if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
-      const req = request(url, { method, agent, headers, timeout: timeout ?? timeoutMs }, (res) => {
+      const signal = (opts as { signal?: AbortSignal } | undefined)?.signal;
+      const req = request(url, { method, agent, headers, timeout: timeout ?? timeoutMs, signal }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('error', reject);

@@ -17,14 +17,23 @@ export interface CacheDocument {
 
 export const EMPTY_DOCUMENT: CacheDocument = Object.freeze({ msal: {}, updated: {} });
 
+/** The plaintext of a document: `{"msal":…,"updated":…}`, MSAL's part first (see {@link OpenedDocument}). */
+export function encodeDocumentText(doc: CacheDocument): string {
+  return JSON.stringify({ msal: doc.msal, updated: doc.updated });
+}
+
 export function encodeDocument(doc: CacheDocument): Buffer {
-  return Buffer.from(JSON.stringify({ msal: doc.msal, updated: doc.updated }), 'utf8');
+  return Buffer.from(encodeDocumentText(doc), 'utf8');
 }
 
 export function decodeDocument(plaintext: Buffer): CacheDocument {
+  return decodeDocumentText(plaintext.toString('utf8'));
+}
+
+export function decodeDocumentText(text: string): CacheDocument {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(plaintext.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch {
     throw new TokenCacheError('bad_envelope', 'cache document is not JSON');
   }
@@ -39,6 +48,67 @@ export function decodeDocument(plaintext: Buffer): CacheDocument {
     cleanUpdated[section] = times;
   }
   return { msal: parsed.msal, updated: cleanUpdated };
+}
+
+const MSAL_HEAD = '{"msal":{';
+/** MSAL's part of an empty document, as {@link OpenedDocument.msalText} gives it. */
+export const EMPTY_MSAL = '{}';
+
+/** An opened document with nothing in it. */
+export function emptyDocument(): OpenedDocument {
+  return OpenedDocument.of(EMPTY_DOCUMENT);
+}
+const UPDATED_SEPARATOR = ',"updated":';
+
+/**
+ * An opened document, parsed only as far as it is used: MSAL gets its part as text (it parses that itself), and the
+ * whole document — the base of a merge — is parsed only when a write needs it. A document this library wrote is
+ * `{"msal":M,"updated":U}` (see {@link encodeDocumentText}); M is cut out of the text at the last `,"updated":`,
+ * checked by parsing the small U, and anything else falls back to parsing the whole text.
+ */
+export class OpenedDocument {
+  private parsed: CacheDocument | undefined;
+  private msal: string | undefined;
+
+  constructor(
+    /** The plaintext. */
+    readonly text: string,
+    parsed?: CacheDocument,
+  ) {
+    this.parsed = parsed;
+  }
+
+  static of(doc: CacheDocument): OpenedDocument {
+    return new OpenedDocument(encodeDocumentText(doc), doc);
+  }
+
+  /** The whole document (parsed on first use). Throws `bad_envelope` when the text is not a cache document. */
+  get doc(): CacheDocument {
+    return (this.parsed ??= decodeDocumentText(this.text));
+  }
+
+  /** MSAL's cache as JSON text, for `tokenCache.deserialize`. */
+  get msalText(): string {
+    return (this.msal ??= this.cutMsalText() ?? JSON.stringify(this.doc.msal));
+  }
+
+  /** Keeps only the text (in the warm tier, where a write parses it again when it needs the base). */
+  compact(): void {
+    this.parsed = undefined;
+    this.msal = undefined;
+  }
+
+  private cutMsalText(): string | undefined {
+    const { text } = this;
+    const at = text.lastIndexOf(UPDATED_SEPARATOR);
+    if (!text.startsWith(MSAL_HEAD) || at < 0 || !text.endsWith('}') || text[at - 1] !== '}') return undefined;
+    try {
+      if (!isObject(JSON.parse(text.slice(at + UPDATED_SEPARATOR.length, -1)))) return undefined;
+    } catch {
+      return undefined;
+    }
+    return text.slice(MSAL_HEAD.length - 1, at);
+  }
 }
 
 export function isObject(value: unknown): value is JsonObject {

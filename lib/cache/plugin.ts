@@ -4,24 +4,24 @@ import { type TokenCacheLogger, describeError } from '../log.js';
 import {
   type CacheDocument,
   type JsonObject,
-  EMPTY_DOCUMENT,
-  decodeDocument,
-  encodeDocument,
+  EMPTY_MSAL,
+  OpenedDocument,
+  emptyDocument,
   isObject,
   jsonEqual,
 } from './document.js';
 import { open, seal } from './envelope.js';
 import { hasErrorCode } from '../errors.js';
 import type { KeyRing } from './keyring.js';
-import type { L1Cache } from './l1.js';
 import { mergeDocuments, pruneDocument, stampChanges } from './merge.js';
 import { assertionHashOf, visibleEntries, withHiddenEntries } from './obo.js';
+import { type AccessTokenFilter, withoutAccessTokens } from './withhold.js';
 import { type CacheStats, emptyStats } from './stats.js';
 import { type CacheStore, type StoredDocument, StoreError } from '../stores/store.js';
 
 export interface PartitionCachePluginOptions {
   readonly store: CacheStore;
-  /** The partition this invocation may touch — from validated claims or app configuration only. */
+  /** The partition this plugin may touch — from validated claims or app configuration only. */
   readonly partitionKey: string;
   readonly keyRing: KeyRing;
   readonly logger: TokenCacheLogger;
@@ -31,8 +31,6 @@ export interface PartitionCachePluginOptions {
   readonly compress?: boolean;
   /** How long an untouched document lives before a store TTL or sweeper may remove it. @defaultValue 90 days */
   readonly lifetimeMs?: number;
-  /** Optional per-instance L1 tier shared by the invocations of this process (see {@link L1Cache}). */
-  readonly l1?: L1Cache;
   /** Clock in epoch milliseconds, for tests. @defaultValue the wall clock with sub-millisecond precision */
   readonly now?: () => number;
 }
@@ -41,7 +39,7 @@ const DAY_MS = 86_400_000;
 
 interface Loaded {
   /** What the store held when we last read or wrote it; empty when there was nothing usable. */
-  doc: CacheDocument;
+  document: OpenedDocument;
   /** ETag of that document; undefined when the partition has no document (next write is create-only). */
   etag: string | undefined;
   /** The document was sealed with an older key of the ring: rewrite it under the current key on this invocation. */
@@ -51,35 +49,101 @@ interface Loaded {
    * `CacheStats.foreign`): behave as an empty cache and do not write.
    */
   unavailable: boolean;
-}
-
-interface Read {
-  doc: CacheDocument;
-  etag: string | undefined;
-  rewrite: boolean;
   /** Sealed under a key id the ring lacks, or in an unknown format version: not ours to replace. */
   foreign?: boolean;
+  /** The store confirmed the ETag of what the (reused) client holds: that document, as the client holds it. */
+  confirmed?: Held;
 }
 
+/** What a client kept in the warm tier holds: the stored document at this ETag, as shown to MSAL for `view`. */
+interface Held {
+  readonly document: OpenedDocument;
+  readonly etag: string;
+  /** The incoming token whose on-behalf-of access tokens MSAL was shown (see obo.ts); undefined: none of them. */
+  readonly view: string | undefined;
+}
+
+/** What the plugin needs of its MSAL client. */
+export interface PluginClient {
+  /** Empties the client's in-memory cache (`ClientApplication.clearCache`; keeps the authority's metadata). */
+  clearCache(): void;
+}
+
+const SILENT: TokenCacheLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
 /**
- * An MSAL `ICachePlugin` bound to ONE partition for ONE invocation. Reads the store at most once however often MSAL
- * calls it; writes only when MSAL reports a change and the content differs from what was read, conditionally on the
- * ETag read; on a conflict re-reads, merges per entry and retries. Store failures never fail the MSAL call.
+ * An MSAL `ICachePlugin` bound to ONE partition and to one MSAL client, used by one invocation at a time: the
+ * invocation that creates it, then (when the warm tier keeps the client) the partition's next invocations, one after
+ * another, each started with {@link reuse}. Reads the store at most once per invocation however often MSAL calls it —
+ * for a kept client, the store's cheapest read of the current ETag, and nothing is opened or deserialized when it is
+ * unchanged; writes only when MSAL reports a change and the content differs from what was read, conditionally on
+ * the ETag read; on a conflict re-reads, merges per entry and retries. Store failures never fail the MSAL call.
  */
 export class PartitionCachePlugin implements ICachePlugin {
-  readonly stats: CacheStats = emptyStats();
+  /** This invocation's store traffic (a new object per invocation). */
+  stats: CacheStats = emptyStats();
   readonly partitionKey: string;
   private readonly options: PartitionCachePluginOptions;
+  private logger: TokenCacheLogger;
   private loading: Promise<Loaded> | undefined;
   private loaded: Loaded | undefined;
   private deserialized = false;
   /** The invocation's incoming token (on-behalf-of): MSAL is shown only its access tokens. See obo.ts. */
   private ownAssertionHash: string | undefined;
   private unsaved = false;
+  /** Access tokens MSAL is not shown this invocation; the partition's next write leaves them out. */
+  private withheld: AccessTokenFilter | undefined;
+  /** Some were withheld and no write has left them out yet. */
+  private removalPending = false;
+  /** MSAL's in-memory cache this invocation loaded the partition into. */
+  private tokenCache: ISerializableTokenCache | undefined;
+  /** What the client holds from the previous invocation, when it ended holding exactly the stored document. */
+  private held: Held | undefined;
+  /** The client served an earlier invocation: its in-memory cache is not empty. */
+  private reused = false;
+  private client: PluginClient | undefined;
 
   constructor(options: PartitionCachePluginOptions) {
     this.options = options;
     this.partitionKey = options.partitionKey;
+    this.logger = options.logger;
+  }
+
+  /** The MSAL client this plugin is configured in (constructed with the plugin, so bound afterwards). */
+  bindClient(client: PluginClient): void {
+    this.client = client;
+  }
+
+  /** Starts the partition's next invocation on the same client (from the warm tier). */
+  reuse(logger: TokenCacheLogger): void {
+    this.stats = emptyStats();
+    this.logger = logger;
+    this.loading = undefined;
+    this.loaded = undefined;
+    this.deserialized = false;
+    this.ownAssertionHash = undefined;
+    this.unsaved = false;
+    this.withheld = undefined;
+    this.removalPending = false;
+    this.tokenCache = undefined;
+    this.reused = true;
+  }
+
+  /**
+   * Ends the invocation. Returns the plaintext length of the document the client now holds when that is exactly the
+   * stored document at a known ETag — the warm tier may keep the client for the partition's next invocation, which
+   * revalidates that ETag — and undefined when the client must not be reused.
+   */
+  endInvocation(): number | undefined {
+    const loaded = this.loaded;
+    this.logger = SILENT;
+    this.held = undefined;
+    // After a claims request (tokens withheld) the client is not kept: rare, and its view differs.
+    if (!loaded || !this.deserialized || this.unsaved || this.stats.discarded || this.withheld) return undefined;
+    if (loaded.unavailable || loaded.rewrite || loaded.etag === undefined) return undefined;
+    loaded.document.compact();
+    this.held = { document: loaded.document, etag: loaded.etag, view: this.ownAssertionHash };
+    return loaded.document.text.length;
   }
 
   async beforeCacheAccess(context: TokenCacheContext): Promise<void> {
@@ -98,23 +162,47 @@ export class PartitionCachePlugin implements ICachePlugin {
     const loaded = await this.load();
     if (this.deserialized) return;
     this.deserialized = true;
-    const visible = visibleEntries(loaded.doc.msal, this.ownAssertionHash);
-    if (Object.keys(visible).length > 0) tokenCache.deserialize(JSON.stringify(visible));
+    this.tokenCache = tokenCache;
+    // The client already holds this very document, shown for this same incoming token (or flow).
+    if (loaded.confirmed && loaded.confirmed.view === this.ownAssertionHash && !this.withheld) return;
+    const view = this.view(loaded);
+    this.removalPending = view.withheldSome;
+    // A new client is empty already.
+    if (this.reused || view.text !== EMPTY_MSAL) this.replaceClientCache(tokenCache, loaded, this.reused, view.text);
+  }
+
+  /**
+   * Call before the first load: the access tokens `filter` selects are not shown to MSAL (so it cannot serve them),
+   * and the invocation removes them from the partition — with the write of MSAL's new token when it gets one,
+   * otherwise in {@link settle} (one conditional write either way). For a claims request: the token a resource
+   * rejected must not be served again, whether or not a new one comes back.
+   */
+  withholdAccessTokens(filter: AccessTokenFilter): void {
+    this.withheld = filter;
   }
 
   async afterCacheAccess(context: TokenCacheContext): Promise<void> {
     const loaded = await this.load();
     if (!context.cacheHasChanged && !loaded.rewrite) return;
-    const msal: unknown = JSON.parse(context.tokenCache.serialize());
+    await this.persist(context.tokenCache, loaded);
+  }
+
+  /** Writes what MSAL holds (plus the entries it was not shown) when it differs from what the store holds. */
+  private async persist(tokenCache: ISerializableTokenCache, loaded: Loaded): Promise<void> {
+    this.removalPending = false;
+    const msal: unknown = JSON.parse(tokenCache.serialize());
     if (!isObject(msal)) return;
-    const combined = withHiddenEntries(msal, loaded.doc.msal, this.ownAssertionHash);
-    if (!loaded.rewrite && jsonEqual(loaded.doc.msal, combined)) return;
+    const base = this.base(loaded);
+    const combined = withHiddenEntries(msal, base.msal, this.ownAssertionHash);
+    if (!loaded.rewrite && jsonEqual(base.msal, combined)) return;
     if (loaded.unavailable) {
       this.unsaved = true;
       return;
     }
-    const merged = await this.save(loaded, stampChanges(loaded.doc, combined, this.now()));
-    if (merged) context.tokenCache.deserialize(JSON.stringify(visibleEntries(merged.msal, this.ownAssertionHash)));
+    // Once written, the client takes exactly what was written (merged, pruned, its on-behalf-of tokens re-keyed).
+    if (await this.save(loaded, stampChanges(base, combined, this.now()))) {
+      this.replaceClientCache(tokenCache, loaded, true, this.view(loaded).text);
+    }
   }
 
   /**
@@ -125,7 +213,18 @@ export class PartitionCachePlugin implements ICachePlugin {
   async settle(): Promise<void> {
     if (!this.loading) return;
     const loaded = await this.loading;
-    if (loaded.rewrite && !loaded.unavailable) await this.save(loaded, loaded.doc);
+    await this.flushRemovals();
+    if (loaded.rewrite && !loaded.unavailable) await this.save(loaded, this.base(loaded));
+  }
+
+  /**
+   * Removes withheld access tokens (see {@link withholdAccessTokens}) that no write has removed yet — the flow
+   * failed, or MSAL saved nothing — together with whatever else MSAL changed in memory (msal-common drops a refresh
+   * token the identity provider called `bad_token`, without calling the plugin). Call it also when the flow threw.
+   */
+  async flushRemovals(): Promise<void> {
+    if (!this.removalPending || !this.tokenCache || !this.loaded) return;
+    await this.persist(this.tokenCache, this.loaded);
   }
 
   /**
@@ -151,18 +250,18 @@ export class PartitionCachePlugin implements ICachePlugin {
       this.unsaved = true;
       return;
     }
-    const combined: JsonObject = { ...loaded.doc.msal };
+    const base = this.base(loaded);
+    const combined: JsonObject = { ...base.msal };
     for (const [section, entries] of Object.entries(msal)) {
       const existing = combined[section];
       combined[section] = isObject(entries) && isObject(existing) ? { ...existing, ...entries } : entries;
     }
-    if (!loaded.rewrite && jsonEqual(loaded.doc.msal, combined)) return;
-    await this.save(loaded, stampChanges(loaded.doc, combined, this.now()));
+    if (!loaded.rewrite && jsonEqual(base.msal, combined)) return;
+    await this.save(loaded, stampChanges(base, combined, this.now()));
   }
 
   /** Deletes the partition's whole document (sign-out, purge). Store errors propagate: the caller must know. */
   async purge(): Promise<boolean> {
-    this.options.l1?.drop(this.partitionKey);
     const started = performance.now();
     try {
       return await this.options.store.delete(this.partitionKey);
@@ -171,134 +270,127 @@ export class PartitionCachePlugin implements ICachePlugin {
     }
   }
 
-  /** Loads the partition (at most one store read per invocation). */
+  /** Loads the partition (at most one store read per invocation; Table and Redis: one more when the ETag changed). */
   load(): Promise<Loaded> {
     this.loading ??= this.initialRead().then(
-      ({ doc, etag, rewrite, foreign }): Loaded =>
-        (this.loaded = { doc, etag, rewrite, unavailable: foreign ?? false }),
+      (loaded): Loaded => {
+        if (loaded.foreign) loaded.unavailable = true;
+        return (this.loaded = loaded);
+      },
       (error: unknown): Loaded => {
         this.stats.failures++;
-        this.options.logger.warn(
+        this.logger.warn(
           `token cache: store read failed for partition ${this.partitionKey}; continuing without the cache: ${describeError(error)}`,
         );
-        return (this.loaded = { doc: EMPTY_DOCUMENT, etag: undefined, rewrite: false, unavailable: true });
+        return (this.loaded = { ...empty(undefined), unavailable: true });
       },
     );
     return this.loading;
   }
 
   /**
-   * Writes `ours`; on conflict merges it with what is stored now and retries. Returns the merged document when the
-   * write landed on a merge (so the in-memory cache can take the other writer's entries), otherwise undefined.
+   * Writes `ours`; on conflict merges it with what is stored now and retries. Once written, `loaded` is the document
+   * written and the answer true; false when nothing was written.
    */
-  private async save(loaded: Loaded, ours: CacheDocument): Promise<CacheDocument | undefined> {
+  private async save(loaded: Loaded, ours: CacheDocument): Promise<boolean> {
     const attempts = this.options.maxWriteAttempts ?? 20;
-    let merged = false;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      const toWrite = pruneDocument(ours, Math.floor(this.now() / 1000));
+      if (attempt > 1) this.stats.retries++;
+      const document = OpenedDocument.of(pruneDocument(ours, Math.floor(this.now() / 1000)));
       try {
-        loaded.etag = await this.write(toWrite, loaded.etag);
-        loaded.doc = toWrite;
+        loaded.etag = await this.write(document, loaded.etag);
+        loaded.document = document;
         loaded.rewrite = false;
         this.unsaved = false;
-        this.options.l1?.set(this.partitionKey, toWrite, loaded.etag);
-        return merged ? toWrite : undefined;
+        return true;
       } catch (error) {
-        this.options.l1?.drop(this.partitionKey);
         if (!(error instanceof StoreError) || error.code !== 'store_conflict') {
           this.unsaved = true;
           this.stats.failures++;
           const level = error instanceof StoreError && error.code === 'store_too_large' ? 'error' : 'warn';
-          this.options.logger[level](
+          this.logger[level](
             `token cache: store write failed for partition ${this.partitionKey}; the token is still returned: ${describeError(error)}`,
           );
-          return undefined;
+          return false;
         }
         this.stats.conflicts++;
         if (attempt === attempts) break;
         // Full jitter: contending writers spread out instead of colliding again in lock-step.
         await sleep(Math.random() * Math.min(1000, 10 * 2 ** attempt));
-        let theirs: Read;
+        let theirs: Loaded;
         try {
           theirs = await this.readDocument();
         } catch (readError) {
           this.unsaved = true;
           this.stats.failures++;
-          this.options.logger.warn(
+          this.logger.warn(
             `token cache: re-read after a write conflict failed for partition ${this.partitionKey}: ${describeError(readError)}`,
           );
-          return undefined;
+          return false;
         }
         if (theirs.foreign) {
           // Another instance, with a newer key ring, wrote it meanwhile: not ours to replace.
           loaded.unavailable = true;
           this.unsaved = true;
-          return undefined;
+          return false;
         }
-        ours = mergeDocuments(loaded.doc, ours, theirs.doc);
-        loaded.doc = theirs.doc;
+        ours = mergeDocuments(this.base(loaded), ours, this.base(theirs));
+        loaded.document = theirs.document;
         loaded.etag = theirs.etag;
-        merged = true;
       }
     }
     this.unsaved = true;
-    this.options.logger.warn(
+    this.logger.warn(
       `token cache: gave up writing partition ${this.partitionKey} after ${attempts} conflicting attempts; the token is still returned`,
     );
-    return undefined;
+    return false;
   }
 
   /**
-   * The invocation's first read. With an L1 tier: a store that can read conditionally is asked whether the L1
-   * entry is still current (and nothing is decrypted when it is); with any other store a fresh entry is used as is.
+   * The invocation's first read. A client kept from the previous invocation asks the store only whether its
+   * document is still current, the cheapest way the store offers (Cosmos DB: If-None-Match; Table: the ETag
+   * alone; Redis: the version field; memory: the version), and opens nothing when it is.
    */
-  private async initialRead(): Promise<Read> {
-    const { l1, store } = this.options;
-    const cached = l1?.peek(this.partitionKey);
-    if (l1 && cached) {
-      if (store.readIfChanged) {
-        const started = performance.now();
-        const answer = await store.readIfChanged(this.partitionKey, cached.etag).finally(() => {
-          this.stats.storeMs += performance.now() - started;
-        });
-        this.stats.reads++;
-        if (answer === 'unchanged') {
-          this.stats.l1Hits++;
-          l1.touch(this.partitionKey);
-          return { doc: cached.doc, etag: cached.etag, rewrite: false };
-        }
-        l1.drop(this.partitionKey);
-        const opened = answer ? this.openDocument(answer) : { doc: EMPTY_DOCUMENT, etag: undefined, rewrite: false };
-        this.remember(opened);
-        return opened;
-      }
-      if (cached.fresh) {
-        this.stats.l1Hits++;
-        return { doc: cached.doc, etag: cached.etag, rewrite: false };
-      }
+  private async initialRead(): Promise<Loaded> {
+    const held = this.held;
+    this.held = undefined;
+    if (held) {
+      const answer = await this.revalidate(held.etag);
+      if (answer === 'unchanged') return this.warmHit(held);
+      if (answer !== 'read') return answer;
     }
-    const read = await this.readDocument();
-    this.remember(read);
-    return read;
+    return this.readDocument(held);
   }
 
-  private remember(read: Read): void {
-    if (!this.options.l1) return;
-    if (read.etag !== undefined && !read.rewrite && !this.stats.discarded && !read.foreign) {
-      this.options.l1.set(this.partitionKey, read.doc, read.etag);
-    } else {
-      this.options.l1.drop(this.partitionKey);
+  /** `unchanged`, the new document (or none) when the store answered with it, or `read` when a full read must tell. */
+  private async revalidate(etag: string): Promise<'unchanged' | 'read' | Loaded> {
+    const { store } = this.options;
+    if (store.readVersion) {
+      const version = await this.timed(() => store.readVersion!(this.partitionKey));
+      if (version === undefined) return empty(undefined);
+      return version === etag ? 'unchanged' : 'read';
     }
+    if (store.readIfChanged) {
+      const answer = await this.timed(() => store.readIfChanged!(this.partitionKey, etag));
+      if (answer === 'unchanged') return 'unchanged';
+      return answer ? this.openDocument(answer) : empty(undefined);
+    }
+    return 'read';
   }
 
-  /** One store read, opened and parsed. An unusable document is logged and treated as empty (see openDocument). */
-  private async readDocument(): Promise<Read> {
-    const started = performance.now();
-    const stored = await this.options.store.read(this.partitionKey).finally(() => {
-      this.stats.storeMs += performance.now() - started;
-    });
-    this.stats.reads++;
-    if (!stored) return { doc: EMPTY_DOCUMENT, etag: undefined, rewrite: false };
+  private warmHit(held: Held): Loaded {
+    this.stats.tierHits++;
+    return { document: held.document, etag: held.etag, rewrite: false, unavailable: false, confirmed: held };
+  }
+
+  /**
+   * One store read, opened. An unusable document is logged and treated as empty (see openDocument). When the client
+   * already holds the document read (same ETag), nothing is opened.
+   */
+  private async readDocument(held?: Held): Promise<Loaded> {
+    const stored = await this.timed(() => this.options.store.read(this.partitionKey));
+    if (!stored) return empty(undefined);
+    if (held && stored.etag === held.etag) return this.warmHit(held);
     return this.openDocument(stored);
   }
 
@@ -314,30 +406,100 @@ export class PartitionCachePlugin implements ICachePlugin {
    * cache (served from the identity provider, sign-ins there not saved) until it expires or is removed (sign-out,
    * `removePartition`), with an error naming the unknown key id at every access for an operator to act on.
    */
-  private openDocument(stored: StoredDocument): Read {
+  private openDocument(stored: StoredDocument): Loaded {
     this.stats.bytesRead += stored.data.byteLength;
     try {
       const { plaintext, keyId } = open(this.options.keyRing, this.partitionKey, stored.data);
-      return { doc: decodeDocument(plaintext), etag: stored.etag, rewrite: keyId !== this.options.keyRing.current.id };
+      const document = new OpenedDocument(plaintext.toString('utf8'));
+      void document.msalText; // checks the document's shape now (throws bad_envelope)
+      const rewrite = keyId !== this.options.keyRing.current.id;
+      return { document, etag: stored.etag, rewrite, unavailable: false };
     } catch (error) {
       if (hasErrorCode(error, 'key_not_in_ring') || hasErrorCode(error, 'unknown_format_version')) {
         this.stats.foreign = true;
-        this.options.logger.error(
+        this.logger.error(
           `token cache: stored document for partition ${this.partitionKey} was written by an instance with a newer key ring or library; left as it is, served without the cache (add the key to this instance's ring): ${describeError(error)}`,
         );
-        return { doc: EMPTY_DOCUMENT, etag: stored.etag, rewrite: false, foreign: true };
+        return { ...empty(stored.etag), foreign: true };
       }
-      this.stats.discarded = true;
-      this.options.logger.warn(
-        `token cache: stored document for partition ${this.partitionKey} is unusable and will be replaced: ${describeError(error)}`,
-      );
-      // Not rewritten now: the next write (conditional on this ETag) replaces it.
-      return { doc: EMPTY_DOCUMENT, etag: stored.etag, rewrite: false };
+      const loaded = empty(stored.etag);
+      this.discard(loaded, error);
+      return loaded;
     }
   }
 
-  private async write(doc: CacheDocument, etag: string | undefined): Promise<string> {
-    const sealed = seal(this.options.keyRing, this.partitionKey, encodeDocument(doc), {
+  /** The stored document is unusable: treated as empty; not rewritten now, the next write (on its ETag) replaces it. */
+  private discard(loaded: Loaded, error: unknown): void {
+    this.stats.discarded = true;
+    loaded.document = emptyDocument();
+    loaded.rewrite = false;
+    this.logger.warn(
+      `token cache: stored document for partition ${this.partitionKey} is unusable and will be replaced: ${describeError(error)}`,
+    );
+  }
+
+  /** The parsed document, the base of a merge; an unparsable one counts as unusable (and empty). */
+  private base(loaded: Loaded): CacheDocument {
+    try {
+      return loaded.document.doc;
+    } catch (error) {
+      this.discard(loaded, error);
+      return loaded.document.doc;
+    }
+  }
+
+  /**
+   * What MSAL is shown of the document, as JSON text: all of it but the on-behalf-of access tokens of other incoming
+   * tokens (obo.ts) and the withheld ones (withhold.ts). For a flow without an incoming token or withheld tokens, on a
+   * document naming no incoming token, MSAL's part as it is: nothing parsed here (an on-behalf-of flow always gets a
+   * filtered copy: it is shown its own incoming token's tokens only).
+   */
+  private view(loaded: Loaded): { readonly text: string; readonly withheldSome: boolean } {
+    const { document } = loaded;
+    if (this.ownAssertionHash === undefined && !this.withheld && !namesIncomingToken(document.text)) {
+      return { text: document.msalText, withheldSome: false };
+    }
+    const visible = visibleEntries(this.base(loaded).msal, this.ownAssertionHash);
+    const shown = this.withheld ? withoutAccessTokens(visible, this.withheld) : visible;
+    return { text: JSON.stringify(shown), withheldSome: shown !== visible };
+  }
+
+  /**
+   * Makes the client hold exactly `text`, what MSAL is shown of `loaded`'s document: its in-memory cache, and the
+   * snapshot MSAL keeps of the last text deserialized (msal-node's silent flow restores the in-memory cache from that
+   * snapshot before every lookup, and serialize() merges with it). MSAL's `deserialize` adds the entries it is given
+   * to those in memory and keeps the others, so a client holding other entries is emptied first.
+   */
+  private replaceClientCache(
+    tokenCache: ISerializableTokenCache,
+    loaded: Loaded,
+    holdsOthers: boolean,
+    text: string,
+  ): void {
+    if (holdsOthers) this.client?.clearCache();
+    try {
+      tokenCache.deserialize(text);
+    } catch (error) {
+      this.discard(loaded, error);
+      this.client?.clearCache();
+      tokenCache.deserialize(EMPTY_MSAL);
+    }
+  }
+
+  /** One store read, timed and counted (a failed one counts as a failure, by load()). */
+  private async timed<T>(read: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      const answer = await read();
+      this.stats.reads++;
+      return answer;
+    } finally {
+      this.stats.storeMs += performance.now() - started;
+    }
+  }
+
+  private async write(document: OpenedDocument, etag: string | undefined): Promise<string> {
+    const sealed = seal(this.options.keyRing, this.partitionKey, Buffer.from(document.text, 'utf8'), {
       compress: this.options.compress ?? false,
     });
     const started = performance.now();
@@ -356,4 +518,21 @@ export class PartitionCachePlugin implements ICachePlugin {
     // Sub-millisecond wall clock: the merge's tie-breaker between two writers of the same entry.
     return this.options.now ? this.options.now() : performance.timeOrigin + performance.now();
   }
+}
+
+function empty(etag: string | undefined): Loaded {
+  return { document: emptyDocument(), etag, rewrite: false, unavailable: false };
+}
+
+const ASSERTION_FIELD = '"userAssertionHash":"';
+
+/**
+ * Whether the document text names an incoming token (a non-empty `userAssertionHash`). The field's quoted name can
+ * only be a key of the JSON: inside a JSON string a quote is escaped.
+ */
+function namesIncomingToken(text: string): boolean {
+  for (let at = text.indexOf(ASSERTION_FIELD); at >= 0; at = text.indexOf(ASSERTION_FIELD, at + 1)) {
+    if (text[at + ASSERTION_FIELD.length] !== '"') return true;
+  }
+  return false;
 }

@@ -6,10 +6,15 @@ export interface CacheStats {
   writes: number;
   /** Writes rejected because the document changed since it was read (each followed by re-read and merge). */
   conflicts: number;
+  /** Write attempts after the first (each follows a conflict; a write given up after a conflict has none). */
+  retries: number;
   /** Reads or writes that failed (store unreachable, throttled, over its limit). */
   failures: number;
-  /** The document came from the L1 tier (fresh, or confirmed unchanged by a conditional read): no decryption. */
-  l1Hits: number;
+  /**
+   * The store confirmed the ETag of the document the partition's warm client (warm tier) holds: nothing was
+   * decrypted, and nothing deserialized when the client was shown it for the same incoming token (or flow) before.
+   */
+  tierHits: number;
   /**
    * The stored document failed to open under a key of the ring (tampered, truncated, copied from another partition):
    * it was treated as empty and is replaced by the next write.
@@ -33,8 +38,9 @@ export function emptyStats(): CacheStats {
     reads: 0,
     writes: 0,
     conflicts: 0,
+    retries: 0,
     failures: 0,
-    l1Hits: 0,
+    tierHits: 0,
     discarded: false,
     foreign: false,
     bytesRead: 0,

@@ -294,6 +294,18 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
       });
     },
 
+    async readVersion(partitionKey: string): Promise<string | undefined> {
+      assertValidPartitionKey(partitionKey);
+      return run(partitionKey, async (connection) => {
+        // The version field alone: one HGET, cheaper than the conditional read's script.
+        const reply = await connection.client.sendCommand(['HGET', documentKey(partitionKey), 'etag']);
+        if (reply === null || reply === undefined) return undefined;
+        if (typeof reply !== 'string')
+          throw new StoreError('store_corrupt', `${target} answered HGET with an unexpected reply`);
+        return reply;
+      });
+    },
+
     async readIfChanged(partitionKey: string, etag: string): Promise<StoredDocument | 'unchanged' | undefined> {
       assertValidPartitionKey(partitionKey);
       return run(partitionKey, async (connection) => {

@@ -59,10 +59,16 @@ export interface CacheStore {
   /** Reads one partition; `undefined` when there is no document. */
   read(partitionKey: string): Promise<StoredDocument | undefined>;
   /**
-   * Optional: a conditional read (`If-None-Match`) — `'unchanged'` when the stored ETag still equals `etag`, saving
-   * the transfer (and, with the L1 tier, the decryption). Stores without it are read in full.
+   * Optional: a conditional read (`If-None-Match`) — `'unchanged'` when the stored ETag still equals `etag`, without
+   * the document; the document (or `undefined` when there is none) otherwise. The warm tier revalidates with it.
    */
   readIfChanged?(partitionKey: string, etag: string): Promise<StoredDocument | 'unchanged' | undefined>;
+  /**
+   * Optional: the stored document's ETag alone (`undefined` when there is none), without its data — for stores where
+   * that is cheaper than a conditional read, or that have none (Table, Redis). The warm tier revalidates with it when
+   * present (in preference to `readIfChanged`) and reads the document in full when the ETag changed.
+   */
+  readVersion?(partitionKey: string): Promise<string | undefined>;
   /** Conditional write (see {@link WriteOptions}); returns the new ETag. Throws {@link StoreConflictError}. */
   write(partitionKey: string, data: Uint8Array, options?: WriteOptions): Promise<string>;
   /** Deletes the partition's document; resolves `false` when there was none. Unconditional unless `ifMatch`. */

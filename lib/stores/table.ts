@@ -141,6 +141,25 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
       });
     },
 
+    async readVersion(partitionKey: string): Promise<string | undefined> {
+      const encoded = encodeKey(partitionKey, TABLE_KEY_MAX_LENGTH);
+      return run(partitionKey, async (client, abortSignal) => {
+        try {
+          // A point query selecting only the key: the answer is the ETag, none of the document's chunks.
+          const entity = await client.getEntity(encoded, ROW_KEY, {
+            abortSignal,
+            queryOptions: { select: ['PartitionKey'] },
+          });
+          if (entity.etag === undefined)
+            throw new StoreError('store_corrupt', 'Table storage returned an entity without ETag');
+          return entity.etag;
+        } catch (error) {
+          if (statusOf(error) === 404 && odataCode(error) !== 'TableNotFound') return undefined;
+          throw error;
+        }
+      });
+    },
+
     async write(partitionKey: string, data: Uint8Array, writeOptions: WriteOptions = {}): Promise<string> {
       const entity = toEntity(
         encodeKey(partitionKey, TABLE_KEY_MAX_LENGTH),

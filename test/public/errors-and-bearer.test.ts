@@ -1,14 +1,17 @@
 /** Bearer validation, error classification and error formatting through the entry point only. */
 import { ConfidentialClientApplication } from '@azure/msal-node';
+import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { trustingNetworkClient } from '../../dev/https-trust.js';
 import {
   BearerError,
   DEFAULT_CLOCK_TOLERANCE_SECONDS,
+  DEFAULT_JWKS_TIMEOUT_MS,
   TokenCacheError,
   classifyTokenError,
   createBearerValidator,
   describeError,
+  entraV1Issuer,
   hasErrorCode,
 } from '../../lib/index.js';
 import { CLIENT_SECRET, authority, newId, stack } from '../support/stack.js';
@@ -55,6 +58,54 @@ describe('createBearerValidator', () => {
     const longExpired = await authority.mint(claims, { expiresInSeconds: -(skew * 2) });
     await expect(bearer.validate(`Bearer ${longExpired}`)).rejects.toMatchObject({ message: /expired/ });
   });
+});
+
+describe('v1.0 tokens and the signing keys', () => {
+  it("entraV1Issuer names Entra's v1.0 issuer; a v1.0 token is checked against v1IssuerFor", async () => {
+    expect(entraV1Issuer('t-1')).toBe('https://sts.windows.net/t-1/');
+    const tenantId = newId();
+    const clientId = newId();
+    const { url, ca } = stack().authority;
+    const bearer = createBearerValidator({
+      audiences: [`api://${clientId}`],
+      allowedTenants: [tenantId],
+      issuerFor: (tid) => `${url}/${tid}/v2.0`,
+      v1IssuerFor: (tid) => `${url}/${tid}/`,
+      requiredScopes: ['access_as_user'],
+      jwksUri: `${url}/${tenantId}/discovery/v2.0/keys`,
+      networkClient: trustingNetworkClient(ca),
+    });
+    const claims = { oid: newId(), sub: 's', tid: tenantId, aud: `api://${clientId}`, scp: 'access_as_user' };
+    const v1 = await authority.mint({ ...claims, ver: '1.0', iss: `${url}/${tenantId}/` });
+    expect((await bearer.validate(`Bearer ${v1}`)).claims.oid).toBe(claims.oid);
+    const wrongIssuer = await authority.mint({ ...claims, ver: '1.0', iss: entraV1Issuer(tenantId) });
+    await expect(bearer.validate(`Bearer ${wrongIssuer}`)).rejects.toMatchObject({ code: 'bearer_invalid' });
+  });
+
+  it('keys that cannot be fetched are bearer_keys_unavailable (503), after DEFAULT_JWKS_TIMEOUT_MS by default', async () => {
+    // A JWKS endpoint that accepts connections and never answers.
+    const silent = createServer((socket) => socket.resume());
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      const bearer = createBearerValidator({
+        audiences: ['a'],
+        allowedTenants: ['t'],
+        issuerFor: (tid) => `https://issuer.invalid/${tid}/v2.0`,
+        requiredScopes: [],
+        jwksUri: `https://127.0.0.1:${port}/keys`,
+      });
+      const token = await authority.mint({ oid: newId(), sub: 's', tid: newId(), aud: 'a', scp: 'x' });
+      const started = Date.now();
+      await expect(bearer.validate(`Bearer ${token}`)).rejects.toMatchObject({
+        code: 'bearer_keys_unavailable',
+        status: 503,
+      });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(DEFAULT_JWKS_TIMEOUT_MS - 100);
+    } finally {
+      silent.close();
+    }
+  }, 20_000);
 });
 
 describe('classifyTokenError', () => {

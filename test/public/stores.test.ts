@@ -23,8 +23,10 @@ import {
   createRedisStore,
   createTableStore,
   generateKeySetting,
+  openRecord,
   parseKeyRing,
   partitionKeyOfAccount,
+  sealRecord,
   sweepExpired,
   userPartitionKey,
   type CacheStore,
@@ -174,5 +176,21 @@ describe('partition keys and key rings', () => {
       expect(error).toMatchObject({ code: 'invalid_key_ring' });
       expect((error as Error).message).not.toContain(secret);
     }
+  });
+});
+
+describe('sealed records', () => {
+  it('open under the ring with their own key only; a foreign key id is key_not_in_ring', () => {
+    const ring = parseKeyRing(generateKeySetting('r1'));
+    const sealed = sealRecord(ring, 'consent.a.b', Buffer.from('{"on":true}'));
+    expect(Buffer.from(sealed).toString()).not.toContain('"on"');
+    expect(Buffer.from(openRecord(ring, 'consent.a.b', sealed)).toString()).toBe('{"on":true}');
+    expect(() => openRecord(ring, 'consent.other.b', sealed)).toThrow(
+      expect.objectContaining({ code: 'bad_envelope' }),
+    );
+    const newer = parseKeyRing(generateKeySetting('r2'));
+    expect(() => openRecord(newer, 'consent.a.b', sealed)).toThrow(
+      expect.objectContaining({ code: 'key_not_in_ring' }),
+    );
   });
 });

@@ -5,6 +5,7 @@ import {
   DEFAULT_AUTHORITY_HOST,
   DEFAULT_CACHE_LIFETIME_MS,
   DEFAULT_MAX_WRITE_ATTEMPTS,
+  DEFAULT_WARM_TIER_BYTES,
   MAX_OBO_TOKENS_PER_TARGET,
   PartitionNotSavedError,
   PartitionedTokenCache,
@@ -40,6 +41,26 @@ function options(store: CacheStore, overrides: Partial<PartitionedTokenCacheOpti
 }
 
 describe('PartitionedTokenCache', () => {
+  it('warm tier: on by default with DEFAULT_WARM_TIER_BYTES, reports what it holds, off with maxBytes 0', async () => {
+    const { options: on } = options(createMemoryStore());
+    const tokens = new PartitionedTokenCache(on);
+    expect(tokens.warmTierUsage).toEqual({ partitions: 0, bytes: 0, maxBytes: DEFAULT_WARM_TIER_BYTES });
+    await tokens.acquireTokenByClientCredential({ scopes: APP_SCOPES });
+    const second = await tokens.acquireTokenByClientCredential({ scopes: APP_SCOPES });
+    expect(second.stats).toMatchObject({ reads: 1, tierHits: 1, bytesRead: 0 });
+    expect(tokens.warmTierUsage.partitions).toBe(1);
+    expect(tokens.warmTierUsage.bytes).toBeGreaterThan(0);
+
+    const { options: off } = options(createMemoryStore(), { warmTier: { maxBytes: 0 } });
+    const cold = new PartitionedTokenCache(off);
+    await cold.acquireTokenByClientCredential({ scopes: APP_SCOPES });
+    expect((await cold.acquireTokenByClientCredential({ scopes: APP_SCOPES })).stats.tierHits).toBe(0);
+    expect(cold.warmTierUsage).toEqual({ partitions: 0, bytes: 0, maxBytes: 0 });
+
+    const { options: bad } = options(createMemoryStore(), { warmTier: { maxBytes: -1 } });
+    expect(() => new PartitionedTokenCache(bad)).toThrow(/warmTier\.maxBytes/);
+  });
+
   it('client credentials: the second call is served from the app partition (1 read, 0 writes, 0 authority)', async () => {
     const { options: o, logger } = options(createMemoryStore());
     const tokens = new PartitionedTokenCache(o);
@@ -195,7 +216,10 @@ describe('PartitionedTokenCache', () => {
       return 'accepted';
     };
     expect(attempt({ ...o, auth: { ...o.auth, clientId: '' } })).toMatch(/clientId/);
-    expect(attempt({ ...o, auth: { clientId: 'c', tenantId: 't' } })).toMatch(/clientSecret or auth.clientCertificate/);
+    expect(attempt({ ...o, auth: { clientId: 'c', tenantId: o.auth.tenantId } })).toMatch(
+      /clientSecret or auth.clientCertificate/,
+    );
+    expect(attempt({ ...o, auth: { ...o.auth, tenantId: 'contoso.onmicrosoft.com' } })).toMatch(/tenantId/);
     expect(
       attempt({
         ...o,

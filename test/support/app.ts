@@ -3,6 +3,7 @@
  * against the run's shared stack (fresh tenant, client id and table per test file), with a counting wrapper
  * around its real store.
  */
+import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,8 +13,10 @@ import { startLocalHost, type LocalHost } from '../../dev/host/server.js';
 import { embeddedSettings } from '../../dev/settings.js';
 import { installAppRuntime } from '../../app/host/registration.js';
 import { createAppRuntime, type AppRuntime } from '../../app/runtime.js';
+import { getMe } from '../../app/webapi/me.js';
 import { parseSettings } from '../../app/settings.js';
 import { createStores } from '../../app/stores.js';
+import { httpsRequest, trustingAgent } from '../../dev/https-trust.js';
 import { generateKeySetting, parseKeyRing, type CacheStore } from '../../lib/index.js';
 import { newId, stack, type TestApp as CacheApp } from './stack.js';
 import { countingStore } from './stored.js';
@@ -107,4 +110,59 @@ export async function visit(jar: CookieJar, url: string, init: RequestInit = {})
   const response = await fetch(url, { ...init, headers, redirect: 'manual' });
   jar.take(response);
   return response;
+}
+
+/**
+ * Starts a sign-in in `jar` as a browser would — the app's login, then the authority (`login_hint` skips the
+ * picker) — and returns the callback URL the authority sends the browser back to.
+ */
+export async function startWebSignIn(app: { url: string }, jar: CookieJar, loginHint: string): Promise<string> {
+  const login = await visit(jar, `${app.url}/api/auth/login`);
+  const authorize = new URL(login.headers.get('location')!);
+  authorize.searchParams.set('login_hint', loginHint);
+  const answer = await httpsRequest(trustingAgent(stack().authority.ca), authorize.toString());
+  const callback = answer.headers.location;
+  if (answer.status !== 302 || !callback) throw new Error(`authorize answered HTTP ${answer.status}`);
+  return callback;
+}
+
+/** A whole sign-in in `jar`: {@link startWebSignIn}, then the callback. Resolves the callback's response. */
+export async function webSignIn(app: { url: string }, jar: CookieJar, loginHint: string): Promise<Response> {
+  return visit(jar, await startWebSignIn(app, jar, loginHint));
+}
+
+/**
+ * A whole sign-in that must succeed; resolves the partition it wrote (the one token partition new in the store —
+ * so not for a person already signed in).
+ */
+export async function webSignInPartition(app: TestApp, jar: CookieJar, loginHint: string): Promise<string> {
+  const before = new Set((await app.store.list({})).entries.map((e) => e.partitionKey));
+  const callback = await webSignIn(app, jar, loginHint);
+  if (callback.status !== 302)
+    throw new Error(`the callback answered HTTP ${callback.status}: ${await callback.text()}`);
+  const added = (await app.store.list({})).entries.map((e) => e.partitionKey).filter((k) => !before.has(k));
+  if (added.length !== 1) throw new Error(`the sign-in wrote ${added.length} new partitions`);
+  return added[0]!;
+}
+
+/** The app's runtime with another downstream API (for the web API, web app and both daemons), on the same stores. */
+export function runtimeCalling(app: TestApp, downstreamUrl: string): AppRuntime {
+  const { settings } = app.runtime;
+  return createAppRuntime(
+    {
+      ...settings,
+      web: { ...settings.web, downstreamUrl },
+      daemons: { ...settings.daemons, appApiUrl: downstreamUrl },
+    },
+    { stores: { tokens: app.store, records: app.records } },
+  );
+}
+
+/** `GET /api/me` handled in this process by `runtime`, with `token` as the caller's bearer token. */
+export function invokeMe(app: TestApp, runtime: AppRuntime, token: string): Promise<HttpResponseInit> {
+  return getMe(
+    new HttpRequest({ method: 'GET', url: `${app.url}/api/me`, headers: { authorization: `Bearer ${token}` } }),
+    new InvocationContext({ functionName: 'me', logHandler: () => undefined }),
+    runtime,
+  );
 }

@@ -6,6 +6,7 @@
 import { createServer } from 'node:net';
 import { inject } from 'vitest';
 import { startAzuriteTable, startCosmosServer, startRedisServer } from '../../dev/emulators.js';
+import { createTableStore, type CacheStore } from '../../lib/index.js';
 import type { Stack } from '../global-setup.js';
 
 export type EmulatorAddresses = Pick<Stack, 'table' | 'cosmos'> & { readonly redis: { readonly url: string } };
@@ -67,4 +68,15 @@ export async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   if (address === null || typeof address === 'string') throw new Error('no TCP address');
   return address.port;
+}
+
+/** A Table store whose endpoint nothing listens on, failing fast (no SDK retries): a real "store unreachable". */
+export async function unreachableTableStore(): Promise<CacheStore> {
+  const { table } = await getEmulators();
+  return createTableStore({
+    connectionString: table.connectionString.replace(/:\d+\//, `:${await closedPort()}/`),
+    tableName: 'unreachable',
+    allowInsecureConnection: true,
+    maxRetries: 0,
+  });
 }

@@ -15,7 +15,7 @@ import {
   createTableStore,
   type CacheStore,
   type KeyRing,
-  type L1Options,
+  type WarmTierOptions,
   type TokenCacheLogger,
 } from '../../lib/index.js';
 
@@ -79,6 +79,16 @@ export const authority = {
     admin<{ truncated: boolean; secrets: { kind: string; value: string }[] }>('GET', `secrets?since=${mark}`),
 };
 
+/** The downstream API of the stack, as seen from a test worker. */
+export const downstream = {
+  /** Requests with a valid token of tenant `tid`, and how many were answered with a claims challenge. */
+  requests: async (tid: string): Promise<{ total: number; challenges: number }> => {
+    const response = await fetch(`${stack().downstream.url}/_admin/requests?tid=${encodeURIComponent(tid)}`);
+    if (response.status !== 200) throw new Error(`downstream admin requests: HTTP ${response.status}`);
+    return (await response.json()) as { total: number; challenges: number };
+  },
+};
+
 export function newId(): string {
   return randomUUID();
 }
@@ -139,15 +149,28 @@ export interface TestApp {
  */
 export function newApp(
   store: CacheStore,
-  options: { keyRing?: KeyRing; clientId?: string; tenantId?: string; l1?: L1Options; logger?: TokenCacheLogger } = {},
+  options: {
+    keyRing?: KeyRing;
+    clientId?: string;
+    tenantId?: string;
+    warmTier?: WarmTierOptions;
+    logger?: TokenCacheLogger;
+    clientCapabilities?: string[];
+  } = {},
 ): TestApp {
   const { url, ca } = stack().authority;
   const clientId = options.clientId ?? newId();
   const tenantId = options.tenantId ?? newId();
   const keyRing = options.keyRing ?? newKeyRing();
   const tokens = new PartitionedTokenCache({
-    auth: { clientId, tenantId, authorityHost: url, clientSecret: CLIENT_SECRET },
-    cache: { store, keyRing, ...(options.l1 ? { l1: options.l1 } : {}) },
+    auth: {
+      clientId,
+      tenantId,
+      authorityHost: url,
+      clientSecret: CLIENT_SECRET,
+      ...(options.clientCapabilities ? { clientCapabilities: options.clientCapabilities } : {}),
+    },
+    cache: { store, keyRing, ...(options.warmTier ? { warmTier: options.warmTier } : {}) },
     system: { ca, logger: options.logger ?? captureLogger(), telemetry: false },
   });
   return { clientId, tenantId, tokens, store, keyRing };

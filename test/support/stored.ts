@@ -16,6 +16,15 @@ export async function readStored(
   return stored ? decodeDocument(open(ring, partitionKey, stored.data).plaintext) : undefined;
 }
 
+/** A partition's stored plaintext, as the warm tier holds it. */
+export async function readStoredText(store: CacheStore, ring: KeyRing, partitionKey: string): Promise<string> {
+  const stored = await store.read(partitionKey);
+  if (!stored) throw new Error(`nothing stored in ${partitionKey}`);
+  return open(ring, partitionKey, stored.data).plaintext.toString('utf8');
+}
+
+export { estimateHeldBytes } from '../../lib/cache/warm-tier.js';
+
 /** Rewrites a stored document in place (conditionally), e.g. to make its access tokens expired. */
 export async function editStored(
   store: CacheStore,
@@ -52,3 +61,16 @@ export function section(doc: CacheDocument | undefined, name: string): Record<st
 }
 
 export { countingStore } from '../../dev/counting-store.js';
+
+/** Makes every access token of a stored partition expired, so the next silent call must refresh. */
+export function expireAccessTokens(store: CacheStore, ring: KeyRing, partitionKey: string): Promise<void> {
+  return editStored(store, ring, partitionKey, (msal) => ({
+    ...msal,
+    AccessToken: Object.fromEntries(
+      Object.entries(msal.AccessToken as Record<string, JsonObject>).map(([k, at]) => [
+        k,
+        { ...at, expires_on: '1', extended_expires_on: '1' },
+      ]),
+    ),
+  }));
+}
