@@ -19,11 +19,14 @@ import type { CallRecord, TimerAnswer } from './load.js';
 import type { Person } from './people.js';
 import type { FaultStack } from './stack.js';
 
-/** 503 reasons that mean "not now, retry": the store's or the identity provider's, never the person's. */
+/**
+ * 503 reasons that mean "not now, retry": the store's or the identity provider's, never the person's
+ * (`temporarily_unavailable`: the web API could not fetch the signing keys to validate the caller's token).
+ */
 export const UNAVAILABLE_ERRORS: ReadonlySet<string> = new Set([
   'store_unavailable',
   'identity_provider_unavailable',
-  'bearer_keys_unavailable',
+  'temporarily_unavailable',
 ]);
 
 const isTimer = (answer: HttpAnswer | TimerAnswer): answer is TimerAnswer => 'outcome' in answer;
@@ -89,7 +92,10 @@ export interface RoundTrips {
   readonly max: number;
   /** Most conflicting writes one acquisition met. */
   readonly maxConflicts: number;
-  /** Acquisitions over the bound: 1 read and 1 write, plus a write and a re-read per conflict, conflicts < 20. */
+  /**
+   * Acquisitions over the bound: 2 reads (the warm tier's version check, then the document when it changed) and 1
+   * write, plus a write and a re-read per conflict; conflicts ≤ the write attempts (20).
+   */
   readonly overBound: string[];
 }
 
@@ -108,7 +114,12 @@ export function roundTrips(logs: readonly string[], maxWriteAttempts = 20): Roun
     const requests = line.reads + line.writes + line.conflicts + line.failures;
     max = Math.max(max, requests);
     maxConflicts = Math.max(maxConflicts, line.conflicts);
-    if (requests > 2 + 2 * line.conflicts || line.conflicts > maxWriteAttempts || line.writes > 1) {
+    if (
+      line.reads > 2 + line.conflicts ||
+      line.writes > 1 ||
+      requests > 3 + 2 * line.conflicts ||
+      line.conflicts > maxWriteAttempts
+    ) {
       overBound.push(`${line.op} ${line.partition}: ${JSON.stringify(line)}`);
     }
   }
@@ -139,12 +150,22 @@ function entries(msal: JsonObject): { section: string; entry: JsonObject }[] {
   );
 }
 
+export interface CrossUserCheck {
+  /** Entries of a partition that are not its owner's, and partitions of nobody in the run. */
+  readonly found: string[];
+  /** Entries looked at, and how many of them were on-behalf-of tokens (checked against the owner's assertions). */
+  readonly entries: number;
+  readonly onBehalfOf: number;
+}
+
 /** Entries of a partition that are not its owner's: another account id, or another person's on-behalf-of token. */
-export async function crossUserEntries(stack: FaultStack, people: readonly Person[]): Promise<string[]> {
+export async function crossUserEntries(stack: FaultStack, people: readonly Person[]): Promise<CrossUserCheck> {
   const { app, directTokens } = stack;
   const owners = new Map(people.map((p) => [p.partitionKey, p]));
   const appPartition = appPartitionKey(app.clientId, app.tenantId);
   const found: string[] = [];
+  let checked = 0;
+  let onBehalfOf = 0;
   for (const partitionKey of await allPartitions(directTokens)) {
     const person = owners.get(partitionKey);
     if (!person && partitionKey !== appPartition) {
@@ -154,17 +175,21 @@ export async function crossUserEntries(stack: FaultStack, people: readonly Perso
     const doc = await readStoredCache(directTokens, app.keyRing, partitionKey);
     const assertionHashes = new Set(person?.assertions.map(sha256url));
     for (const { section, entry } of entries(doc?.msal ?? {})) {
+      checked++;
       const home = typeof entry.home_account_id === 'string' ? entry.home_account_id.toLowerCase() : '';
       if (home !== '' && home !== (person ? partitionKey : '')) {
         found.push(`${partitionKey}: ${section} entry of account ${home}`);
       }
-      const hash = entry.user_assertion_hash;
-      if (typeof hash === 'string' && hash !== '' && !assertionHashes.has(hash)) {
+      // msal-node's serialized name of an on-behalf-of token's incoming-token hash.
+      const hash = entry.userAssertionHash;
+      if (typeof hash !== 'string' || hash === '') continue;
+      onBehalfOf++;
+      if (!assertionHashes.has(hash)) {
         found.push(`${partitionKey}: ${section} entry of another access token (on-behalf-of)`);
       }
     }
   }
-  return found;
+  return { found, entries: checked, onBehalfOf };
 }
 
 export interface RefreshTokenCheck {

@@ -68,7 +68,11 @@ function render(results: readonly ReliabilityFigures[]): string {
       return `${r.paused.filter((p) => revoked.has(p)).length} / ${r.paused.filter((p) => !revoked.has(p)).length}`;
     }),
     row('background page not "on" (not revoked)', (r) => r.wrongStatus.length),
-    row('**cross-user entries**', (r) => r.crossUser.length),
+    row('**cross-user entries**', (r) => r.crossUser.found.length),
+    row(
+      '— entries checked (on-behalf-of tokens among them)',
+      (r) => `${r.crossUser.entries} (${r.crossUser.onBehalfOf})`,
+    ),
     row('**max store round trips per acquisition**', (r) => r.roundTrips.max),
     row(
       '— acquisitions (telemetry lines) / max conflicts / over the bound',

@@ -14,6 +14,7 @@ import {
   refreshTokens,
   roundTrips,
   unacceptable,
+  type CrossUserCheck,
   type RefreshTokenCheck,
   type RoundTrips,
 } from './checks.js';
@@ -61,7 +62,7 @@ export interface ReliabilityFigures {
   readonly paused: readonly string[];
   /** What the background page of each person says, when it is not what it should be. */
   readonly wrongStatus: readonly string[];
-  readonly crossUser: readonly string[];
+  readonly crossUser: CrossUserCheck;
   readonly roundTrips: RoundTrips;
   /** The final user daemon run (no faults, every access token aged). */
   readonly finalRun: string;

@@ -170,6 +170,7 @@ export async function startFaultStack(options: FaultStackOptions): Promise<Fault
     for (const closer of closers.splice(0).reverse()) await closer().catch(() => undefined);
   };
   try {
+    const accessTokenSeconds = options.cacheSeconds > 0 ? 300 + options.cacheSeconds : 240;
     const authorityPort = await freePort();
     const authorityProxy = await startTcpProxy({
       target: { host: '127.0.0.1', port: authorityPort },
@@ -180,7 +181,9 @@ export async function startFaultStack(options: FaultStackOptions): Promise<Fault
       port: authorityPort,
       publicUrl: `https://${authorityProxy.address}`,
       browserPort: 0,
-      accessTokenLifetimeSeconds: options.cacheSeconds > 0 ? 300 + options.cacheSeconds : 240,
+      accessTokenLifetimeSeconds: accessTokenSeconds,
+      // The app declares Continuous Access Evaluation (cp1): its tokens get the CAE lifetime.
+      caeAccessTokenLifetimeSeconds: accessTokenSeconds,
     });
     closers.push(() => authority.close());
     const downstream: DownstreamApi = await startDownstreamApi({

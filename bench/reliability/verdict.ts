@@ -20,7 +20,7 @@ export function violations(figures: ReliabilityFigures): string[] {
     figures.revoked.filter((p) => !paused.has(p)),
   );
   add('background work not on for a person not revoked', figures.wrongStatus);
-  add('cross-user entries', figures.crossUser);
+  add('cross-user entries', figures.crossUser.found);
   add('store round trips over the bound', figures.roundTrips.overBound);
   if (!/succeeded \d+, paused \d+, failed 0/.test(figures.finalRun))
     found.push(`final daemon run: ${figures.finalRun}`);
