@@ -5,12 +5,13 @@
  *   redirect only for a revoked person), within the bound;
  * - no refresh token lost: every person not revoked has, in their partition, the newest refresh token the authority
  *   issued them, and it redeems;
- * - nobody paused but the revoked, and every revoked person paused;
+ * - nobody's background work paused but the revoked people's, and theirs paused;
  * - no cross-user entry: every partition belongs to a person of the run (or the app), and holds only entries of
  *   that person (account ids, and on-behalf-of tokens of that person's own access tokens only);
  * - bounded store round trips per token acquisition.
  */
 import { createHash } from 'node:crypto';
+import { backgroundStatus, type BackgroundStatus } from '../../app/daemons/optin.js';
 import { httpsRequest, trustingAgent } from '../../dev/https-trust.js';
 import { appPartitionKey, TOKEN_TELEMETRY_PREFIX, type CacheStore } from '../../lib/index.js';
 import { readStoredCache, isObject, type JsonObject } from '../support/stored.js';
@@ -246,34 +247,19 @@ export async function refreshTokens(stack: FaultStack, people: readonly Person[]
   return { notNewest, notRedeemed };
 }
 
-/** Partitions the user daemon paused, from its log lines. */
-export function pausedByDaemon(logs: readonly string[]): Set<string> {
-  const paused = new Set<string>();
-  for (const line of logs) {
-    const match = /user daemon: partition (\S+) needs sign-in .*; paused/.exec(line);
-    if (match) paused.add(match[1]!);
-  }
-  return paused;
-}
-
-/** What each person's background-work page says (`on`, `paused: …`, `off`), or why it could not be read. */
+/**
+ * Whether each person's background work is on, paused (needs sign-in) or off, as the app's record of it says —
+ * read once the faults are healed. (The daemon's log lines are not enough: a pause whose write landed but whose
+ * answer was lost is logged as not done, and the next run finds it paused.)
+ */
 export async function backgroundStatuses(
   stack: FaultStack,
   people: readonly Person[],
-  boundMs: number,
-): Promise<Map<number, string>> {
-  const statuses = new Map<number, string>();
+): Promise<Map<number, BackgroundStatus>> {
+  const statuses = new Map<number, BackgroundStatus>();
+  const logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
   for (const person of people) {
-    const answer = await fetch(`${stack.app.url}/api/profile/background`, {
-      headers: { cookie: person.jar.header() },
-      redirect: 'manual',
-      signal: AbortSignal.timeout(boundMs),
-    });
-    const text = await answer.text();
-    statuses.set(
-      person.index,
-      answer.status === 200 ? (/Status: <strong>([^<]*)<\/strong>/.exec(text)?.[1] ?? '?') : `HTTP ${answer.status}`,
-    );
+    statuses.set(person.index, await backgroundStatus(stack.app.runtime, person.partitionKey, logger));
   }
   return statuses;
 }

@@ -67,7 +67,7 @@ function render(results: readonly ReliabilityFigures[]): string {
       const revoked = new Set(r.revoked);
       return `${r.paused.filter((p) => revoked.has(p)).length} / ${r.paused.filter((p) => !revoked.has(p)).length}`;
     }),
-    row('background page not "on" (not revoked)', (r) => r.wrongStatus.length),
+    row('background work not on (not revoked)', (r) => r.wrongStatus.length),
     row('**cross-user entries**', (r) => r.crossUser.found.length),
     row(
       '— entries checked (on-behalf-of tokens among them)',

@@ -10,7 +10,6 @@ import {
   backgroundStatuses,
   crossUserEntries,
   labelOf,
-  pausedByDaemon,
   refreshTokens,
   roundTrips,
   unacceptable,
@@ -58,9 +57,9 @@ export interface ReliabilityFigures {
   /** Users the user daemon worked on during the load, by outcome. */
   readonly daemonUsers: { readonly succeeded: number; readonly paused: number; readonly failed: number };
   readonly refreshTokens: RefreshTokenCheck;
-  /** Partitions the user daemon paused. */
+  /** Partitions whose background work is paused (needs sign-in) after the run. */
   readonly paused: readonly string[];
-  /** What the background page of each person says, when it is not what it should be. */
+  /** People not revoked whose background work is not on after the run, with what it is. */
   readonly wrongStatus: readonly string[];
   readonly crossUser: CrossUserCheck;
   readonly roundTrips: RoundTrips;
@@ -136,9 +135,10 @@ export async function runReliability(options: ReliabilityOptions): Promise<Relia
     );
 
     progress(`${options.store}: checking the store and the authority`);
-    const statuses = await backgroundStatuses(stack, people, boundMs);
+    const statuses = await backgroundStatuses(stack, people);
+    const paused = people.filter((p) => statuses.get(p.index) === 'needs_sign_in').map((p) => p.partitionKey);
     const wrongStatus = people
-      .filter((p) => !p.toRevoke && statuses.get(p.index) !== 'on')
+      .filter((p) => !p.toRevoke && statuses.get(p.index) !== 'active')
       .map((p) => `${p.partitionKey}: ${statuses.get(p.index)}`);
     const tokens = await refreshTokens(stack, people);
     const crossUser = await crossUserEntries(stack, people);
@@ -178,7 +178,7 @@ export async function runReliability(options: ReliabilityOptions): Promise<Relia
         .map(([c, why]) => `#${c.index} (phase ${phases[c.phase]!.name}): ${why}`),
       daemonUsers: daemonUsers(logs.slice(0, logsBefore)),
       refreshTokens: tokens,
-      paused: [...pausedByDaemon(logs)].sort(),
+      paused: paused.sort(),
       wrongStatus,
       crossUser,
       roundTrips: roundTrips(logs),
