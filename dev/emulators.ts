@@ -181,7 +181,8 @@ async function findRedisServer(): Promise<string> {
   throw new Error('redis-server is not installed (on PATH or /usr/bin): apt-get install redis-server');
 }
 
-async function freePort(): Promise<number> {
+/** A port on 127.0.0.1 that was free a moment ago (someone else may take it before it is used). */
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
   const { port } = server.address() as AddressInfo;

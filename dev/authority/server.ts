@@ -42,6 +42,12 @@ export interface AuthorityOptions {
   /** Of the HTTPS listener. Default 0: a free port. */
   port?: number;
   /**
+   * The origin clients are told to reach the HTTPS listener at — in the issuer, the openid-configuration (token
+   * endpoint, JWKS) and `url` — when something on another port forwards to it, such as a fault-injecting TCP proxy:
+   * `https://127.0.0.1:PROXY_PORT`. The certificate must still match its host. Default: the listener's own origin.
+   */
+  publicUrl?: string;
+  /**
    * When set (0: a free port), a plain-HTTP listener on the same host serves the pages a browser opens (authorize,
    * logout), and the openid-configuration advertises them there: no certificate warning for a person signing in.
    * Everything else, and those pages too, stays on HTTPS.
@@ -217,7 +223,8 @@ export async function startLocalAuthority(options: AuthorityOptions = {}): Promi
     const server = createHttpsServer({ key: tls.key, cert: tls.cert }, requestListener(deps, 'all'));
     servers.push(server);
     await listen(server, options.port ?? 0, hostName);
-    origins.api = `https://${hostForUrl}:${(server.address() as AddressInfo).port}`;
+    origins.api =
+      options.publicUrl?.replace(/\/+$/, '') ?? `https://${hostForUrl}:${(server.address() as AddressInfo).port}`;
     origins.browser ||= origins.api;
   } catch (e) {
     await close();

@@ -43,7 +43,8 @@ export function createNetworkClient(options: NetworkClientOptions = {}): INetwor
             reject(new Error(`identity provider answered HTTP ${res.statusCode ?? '?'} with a body that is not JSON`));
             return;
           }
-          resolve({ headers: responseHeaders, body: parsed as T, status: res.statusCode ?? 0 });
+          const status = res.statusCode ?? 0;
+          resolve({ headers: responseHeaders, body: withBusyStatus(parsed, status) as T, status });
         });
       });
       req.on('timeout', () =>
@@ -61,4 +62,17 @@ export function createNetworkClient(options: NetworkClientOptions = {}): INetwor
     sendPostRequestAsync: (url, opts) => send('POST', url, opts),
     close: () => agent.destroy(),
   };
+}
+
+/**
+ * msal-node puts the HTTP status of a failed token request into its `ServerError` only for client credentials; for
+ * refresh tokens, on-behalf-of and code redemption it reads `status` from the response body, where no identity
+ * provider puts it. A 429 whose OAuth error code is not one of "not now" (Entra's throttling codes vary) would then
+ * look like a refused request. For 429 and 5xx answers the status goes into the body, so `classifyTokenError` sees
+ * "not now" in every flow.
+ */
+function withBusyStatus(body: unknown, status: number): unknown {
+  const busy = status === 429 || status >= 500;
+  if (!busy || typeof body !== 'object' || body === null || Array.isArray(body) || 'status' in body) return body;
+  return { ...body, status };
 }

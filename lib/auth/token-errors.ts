@@ -43,7 +43,8 @@ export function classifyTokenError(error: unknown): TokenFailure {
     return { kind: 'interaction_required', claims: error.claims || undefined, code: error.errorCode };
   }
   if (error instanceof ServerError) {
-    // msal-node does not always carry the HTTP status (its OBO path drops it): the OAuth error code tells too.
+    // msal-node carries the HTTP status only for client credentials (the network client of this library puts it back
+    // for 429 and 5xx; another may not): the OAuth error code tells too.
     if (
       UNAVAILABLE_CODES.has(error.errorCode) ||
       (error.status !== undefined && (error.status >= 500 || error.status === 429))

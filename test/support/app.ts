@@ -7,6 +7,7 @@ import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/fu
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CookieJar } from '../../dev/cookie-jar.js';
 import { loadRegistrations } from '../../dev/host/load.js';
 import { startLocalHost, type LocalHost } from '../../dev/host/server.js';
 import { embeddedSettings } from '../../dev/settings.js';
@@ -115,25 +116,7 @@ export function testContext(functionName: string): InvocationContext {
   });
 }
 
-/** A minimal cookie jar: remembers Set-Cookie values by name (Max-Age=0 removes). */
-export class CookieJar {
-  readonly cookies = new Map<string, string>();
-
-  take(response: Response): void {
-    for (const header of response.headers.getSetCookie()) {
-      const [pair = '', ...attributes] = header.split(';');
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      if (attributes.some((a) => /^\s*max-age=0\s*$/i.test(a)) || value === '') this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-  }
-
-  header(): string {
-    return [...this.cookies].map(([n, v]) => `${n}=${v}`).join('; ');
-  }
-}
+export { CookieJar };
 
 /** GET/POST without following redirects, with the jar's cookies. */
 export async function visit(jar: CookieJar, url: string, init: RequestInit = {}): Promise<Response> {

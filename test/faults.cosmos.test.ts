@@ -1,0 +1,3 @@
+import { describeReliability } from './support/faults.js';
+
+describeReliability('cosmos', { authorityPhases: false });

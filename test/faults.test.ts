@@ -1,0 +1,102 @@
+/**
+ * Single faults the reliability runs (test/faults.*.test.ts) met, pinned one by one against the same stack: the
+ * app behind fault-injecting proxies, with a local authority of its own (bench/reliability/stack.ts).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserSignIn, call } from '../bench/reliability/clients.js';
+import { enrol, type Person } from '../bench/reliability/people.js';
+import { startFaultStack, type FaultStack } from '../bench/reliability/stack.js';
+import { seededRandom } from '../bench/support/stats.js';
+import { getEmulators } from './support/emulators.js';
+
+const BOUND_MS = 30_000;
+let stack: FaultStack;
+let person: Person;
+
+beforeAll(async () => {
+  // Access tokens are never served from the cache: every web app call refreshes.
+  stack = await startFaultStack({
+    store: 'table',
+    emulators: await getEmulators(),
+    random: seededRandom(7),
+    cacheSeconds: 0,
+  });
+  [person] = (await enrol(stack, 1, new Set(), BOUND_MS)) as [Person];
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+describe('the identity provider throttles: HTTP 429 with an OAuth error body', () => {
+  const throttleNext = () => stack.authority.failNext(1, 429, 1, stack.app.clientId);
+
+  it('the web API answers 503 identity_provider_unavailable with Retry-After (on-behalf-of)', async () => {
+    throttleNext();
+    const answer = await call(`${stack.app.url}/api/me`, BOUND_MS, {
+      headers: { authorization: `Bearer ${person.assertions[0]}` },
+    });
+    expect({ status: answer.status, error: answer.error }).toEqual({
+      status: 503,
+      error: 'identity_provider_unavailable',
+    });
+    expect(answer.retryAfter).toBeDefined();
+  });
+
+  it('the web app answers 503 identity_provider_unavailable with Retry-After (silent refresh), session kept', async () => {
+    throttleNext();
+    const answer = await call(`${stack.app.url}/api/profile`, BOUND_MS, {}, person.jar);
+    expect({ status: answer.status, error: answer.error }).toEqual({
+      status: 503,
+      error: 'identity_provider_unavailable',
+    });
+    expect(answer.retryAfter).toBeDefined();
+    expect(person.jar.hasSession()).toBe(true);
+  });
+
+  it('a sign-in callback answers 503 identity_provider_unavailable (code redemption)', async () => {
+    throttleNext();
+    const answer = await browserSignIn(stack.app.url, person.jar, person.loginHint, BOUND_MS);
+    expect({ status: answer.status, error: answer.error }).toEqual({
+      status: 503,
+      error: 'identity_provider_unavailable',
+    });
+  });
+
+  it('the app daemon logs the identity provider as unavailable (client credentials)', async () => {
+    throttleNext();
+    const from = stack.app.logs.length;
+    await stack.app.host.timers.fire('appDaemon');
+    expect(stack.app.logs.slice(from).find((l) => l.includes('app daemon: no token'))).toMatch(/authority_unavailable/);
+  });
+});
+
+describe('the proxies stand where the faults are meant to be', () => {
+  it('the app reaches the identity provider only through its proxy: refused there, the web API answers 503', async () => {
+    await stack.authorityProxy.refuse();
+    try {
+      // A fresh connection is needed: the open keep-alive ones go on.
+      stack.authorityProxy.reset({ incoming: false });
+      const answer = await call(`${stack.app.url}/api/me`, BOUND_MS, {
+        headers: { authorization: `Bearer ${person.assertions[1]}` },
+      });
+      expect({ status: answer.status, error: answer.error }).toEqual({
+        status: 503,
+        error: 'identity_provider_unavailable',
+      });
+    } finally {
+      await stack.healAll();
+    }
+  });
+
+  it('the app reaches its store only through its proxy: refused there, the web app answers 503, session kept', async () => {
+    await stack.storePath.tcp.refuse();
+    try {
+      stack.storePath.tcp.reset({ incoming: false });
+      const answer = await call(`${stack.app.url}/api/profile`, BOUND_MS, {}, person.jar);
+      expect({ status: answer.status, error: answer.error }).toEqual({ status: 503, error: 'store_unavailable' });
+      expect(person.jar.hasSession()).toBe(true);
+    } finally {
+      await stack.healAll();
+    }
+  });
+});
