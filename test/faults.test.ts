@@ -53,13 +53,14 @@ describe('the identity provider throttles: HTTP 429 with an OAuth error body', (
     expect(person.jar.hasSession()).toBe(true);
   });
 
-  it('a sign-in callback answers 503 identity_provider_unavailable (code redemption)', async () => {
+  it('a sign-in callback answers 503 identity_provider_unavailable with Retry-After (code redemption)', async () => {
     throttleNext();
     const answer = await browserSignIn(stack.app.url, person.jar, person.loginHint, BOUND_MS);
     expect({ status: answer.status, error: answer.error }).toEqual({
       status: 503,
       error: 'identity_provider_unavailable',
     });
+    expect(answer.retryAfter).toBeDefined();
   });
 
   it('the app daemon logs the identity provider as unavailable (client credentials)', async () => {
@@ -67,6 +68,45 @@ describe('the identity provider throttles: HTTP 429 with an OAuth error body', (
     const from = stack.app.logs.length;
     await stack.app.host.timers.fire('appDaemon');
     expect(stack.app.logs.slice(from).find((l) => l.includes('app daemon: no token'))).toMatch(/authority_unavailable/);
+  });
+});
+
+describe('the identity provider throttles a user flow the Entra way: invalid_grant with AADSTS50196', () => {
+  const throttleNext = () =>
+    stack.authority.failNext(1, 400, undefined, stack.app.clientId, { error: 'invalid_grant', aadsts: 50196 });
+
+  it('the web API answers 503 identity_provider_unavailable, not a sign-in challenge (on-behalf-of)', async () => {
+    throttleNext();
+    const answer = await call(`${stack.app.url}/api/me`, BOUND_MS, {
+      headers: { authorization: `Bearer ${person.assertions[0]}` },
+    });
+    expect({ status: answer.status, error: answer.error }).toEqual({
+      status: 503,
+      error: 'identity_provider_unavailable',
+    });
+  });
+
+  it('the web app answers 503, not a sign-in, and keeps the session (silent refresh)', async () => {
+    throttleNext();
+    const answer = await call(`${stack.app.url}/api/profile`, BOUND_MS, {}, person.jar);
+    expect({ status: answer.status, error: answer.error }).toEqual({
+      status: 503,
+      error: 'identity_provider_unavailable',
+    });
+    expect(person.jar.hasSession()).toBe(true);
+  });
+
+  it('the user daemon counts the person as failed for now and does not pause them', async () => {
+    stack.authority.failNext(100, 400, undefined, stack.app.clientId, { error: 'invalid_grant', aadsts: 50196 });
+    try {
+      const from = stack.app.logs.length;
+      await stack.app.host.timers.fire('userDaemon');
+      const summary = stack.app.logs.slice(from).find((l) => l.includes('user daemon: processed'));
+      expect(summary).toMatch(/paused 0/);
+      expect(summary).toMatch(/failed [1-9]/);
+    } finally {
+      stack.authority.failNext(0, 400, undefined, stack.app.clientId);
+    }
   });
 });
 

@@ -169,7 +169,9 @@ export async function completeSignIn(
     }
     if (failure.kind === 'authority_unavailable') {
       return {
-        ...problem(503, 'identity_provider_unavailable', 'the identity provider is unavailable'),
+        ...problem(503, 'identity_provider_unavailable', 'the identity provider is unavailable', {
+          'retry-after': '5',
+        }),
         cookies: [clearTransaction],
       };
     }

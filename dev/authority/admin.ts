@@ -100,8 +100,18 @@ export class AuthorityAdmin {
    * The next `count` token requests answer `status` (with Retry-After when given): those of `clientId` only, when
    * given, else anyone's. Replaces what was armed before for the same client id (or for everyone); 0 disarms.
    */
-  failNext(count: number, status: number, retryAfter?: number, clientId?: string): void {
-    this.deps.failures.arm(count, retryAfter === undefined ? { status } : { status, retryAfter }, clientId);
+  failNext(
+    count: number,
+    status: number,
+    retryAfter?: number,
+    clientId?: string,
+    oauth?: { readonly error: string; readonly aadsts: number },
+  ): void {
+    this.deps.failures.arm(
+      count,
+      { status, ...(retryAfter === undefined ? {} : { retryAfter }), ...(oauth ? { oauth } : {}) },
+      clientId,
+    );
   }
 
   /**
@@ -188,8 +198,10 @@ export async function handleAdmin(
       const status = integer(body, 'status', 400, 599);
       const retryAfter = body.retryAfter === undefined ? undefined : integer(body, 'retryAfter', 0, 86_400);
       const clientId = optionalString(body, 'client_id');
-      admin.failNext(count, status, retryAfter, clientId);
-      return sendJson(res, 200, { count, status, retryAfter, client_id: clientId });
+      const error = optionalString(body, 'error');
+      const oauth = error === undefined ? undefined : { error, aadsts: integer(body, 'aadsts', 0, 99_999_999) };
+      admin.failNext(count, status, retryAfter, clientId, oauth);
+      return sendJson(res, 200, { count, status, retryAfter, client_id: clientId, ...(oauth ?? {}) });
     }
     case 'POST mint': {
       const body = await readJsonObject(req);

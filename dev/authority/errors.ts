@@ -63,8 +63,14 @@ export function entraErrorBody(err: OAuthError, correlationId: string | undefine
 }
 
 /** The body of an injected failure (`/_admin/fail`): 429 and 5xx the way Entra words them. */
-export function injectedFailure(status: number, retryAfterSeconds?: number): OAuthError {
+export function injectedFailure(
+  status: number,
+  retryAfterSeconds?: number,
+  oauth?: { readonly error: string; readonly aadsts: number },
+): OAuthError {
   const extras: OAuthErrorExtras = retryAfterSeconds === undefined ? {} : { retryAfterSeconds };
+  if (oauth)
+    return new OAuthError(status, oauth.error, oauth.aadsts, `Injected failure (AADSTS${oauth.aadsts}).`, extras);
   if (status === 429) return new OAuthError(429, 'too_many_requests', 50196, 'Too many requests.', extras);
   if (status >= 500) {
     const description = 'The service is temporarily unavailable (injected failure).';

@@ -1,6 +1,11 @@
 export interface InjectedFailure {
   readonly status: number;
   readonly retryAfter?: number;
+  /**
+   * The OAuth error and Entra error code to answer with; default by status (429 too_many_requests, 5xx
+   * temporarily_unavailable). E.g. `{ error: 'invalid_grant', aadsts: 50196 }`: Entra's throttling of a user flow.
+   */
+  readonly oauth?: { readonly error: string; readonly aadsts: number };
 }
 
 interface Armed {

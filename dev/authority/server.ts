@@ -111,7 +111,13 @@ export interface LocalAuthority {
   revoke(oid: string, tid?: string): number;
   requireInteraction(oid: string, claims: string | Record<string, unknown> | null): void;
   /** Fails the next `count` token requests of `clientId` (or, without it, of anyone). */
-  failNext(count: number, status: number, retryAfter?: number, clientId?: string): void;
+  failNext(
+    count: number,
+    status: number,
+    retryAfter?: number,
+    clientId?: string,
+    oauth?: { readonly error: string; readonly aadsts: number },
+  ): void;
   /** Approves a pending device code for the user `loginHint` names, as the verification page would. */
   approveDevice(userCode: string, loginHint: string): DeviceDecision;
   /** Declines a pending device code, as the verification page's cancel button would. */
@@ -253,7 +259,8 @@ export async function startLocalAuthority(options: AuthorityOptions = {}): Promi
     refreshTokens: (clientId, oid) => admin.refreshTokens(clientId, oid),
     revoke: (oid, tid) => admin.revoke(oid, tid),
     requireInteraction: (oid, claims) => admin.requireInteraction(oid, claims),
-    failNext: (count, status, retryAfter, clientId) => admin.failNext(count, status, retryAfter, clientId),
+    failNext: (count, status, retryAfter, clientId, oauth) =>
+      admin.failNext(count, status, retryAfter, clientId, oauth),
     approveDevice: (userCode, loginHint) => admin.approveDevice(userCode, loginHint),
     declineDevice: (userCode) => admin.declineDevice(userCode),
     criticalEvent: (oid, kind, tid) => admin.criticalEvent(oid, kind, tid),

@@ -36,7 +36,7 @@ export async function handleToken(
     const clientId = form.get('client_id');
     deps.counters.count('token', clientId ?? undefined, form.get('grant_type') ?? undefined);
     const failure = deps.failures.take(clientId ?? undefined);
-    if (failure) throw injectedFailure(failure.status, failure.retryAfter);
+    if (failure) throw injectedFailure(failure.status, failure.retryAfter, failure.oauth);
 
     const grantType = form.get('grant_type');
     if (!grantType) throw missingParameter('grant_type');

@@ -22,6 +22,17 @@ const STORE_UNAVAILABLE_CODES = new Set(['partition_unavailable', 'partition_not
 const UNAVAILABLE_CODES = new Set(['temporarily_unavailable', 'server_error', 'service_unavailable']);
 
 /**
+ * Entra error codes (`error_codes[0]`, msal-node's `errorNo`) meaning "not now" whatever the OAuth error says.
+ * AADSTS50196, loop detected: Entra throttles a client that asks for the same token too often, answering user
+ * flows `invalid_grant` — the grant is fine, the request came too soon.
+ */
+const THROTTLED_ERROR_NUMBERS = new Set(['50196']);
+
+function throttled(error: ServerError): boolean {
+  return error.errorNo !== undefined && THROTTLED_ERROR_NUMBERS.has(String(error.errorNo));
+}
+
+/**
  * Classifies an error of a token acquisition — MSAL's (by `errorCode` and HTTP status) or the library's (by
  * `code`). Only codes are kept: MSAL's messages may quote request data.
  *
@@ -38,6 +49,9 @@ export function classifyTokenError(error: unknown): TokenFailure {
     if (error.code === 'authority_unavailable') return { kind: 'authority_unavailable', code: error.code };
     if (STORE_UNAVAILABLE_CODES.has(error.code)) return { kind: 'store_unavailable', code: error.code };
     return { kind: 'rejected', code: error.code };
+  }
+  if ((error instanceof InteractionRequiredAuthError || error instanceof ServerError) && throttled(error)) {
+    return { kind: 'authority_unavailable', code: `${error.errorCode} (AADSTS${String(error.errorNo)})` };
   }
   if (error instanceof InteractionRequiredAuthError) {
     return { kind: 'interaction_required', claims: error.claims || undefined, code: error.errorCode };

@@ -128,6 +128,14 @@ describe('classifyTokenError', () => {
       .catch((e: unknown) => e);
     expect(classifyTokenError(unavailable)).toMatchObject({ kind: 'authority_unavailable' });
 
+    // Entra's throttling of a user flow: invalid_grant with AADSTS50196 (loop detected) is "not now", not sign-in.
+    const throttledCaller = await authority.callerToken({ clientId, tenantId }, newId());
+    await authority.failNext(clientId, 1, 400, { error: 'invalid_grant', aadsts: 50196 });
+    const throttled = await client
+      .acquireTokenOnBehalfOf({ oboAssertion: throttledCaller, scopes: ['https://graph.microsoft.com/User.Read'] })
+      .catch((e: unknown) => e);
+    expect(classifyTokenError(throttled)).toMatchObject({ kind: 'authority_unavailable', code: /50196/ });
+
     const oid = newId();
     const assertion = await authority.callerToken({ clientId, tenantId }, oid);
     await authority.requireInteraction(oid, { access_token: { acrs: { essential: true, value: 'c1' } } });

@@ -67,8 +67,8 @@ export const authority = {
   callerToken: (app: { clientId: string; tenantId: string }, oid: string) =>
     authority.mint({ oid, sub: oid, tid: app.tenantId, aud: app.clientId, scp: 'access_as_user' }),
   /** The next `count` token requests of `clientId` answer `status`. */
-  failNext: (clientId: string, count: number, status: number) =>
-    admin('POST', 'fail', { count, status, client_id: clientId }),
+  failNext: (clientId: string, count: number, status: number, oauth?: { error: string; aadsts: number }) =>
+    admin('POST', 'fail', { count, status, client_id: clientId, ...(oauth ?? {}) }),
   /** A CAE critical event; `at` (epoch seconds): tokens issued before it predate it. */
   criticalEvent: (oid: string, kind: 'revoke_session' | 'reissue', tid?: string) =>
     admin<{ at: number; revoked: number }>('POST', 'critical-event', { oid, kind, ...(tid ? { tid } : {}) }),
