@@ -1,4 +1,4 @@
-import type { TokenOutcome } from './token-cache.js';
+import type { TokenOutcome } from './options.js';
 
 /**
  * Every error the library throws is a {@link TokenCacheError} with a stable `code`: callers branch on the code,

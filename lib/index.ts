@@ -6,8 +6,8 @@
  */
 
 // The token cache: create one per process.
+export { PartitionedTokenCache } from './token-cache.js';
 export {
-  PartitionedTokenCache,
   DEFAULT_AUTHORITY_HOST,
   DEFAULT_CACHE_LIFETIME_MS,
   DEFAULT_MAX_WRITE_ATTEMPTS,
@@ -19,7 +19,7 @@ export {
   type TokenOutcome,
   type CallerIdentity,
   type PartitionClient,
-} from './token-cache.js';
+} from './options.js';
 export { type CacheStats } from './cache/stats.js';
 export { MAX_OBO_TOKENS_PER_TARGET } from './cache/merge.js';
 export { DEFAULT_WARM_TIER_BYTES, type WarmTierOptions, type WarmTierUsage } from './cache/warm-tier.js';
