@@ -5,7 +5,7 @@ import { escapeHtml, html, problem, redirect } from '../http/responses.js';
 import type { AppRuntime } from '../runtime.js';
 import { SIGN_OUT_FORM, page } from './layout.js';
 import { crossOriginRefusal } from './same-origin.js';
-import { readSession, signInRedirect } from './signin.js';
+import { readSession, requireSignedIn } from './signin.js';
 import { profileData } from './profile-token.js';
 
 /** `GET /api/home`: a landing page. */
@@ -33,10 +33,9 @@ export async function profile(
   context: InvocationContext,
   runtime: AppRuntime,
 ): Promise<HttpResponseInit> {
-  const session = await readSession(request, context, runtime);
+  const session = await requireSignedIn(request, context, runtime);
   if (session.response) return session.response;
   const { homeAccountId } = session;
-  if (!homeAccountId) return signInRedirect();
   const data = await profileData(request, context, runtime, homeAccountId);
   if ('response' in data) return data.response;
   const { me } = data;
@@ -76,10 +75,9 @@ export async function background(
   context: InvocationContext,
   runtime: AppRuntime,
 ): Promise<HttpResponseInit> {
-  const session = await readSession(request, context, runtime);
+  const session = await requireSignedIn(request, context, runtime);
   if (session.response) return session.response;
   const { homeAccountId } = session;
-  if (!homeAccountId) return signInRedirect();
   const partitionKey = partitionKeyOfAccount(homeAccountId);
   if (request.method === 'POST') {
     const refusal = crossOriginRefusal(request);

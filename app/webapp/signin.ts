@@ -53,6 +53,23 @@ export async function readSession(
   return { homeAccountId: typeof hid === 'string' ? hid : undefined };
 }
 
+/**
+ * The signed-in person's account id, or the answer to give instead: the sign-in redirect, or 503 when the session
+ * was sealed under a key this instance lacks yet.
+ */
+export async function requireSignedIn(
+  request: HttpRequest,
+  context: InvocationContext,
+  runtime: AppRuntime,
+): Promise<
+  { readonly homeAccountId: string; readonly response?: undefined } | { readonly response: HttpResponseInit }
+> {
+  const session = await readSession(request, context, runtime);
+  if (session.response) return { response: session.response };
+  if (!session.homeAccountId) return { response: signInRedirect() };
+  return { homeAccountId: session.homeAccountId };
+}
+
 function keyNotYetHere(opened: Extract<OpenedCookie, { status: 'unknown_key' }>, context: InvocationContext) {
   context.error(`cookie sealed with SESSION_KEYS key "${opened.keyId}", not in this instance's ring: answering 503`);
   return problem(503, 'session_key_unavailable', 'this server cannot read your session yet; try again shortly', {

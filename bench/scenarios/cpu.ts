@@ -4,12 +4,10 @@
  * persistence, and against the peer (msal-node's DistributedCachePlugin, a new client per call, bench/support/peer.ts)
  * over its own memory store.
  */
-import { ConfidentialClientApplication } from '@azure/msal-node';
-import { DEV_CLIENT_SECRET } from '../../dev/settings.js';
 import { measuredOn } from '../support/environment.js';
 import type { ScenarioResult } from '../support/report.js';
 import { scaled } from '../support/config.js';
-import { authorityTokenRequests, newPeer, quietLogger, type BenchStack } from '../support/stack.js';
+import { authorityTokenRequests, bareClient, newPeer, quietLogger, type BenchStack } from '../support/stack.js';
 import { round, runFor } from '../support/stats.js';
 
 const WARM_UP_MS = scaled(1000, 300);
@@ -41,16 +39,7 @@ export async function cpuScenario(stack: BenchStack): Promise<ScenarioResult> {
     const outcome = await tokens.acquireTokenByClientCredential({ scopes }, { logger });
     if (!outcome.result.fromCache) notFromCache++;
   };
-  // Bare msal-node as its docs show it: one client for the process, its in-memory cache only.
-  const shared = new ConfidentialClientApplication({
-    auth: {
-      clientId: app.clientId,
-      authority: tokens.authority,
-      clientSecret: DEV_CLIENT_SECRET,
-      knownAuthorities: [new URL(tokens.authority).host],
-    },
-    system: { networkClient: tokens.networkClient },
-  });
+  const shared = bareClient(app);
   const bare = async () => {
     const result = await shared.acquireTokenByClientCredential({ scopes });
     if (!result?.fromCache) notFromCache++;

@@ -8,9 +8,8 @@
  * The baseline read and every path of every contender are measured in interleaved rounds, so drift over the run
  * (JIT, GC, a noisy neighbour on a 2-core machine) hits them alike and the ratios compare like with like.
  */
-import { ConfidentialClientApplication, type AuthenticationResult } from '@azure/msal-node';
+import type { AuthenticationResult } from '@azure/msal-node';
 import type { CountingStore } from '../../dev/counting-store.js';
-import { DEV_CLIENT_SECRET } from '../../dev/settings.js';
 import { delta, snapshot } from '../../dev/counting-store.js';
 import { getMe } from '../../app/webapi/me.js';
 import { authenticate } from '../../app/webapi/authenticate.js';
@@ -23,6 +22,7 @@ import type { PeerApp } from '../support/peer.js';
 import type { Goal, ScenarioResult } from '../support/report.js';
 import {
   authorityTokenRequests,
+  bareClient,
   newPeer,
   quietLogger,
   type BenchApp,
@@ -316,19 +316,10 @@ async function peerPaths(stack: BenchStack, app: BenchApp, peer: PeerApp, store:
 /** The floor paths (see WarmFigures.floor): the raw read, then a bare shared msal-node client's cache lookup. */
 async function floorPaths(stack: BenchStack, app: BenchApp, read: () => Promise<void>) {
   const { runtime } = app;
-  const tokens = runtime.tokens;
   const caller = await newCaller(stack, app);
   const scopes = [...runtime.settings.web.downstreamScopes];
   const appScopes = [...runtime.settings.daemons.appScopes];
-  const bare = new ConfidentialClientApplication({
-    auth: {
-      clientId: app.clientId,
-      authority: tokens.authority,
-      clientSecret: DEV_CLIENT_SECRET,
-      knownAuthorities: [new URL(tokens.authority).host],
-    },
-    system: { networkClient: tokens.networkClient },
-  });
+  const bare = bareClient(app);
   const obo = () => bare.acquireTokenOnBehalfOf({ oboAssertion: caller.assertion, scopes });
   const appToken = () => bare.acquireTokenByClientCredential({ scopes: appScopes });
   await obo();

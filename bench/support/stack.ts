@@ -3,6 +3,7 @@
  * Cosmos DB-compatible server, the local authority and the downstream API (the same code `npm start` and the tests
  * use). Every app gets a fresh client id and tenant and every store a fresh table/container, so figures never mix.
  */
+import { ConfidentialClientApplication } from '@azure/msal-node';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -244,6 +245,23 @@ export async function startBenchStack(): Promise<BenchStack> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Bare msal-node as its docs show it, for comparison: ONE client for the process, with its in-memory cache only, of
+ * `app`'s registration, over the same network client.
+ */
+export function bareClient(app: BenchApp): ConfidentialClientApplication {
+  const { tokens } = app.runtime;
+  return new ConfidentialClientApplication({
+    auth: {
+      clientId: app.clientId,
+      authority: tokens.authority,
+      clientSecret: DEV_CLIENT_SECRET,
+      knownAuthorities: [new URL(tokens.authority).host],
+    },
+    system: { networkClient: tokens.networkClient },
+  });
 }
 
 /** Token requests the authority has answered for `clientId` (every grant). */

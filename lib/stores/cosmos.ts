@@ -11,6 +11,7 @@ import {
   StoreConflictError,
   StoreError,
   StoreTooLargeError,
+  deleteFailure,
   isNetworkError,
   sdkOperations,
   type CacheStore,
@@ -214,13 +215,7 @@ export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
             );
           return true;
         } catch (error) {
-          const status = statusOf(error);
-          if (status === 404 && !isOwnerMissing(error)) {
-            if (ifMatch === undefined) return false;
-            throw StoreConflictError.of(partitionKey, ifMatch, error);
-          }
-          if (status === 412) throw StoreConflictError.of(partitionKey, ifMatch, error);
-          throw error;
+          return deleteFailure(error, statusOf(error), !isOwnerMissing(error), partitionKey, ifMatch);
         }
       });
     },

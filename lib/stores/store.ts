@@ -125,6 +125,26 @@ export class StoreConflictError extends StoreError {
   }
 }
 
+/**
+ * What a failed delete means, from the HTTP status the SDK reported: the document is not there (`itemMissing`: a
+ * 404 of the item, not of its table or container) — `false`, or a conflict when the delete was conditional — or it
+ * changed since it was read (412, a conflict). Anything else is thrown on.
+ */
+export function deleteFailure(
+  error: unknown,
+  status: number | undefined,
+  itemMissing: boolean,
+  partitionKey: string,
+  ifMatch: string | undefined,
+): false {
+  if (status === 404 && itemMissing) {
+    if (ifMatch === undefined) return false;
+    throw StoreConflictError.of(partitionKey, ifMatch, error);
+  }
+  if (status === 412) throw StoreConflictError.of(partitionKey, ifMatch, error);
+  throw error;
+}
+
 /** The document is over the store's size limit. The message names the size and the limit. */
 export class StoreTooLargeError extends StoreError {
   readonly size: number;

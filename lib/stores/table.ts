@@ -11,6 +11,7 @@ import {
   StoreConflictError,
   StoreError,
   StoreTooLargeError,
+  deleteFailure,
   isNetworkError,
   sdkOperations,
   type CacheStore,
@@ -206,13 +207,7 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
           await client.deleteEntity(encoded, ROW_KEY, { etag: ifMatch ?? '*', abortSignal });
           return true;
         } catch (error) {
-          const status = statusOf(error);
-          if (status === 404 && odataCode(error) !== 'TableNotFound') {
-            if (ifMatch === undefined) return false;
-            throw StoreConflictError.of(partitionKey, ifMatch, error);
-          }
-          if (status === 412) throw StoreConflictError.of(partitionKey, ifMatch, error);
-          throw error;
+          return deleteFailure(error, statusOf(error), odataCode(error) !== 'TableNotFound', partitionKey, ifMatch);
         }
       });
     },
