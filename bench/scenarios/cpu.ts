@@ -106,7 +106,7 @@ export async function cpuScenario(stack: BenchStack): Promise<ScenarioResult> {
     columns: ['variant', 'per second', 'µs each', 'calls measured'],
     rows: [
       [
-        'plugin: new client + plugin per invocation',
+        'plugin: this library as the handler calls it (warm tier on)',
         pluginPerSecond,
         figures.plugin.microsecondsPerInvocation,
         totals.plugin.count,
