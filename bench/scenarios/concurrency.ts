@@ -148,7 +148,7 @@ export function concurrencyScenario(figures: readonly ConcurrencyFigures[]): Sce
     figures,
     goals,
     notes: [
-      'One process, the library as the handler calls it (warm tier on: a user's later calls reuse the client their first one kept); each user has their own minted assertion.',
+      "One process, the library as the handler calls it (warm tier on: a user's later calls reuse the client their first one kept); each user has their own minted assertion.",
       "round-robin: invocation i is user i mod 200, so a user's next call starts long after their first finished. shuffled: the same 2,000 calls in a fixed pseudo-random order (seed 42), so two first calls of one user can overlap.",
       'Overlapping first calls of one user in one process are coalesced (lib/auth/coalesce.ts): the later ones join the first and share its token, so the authority sees one request per user and the store fewer reads than invocations. Across instances such calls would each ask the authority; their writes would then conflict and merge.',
     ],
