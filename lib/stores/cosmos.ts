@@ -12,6 +12,7 @@ import {
   StoreError,
   StoreTooLargeError,
   deleteFailure,
+  isWriteConflict,
   isNetworkError,
   sdkOperations,
   type CacheStore,
@@ -192,8 +193,7 @@ export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
                   .replace(item, { abortSignal, accessCondition: { type: 'IfMatch', condition: ifMatch } });
           return response.resource ? etagOf(response.resource) : response.etag;
         } catch (error) {
-          const status = statusOf(error);
-          if (ifMatch === undefined ? status === 409 : status === 412 || (status === 404 && !isOwnerMissing(error))) {
+          if (isWriteConflict(statusOf(error), !isOwnerMissing(error), ifMatch)) {
             throw StoreConflictError.of(partitionKey, ifMatch, error);
           }
           throw error;

@@ -126,6 +126,19 @@ export class StoreConflictError extends StoreError {
 }
 
 /**
+ * Whether a failed conditional write lost to another writer, from the HTTP status the SDK reported: a create-only
+ * write (`ifMatch` undefined) finds the document there (409); a replace finds it changed (412) or gone (a 404 of
+ * the item — `itemMissing` — not of its table or container).
+ */
+export function isWriteConflict(
+  status: number | undefined,
+  itemMissing: boolean,
+  ifMatch: string | undefined,
+): boolean {
+  return ifMatch === undefined ? status === 409 : status === 412 || (status === 404 && itemMissing);
+}
+
+/**
  * What a failed delete means, from the HTTP status the SDK reported: the document is not there (`itemMissing`: a
  * 404 of the item, not of its table or container) — `false`, or a conflict when the delete was conditional — or it
  * changed since it was read (412, a conflict). Anything else is thrown on.

@@ -12,6 +12,7 @@ import {
   StoreError,
   StoreTooLargeError,
   deleteFailure,
+  isWriteConflict,
   isNetworkError,
   sdkOperations,
   type CacheStore,
@@ -183,11 +184,7 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
           return response.etag;
         } catch (error) {
           const status = statusOf(error);
-          if (
-            ifMatch === undefined
-              ? status === 409
-              : status === 412 || (status === 404 && odataCode(error) !== 'TableNotFound')
-          ) {
+          if (isWriteConflict(status, odataCode(error) !== 'TableNotFound', ifMatch)) {
             throw StoreConflictError.of(partitionKey, ifMatch, error);
           }
           // Azurite rejects entities whose JSON is over 1 MiB, before Azure's limit (binary counts as base64 there).
