@@ -89,6 +89,29 @@ describe('background opt-in and sign-out', () => {
     expect(daemonLogs.some((line) => line.includes(partition))).toBe(false);
   });
 
+  it('a refresh in flight when the person signs out does not bring their partition back', async () => {
+    const jar = new CookieJar();
+    const partition = await webSignInPartition(app, jar, 'sven@contoso.test');
+    expect((await form(jar, '/api/profile/background', 'enabled=true')).status).toBe(302);
+    await expireAccessTokens(app.store, app.cache.keyRing, partition);
+    const hold = holdFirstRead(app.store, partition);
+    const instance = createAppRuntime(app.runtime.settings, { stores: { tokens: hold.store, records: app.records } });
+    try {
+      const run = daemon(instance);
+      await hold.reached;
+      expect((await form(jar, '/api/auth/logout', '')).status).toBe(200);
+      expect(await app.store.read(partition)).toBeUndefined();
+      hold.release();
+      await run;
+    } finally {
+      await instance.close();
+    }
+    // The daemon redeemed the refresh token it had read; what came back is not written over the sign-out.
+    expect(daemonLogs.some((line) => line.includes('token-cache-telemetry') && line.includes(partition))).toBe(true);
+    expect(await app.store.read(partition)).toBeUndefined();
+    expect(await recordsOf(partition)).toEqual([]);
+  });
+
   it('a pause the daemon decided on tokens older than a fresh sign-in does not apply', async () => {
     const { jar, result } = await pauseDecidedWhile('otto@contoso.test', async (jar) => {
       expect((await webSignIn(app, jar, 'otto@contoso.test')).status).toBe(302);

@@ -380,6 +380,15 @@ export class PartitionCachePlugin implements ICachePlugin {
           );
           return false;
         }
+        if (loaded.etag !== undefined && theirs.etag === undefined) {
+          // Removed since this invocation read it (sign-out, erasure, expiry): the removal wins. The token is still
+          // returned; nothing of this invocation's is written back.
+          this.unsaved = true;
+          this.logger.info(
+            `token cache: partition ${this.partitionKey} was removed while this invocation ran; its tokens are not kept`,
+          );
+          return false;
+        }
         if (theirs.foreign) {
           // Another instance, with a newer key ring, wrote it meanwhile: not ours to replace.
           loaded.unavailable = true;
