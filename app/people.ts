@@ -1,6 +1,6 @@
 import { StoreConflictError, describeError, userPartitionKey, type TokenCacheLogger } from '../lib/index.js';
 import { disableBackground } from './daemons/optin.js';
-import { readRecord, writeRecord, type RecordContext } from './records.js';
+import { dueForRenewal, readRecord, writeRecord, type RecordContext } from './records.js';
 import type { AppRuntime } from './runtime.js';
 
 /**
@@ -9,6 +9,8 @@ import type { AppRuntime } from './runtime.js';
  * account in the tenant that issued the token. For a member of the app's tenant the two are equal; for a B2B guest
  * they are not. The web app sees both at sign-in (the homeAccountId and the id token's `oid`/`tid`) and records a
  * sealed link each way, `link.{partition}` → the person's other partitions; erasure from either side follows them.
+ * Links are renewed like opt-ins (see `dueForRenewal`) by the person's sign-ins and by the user daemon's renewal of
+ * their opt-in, so they live as long as the web app partition they lead to.
  */
 const LINK_PREFIX = 'link.';
 /** Most partitions one person's link record names (a guest re-invited over the years gets a new resource oid). */
@@ -16,17 +18,28 @@ const MAX_LINKED = 16;
 
 interface LinkContent {
   readonly partitions: readonly string[];
+  /** When it was last written; undefined in links of earlier versions (renewed at the next chance). */
+  readonly updatedAt: Date | undefined;
 }
 
 function parseLinks(json: unknown): LinkContent | undefined {
-  const { partitions } = (json ?? {}) as { partitions?: unknown };
+  const { partitions, updatedAt } = (json ?? {}) as { partitions?: unknown; updatedAt?: unknown };
   if (!Array.isArray(partitions) || !partitions.every((p) => typeof p === 'string')) return undefined;
-  return { partitions };
+  const written = typeof updatedAt === 'string' ? new Date(updatedAt) : undefined;
+  return { partitions, updatedAt: written && !Number.isNaN(written.getTime()) ? written : undefined };
+}
+
+function readLinks(records: RecordContext, partitionKey: string, logger: TokenCacheLogger) {
+  return readRecord(records, `${LINK_PREFIX}${partitionKey}`, parseLinks, logger);
 }
 
 async function linksOf(records: RecordContext, partitionKey: string, logger: TokenCacheLogger): Promise<string[]> {
-  const record = await readRecord(records, `${LINK_PREFIX}${partitionKey}`, parseLinks, logger);
-  return [...(record?.value?.partitions ?? [])];
+  return [...((await readLinks(records, partitionKey, logger))?.value?.partitions ?? [])];
+}
+
+/** Whether a link record needs no write to name `to` now: it names it and is not due for renewal. */
+function current(records: RecordContext, links: LinkContent | undefined, to: string, now: Date): boolean {
+  return links !== undefined && links.partitions.includes(to) && !dueForRenewal(records, links.updatedAt, now);
 }
 
 /** The partition the web API would use for the person an id token names (its `oid.tid`); undefined without them. */
@@ -40,29 +53,54 @@ export function partitionOfIdToken(claims: object | undefined, logger: TokenCach
 }
 
 /**
- * Records that `a` and `b` are partitions of one person (nothing when equal). One read when the link exists; the
- * reverse link is written first, so a forward link present means both are. Store errors propagate.
+ * Records that `a` and `b` are partitions of one person (nothing when equal), renewing links due for it. One read
+ * when the link is current; the reverse link is written first, so a forward link present means both are. Store
+ * errors propagate, and so does a link this instance lacks the key of (never replaced).
  */
 export async function linkPartitions(
   records: RecordContext,
   a: string,
   b: string | undefined,
   logger: TokenCacheLogger,
+  now = new Date(),
 ): Promise<void> {
-  if (b === undefined || a === b || (await linksOf(records, a, logger)).includes(b)) return;
-  await addLink(records, b, a, logger);
-  await addLink(records, a, b, logger);
+  if (b === undefined || a === b || current(records, (await readLinks(records, a, logger))?.value, b, now)) return;
+  await addLink(records, b, a, logger, now);
+  await addLink(records, a, b, logger, now);
 }
 
-async function addLink(records: RecordContext, from: string, to: string, logger: TokenCacheLogger): Promise<void> {
+/** Renews the links of `partitionKey` both ways, when due (after the user daemon renewed the person's opt-in). */
+export async function renewLinks(
+  records: RecordContext,
+  partitionKey: string,
+  logger: TokenCacheLogger,
+  now = new Date(),
+): Promise<void> {
+  for (const linked of await linksOf(records, partitionKey, logger)) {
+    await linkPartitions(records, partitionKey, linked, logger, now);
+  }
+}
+
+async function addLink(
+  records: RecordContext,
+  from: string,
+  to: string,
+  logger: TokenCacheLogger,
+  now: Date,
+): Promise<void> {
   const key = `${LINK_PREFIX}${from}`;
   for (let attempt = 1; ; attempt++) {
-    const current = await readRecord(records, key, parseLinks, logger);
-    const linked = current?.value?.partitions ?? [];
-    if (linked.includes(to)) return;
+    const stored = await readRecord(records, key, parseLinks, logger);
+    if (current(records, stored?.value, to, now)) return;
+    const others = (stored?.value?.partitions ?? []).filter((p) => p !== to);
     try {
       // A record that does not open is replaced: it is this app's key, and a forged link must not stand.
-      await writeRecord(records, key, { partitions: [to, ...linked].slice(0, MAX_LINKED) }, { ifMatch: current?.etag });
+      await writeRecord(
+        records,
+        key,
+        { partitions: [to, ...others].slice(0, MAX_LINKED), updatedAt: now.toISOString() },
+        { ifMatch: stored?.etag, now },
+      );
       return;
     } catch (error) {
       if (!(error instanceof StoreConflictError) || attempt === 3) throw error;

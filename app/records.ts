@@ -1,11 +1,13 @@
-import { describeError, openRecord, sealRecord, type TokenCacheLogger } from '../lib/index.js';
+import { TokenCacheError, describeError, openRecord, sealRecord, type TokenCacheLogger } from '../lib/index.js';
 import type { AppRuntime } from './runtime.js';
 
 /**
  * The app's own small records (background opt-ins, identity links) in the record store: JSON sealed with the cache
  * key ring, the record's key bound as additional data (`sealRecord`). Whoever can write the store but lacks the
- * keys cannot make one that opens; one that does not open is logged and treated as absent, never acted on. Each
- * lives as long as a token cache (CACHE_LIFETIME_DAYS after its last write).
+ * keys cannot make one that opens; one that does not open is logged and treated as absent, never acted on. One
+ * sealed under a key this instance lacks (a newer instance wrote it during a key rotation) is not absent: reading it
+ * throws, like a store that cannot be read, so nothing replaces, deletes or ignores it. Each lives as long as a token
+ * cache (CACHE_LIFETIME_DAYS after its last write).
  */
 export type RecordContext = Pick<AppRuntime, 'recordStore' | 'recordKeys' | 'settings'>;
 
@@ -16,9 +18,12 @@ export interface SealedRecord<T> {
   readonly etag: string;
 }
 
+/** Sealed under a key id the ring lacks, or in a format version this code does not know: a newer instance's. */
+const FOREIGN_CODES = new Set(['key_not_in_ring', 'unknown_format_version']);
+
 /**
  * Reads and opens a record; undefined when there is none. Store errors propagate: an unreadable store is not an
- * absent record.
+ * absent record. So does a record a newer instance sealed ({@link FOREIGN_CODES}): logged, and thrown for now.
  */
 export async function readRecord<T>(
   records: RecordContext,
@@ -33,6 +38,10 @@ export async function readRecord<T>(
     value = parse(JSON.parse(Buffer.from(openRecord(records.recordKeys, key, stored.data)).toString('utf8')));
     if (value === undefined) logger.error(`record ${key} does not open (unexpected content): ignored`);
   } catch (error) {
+    if (error instanceof TokenCacheError && FOREIGN_CODES.has(error.code)) {
+      logger.error(`record ${key} is not this instance's to read (${describeError(error)}): left as is`);
+      throw error;
+    }
     logger.error(`record ${key} does not open (${describeError(error)}): ignored`);
   }
   return { value, etag: stored.etag };
@@ -58,4 +67,15 @@ export function writeRecord(
 
 export function lifetimeMs(records: RecordContext): number {
   return records.settings.cache.lifetimeDays * 86_400_000;
+}
+
+/**
+ * A record written at `updatedAt` is rewritten after this part of its lifetime when still in use, so it lives as
+ * long as what it is about, at one write per quarter lifetime rather than one per use.
+ */
+export const RENEW_AFTER_FRACTION = 0.25;
+
+/** Whether a record written at `updatedAt` (undefined: by a version that did not say) is due for renewal. */
+export function dueForRenewal(records: RecordContext, updatedAt: Date | undefined, now: Date): boolean {
+  return updatedAt === undefined || now.getTime() - updatedAt.getTime() >= lifetimeMs(records) * RENEW_AFTER_FRACTION;
 }

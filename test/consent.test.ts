@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runUserDaemon, type UserDaemonResult } from '../app/daemons/user-daemon.js';
 import { createAppRuntime, type AppRuntime } from '../app/runtime.js';
 import { CookieJar, startTestApp, visit, webSignIn, webSignInPartition, type TestApp } from './support/app.js';
-import { logLine } from './support/log-audit.js';
+import { logLine, noteKeySetting } from './support/log-audit.js';
+import { enableBackground } from '../app/daemons/optin.js';
+import { generateKeySetting } from '../lib/index.js';
 import { holdFirstRead } from './support/gate.js';
 import { authority } from './support/stack.js';
 import { expireAccessTokens } from './support/stored.js';
@@ -118,6 +120,35 @@ describe('background opt-in and sign-out', () => {
     });
     expect(result).toMatchObject({ paused: 0, skipped: 1 });
     expect(await backgroundLabel(jar)).toBe('on');
+  });
+
+  it('an opt-in sealed under a key this instance lacks is neither shown as off nor skipped: 503 and a failure for now', async () => {
+    const jar = new CookieJar();
+    const partition = await webSignInPartition(app, jar, 'nina@contoso.test');
+    const { settings } = app.runtime;
+    const keys = `${generateKeySetting('n2')},${settings.cache.keys}`;
+    noteKeySetting('CACHE_KEYS', keys);
+    const newer = createAppRuntime(
+      { ...settings, cache: { ...settings.cache, keys } },
+      {
+        stores: { tokens: app.store, records: app.records },
+      },
+    );
+    try {
+      await enableBackground(newer, partition);
+    } finally {
+      await newer.close();
+    }
+    const page = await visit(jar, `${app.url}/api/profile/background`);
+    expect(page.status).toBe(503);
+    expect(page.headers.get('retry-after')).toBe('5');
+    await daemon();
+    expect(
+      daemonLogs.some(
+        (line) => line.includes(`opt-in of partition ${partition} unreadable now`) && line.includes('"n2"'),
+      ),
+    ).toBe(true);
+    expect(daemonLogs.some((line) => line.includes('token-cache-telemetry') && line.includes(partition))).toBe(false);
   });
 
   it('ignores opt-in records written without the keys, or copied from another person: logged, never acted on', async () => {

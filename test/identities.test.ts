@@ -8,10 +8,13 @@ import {
   createBearerValidator,
   createMemoryStore,
   entraV1Issuer,
+  generateKeySetting,
   type BearerValidator,
   type BearerValidatorOptions,
 } from '../lib/index.js';
 import { afterAll, beforeAll } from 'vitest';
+import { createAppRuntime } from '../app/runtime.js';
+import { writeRecord } from '../app/records.js';
 import { noteKeySetting } from './support/log-audit.js';
 import {
   CookieJar,
@@ -20,6 +23,7 @@ import {
   testContext,
   turnBackgroundOn,
   visit,
+  webSignIn,
   webSignInPartition,
   type TestApp,
 } from './support/app.js';
@@ -354,6 +358,118 @@ describe('B2B guests (home tenant ≠ the app tenant)', () => {
     } finally {
       await broken.close();
     }
+  });
+
+  /** A guest signed in on the web app who called the web API: their two partitions, linked. */
+  async function linkedGuest(name: string): Promise<{ jar: CookieJar; home: string; api: string }> {
+    const jar = new CookieJar();
+    const home = await webSignInPartition(app, jar, guestHint(name));
+    const guest = await resourceIdentity(home);
+    expect(await callMe(guest)).toBe(200);
+    return { jar, home, api: `${guest.oid}.${guest.tid}` };
+  }
+
+  const lifetimeMs = () => app.runtime.settings.cache.lifetimeDays * 86_400_000;
+  /** When each record of `keys` expires, in ms from now. */
+  async function expiresIn(keys: string[]): Promise<number[]> {
+    const { entries } = await app.records.list({});
+    return keys.map((key) => entries.find((e) => e.partitionKey === key)!.expiresAt!.getTime() - Date.now());
+  }
+
+  /** Rewrites both links of a guest as if written `ageMs` ago. */
+  async function ageLinks(home: string, api: string, ageMs: number): Promise<void> {
+    const then = new Date(Date.now() - ageMs);
+    for (const [from, to] of [
+      [home, api],
+      [api, home],
+    ] as const) {
+      const current = await app.records.read(`link.${from}`);
+      await writeRecord(
+        app.runtime,
+        `link.${from}`,
+        { partitions: [to], updatedAt: then.toISOString() },
+        { ifMatch: current!.etag, now: then },
+      );
+    }
+  }
+
+  it("a guest's next sign-in renews links older than a quarter of their lifetime", async () => {
+    const { home, api } = await linkedGuest('lena');
+    await ageLinks(home, api, lifetimeMs() - 5 * 86_400_000);
+    for (const left of await expiresIn([`link.${home}`, `link.${api}`])) expect(left).toBeLessThan(6 * 86_400_000);
+
+    expect((await webSignIn(app, new CookieJar(), guestHint('lena'))).status).toBe(302);
+    for (const left of await expiresIn([`link.${home}`, `link.${api}`])) {
+      expect(left).toBeGreaterThan(lifetimeMs() - 86_400_000);
+    }
+  });
+
+  it("a user daemon run that renews a guest's opt-in renews their links too", async () => {
+    const { runUserDaemon } = await import('../app/daemons/user-daemon.js');
+    const { jar, home, api } = await linkedGuest('lars');
+    expect((await turnBackgroundOn(app, jar)).status).toBe(302);
+    const age = lifetimeMs() - 5 * 86_400_000;
+    await ageLinks(home, api, age);
+    const then = new Date(Date.now() - age);
+    const optIn = await app.records.read(`bg.${home}`);
+    await writeRecord(
+      app.runtime,
+      `bg.${home}`,
+      { status: 'active', updatedAt: then.toISOString() },
+      { ifMatch: optIn!.etag, now: then },
+    );
+
+    const result = await runUserDaemon(undefined, testContext('userDaemon'), app.runtime, {
+      concurrency: 2,
+      budget: 1000,
+    });
+    expect(result.succeeded).toBeGreaterThan(0);
+    for (const left of await expiresIn([`bg.${home}`, `link.${home}`, `link.${api}`])) {
+      expect(left).toBeGreaterThan(lifetimeMs() - 86_400_000);
+    }
+  });
+
+  /**
+   * Rewrites the link `link.{from}` → `to` as an instance of the app that already has a newer cache key (first in its
+   * ring) would; resolves the sealed bytes.
+   */
+  async function sealLinkWithNewerKey(from: string, to: string): Promise<Buffer> {
+    const { settings } = app.runtime;
+    const keys = `${generateKeySetting('n1')},${settings.cache.keys}`;
+    noteKeySetting('CACHE_KEYS', keys);
+    const newer = createAppRuntime(
+      { ...settings, cache: { ...settings.cache, keys } },
+      { stores: { tokens: app.store, records: app.records } },
+    );
+    try {
+      const current = await app.records.read(`link.${from}`);
+      const link = { partitions: [to], updatedAt: new Date().toISOString() };
+      await writeRecord(newer, `link.${from}`, link, { ifMatch: current!.etag });
+      return Buffer.from((await app.records.read(`link.${from}`))!.data);
+    } finally {
+      await newer.close();
+    }
+  }
+  const linkBytes = async (from: string) => Buffer.from((await app.records.read(`link.${from}`))!.data);
+
+  it('erasure meeting a link sealed under a key this instance lacks answers 503 and removes nothing', async () => {
+    const { home, api } = await linkedGuest('gil');
+    const sealed = await sealLinkWithNewerKey(api, home);
+
+    expect(await callMe(await resourceIdentity(home), 'DELETE', '/api/me/cache')).toBe(503);
+    expect(await stored(api)).toBe(true);
+    expect(await stored(home)).toBe(true);
+    expect((await linkBytes(api)).equals(sealed)).toBe(true);
+    expect((await recordsNaming(home)).sort()).toEqual([`link.${home}`]);
+    expect(app.logs.some((line) => line.includes(`link.${api}`) && line.includes('"n1"'))).toBe(true);
+  });
+
+  it("a guest's sign-in on an instance lacking their link's key answers 503 and leaves that link as written", async () => {
+    const { home, api } = await linkedGuest('gia');
+    const sealed = await sealLinkWithNewerKey(home, api);
+
+    expect((await webSignIn(app, new CookieJar(), guestHint('gia'))).status).toBe(503);
+    expect((await linkBytes(home)).equals(sealed)).toBe(true);
   });
 
   it('a member of the app tenant gets no link records: one partition serves both flows', async () => {

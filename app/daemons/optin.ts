@@ -1,5 +1,5 @@
 import { StoreConflictError, type ListPage, type TokenCacheLogger } from '../../lib/index.js';
-import { lifetimeMs, readRecord, writeRecord, type RecordContext } from '../records.js';
+import { dueForRenewal, readRecord, writeRecord, type RecordContext } from '../records.js';
 
 /**
  * Background opt-in: one sealed record per person (`bg.{partitionKey}`, see app/records.ts) saying whether the user
@@ -12,12 +12,6 @@ import { lifetimeMs, readRecord, writeRecord, type RecordContext } from '../reco
 export const OPT_IN_PREFIX = 'bg.';
 /** Plain records of earlier versions (never acted on any more); removed when background work is turned off. */
 const LEGACY_PAUSED_PREFIX = 'bgp.';
-/**
- * A successful daemon run renews a record older than this part of its lifetime, so an opt-in lives as long as the
- * cache it works on, at one write per person per quarter lifetime rather than one per run.
- */
-export const RENEW_AFTER_FRACTION = 0.25;
-
 export type BackgroundStatus = 'active' | 'needs_sign_in' | 'off';
 
 interface OptInContent {
@@ -115,9 +109,9 @@ export function pauseBackground(records: RecordContext, optIn: OptIn, reason: st
   return replace(records, optIn, { status: 'paused', reason });
 }
 
-/** After a successful daemon run: renews a record older than {@link RENEW_AFTER_FRACTION} of its lifetime. */
+/** After a successful daemon run: renews a record due for renewal (see `dueForRenewal`), so it lives as long as the cache. */
 export async function renewIfOld(records: RecordContext, optIn: OptIn, now = new Date()): Promise<boolean> {
-  if (now.getTime() - optIn.updatedAt.getTime() < lifetimeMs(records) * RENEW_AFTER_FRACTION) return false;
+  if (!dueForRenewal(records, optIn.updatedAt, now)) return false;
   return replace(records, optIn, { status: 'active' }, now);
 }
 

@@ -3,6 +3,7 @@ import { classifyTokenError, describeError } from '../../lib/index.js';
 import { ClaimsRetryFailed, callWithClaimsRetry } from '../claims-retry.js';
 import type { AppRuntime } from '../runtime.js';
 import { listOptIns, partitionOfOptInKey, pauseBackground, readOptIn, renewIfOld } from './optin.js';
+import { renewLinks } from '../people.js';
 
 export interface UserDaemonOptions {
   /** Users worked on at once. */
@@ -82,9 +83,12 @@ export async function runUserDaemon(
           ),
         );
         counts.succeeded++;
-        await renewIfOld(runtime, optIn).catch((e: unknown) =>
-          context.warn(`user daemon: could not renew the opt-in of partition ${partitionKey}: ${describeError(e)}`),
-        );
+        // The person's links (a B2B guest's other partition) are renewed with their opt-in: erasure follows them.
+        await renewIfOld(runtime, optIn)
+          .then((renewed) => (renewed ? renewLinks(runtime, partitionKey, context) : undefined))
+          .catch((e: unknown) =>
+            context.warn(`user daemon: could not renew the opt-in of partition ${partitionKey}: ${describeError(e)}`),
+          );
       } catch (thrown) {
         const retry = thrown instanceof ClaimsRetryFailed ? thrown : undefined;
         const error = retry ? retry.cause : thrown;

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { partitionKeyOfAccount } from '../../lib/index.js';
-import { backgroundStatus, disableBackground, enableBackground } from '../daemons/optin.js';
+import { describeError, partitionKeyOfAccount } from '../../lib/index.js';
+import { backgroundStatus, disableBackground, enableBackground, type BackgroundStatus } from '../daemons/optin.js';
 import { escapeHtml, html, problem, redirect } from '../http/responses.js';
 import type { AppRuntime } from '../runtime.js';
 import { SIGN_OUT_FORM, page } from './layout.js';
@@ -86,12 +86,21 @@ export async function background(
     const enabled = form.get('enabled');
     if (enabled !== 'true' && enabled !== 'false')
       return problem(400, 'invalid_request', 'enabled must be true or false');
-    if (enabled === 'true') await enableBackground(runtime, partitionKey);
-    else await disableBackground(runtime, partitionKey);
+    try {
+      if (enabled === 'true') await enableBackground(runtime, partitionKey);
+      else await disableBackground(runtime, partitionKey);
+    } catch (error) {
+      return recordsUnavailable(context, partitionKey, error);
+    }
     context.info(`background work ${enabled === 'true' ? 'enabled' : 'disabled'} for partition ${partitionKey}`);
     return redirect('/api/profile/background');
   }
-  const status = await backgroundStatus(runtime, partitionKey, context);
+  let status: BackgroundStatus;
+  try {
+    status = await backgroundStatus(runtime, partitionKey, context);
+  } catch (error) {
+    return recordsUnavailable(context, partitionKey, error);
+  }
   const label = { active: 'on', needs_sign_in: 'paused: sign in again to resume', off: 'off' }[status];
   return html(
     200,
@@ -103,4 +112,12 @@ export async function background(
 <p><a href="/api/profile">Back to your profile</a></p>`,
     ),
   );
+}
+
+/** The record store failed (or holds a record of a newer instance): the person's choice is unknown now, not off. */
+function recordsUnavailable(context: InvocationContext, partitionKey: string, error: unknown): HttpResponseInit {
+  context.warn(`background work of partition ${partitionKey} unavailable now: ${describeError(error)}`);
+  return problem(503, 'store_unavailable', 'background work settings are unavailable now; try again', {
+    'retry-after': '5',
+  });
 }
