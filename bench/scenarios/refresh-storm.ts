@@ -14,7 +14,7 @@
  * PartitionedTokenCache objects sharing the store, as 50 Functions instances would; nothing in-process shared), and
  * the peer (a new msal-node client per invocation, which shares nothing in-process anyway).
  */
-import type { PartitionedTokenCache } from '../../lib/index.js';
+import { hasErrorCode, type CacheStore, type PartitionedTokenCache } from '../../lib/index.js';
 import { delta, snapshot, type CountingStore } from '../../dev/counting-store.js';
 import { scaled } from '../support/config.js';
 import { measuredOn, type MeasuredOn } from '../support/environment.js';
@@ -53,8 +53,12 @@ export interface StormFigures {
   readonly refreshTokensIssued: number;
   readonly storeReads: number;
   readonly storeWrites: number;
-  /** This library: writes rejected on a changed ETag (then merged); the peer: `set`s that lost the race once. */
+  /**
+   * Conditional writes the store rejected because another writer landed first: this library's as its invocations
+   * count them (then merged); the peer's as the store answered its `set`'s replace (or create) with a conflict.
+   */
   readonly conflicts: number;
+  /** This library: attempts after an invocation's first (its stats); the peer: read-and-replace rounds `set` ran again. */
   readonly retries: number;
   /** Trials whose partition kept a refresh token that is not the newest issued (superseded under strict rotation). */
   readonly refreshTokensLost: number;
@@ -199,12 +203,33 @@ async function oursTrial(stack: BenchStack, app: BenchApp, instances: number) {
   }
 }
 
-async function peerTrial(stack: BenchStack, app: BenchApp, peer: PeerApp, store: CountingStore) {
+/** The peer's store, counting the writes it rejects as conflicts (apart from the retries its `set` counts). */
+interface ConflictCountingStore {
+  readonly store: CountingStore;
+  readonly conflicts: () => number;
+}
+
+function countingConflicts(store: CountingStore): ConflictCountingStore {
+  let conflicts = 0;
+  const write: CacheStore['write'] = async (key, data, options) => {
+    try {
+      return await store.write(key, data, options);
+    } catch (error) {
+      if (hasErrorCode(error, 'store_conflict')) conflicts++;
+      throw error;
+    }
+  };
+  return { store: { ...store, write }, conflicts: () => conflicts };
+}
+
+async function peerTrial(stack: BenchStack, app: BenchApp, peer: PeerApp, counted: ConflictCountingStore) {
+  const { store } = counted;
   const scopes = [...app.runtime.settings.web.downstreamScopes];
   const homeAccountId = await signInPeer(stack, peer, `storm-${suffix()}@bench.test`, scopes);
   const oid = homeAccountId.split('.')[0]!;
   const before = snapshot(store.counts);
   const retriesBefore = peer.options.cacheClient.stats.setRetries;
+  const conflictsBefore = counted.conflicts();
   const authorityBefore = authorityTokenRequests(stack, app.clientId);
   stack.authority.strictRefreshTokenRotation(true, app.clientId);
   try {
@@ -212,7 +237,8 @@ async function peerTrial(stack: BenchStack, app: BenchApp, peer: PeerApp, store:
       const result = await peer.silent(homeAccountId, resource(i));
       return { accessToken: result.accessToken, conflicts: 0, retries: 0 };
     });
-    trial.conflicts = trial.retries = peer.options.cacheClient.stats.setRetries - retriesBefore;
+    trial.conflicts = counted.conflicts() - conflictsBefore;
+    trial.retries = peer.options.cacheClient.stats.setRetries - retriesBefore;
     const ops = delta(store.counts, before);
     const authority = authorityTokenRequests(stack, app.clientId) - authorityBefore;
     const outcome = await check(
@@ -240,8 +266,8 @@ async function peerTrial(stack: BenchStack, app: BenchApp, peer: PeerApp, store:
 export async function measureStorm(stack: BenchStack, kind: BenchStoreKind): Promise<StormFigures[]> {
   const store = stack.newStore(kind);
   const app = stack.newApp(store);
-  const peerStore = stack.newStore(kind);
-  const peer = await newPeer(app, peerStore);
+  const peerStore = countingConflicts(stack.newStore(kind));
+  const peer = await newPeer(app, peerStore.store);
   const runs: [StormContender, () => ReturnType<typeof oursTrial>][] = [
     ['ours', () => oursTrial(stack, app, 1)],
     ['ours, 50 instances', () => oursTrial(stack, app, STORM_INVOCATIONS)],
