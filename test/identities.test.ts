@@ -1,5 +1,7 @@
 import { decodeJwt } from 'jose';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type AddressInfo } from 'node:net';
+import { createTlsMaterial } from '../dev/authority/tls.js';
 import { describe, expect, it } from 'vitest';
 import {
   BearerError,
@@ -191,6 +193,39 @@ describe('signing keys that cannot be fetched', () => {
       await closed[0];
     } finally {
       blackHole.close();
+    }
+  });
+
+  it('give up on a JWKS endpoint that keeps sending but never finishes when the validation times out, closing the connection', async () => {
+    // Bytes keep arriving, so no socket idle timeout ever fires: only the validation's abort signal ends the fetch.
+    const tls = await createTlsMaterial();
+    const closed: Promise<void>[] = [];
+    const drip = createHttpsServer({ key: tls.key, cert: tls.cert }, (_request, response) => {
+      closed.push(new Promise((resolve) => response.on('close', () => resolve())));
+      response.writeHead(200, { 'content-type': 'application/json' });
+      const timer = setInterval(() => response.write(' '), 20);
+      response.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => drip.listen(0, '127.0.0.1', resolve));
+    const trusting = new PartitionedTokenCache({
+      auth: { clientId, tenantId: tid, clientSecret: 'x' },
+      cache: { store: createMemoryStore(), keyRing: newKeyRing() },
+      system: { ca: tls.cert, telemetry: false },
+    });
+    try {
+      const { port } = drip.address() as AddressInfo;
+      const bearer = validator(`https://127.0.0.1:${port}/keys`, {
+        jwksTimeoutMs: 300,
+        networkClient: trusting.networkClient,
+      });
+      const error = await failure(bearer, await token());
+      expect(error).toMatchObject({ code: 'bearer_keys_unavailable', status: 503 });
+      expect(closed).toHaveLength(1);
+      await closed[0];
+    } finally {
+      await trusting.close();
+      drip.closeAllConnections();
+      drip.close();
     }
   });
 
