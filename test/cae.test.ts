@@ -5,12 +5,21 @@
  */
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enableBackground, readOptIn } from '../app/daemons/optin.js';
+import { enableBackground, readOptIn, renewBackgroundOnSignIn } from '../app/daemons/optin.js';
 import { httpsRequest, trustingAgent } from '../dev/https-trust.js';
-import { parseClaimsChallenge } from '../lib/index.js';
+import { authorizationCode, SIGN_IN_REDIRECT_URI, signInParameters } from '../dev/sign-in.js';
+import { createMemoryStore, parseClaimsChallenge } from '../lib/index.js';
 import { CookieJar, invokeMe, runtimeCalling, startTestApp, visit, type TestApp } from './support/app.js';
 import { signIn as signInDirect } from './support/signin.js';
-import { authority, captureLogger, downstream, newId, stack } from './support/stack.js';
+import {
+  authority,
+  captureLogger,
+  downstream,
+  newApp,
+  newId,
+  stack,
+  type TestApp as CacheApp,
+} from './support/stack.js';
 import { readStored, section } from './support/stored.js';
 
 let app: TestApp;
@@ -63,6 +72,32 @@ function nbfClaims(at: number): unknown {
   return { access_token: { nbf: { essential: true, value: String(at) } } };
 }
 
+/**
+ * A client app (`client`, a registration of its own) signs the user in interactively (auth code + PKCE,
+ * `login_hint` skips the picker), with `claims` when given, and gets its access token for this web API.
+ */
+async function clientSignIn(client: CacheApp, loginHint: string, claims?: string): Promise<string> {
+  const scopes = [`api://${app.clientId}/access_as_user`];
+  const { verifier, challenge, state, nonce } = await signInParameters();
+  const redirectUri = SIGN_IN_REDIRECT_URI;
+  const url = await client.tokens.getAuthCodeUrl({
+    scopes,
+    redirectUri,
+    codeChallenge: challenge,
+    codeChallengeMethod: 'S256',
+    state,
+    nonce,
+    loginHint,
+    ...(claims ? { claims } : {}),
+  });
+  const code = await authorizationCode(stack().authority.ca, url);
+  const { result } = await client.tokens.acquireTokenByCode(
+    { code, scopes, redirectUri, codeVerifier: verifier, nonce, state },
+    { authCodePayload: { code, state } },
+  );
+  return result.accessToken;
+}
+
 /** A client app's token for this web API; `xms_cc: ['cp1']`: the client declared it handles claims challenges. */
 const callerToken = (oid: string, extra: Record<string, unknown> = {}) =>
   authority.mint({ oid, sub: oid, tid: app.tenantId, aud: `api://${app.clientId}`, scp: 'access_as_user', ...extra });
@@ -99,8 +134,16 @@ describe('web API GET /api/me', () => {
     expect(await next()).toEqual({ reads: 1, writes: 0, authority: 0, downstream: 1, challenges: 0 });
   });
 
-  it('a revoked session: a cp1 caller gets the claims challenge; signed in again, its next call succeeds', async () => {
-    const { oid, partitionKey, token, rejected } = await servedCaller({ xms_cc: ['cp1'] });
+  it('a revoked session: a cp1 caller gets the claims challenge, again on its next call with that token; signed in again with the claims, its next call succeeds', async () => {
+    // A client app of its own that declares cp1 signs the user in for this web API, as a real caller would.
+    const client = newApp(createMemoryStore(), { tenantId: app.tenantId, clientCapabilities: ['cp1'] });
+    const loginHint = `nina-${newId()}@contoso.test`;
+    const token = await clientSignIn(client, loginHint);
+    const { oid, xms_cc, iat } = decodeJwt(token) as { oid: string; xms_cc: unknown; iat: number };
+    expect(xms_cc).toEqual(['cp1']);
+    const partitionKey = `${oid}.${app.tenantId}`;
+    expect((await me(token)).status).toBe(200);
+    const [rejected] = await storedAccessTokens(partitionKey);
     const { at } = await authority.criticalEvent(oid, 'revoke_session', app.tenantId);
 
     const cost = await meter();
@@ -117,10 +160,22 @@ describe('web API GET /api/me', () => {
     expect(await storedAccessTokens(partitionKey)).not.toContain(rejected);
     expect(await storedAccessTokens(partitionKey)).toEqual([]);
 
+    // The same stale token again (a second or concurrent call): the downstream token is gone and the identity
+    // provider refuses the token on-behalf-of; the caller still gets a claims challenge, for a token newer than it.
+    const repeat = await meter();
+    const again = await me(token);
+    expect(again.status).toBe(401);
+    expect(((await again.json()) as { error: string }).error).toBe('insufficient_claims');
+    const second = parseClaimsChallenge(again.headers.get('www-authenticate'))!;
+    expect(JSON.parse(second.claims)).toEqual(nbfClaims(iat + 1));
+    expect(second.authorizationUri).toBe(challenge.authorizationUri);
+    expect(await repeat()).toEqual({ reads: 1, writes: 0, authority: 1, downstream: 0, challenges: 0 });
+
     // The client signs in again with the claims: its new token for this API is issued after the event.
-    const again = await callerToken(oid, { xms_cc: ['cp1'], iat: at });
+    const fresh = await clientSignIn(client, loginHint, challenge.claims);
+    expect(decodeJwt(fresh).iat).toBeGreaterThanOrEqual(at);
     const next = await meter();
-    const answered = await me(again);
+    const answered = await me(fresh);
     expect(answered.status).toBe(200);
     expect(await answered.json()).toMatchObject({ id: oid });
     expect(await next()).toEqual({ reads: 1, writes: 1, authority: 1, downstream: 1, challenges: 0 });
@@ -139,6 +194,16 @@ describe('web API GET /api/me', () => {
     expect(body.error).toBe('interaction_required');
     expect(body.error_description).toMatch(/did not declare the cp1 client capability/);
     expect(await storedAccessTokens(partitionKey)).not.toContain(rejected);
+
+    // Its next call with that token: refused on-behalf-of, the downstream API not asked again; still no challenge.
+    const next = await meter();
+    const again = await me(token);
+    expect(again.status).toBe(401);
+    expect(again.headers.get('www-authenticate')).toBe(
+      'Bearer error="interaction_required", error_description="user interaction required"',
+    );
+    expect(((await again.json()) as { error: string }).error).toBe('interaction_required');
+    expect(await next()).toEqual({ reads: 1, writes: 0, authority: 1, downstream: 0, challenges: 0 });
 
     // The authority's own claims challenge (Conditional Access) is withheld from it alike, and given to a cp1 caller.
     const other = newId();
@@ -245,11 +310,12 @@ describe('web app GET /api/profile', () => {
 });
 
 describe('daemons', () => {
-  it('user daemon: a reissued user succeeds silently with the claims; a revoked one is paused with the reason', async () => {
+  it('user daemon: a reissued user succeeds silently with the claims; a revoked one is paused with the reason, and works again once signed in again', async () => {
     const logger = captureLogger();
     const scopes = [...app.runtime.settings.web.downstreamScopes];
     const reissued = await signInDirect(app.cache, `lena-${newId()}@contoso.test`, scopes, logger);
-    const revoked = await signInDirect(app.cache, `mike-${newId()}@contoso.test`, scopes, logger);
+    const revokedHint = `mike-${newId()}@contoso.test`;
+    const revoked = await signInDirect(app.cache, revokedHint, scopes, logger);
     for (const { partitionKey } of [reissued, revoked]) await enableBackground(app.runtime, partitionKey);
     const rejected = [reissued.result.accessToken, revoked.result.accessToken];
     await authority.criticalEvent(reissued.partitionKey.split('.')[0]!, 'reissue', app.tenantId);
@@ -281,7 +347,21 @@ describe('daemons', () => {
     expect(app.logs.find((l) => l.includes('user daemon: processed'))).toMatch(
       /processed 2, succeeded 1, paused 0, failed 0, skipped 1/,
     );
-    expect(await next()).toMatchObject({ authority: 0, downstream: 1, challenges: 0 });
+    // Only the active person's partition is read: served from the cache the claims retry filled.
+    expect(await next()).toEqual({ reads: 1, writes: 0, authority: 0, downstream: 1, challenges: 0 });
+
+    // The revoked person signs in again (as the web app's callback does: new tokens, the opt-in renewed).
+    const again = await signInDirect(app.cache, revokedHint, scopes, logger);
+    expect(again.partitionKey).toBe(revoked.partitionKey);
+    expect(await renewBackgroundOnSignIn(app.runtime, revoked.partitionKey, logger)).toBe(true);
+    app.logs.length = 0;
+    const third = await meter();
+    await app.host.timers.fire('userDaemon');
+    expect(app.logs.find((l) => l.includes('user daemon: processed'))).toMatch(
+      /processed 2, succeeded 2, paused 0, failed 0, skipped 0/,
+    );
+    expect(await third()).toEqual({ reads: 2, writes: 0, authority: 0, downstream: 2, challenges: 0 });
+    expect(await readOptIn(app.runtime, revoked.partitionKey, logger)).toMatchObject({ status: 'active' });
   });
 
   it('app daemon: client credentials with the claims, once; the next run is served from the cache', async () => {
