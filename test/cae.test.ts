@@ -5,11 +5,12 @@
  */
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enableBackground, readOptIn, renewBackgroundOnSignIn } from '../app/daemons/optin.js';
+import { disableBackground, enableBackground, readOptIn, renewBackgroundOnSignIn } from '../app/daemons/optin.js';
+import { installAppRuntime } from '../app/host/registration.js';
 import { httpsRequest, trustingAgent } from '../dev/https-trust.js';
 import { authorizationCode, SIGN_IN_REDIRECT_URI, signInParameters } from '../dev/sign-in.js';
 import { createMemoryStore, parseClaimsChallenge } from '../lib/index.js';
-import { CookieJar, invokeMe, runtimeCalling, startTestApp, visit, type TestApp } from './support/app.js';
+import { CookieJar, runtimeCalling, startTestApp, visit, type TestApp } from './support/app.js';
 import { signIn as signInDirect } from './support/signin.js';
 import {
   authority,
@@ -102,9 +103,38 @@ async function clientSignIn(client: CacheApp, loginHint: string, claims?: string
 const callerToken = (oid: string, extra: Record<string, unknown> = {}) =>
   authority.mint({ oid, sub: oid, tid: app.tenantId, aud: `api://${app.clientId}`, scp: 'access_as_user', ...extra });
 
-describe('web API GET /api/me', () => {
-  const me = (token: string) => fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+/** Authority (login_hint skips the picker) → app callback; returns the callback's answer. */
+async function completeAt(jar: CookieJar, authorizeUrl: string, loginHint: string): Promise<Response> {
+  const authorize = new URL(authorizeUrl);
+  expect(authorize.origin).toBe(stack().authority.url);
+  authorize.searchParams.set('login_hint', loginHint);
+  const answer = await httpsRequest(trustingAgent(stack().authority.ca), authorize.toString());
+  expect(answer.status).toBe(302);
+  return visit(jar, answer.headers.location!);
+}
 
+/** A person signs in to the web app in `jar` and sees the profile once. */
+async function signIn(jar: CookieJar, loginHint: string): Promise<{ oid: string; partitionKey: string }> {
+  const login = await visit(jar, `${app.url}/api/auth/login`);
+  expect((await completeAt(jar, login.headers.get('location')!, loginHint)).status).toBe(302);
+  const page = await (await visit(jar, `${app.url}/api/profile`)).text();
+  const oid = /<th>id<\/th><td>([^<]+)<\/td>/.exec(page)![1]!;
+  return { oid, partitionKey: `${oid}.${app.tenantId}` };
+}
+
+/** Runs `body` with the app's functions calling `downstreamUrl` instead of the stack's downstream API (same stores). */
+async function calling<T>(downstreamUrl: string, body: () => Promise<T>): Promise<T> {
+  installAppRuntime(runtimeCalling(app, downstreamUrl));
+  try {
+    return await body();
+  } finally {
+    installAppRuntime(app.runtime);
+  }
+}
+
+const me = (token: string) => fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+
+describe('web API GET /api/me', () => {
   /** A new user's caller, served once (its downstream token cached); `rejected` is that token. */
   async function servedCaller(extra: Record<string, unknown>) {
     const oid = newId();
@@ -224,24 +254,6 @@ describe('web API GET /api/me', () => {
 });
 
 describe('web app GET /api/profile', () => {
-  /** App login → authority (login_hint skips the picker) → app callback; returns the callback's answer. */
-  async function completeAt(jar: CookieJar, authorizeUrl: string, loginHint: string): Promise<Response> {
-    const authorize = new URL(authorizeUrl);
-    expect(authorize.origin).toBe(stack().authority.url);
-    authorize.searchParams.set('login_hint', loginHint);
-    const answer = await httpsRequest(trustingAgent(stack().authority.ca), authorize.toString());
-    expect(answer.status).toBe(302);
-    return visit(jar, answer.headers.location!);
-  }
-
-  async function signIn(jar: CookieJar, loginHint: string): Promise<{ oid: string; partitionKey: string }> {
-    const login = await visit(jar, `${app.url}/api/auth/login`);
-    expect((await completeAt(jar, login.headers.get('location')!, loginHint)).status).toBe(302);
-    const page = await (await visit(jar, `${app.url}/api/profile`)).text();
-    const oid = /<th>id<\/th><td>([^<]+)<\/td>/.exec(page)![1]!;
-    return { oid, partitionKey: `${oid}.${app.tenantId}` };
-  }
-
   it('a reissue event: silent with the claims, the page shows; the rejected token leaves the partition', async () => {
     const jar = new CookieJar();
     const { oid, partitionKey } = await signIn(jar, `ivan-${newId()}@contoso.test`);
@@ -362,6 +374,7 @@ describe('daemons', () => {
     );
     expect(await third()).toEqual({ reads: 2, writes: 0, authority: 0, downstream: 2, challenges: 0 });
     expect(await readOptIn(app.runtime, revoked.partitionKey, logger)).toMatchObject({ status: 'active' });
+    for (const { partitionKey } of [reissued, revoked]) await disableBackground(app.runtime, partitionKey);
   });
 
   it('app daemon: client credentials with the claims, once; the next run is served from the cache', async () => {
@@ -389,53 +402,138 @@ describe('daemons', () => {
 });
 
 describe('no loops', () => {
-  /** A downstream API that answers every call with `header` (a claims challenge the authority can satisfy). */
-  async function challengingApi(header: string): Promise<{ url: string; calls: () => number; close: () => void }> {
+  /** A downstream API that answers every call with `header`; it keeps the bearer tokens it was sent. */
+  async function challengingApi(
+    header: string,
+  ): Promise<{ url: string; calls: () => number; tokens: string[]; close: () => void }> {
     const { createServer } = await import('node:http');
-    let calls = 0;
-    const server = createServer((_req, res) => {
-      calls++;
+    const tokens: string[] = [];
+    const server = createServer((req, res) => {
+      tokens.push(/^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
       res.writeHead(401, { 'www-authenticate': header, 'content-type': 'application/json' }).end('{}');
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as { port: number };
-    return { url: `http://127.0.0.1:${port}/v1.0/me`, calls: () => calls, close: () => server.close() };
+    return { url: `http://127.0.0.1:${port}/v1.0/me`, calls: () => tokens.length, tokens, close: () => server.close() };
   }
 
   const pastNbf = () => Buffer.from(JSON.stringify(nbfClaims(Math.floor(Date.now() / 1000) - 60))).toString('base64');
+  /** A claims challenge the authority can satisfy silently. */
+  const satisfiable = () => `Bearer realm="", error="insufficient_claims", claims="${pastNbf()}"`;
+  const malformed = 'Bearer error="insufficient_claims", claims="not base64!"';
+  const repeated = /claims challenge again.*one claims retry per call/;
+  /** The stack's downstream API is not asked: every call goes to the challenging one. */
+  const elsewhere = { downstream: 0, challenges: 0 };
 
-  it('web API: a challenge repeated after the claims retry, or a malformed one, is a 502 with the reason', async () => {
-    const cases: [string, RegExp, number, number][] = [
-      // Cold partition: the first on-behalf-of, then the one with the claims; the second challenge ends it.
-      [
-        `Bearer realm="", error="insufficient_claims", claims="${pastNbf()}"`,
-        /claims challenge again.*one claims retry per call/,
-        2,
-        2,
-      ],
-      // Not retried: no claims to ask for.
-      [
-        'Bearer error="insufficient_claims", claims="not base64!"',
+  it('web API: a challenge repeated after the claims retry is a 502 with the reason', async () => {
+    const api = await challengingApi(satisfiable());
+    try {
+      const token = await callerToken(newId(), { xms_cc: ['cp1'] });
+      const cost = await meter();
+      const response = await calling(api.url, () => me(token));
+      expect(response.status).toBe(502);
+      const body = (await response.json()) as { error: string; error_description: string };
+      expect(body.error).toBe('downstream_failed');
+      expect(body.error_description).toMatch(repeated);
+      expect(api.calls()).toBe(2);
+      // Cold partition: the first on-behalf-of (1 read, 1 write), then the one with the claims (1 read, 1 write).
+      expect(await cost()).toEqual({ reads: 2, writes: 2, authority: 2, ...elsewhere });
+    } finally {
+      api.close();
+    }
+  });
+
+  it('web API: a malformed challenge is a 502 with the reason; the rejected token leaves the partition, so the next call sends another', async () => {
+    const api = await challengingApi(malformed);
+    try {
+      const oid = newId();
+      const partitionKey = `${oid}.${app.tenantId}`;
+      const token = await callerToken(oid, { xms_cc: ['cp1'] });
+      const cost = await meter();
+      const response = await calling(api.url, () => me(token));
+      expect(response.status).toBe(502);
+      const body = (await response.json()) as { error: string; error_description: string };
+      expect(body.error_description).toMatch(
         /^downstream API answered HTTP 401 with an unusable claims challenge: the claims parameter is not base64$/,
-        1,
-        1,
-      ],
-    ];
-    for (const [header, reason, calls, tokenRequests] of cases) {
-      const api = await challengingApi(header);
-      try {
-        const token = await callerToken(newId(), { xms_cc: ['cp1'] });
-        const before = await authority.requests(app.clientId);
-        const response = await invokeMe(app, runtimeCalling(app, api.url), token);
-        expect(response.status).toBe(502);
-        const body = response.jsonBody as { error: string; error_description: string };
-        expect(body.error).toBe('downstream_failed');
-        expect(body.error_description).toMatch(reason);
-        expect(api.calls()).toBe(calls);
-        expect((await authority.requests(app.clientId)).token).toBe(before.token + tokenRequests);
-      } finally {
-        api.close();
-      }
+      );
+      expect(api.calls()).toBe(1);
+      const [rejected] = api.tokens;
+      const stored = await storedAccessTokens(partitionKey);
+      expect(stored).not.toContain(rejected);
+      expect(stored).toHaveLength(1);
+      // The first on-behalf-of, then one that bypasses the cache: the rejected token leaves in its write.
+      expect(await cost()).toEqual({ reads: 2, writes: 2, authority: 2, ...elsewhere });
+
+      const next = await meter();
+      expect((await calling(api.url, () => me(token))).status).toBe(502);
+      expect(api.tokens[1]).toBe(stored[0]);
+      expect(await next()).toEqual({ reads: 2, writes: 1, authority: 1, ...elsewhere });
+    } finally {
+      api.close();
+    }
+  });
+
+  it('web app: a challenge repeated after the silent claims retry is a 502 with the reason; no sign-in', async () => {
+    const jar = new CookieJar();
+    await signIn(jar, `olga-${newId()}@contoso.test`);
+    const api = await challengingApi(satisfiable());
+    try {
+      const cost = await meter();
+      const response = await calling(api.url, () => visit(jar, `${app.url}/api/profile`));
+      expect(response.status).toBe(502);
+      expect(((await response.json()) as { error_description: string }).error_description).toMatch(repeated);
+      expect(api.calls()).toBe(2);
+      // The cached token (1 read), then a refresh with the claims (1 read, 1 write).
+      expect(await cost()).toEqual({ reads: 2, writes: 1, authority: 1, ...elsewhere });
+      expect(jar.cookies.has('__Host-msal_claims_signin')).toBe(false);
+    } finally {
+      api.close();
+    }
+  });
+
+  it('web app: a malformed challenge is a 502 with the reason; the rejected token leaves the partition', async () => {
+    const jar = new CookieJar();
+    const { partitionKey } = await signIn(jar, `pavel-${newId()}@contoso.test`);
+    const api = await challengingApi(malformed);
+    try {
+      const cost = await meter();
+      const response = await calling(api.url, () => visit(jar, `${app.url}/api/profile`));
+      expect(response.status).toBe(502);
+      expect(((await response.json()) as { error_description: string }).error_description).toMatch(
+        /unusable claims challenge/,
+      );
+      const stored = await storedAccessTokens(partitionKey);
+      expect(stored).not.toContain(api.tokens[0]);
+      expect(stored).toHaveLength(1);
+      // The cached token (1 read), then a refresh that bypasses the cache (1 read, 1 write).
+      expect(await cost()).toEqual({ reads: 2, writes: 1, authority: 1, ...elsewhere });
+    } finally {
+      api.close();
+    }
+  });
+
+  it('user daemon: a challenge repeated after the silent claims retry fails the person for this run, not paused', async () => {
+    const logger = captureLogger();
+    const scopes = [...app.runtime.settings.web.downstreamScopes];
+    const { partitionKey } = await signInDirect(app.cache, `pia-${newId()}@contoso.test`, scopes, logger);
+    await enableBackground(app.runtime, partitionKey);
+    const api = await challengingApi(satisfiable());
+    try {
+      app.logs.length = 0;
+      const cost = await meter();
+      await calling(api.url, () => app.host.timers.fire('userDaemon'));
+      expect(app.logs.find((l) => l.includes('user daemon: processed'))).toMatch(
+        /processed 1, succeeded 0, paused 0, failed 1/,
+      );
+      expect(app.logs.find((l) => l.includes(`partition ${partitionKey} failed`))).toMatch(
+        /RepeatedClaimsChallenge.*one claims retry per call/,
+      );
+      expect(api.calls()).toBe(2);
+      expect(await cost()).toEqual({ reads: 2, writes: 1, authority: 1, ...elsewhere });
+      expect(await readOptIn(app.runtime, partitionKey, logger)).toMatchObject({ status: 'active' });
+    } finally {
+      api.close();
+      await disableBackground(app.runtime, partitionKey);
     }
   });
 
