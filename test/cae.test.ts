@@ -132,6 +132,25 @@ async function calling<T>(downstreamUrl: string, body: () => Promise<T>): Promis
   }
 }
 
+/** A downstream API that answers every call with `header`; it keeps the bearer tokens it was sent. */
+async function challengingApi(
+  header: string,
+): Promise<{ url: string; calls: () => number; tokens: string[]; close: () => void }> {
+  const { createServer } = await import('node:http');
+  const tokens: string[] = [];
+  const server = createServer((req, res) => {
+    tokens.push(/^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
+    res.writeHead(401, { 'www-authenticate': header, 'content-type': 'application/json' }).end('{}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}/v1.0/me`, calls: () => tokens.length, tokens, close: () => server.close() };
+}
+
+const pastNbf = () => Buffer.from(JSON.stringify(nbfClaims(Math.floor(Date.now() / 1000) - 60))).toString('base64');
+/** A claims challenge the authority can satisfy silently. */
+const satisfiable = () => `Bearer realm="", error="insufficient_claims", claims="${pastNbf()}"`;
+
 const me = (token: string) => fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
 
 describe('web API GET /api/me', () => {
@@ -308,16 +327,54 @@ describe('web app GET /api/profile', () => {
     expect(decodeJwt(fresh!).iat).toBeGreaterThanOrEqual(at);
   });
 
+  /**
+   * A person signs in, their session is revoked, the profile sends them to a sign-in carrying the claims, and they
+   * come back through the authority to the callback: the jar holds the claims sign-in cookie.
+   */
+  async function claimsSignInRound(jar: CookieJar, loginHint: string): Promise<{ oid: string }> {
+    const { oid } = await signIn(jar, loginHint);
+    await authority.criticalEvent(oid, 'revoke_session', app.tenantId);
+    const challenged = await visit(jar, `${app.url}/api/profile`);
+    expect(challenged.status).toBe(302);
+    const callback = await completeAt(jar, challenged.headers.get('location')!, loginHint);
+    expect(callback.headers.get('location')).toBe('/api/profile');
+    expect(jar.cookies.get('__Host-msal_claims_signin')).toBe('1');
+    return { oid };
+  }
+
   it('does not send the person round again when the sign-in it asked for did not satisfy the claims', async () => {
     const jar = new CookieJar();
-    const { oid } = await signIn(jar, `ken-${newId()}@contoso.test`);
+    const { oid } = await claimsSignInRound(jar, `ken-${newId()}@contoso.test`);
+    // Revoked again before the profile: the downstream API rejects the new sign-in's token too, and the identity
+    // provider needs the person once more.
     await authority.criticalEvent(oid, 'revoke_session', app.tenantId);
-    // As if this browser had just come back from a claims sign-in.
-    jar.cookies.set('__Host-msal_claims_signin', '1');
+    const cost = await meter();
     const response = await visit(jar, `${app.url}/api/profile`);
     expect(response.status).toBe(502);
     expect(await response.text()).toMatch(/still rejects your tokens after the sign-in it asked for/);
     expect(jar.cookies.has('__Host-msal_claims_signin')).toBe(false);
+    // The token of the sign-in (1 read), then a refresh with the claims, refused (1 read, 1 write removing both).
+    expect(await cost()).toEqual({ reads: 2, writes: 1, authority: 1, downstream: 1, challenges: 1 });
+  });
+
+  it('clears the claims sign-in cookie when the profile after it fails otherwise (502, 503)', async () => {
+    const api = await challengingApi(satisfiable());
+    try {
+      const repeated = new CookieJar();
+      await claimsSignInRound(repeated, `lars-${newId()}@contoso.test`);
+      const bad = await calling(api.url, () => visit(repeated, `${app.url}/api/profile`));
+      expect(bad.status).toBe(502);
+      expect(repeated.cookies.has('__Host-msal_claims_signin')).toBe(false);
+
+      const unavailable = new CookieJar();
+      await claimsSignInRound(unavailable, `lea-${newId()}@contoso.test`);
+      await authority.failNext(app.clientId, 1, 503);
+      const later = await calling(api.url, () => visit(unavailable, `${app.url}/api/profile`));
+      expect(later.status).toBe(503);
+      expect(unavailable.cookies.has('__Host-msal_claims_signin')).toBe(false);
+    } finally {
+      api.close();
+    }
   });
 });
 
@@ -402,24 +459,6 @@ describe('daemons', () => {
 });
 
 describe('no loops', () => {
-  /** A downstream API that answers every call with `header`; it keeps the bearer tokens it was sent. */
-  async function challengingApi(
-    header: string,
-  ): Promise<{ url: string; calls: () => number; tokens: string[]; close: () => void }> {
-    const { createServer } = await import('node:http');
-    const tokens: string[] = [];
-    const server = createServer((req, res) => {
-      tokens.push(/^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
-      res.writeHead(401, { 'www-authenticate': header, 'content-type': 'application/json' }).end('{}');
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as { port: number };
-    return { url: `http://127.0.0.1:${port}/v1.0/me`, calls: () => tokens.length, tokens, close: () => server.close() };
-  }
-
-  const pastNbf = () => Buffer.from(JSON.stringify(nbfClaims(Math.floor(Date.now() / 1000) - 60))).toString('base64');
-  /** A claims challenge the authority can satisfy silently. */
-  const satisfiable = () => `Bearer realm="", error="insufficient_claims", claims="${pastNbf()}"`;
   const malformed = 'Bearer error="insufficient_claims", claims="not base64!"';
   const repeated = /claims challenge again.*one claims retry per call/;
   /** The stack's downstream API is not asked: every call goes to the challenging one. */

@@ -9,8 +9,8 @@ import { readCookie } from './cookies.js';
 import { authorizeRedirect, signInRedirect } from './signin.js';
 
 /**
- * Set when the profile sends the person to a sign-in carrying a claims challenge; cleared by the next profile that
- * succeeds. Should the downstream API still challenge after that sign-in and the identity provider again need the
+ * Set when the profile sends the person to a sign-in carrying a claims challenge; cleared by the next profile,
+ * whatever it answers (but another such sign-in). Should the downstream API still challenge after that sign-in and the identity provider again need the
  * person, the profile shows an error instead of sending them round once more. Not sealed: it holds no data, and
  * forging or dropping it only changes whether this one browser is redirected or shown the error.
  */
@@ -54,6 +54,12 @@ export async function profileData(
   homeAccountId: string,
 ): Promise<ProfileData> {
   const afterClaimsSignIn = readCookie(request.headers.get('cookie'), CLAIMS_SIGN_IN_COOKIE) === '1';
+  // Any other answer ends the claims sign-in round too: a challenge met later starts a round of its own.
+  const ended = (response: HttpResponseInit): ProfileData => ({
+    response: afterClaimsSignIn
+      ? { ...response, cookies: [...(response.cookies ?? []), claimsSignInCookie(false)] }
+      : response,
+  });
   try {
     const { body, outcome, challenge } = await callWithClaimsRetry(runtime.settings.web.downstreamUrl, (claims) =>
       runtime.tokens.acquireTokenSilent(
@@ -71,7 +77,7 @@ export async function profileData(
   } catch (error) {
     if (error instanceof DownstreamError) {
       context.warn(`profile: downstream call failed: ${describeError(error)}`);
-      return { response: problem(502, 'downstream_failed', error.message) };
+      return ended(problem(502, 'downstream_failed', error.message));
     }
     const retry = error instanceof ClaimsRetryFailed ? error : undefined;
     const failure = classifyTokenError(retry ? retry.cause : error);
@@ -79,8 +85,8 @@ export async function profileData(
       `profile: silent token${retry ? ' with the claims of a downstream challenge' : ''} failed: ${failure.kind} (${failure.code})`,
     );
     // Anything but "the person is needed" is "not now" or a refused request: the session stays.
-    if (failure.kind !== 'interaction_required') return { response: tokenFailureResponse(failure) };
-    if (!retry) return { response: signInRedirect() };
+    if (failure.kind !== 'interaction_required') return ended(tokenFailureResponse(failure));
+    if (!retry) return ended(signInRedirect());
     if (afterClaimsSignIn) return { response: unsatisfiedPage() };
     context.info('profile: the identity provider needs the person for a claims challenge: sign-in with the claims');
     const redirect = await authorizeRedirect(context, runtime, {
