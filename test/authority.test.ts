@@ -930,6 +930,23 @@ describe('claims parameter (client capabilities)', () => {
     expect(termsOf((JSON.parse(redeemed.body) as { access_token: string }).access_token)).toEqual(CAE);
   });
 
+  it("issues no token predating a claims request's nbf when it is at most 5 s ahead, without any critical event", async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const nbf = Math.floor(Date.now() / 1000) + 2;
+    const claims = `{"access_token":{"nbf":{"essential":true,"value":"${nbf}"}}}`;
+    const issued = await requestAppToken(clientId, tid, { claims });
+    expect(issued.status).toBe(200);
+    expect(decodeJwt((JSON.parse(issued.body) as { access_token: string }).access_token).iat).toBeGreaterThanOrEqual(
+      nbf,
+    );
+    // Further ahead than the authority waits: answered at once, as if not asked.
+    const far = Math.floor(Date.now() / 1000) + 60;
+    const farClaims = `{"access_token":{"nbf":{"essential":true,"value":"${far}"}}}`;
+    const now = await requestAppToken(clientId, tid, { claims: farClaims });
+    expect(decodeJwt((JSON.parse(now.body) as { access_token: string }).access_token).iat).toBeLessThan(far);
+  });
+
   it('refuses malformed claims with invalid_request before redeeming anything, and /authorize with a page', async () => {
     const clientId = randomUUID();
     const tid = randomUUID();
