@@ -17,7 +17,8 @@ import {
 import { createLocalJWKSet, decodeJwt, generateKeyPair, jwtVerify, SignJWT, type JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalAuthority, type LocalAuthority } from '../dev/authority/server.js';
-import { claimsFromChallenge, startDownstreamApi, type DownstreamApi } from '../dev/downstream.js';
+import { startDownstreamApi, type DownstreamApi } from '../dev/downstream.js';
+import { parseClaimsChallenge } from '../lib/index.js';
 import {
   httpsRequest,
   trustingAgent,
@@ -1008,7 +1009,7 @@ describe('Continuous Access Evaluation (critical events)', () => {
   /** The downstream API's answer: its status and, for a claims challenge, the claims it asks for. */
   async function callApi(token: string): Promise<{ status: number; claims: string | undefined }> {
     const response = await fetch(`${api.url}/v1.0/me`, { headers: { authorization: `Bearer ${token}` } });
-    return { status: response.status, claims: claimsFromChallenge(response.headers.get('www-authenticate')) };
+    return { status: response.status, claims: parseClaimsChallenge(response.headers.get('www-authenticate'))?.claims };
   }
 
   /** A new user signed in to a new client app; the API accepts the token. */
