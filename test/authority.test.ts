@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   ConfidentialClientApplication,
+  type AccountInfo,
   CryptoProvider,
   InteractionRequiredAuthError,
   PublicClientApplication,
@@ -143,6 +144,7 @@ async function signIn(
   loginHint: string,
   scopes: string[],
   browser: Browser = get,
+  claims?: string,
 ): Promise<SignIn> {
   const { verifier, challenge } = await new CryptoProvider().generatePkceCodes();
   const state = randomUUID();
@@ -155,6 +157,7 @@ async function signIn(
     loginHint,
     state,
     nonce,
+    ...(claims ? { claims } : {}),
   });
   const response = await browser(url);
   expect(response.status).toBe(302);
@@ -770,6 +773,27 @@ describe('refresh tokens', () => {
     await expect(
       app.acquireTokenSilent({ account: signedIn.account!, scopes, forceRefresh: true }),
     ).resolves.toBeTruthy();
+  });
+  it('clears the requirement once an interactive sign-in asks for every claim it names, and not before', async () => {
+    const clientId = randomUUID();
+    const app = msalApp(clientId, randomUUID());
+    const scopes = [API_SCOPE(clientId)];
+    const hint = `dave-${randomUUID()}@dev.localhost`;
+    const oid = (await signInAndRedeem(app, hint, scopes)).account!.localAccountId;
+    const required = { access_token: { acrs: { essential: true, value: 'c1' } } };
+    authority.requireInteraction(oid, JSON.stringify(required));
+    try {
+      const refresh = (account: AccountInfo) => app.acquireTokenSilent({ account, scopes, forceRefresh: true });
+      for (const claims of [undefined, '{"access_token":{"acrs":{"essential":true,"value":"c2"}}}']) {
+        const other = await redeem(app, await signIn(app, hint, scopes, get, claims), scopes);
+        expect(await rejection(refresh(other.account!)), claims).toBeInstanceOf(InteractionRequiredAuthError);
+      }
+      const asked = { access_token: { ...required.access_token, xms_cc: { values: ['cp1'] } } };
+      const satisfied = await redeem(app, await signIn(app, hint, scopes, get, JSON.stringify(asked)), scopes);
+      await expect(refresh(satisfied.account!)).resolves.toBeTruthy();
+    } finally {
+      authority.requireInteraction(oid, null);
+    }
   });
 });
 

@@ -21,7 +21,7 @@ import {
   stack,
   type TestApp as CacheApp,
 } from './support/stack.js';
-import { readStored, section } from './support/stored.js';
+import { expireAccessTokens, readStored, section } from './support/stored.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -325,6 +325,29 @@ describe('web app GET /api/profile', () => {
     expect(jar.cookies.has('__Host-msal_claims_signin')).toBe(false);
     const [fresh] = await storedAccessTokens(partitionKey);
     expect(decodeJwt(fresh!).iat).toBeGreaterThanOrEqual(at);
+  });
+
+  it("the identity provider's own claims (a step-up) when the token must be refreshed: a sign-in carrying them, which meets them", async () => {
+    const jar = new CookieJar();
+    const loginHint = `lisa-${newId()}@contoso.test`;
+    const { oid, partitionKey } = await signIn(jar, loginHint);
+    const stepUp = { access_token: { acrs: { essential: true, value: 'c1' } } };
+    await expireAccessTokens(app.store.inner, app.cache.keyRing, partitionKey);
+    await authority.requireInteraction(oid, stepUp);
+    try {
+      const challenged = await visit(jar, `${app.url}/api/profile`);
+      expect(challenged.status).toBe(302);
+      const authorizeUrl = challenged.headers.get('location')!;
+      const claims = JSON.parse(new URL(authorizeUrl).searchParams.get('claims')!) as { access_token: unknown };
+      expect(claims.access_token).toMatchObject(stepUp.access_token);
+      expect(jar.cookies.get('__Host-msal_claims_signin')).toBe('1');
+      expect((await completeAt(jar, authorizeUrl, loginHint)).headers.get('location')).toBe('/api/profile');
+      const page = await visit(jar, `${app.url}/api/profile`);
+      expect(page.status).toBe(200);
+      expect(jar.cookies.has('__Host-msal_claims_signin')).toBe(false);
+    } finally {
+      await authority.requireInteraction(oid, null);
+    }
   });
 
   /**

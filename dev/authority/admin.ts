@@ -91,7 +91,10 @@ export class AuthorityAdmin {
     return this.deps.refreshTokens.revokeUser(oid, tid);
   }
 
-  /** Refresh and OBO requests for the user answer interaction_required with `claims`, until set to null. */
+  /**
+   * Refresh and OBO requests for the user answer interaction_required with `claims`, until set to null or an
+   * interactive sign-in of the user asks for those claims.
+   */
   requireInteraction(oid: string, claims: string | Record<string, unknown> | null): void {
     this.deps.interaction.set(oid, claims === null || typeof claims === 'string' ? claims : JSON.stringify(claims));
   }

@@ -199,7 +199,7 @@ export async function startLocalAuthority(options: AuthorityOptions = {}): Promi
     secrets,
   };
   const countAuthorize = (id?: string) => counters.count('authorize', id);
-  const authorize = { users, codes: state.codes, secrets, countAuthorize };
+  const authorize = { users, codes: state.codes, interaction: state.interaction, secrets, countAuthorize };
   const device: DeviceFlowDeps = {
     devices: state.devices,
     users,
