@@ -928,6 +928,30 @@ describe('claims parameter (client capabilities)', () => {
     }
   });
 
+  it('gives xms_cc only for resources whose registration requests the optional claim (all do unless told)', async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const resource = `api://${randomUUID()}`;
+    const app = msalApp(clientId, tid, { capabilities: ['cp1'] });
+    authority.requestXmsCc(resource, false);
+    try {
+      const appToken = await app.acquireTokenByClientCredential({ scopes: [`${resource}/.default`] });
+      const signedIn = await signInAndRedeem(app, ALICE.username, [`${resource}/access_as_user`]);
+      const others = await app.acquireTokenByClientCredential({ scopes: ['api://x/.default'] });
+      expect([appToken!, signedIn, others!].map((result) => decodeJwt(result.accessToken).xms_cc)).toEqual([
+        undefined,
+        undefined,
+        ['cp1'],
+      ]);
+    } finally {
+      authority.requestXmsCc(resource, true);
+    }
+    const asked = await app.acquireTokenByClientCredential({ scopes: [`${resource}/.default`], skipCache: true });
+    expect(decodeJwt(asked!.accessToken).xms_cc).toEqual(['cp1']);
+    expect((await adminPost('optional-claims', { resource, xms_cc: 'no' })).status).toBe(400);
+    expect((await adminPost('optional-claims', { resource: '', xms_cc: false })).status).toBe(400);
+  });
+
   it("honours claims sent to /authorize only, whatever the capability's case", async () => {
     const clientId = randomUUID();
     const tid = randomUUID();

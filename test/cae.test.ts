@@ -230,6 +230,25 @@ describe('web API GET /api/me', () => {
     expect(await next()).toEqual({ reads: 1, writes: 1, authority: 1, downstream: 1, challenges: 0 });
   });
 
+  it("a cp1 client's token without xms_cc (this API's registration does not request the optional claim): a plain 401", async () => {
+    await authority.requestXmsCc(`api://${app.clientId}`, false);
+    try {
+      const client = newApp(createMemoryStore(), { tenantId: app.tenantId, clientCapabilities: ['cp1'] });
+      const token = await clientSignIn(client, `omar-${newId()}@contoso.test`);
+      const { oid, xms_cc } = decodeJwt(token) as { oid: string; xms_cc: unknown };
+      expect(xms_cc).toBeUndefined();
+      expect((await me(token)).status).toBe(200);
+      await authority.criticalEvent(oid, 'revoke_session', app.tenantId);
+      const response = await me(token);
+      expect(response.status).toBe(401);
+      const header = response.headers.get('www-authenticate');
+      expect(header).toBe('Bearer error="interaction_required", error_description="user interaction required"');
+      expect(parseClaimsChallenge(header)).toBeUndefined();
+    } finally {
+      await authority.requestXmsCc(`api://${app.clientId}`, true);
+    }
+  });
+
   it('a caller without cp1 never receives a claims challenge: a plain interaction_required 401', async () => {
     const { oid, partitionKey, token, rejected } = await servedCaller({});
     await authority.criticalEvent(oid, 'revoke_session', app.tenantId);
