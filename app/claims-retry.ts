@@ -1,5 +1,5 @@
 import type { ClaimsChallenge, TokenOutcome } from '../lib/index.js';
-import { ClaimsChallengeError, DownstreamError, callDownstream } from './downstream.js';
+import { ClaimsChallengeError, DownstreamError, UnusableClaimsChallenge, callDownstream } from './downstream.js';
 
 /** A downstream call made with a token, and how the token was had. */
 export interface DownstreamAnswer {
@@ -35,10 +35,22 @@ export class RepeatedClaimsChallenge extends DownstreamError {
 }
 
 /**
+ * An empty claims request: given as `claims`, the library serves no cached token, asks the identity provider and
+ * removes the cached tokens of these scopes from the partition (in the write that stores the new one, or alone when
+ * none comes back); MSAL sends no claims of its own for it beyond the client capabilities it always sends.
+ */
+const NO_CLAIMS = '{}';
+
+/**
  * Gets a token, calls the downstream API with it and, when the API rejects it with a claims challenge, gets a token
  * once more with the challenge's claims (the library then serves no cached token, asks the identity provider and
  * removes the rejected token from the partition) and calls once more. At most two token acquisitions and two
  * downstream calls: a second challenge is {@link RepeatedClaimsChallenge}, never a loop.
+ *
+ * A malformed challenge ({@link UnusableClaimsChallenge}) is not retried — there are no claims to ask for — but the
+ * rejected token still leaves the partition (a second acquisition with no claims, whose failure is ignored), so the
+ * next call does not send it again; the malformed challenge is what the caller learns. Left in place, the token would
+ * be served and rejected on every call until it expires (up to 28 hours for a CAE token).
  *
  * Throws what the first acquisition throws (the library's errors), {@link ClaimsRetryFailed} when the second fails,
  * {@link DownstreamError} otherwise.
@@ -52,6 +64,7 @@ export async function callWithClaimsRetry(
   try {
     return { body: await callDownstream(url, outcome.result.accessToken), outcome };
   } catch (error) {
+    if (error instanceof UnusableClaimsChallenge) await acquire(NO_CLAIMS).catch(() => undefined);
     if (!(error instanceof ClaimsChallengeError)) throw error;
     challenge = error.challenge;
   }

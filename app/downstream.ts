@@ -24,8 +24,20 @@ export class ClaimsChallengeError extends DownstreamError {
 }
 
 /**
- * GETs a JSON resource with a bearer token. Throws {@link ClaimsChallengeError} for a claims challenge, and
- * {@link DownstreamError} with a reason safe to return for anything else (a malformed challenge included).
+ * The downstream API rejected the token with a 401 `insufficient_claims` challenge that cannot be used (malformed
+ * claims): no claims to ask for, but the token is rejected all the same.
+ */
+export class UnusableClaimsChallenge extends DownstreamError {
+  constructor(reason: string, cause: unknown) {
+    super(`downstream API answered HTTP 401 with an ${reason}`, 401, { cause });
+    this.name = 'UnusableClaimsChallenge';
+  }
+}
+
+/**
+ * GETs a JSON resource with a bearer token. Throws {@link ClaimsChallengeError} for a claims challenge,
+ * {@link UnusableClaimsChallenge} for a malformed one, and {@link DownstreamError} with a reason safe to return for
+ * anything else.
  */
 export async function callDownstream(url: string, accessToken: string, timeoutMs = 10_000): Promise<unknown> {
   let response: Response;
@@ -55,8 +67,7 @@ function throwIfClaimsChallenge(header: string | null): void {
   try {
     challenge = parseClaimsChallenge(header);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : 'unusable claims challenge';
-    throw new DownstreamError(`downstream API answered HTTP 401 with an ${reason}`, 401, { cause: error });
+    throw new UnusableClaimsChallenge(error instanceof Error ? error.message : 'unusable claims challenge', error);
   }
   if (challenge) throw new ClaimsChallengeError(challenge);
 }

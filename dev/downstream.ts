@@ -11,6 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { Agent } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { formatClaimsChallenge } from '../lib/index.js';
 import type { CriticalEvent, CriticalEventFeed } from './authority/critical-events.js';
 import { httpsRequest } from './https-trust.js';
 
@@ -159,18 +160,7 @@ function predatingEvent(claims: JWTPayload, feed: CriticalEventFeed): CriticalEv
  */
 export function claimsChallenge(authorizationUri: string, event: CriticalEvent): string {
   const claims = { access_token: { nbf: { essential: true, value: String(event.at) } } };
-  const encoded = Buffer.from(JSON.stringify(claims)).toString('base64');
-  return `Bearer realm="", authorization_uri="${authorizationUri}", error="insufficient_claims", claims="${encoded}"`;
-}
-
-/**
- * The claims request of a claims challenge (`error="insufficient_claims"`), decoded: what to pass as MSAL's
- * `claims`. Undefined when the header is not one.
- */
-export function claimsFromChallenge(wwwAuthenticate: string | null | undefined): string | undefined {
-  if (!wwwAuthenticate || !/\berror="insufficient_claims"/.test(wwwAuthenticate)) return undefined;
-  const encoded = /\bclaims="([A-Za-z0-9+/=_-]*)"/.exec(wwwAuthenticate)?.[1];
-  return encoded ? Buffer.from(encoded, 'base64').toString('utf8') : undefined;
+  return formatClaimsChallenge({ claims: JSON.stringify(claims), authorizationUri, realm: '' });
 }
 
 function caeMessage(event: CriticalEvent): string {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   ConfidentialClientApplication,
+  type AccountInfo,
   CryptoProvider,
   InteractionRequiredAuthError,
   PublicClientApplication,
@@ -17,7 +18,8 @@ import {
 import { createLocalJWKSet, decodeJwt, generateKeyPair, jwtVerify, SignJWT, type JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalAuthority, type LocalAuthority } from '../dev/authority/server.js';
-import { claimsFromChallenge, startDownstreamApi, type DownstreamApi } from '../dev/downstream.js';
+import { startDownstreamApi, type DownstreamApi } from '../dev/downstream.js';
+import { parseClaimsChallenge } from '../lib/index.js';
 import {
   httpsRequest,
   trustingAgent,
@@ -142,6 +144,7 @@ async function signIn(
   loginHint: string,
   scopes: string[],
   browser: Browser = get,
+  claims?: string,
 ): Promise<SignIn> {
   const { verifier, challenge } = await new CryptoProvider().generatePkceCodes();
   const state = randomUUID();
@@ -154,6 +157,7 @@ async function signIn(
     loginHint,
     state,
     nonce,
+    ...(claims ? { claims } : {}),
   });
   const response = await browser(url);
   expect(response.status).toBe(302);
@@ -770,6 +774,27 @@ describe('refresh tokens', () => {
       app.acquireTokenSilent({ account: signedIn.account!, scopes, forceRefresh: true }),
     ).resolves.toBeTruthy();
   });
+  it('clears the requirement once an interactive sign-in asks for every claim it names, and not before', async () => {
+    const clientId = randomUUID();
+    const app = msalApp(clientId, randomUUID());
+    const scopes = [API_SCOPE(clientId)];
+    const hint = `dave-${randomUUID()}@dev.localhost`;
+    const oid = (await signInAndRedeem(app, hint, scopes)).account!.localAccountId;
+    const required = { access_token: { acrs: { essential: true, value: 'c1' } } };
+    authority.requireInteraction(oid, JSON.stringify(required));
+    try {
+      const refresh = (account: AccountInfo) => app.acquireTokenSilent({ account, scopes, forceRefresh: true });
+      for (const claims of [undefined, '{"access_token":{"acrs":{"essential":true,"value":"c2"}}}']) {
+        const other = await redeem(app, await signIn(app, hint, scopes, get, claims), scopes);
+        expect(await rejection(refresh(other.account!)), claims).toBeInstanceOf(InteractionRequiredAuthError);
+      }
+      const asked = { access_token: { ...required.access_token, xms_cc: { values: ['cp1'] } } };
+      const satisfied = await redeem(app, await signIn(app, hint, scopes, get, JSON.stringify(asked)), scopes);
+      await expect(refresh(satisfied.account!)).resolves.toBeTruthy();
+    } finally {
+      authority.requireInteraction(oid, null);
+    }
+  });
 });
 
 describe('on-behalf-of', () => {
@@ -903,6 +928,30 @@ describe('claims parameter (client capabilities)', () => {
     }
   });
 
+  it('gives xms_cc only for resources whose registration requests the optional claim (all do unless told)', async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const resource = `api://${randomUUID()}`;
+    const app = msalApp(clientId, tid, { capabilities: ['cp1'] });
+    authority.requestXmsCc(resource, false);
+    try {
+      const appToken = await app.acquireTokenByClientCredential({ scopes: [`${resource}/.default`] });
+      const signedIn = await signInAndRedeem(app, ALICE.username, [`${resource}/access_as_user`]);
+      const others = await app.acquireTokenByClientCredential({ scopes: ['api://x/.default'] });
+      expect([appToken!, signedIn, others!].map((result) => decodeJwt(result.accessToken).xms_cc)).toEqual([
+        undefined,
+        undefined,
+        ['cp1'],
+      ]);
+    } finally {
+      authority.requestXmsCc(resource, true);
+    }
+    const asked = await app.acquireTokenByClientCredential({ scopes: [`${resource}/.default`], skipCache: true });
+    expect(decodeJwt(asked!.accessToken).xms_cc).toEqual(['cp1']);
+    expect((await adminPost('optional-claims', { resource, xms_cc: 'no' })).status).toBe(400);
+    expect((await adminPost('optional-claims', { resource: '', xms_cc: false })).status).toBe(400);
+  });
+
   it("honours claims sent to /authorize only, whatever the capability's case", async () => {
     const clientId = randomUUID();
     const tid = randomUUID();
@@ -928,6 +977,23 @@ describe('claims parameter (client capabilities)', () => {
       scope: 'User.Read',
     });
     expect(termsOf((JSON.parse(redeemed.body) as { access_token: string }).access_token)).toEqual(CAE);
+  });
+
+  it("issues no token predating a claims request's nbf when it is at most 5 s ahead, without any critical event", async () => {
+    const clientId = randomUUID();
+    const tid = randomUUID();
+    const nbf = Math.floor(Date.now() / 1000) + 2;
+    const claims = `{"access_token":{"nbf":{"essential":true,"value":"${nbf}"}}}`;
+    const issued = await requestAppToken(clientId, tid, { claims });
+    expect(issued.status).toBe(200);
+    expect(decodeJwt((JSON.parse(issued.body) as { access_token: string }).access_token).iat).toBeGreaterThanOrEqual(
+      nbf,
+    );
+    // Further ahead than the authority waits: answered at once, as if not asked.
+    const far = Math.floor(Date.now() / 1000) + 60;
+    const farClaims = `{"access_token":{"nbf":{"essential":true,"value":"${far}"}}}`;
+    const now = await requestAppToken(clientId, tid, { claims: farClaims });
+    expect(decodeJwt((JSON.parse(now.body) as { access_token: string }).access_token).iat).toBeLessThan(far);
   });
 
   it('refuses malformed claims with invalid_request before redeeming anything, and /authorize with a page', async () => {
@@ -991,7 +1057,7 @@ describe('Continuous Access Evaluation (critical events)', () => {
   /** The downstream API's answer: its status and, for a claims challenge, the claims it asks for. */
   async function callApi(token: string): Promise<{ status: number; claims: string | undefined }> {
     const response = await fetch(`${api.url}/v1.0/me`, { headers: { authorization: `Bearer ${token}` } });
-    return { status: response.status, claims: claimsFromChallenge(response.headers.get('www-authenticate')) };
+    return { status: response.status, claims: parseClaimsChallenge(response.headers.get('www-authenticate'))?.claims };
   }
 
   /** A new user signed in to a new client app; the API accepts the token. */

@@ -3,7 +3,8 @@ import { ConfidentialClientApplication, InteractionRequiredAuthError, type INetw
 import { decodeJwt, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalAuthority, type LocalAuthority } from '../dev/authority/server.js';
-import { claimsFromChallenge, startDownstreamApi, type DownstreamApi } from '../dev/downstream.js';
+import { startDownstreamApi, type DownstreamApi } from '../dev/downstream.js';
+import { parseClaimsChallenge } from '../lib/index.js';
 import { trustingNetworkClient } from '../dev/https-trust.js';
 
 const GRAPH = 'https://graph.microsoft.com';
@@ -124,7 +125,7 @@ describe('downstream API /v1.0/me', () => {
       expect(error.code).toBe('InvalidAuthenticationToken');
       expect(error.message).toMatch(reason);
       expect(response.challenge).toMatch(/^Bearer error="invalid_token"/);
-      expect(claimsFromChallenge(response.challenge)).toBeUndefined();
+      expect(parseClaimsChallenge(response.challenge)?.claims).toBeUndefined();
     }
   });
 
@@ -176,7 +177,7 @@ describe('downstream API /v1.0/me', () => {
         'Continuous access evaluation resulted in challenge with result: InteractionRequired and code: ' +
         'TokenCreatedWithOutdatedPolicies',
     });
-    expect(claimsFromChallenge(challenged.challenge)).toBe(Buffer.from(encoded, 'base64').toString());
+    expect(parseClaimsChallenge(challenged.challenge)?.claims).toBe(Buffer.from(encoded, 'base64').toString());
 
     // Issued at the event or later, without cp1 (Graph challenges CAE-capable clients only), or another user's.
     expect((await me(await token({ xms_cc: ['cp1'], iat: event.at }))).status).toBe(200);
@@ -208,7 +209,7 @@ describe('downstream API /v1.0/me', () => {
     const challengesBefore = api.challenges();
 
     authority.criticalEvent(oid, 'reissue', tid);
-    const reissue = claimsFromChallenge((await me(first.accessToken)).challenge)!;
+    const reissue = parseClaimsChallenge((await me(first.accessToken)).challenge)!.claims;
     const cached = (await app.acquireTokenOnBehalfOf({ oboAssertion: signedIn, scopes }))!;
     expect(cached.accessToken).toBe(first.accessToken);
     expect((await me(cached.accessToken)).status).toBe(401);
@@ -216,7 +217,7 @@ describe('downstream API /v1.0/me', () => {
     expect((await me(renewed.accessToken)).status).toBe(200);
 
     const { event } = authority.criticalEvent(oid, 'revoke_session', tid);
-    const revoked = claimsFromChallenge((await me(renewed.accessToken)).challenge)!;
+    const revoked = parseClaimsChallenge((await me(renewed.accessToken)).challenge)!.claims;
     const refused = await app.acquireTokenOnBehalfOf({ oboAssertion: signedIn, scopes, claims: revoked }).then(
       () => undefined,
       (e: unknown) => e,
@@ -240,7 +241,7 @@ describe('downstream API /v1.0/me', () => {
     const first = (await app.acquireTokenByClientCredential({ scopes }))!;
     const { oid, tid } = decodeJwt(first.accessToken) as { oid: string; tid: string };
     authority.criticalEvent(oid, 'reissue', tid);
-    const claims = claimsFromChallenge((await me(first.accessToken)).challenge)!;
+    const claims = parseClaimsChallenge((await me(first.accessToken)).challenge)!.claims;
     expect((await app.acquireTokenByClientCredential({ scopes }))!.accessToken).toBe(first.accessToken);
     const renewed = (await app.acquireTokenByClientCredential({ scopes, claims }))!;
     expect(renewed.accessToken).not.toBe(first.accessToken);

@@ -1,4 +1,5 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { InteractionRequiredAuthError } from '@azure/msal-node';
 import { classifyTokenError, describeError, hasClientCapability } from '../../lib/index.js';
 import { ClaimsRetryFailed, callWithClaimsRetry, claimsForSignIn } from '../claims-retry.js';
 import { DownstreamError } from '../downstream.js';
@@ -14,7 +15,9 @@ import { authenticate } from './authenticate.js';
  *
  * A claims challenge of the downstream API (Continuous Access Evaluation) is answered once, on-behalf-of with its
  * claims; when the identity provider needs the user for them (a revoked session), the challenge goes to the caller
- * — as a claims challenge when its token declares `cp1`, as a plain `interaction_required` 401 otherwise.
+ * — as a claims challenge when its token declares `cp1`, as a plain `interaction_required` 401 otherwise. A cp1
+ * caller whose token the identity provider refuses on-behalf-of (its session revoked) gets a claims challenge for a
+ * newer token, also when no downstream challenge came first.
  */
 export async function getMe(
   request: HttpRequest,
@@ -53,6 +56,28 @@ export async function getMe(
     if (retry && failure.kind === 'interaction_required') {
       return tokenFailureResponse({ ...failure, claims: claimsForSignIn(retry.challenge, failure.claims) }, target);
     }
+    if (failure.kind === 'interaction_required' && !failure.claims && refusedAssertion(error)) {
+      return tokenFailureResponse({ ...failure, claims: newerTokenClaims(caller.claims.iat) }, target);
+    }
     return tokenFailureResponse(failure, target);
   }
+}
+
+/**
+ * The identity provider refused the caller's token itself on-behalf-of (`bad_token`: its session was revoked). That
+ * is what a caller's second or concurrent call meets after a revocation: the first call relayed the downstream API's
+ * challenge and its claims retry removed the downstream token, so this call has no downstream challenge to relay.
+ */
+function refusedAssertion(error: unknown): boolean {
+  return error instanceof InteractionRequiredAuthError && error.subError === 'bad_token';
+}
+
+/**
+ * A claims request for an access token issued after the caller's (`nbf` one second past its `iat`): a cp1 client
+ * then gets a new token (signing the user in again) instead of serving the refused one from its cache until it
+ * expires.
+ */
+function newerTokenClaims(iat: number | undefined): string {
+  const after = typeof iat === 'number' ? iat + 1 : Math.floor(Date.now() / 1000);
+  return JSON.stringify({ access_token: { nbf: { essential: true, value: String(after) } } });
 }

@@ -9,9 +9,9 @@ import { readCookie } from './cookies.js';
 import { authorizeRedirect, signInRedirect } from './signin.js';
 
 /**
- * Set when the profile sends the person to a sign-in carrying a claims challenge; cleared by the next profile that
- * succeeds. Should the downstream API still challenge after that sign-in and the identity provider again need the
- * person, the profile shows an error instead of sending them round once more. Not sealed: it holds no data, and
+ * Set when the profile sends the person to a sign-in carrying a claims challenge; cleared by the next profile,
+ * whatever it answers (but another such sign-in). Should the claims still be needed after that sign-in, the profile
+ * shows an error instead of sending the person round once more. Not sealed: it holds no data, and
  * forging or dropping it only changes whether this one browser is redirected or shown the error.
  */
 export const CLAIMS_SIGN_IN_COOKIE = '__Host-msal_claims_signin';
@@ -44,8 +44,8 @@ export type ProfileData =
 
 /**
  * The profile's data: a silent token from the user's partition, then the downstream API. A claims challenge is
- * answered once silently with its claims; when the identity provider needs the person for them, a sign-in carrying
- * the claims, back to the profile afterwards.
+ * answered once silently with its claims; when the identity provider needs the person for them (or names claims of
+ * its own when it refuses a refresh), a sign-in carrying the claims, back to the profile afterwards.
  */
 export async function profileData(
   request: HttpRequest,
@@ -54,6 +54,12 @@ export async function profileData(
   homeAccountId: string,
 ): Promise<ProfileData> {
   const afterClaimsSignIn = readCookie(request.headers.get('cookie'), CLAIMS_SIGN_IN_COOKIE) === '1';
+  // Any other answer ends the claims sign-in round too: a challenge met later starts a round of its own.
+  const ended = (response: HttpResponseInit): ProfileData => ({
+    response: afterClaimsSignIn
+      ? { ...response, cookies: [...(response.cookies ?? []), claimsSignInCookie(false)] }
+      : response,
+  });
   try {
     const { body, outcome, challenge } = await callWithClaimsRetry(runtime.settings.web.downstreamUrl, (claims) =>
       runtime.tokens.acquireTokenSilent(
@@ -71,7 +77,7 @@ export async function profileData(
   } catch (error) {
     if (error instanceof DownstreamError) {
       context.warn(`profile: downstream call failed: ${describeError(error)}`);
-      return { response: problem(502, 'downstream_failed', error.message) };
+      return ended(problem(502, 'downstream_failed', error.message));
     }
     const retry = error instanceof ClaimsRetryFailed ? error : undefined;
     const failure = classifyTokenError(retry ? retry.cause : error);
@@ -79,13 +85,14 @@ export async function profileData(
       `profile: silent token${retry ? ' with the claims of a downstream challenge' : ''} failed: ${failure.kind} (${failure.code})`,
     );
     // Anything but "the person is needed" is "not now" or a refused request: the session stays.
-    if (failure.kind !== 'interaction_required') return { response: tokenFailureResponse(failure) };
-    if (!retry) return { response: signInRedirect() };
+    if (failure.kind !== 'interaction_required') return ended(tokenFailureResponse(failure));
+    // The downstream API's claims merged with the identity provider's, or the identity provider's own (a step-up
+    // it requires): a sign-in that does not ask for them may not meet them, and would come back to the same answer.
+    const claims = retry ? claimsForSignIn(retry.challenge, failure.claims) : failure.claims;
+    if (!claims) return ended(signInRedirect());
     if (afterClaimsSignIn) return { response: unsatisfiedPage() };
     context.info('profile: the identity provider needs the person for a claims challenge: sign-in with the claims');
-    const redirect = await authorizeRedirect(context, runtime, {
-      claims: claimsForSignIn(retry.challenge, failure.claims),
-    });
+    const redirect = await authorizeRedirect(context, runtime, { claims });
     return { response: { ...redirect, cookies: [...(redirect.cookies ?? []), claimsSignInCookie(true)] } };
   }
 }

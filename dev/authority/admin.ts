@@ -11,6 +11,7 @@ import type { TokenHold, TokenHolds } from './holds.js';
 import { HttpError, readJsonObject, sendJson } from './http.js';
 import type { MintOptions } from './keys.js';
 import type { FailureInjector } from './failures.js';
+import type { OptionalClaims } from './optional-claims.js';
 import type { RefreshTokenStore, RotationPolicy } from './refresh-tokens.js';
 import type { SecretListing, SecretLog } from './secrets.js';
 import type { InteractionRequirements } from './state.js';
@@ -42,6 +43,7 @@ export interface AdminDeps {
   readonly failures: FailureInjector;
   readonly criticalEvents: CriticalEvents;
   readonly rotation: RotationPolicy;
+  readonly optionalClaims: OptionalClaims;
   readonly secrets: SecretLog;
   readonly holds: TokenHolds;
   readonly deviceFlow: Pick<DeviceFlowDeps, 'devices' | 'users'>;
@@ -91,7 +93,10 @@ export class AuthorityAdmin {
     return this.deps.refreshTokens.revokeUser(oid, tid);
   }
 
-  /** Refresh and OBO requests for the user answer interaction_required with `claims`, until set to null. */
+  /**
+   * Refresh and OBO requests for the user answer interaction_required with `claims`, until set to null or an
+   * interactive sign-in of the user asks for those claims.
+   */
   requireInteraction(oid: string, claims: string | Record<string, unknown> | null): void {
     this.deps.interaction.set(oid, claims === null || typeof claims === 'string' ? claims : JSON.stringify(claims));
   }
@@ -136,6 +141,11 @@ export class AuthorityAdmin {
     this.deps.rotation.setStrict(enabled, clientId);
   }
 
+  /** Whether the registration of API `resource` (a token audience) requests the `xms_cc` optional claim. */
+  requestXmsCc(resource: string, requested: boolean): void {
+    this.deps.optionalClaims.setXmsCc(resource, requested);
+  }
+
   /** A mark to pass to `secrets`: only what is issued or received after it is listed then. */
   secretsMark(): number {
     return this.deps.secrets.mark();
@@ -157,7 +167,7 @@ export class AuthorityAdmin {
 
 /**
  * /_admin/{requests,refresh-tokens,revoke,require-interaction,fail,mint,approve-device,decline-device,
- * critical-event,critical-events,strict-rotation,secrets-mark,secrets}
+ * critical-event,critical-events,strict-rotation,optional-claims,secrets-mark,secrets}
  */
 export async function handleAdmin(
   req: IncomingMessage,
@@ -245,6 +255,13 @@ export async function handleAdmin(
       const clientId = optionalString(body, 'client_id');
       admin.strictRefreshTokenRotation(body.enabled, clientId);
       return sendJson(res, 200, { enabled: body.enabled, client_id: clientId });
+    }
+    case 'POST optional-claims': {
+      const body = await readJsonObject(req);
+      const resource = requiredString(body, 'resource');
+      if (typeof body.xms_cc !== 'boolean') throw new HttpError(400, 'xms_cc must be true or false');
+      admin.requestXmsCc(resource, body.xms_cc);
+      return sendJson(res, 200, { resource, xms_cc: body.xms_cc });
     }
     case 'POST secrets-mark':
       return sendJson(res, 200, { mark: admin.secretsMark() });

@@ -6,12 +6,13 @@ import { tenantIdFor } from './ids.js';
 import { errorPage, formPostPage, signInPage } from './pages.js';
 import { splitScopes } from './scopes.js';
 import type { SecretLog } from './secrets.js';
-import type { CodeStore } from './state.js';
+import type { CodeStore, InteractionRequirements } from './state.js';
 import type { SignedInUser, UserDirectory } from './users.js';
 
 export interface AuthorizeDeps {
   readonly users: UserDirectory;
   readonly codes: CodeStore;
+  readonly interaction: InteractionRequirements;
   readonly secrets: SecretLog;
   countAuthorize(clientId: string | undefined): void;
 }
@@ -61,6 +62,8 @@ export async function handleAuthorize(
     return sendHtml(res, 200, signInPage(url.pathname, pickerParams, deps.users.listFor(tid)));
   }
 
+  // The person is here: a step-up the authority required of them is met when this sign-in asks for its claims.
+  deps.interaction.satisfy(user.oid, params.get('claims'));
   const code = deps.codes.issue({
     clientId: parsed.clientId,
     redirectUri: parsed.redirectUri,

@@ -21,6 +21,7 @@ import { readStateFile, StateFile } from './persistence.js';
 import { RefreshTokenStore, RotationPolicy } from './refresh-tokens.js';
 import { requestListener, type RouterDeps } from './router.js';
 import { SecretLog, type SecretListing } from './secrets.js';
+import { OptionalClaims } from './optional-claims.js';
 import { SESSIONS_PATH } from './sessions.js';
 import { CodeStore, InteractionRequirements } from './state.js';
 import { createTlsMaterial } from './tls.js';
@@ -127,6 +128,8 @@ export interface LocalAuthority {
   criticalEvents(): CriticalEvent[];
   /** Redeeming a refresh token supersedes every older one of the user and client (stricter than Entra). */
   strictRefreshTokenRotation(enabled: boolean, clientId?: string): void;
+  /** Whether the registration of API `resource` (a token audience) requests the `xms_cc` optional claim (default yes). */
+  requestXmsCc(resource: string, requested: boolean): void;
   secretsMark(): number;
   /** Every secret issued or received after `since` (a `secretsMark()`), to search logs for. */
   secrets(since?: number): SecretListing;
@@ -153,6 +156,7 @@ export async function startLocalAuthority(options: AuthorityOptions = {}): Promi
     devices: new DeviceCodeStore(options.deviceCodeLifetimeSeconds),
     criticalEvents: new CriticalEvents(changed),
     rotation: new RotationPolicy(),
+    optionalClaims: new OptionalClaims(),
   };
   const users = new UserDirectory(options.users ?? DEFAULT_USERS, changed);
   if (saved) {
@@ -191,6 +195,7 @@ export async function startLocalAuthority(options: AuthorityOptions = {}): Promi
       key,
       lifetimeSeconds: options.accessTokenLifetimeSeconds ?? 3600,
       caeLifetimeSeconds: options.caeAccessTokenLifetimeSeconds ?? 86_400,
+      optionalClaims: state.optionalClaims,
       issuer,
     },
     clientSecret: options.clientSecret ?? 'dev-client-secret',
@@ -199,7 +204,7 @@ export async function startLocalAuthority(options: AuthorityOptions = {}): Promi
     secrets,
   };
   const countAuthorize = (id?: string) => counters.count('authorize', id);
-  const authorize = { users, codes: state.codes, secrets, countAuthorize };
+  const authorize = { users, codes: state.codes, interaction: state.interaction, secrets, countAuthorize };
   const device: DeviceFlowDeps = {
     devices: state.devices,
     users,
@@ -266,6 +271,7 @@ export async function startLocalAuthority(options: AuthorityOptions = {}): Promi
     criticalEvent: (oid, kind, tid) => admin.criticalEvent(oid, kind, tid),
     criticalEvents: () => admin.criticalEvents(),
     strictRefreshTokenRotation: (enabled, clientId) => admin.strictRefreshTokenRotation(enabled, clientId),
+    requestXmsCc: (resource, requested) => admin.requestXmsCc(resource, requested),
     secretsMark: () => admin.secretsMark(),
     secrets: (since) => admin.secrets(since),
     holdTokenRequests: (clientId) => admin.holdTokenRequests(clientId),

@@ -47,7 +47,10 @@ export class CodeStore {
   }
 }
 
-/** Users whose refresh and OBO requests must answer interaction_required with a claims challenge. */
+/**
+ * Users whose refresh and OBO requests must answer interaction_required with a claims challenge, until an interactive
+ * sign-in asks for those claims (or the admin endpoint clears it).
+ */
 export class InteractionRequirements {
   readonly #claimsByOid = new Map<string, string>();
 
@@ -59,4 +62,31 @@ export class InteractionRequirements {
   claimsFor(oid: string): string | undefined {
     return this.#claimsByOid.get(oid.toLowerCase());
   }
+
+  /**
+   * An interactive sign-in of the user asked for `claims` (the authorize request's parameter): when they include
+   * every claim the requirement names, with its values, the sign-in met it (as Entra's step-up does) and it is
+   * cleared. True when cleared.
+   */
+  satisfy(oid: string, claims: string | null): boolean {
+    const required = this.claimsFor(oid);
+    if (required === undefined || !claims) return false;
+    let met: boolean;
+    try {
+      met = includes(JSON.parse(claims), JSON.parse(required));
+    } catch {
+      return false;
+    }
+    if (met) this.set(oid, null);
+    return met;
+  }
+}
+
+/** Whether `asked` holds everything `required` does (objects member by member, anything else equal). */
+function includes(asked: unknown, required: unknown): boolean {
+  if (typeof required !== 'object' || required === null) return asked === required;
+  if (typeof asked !== 'object' || asked === null || Array.isArray(asked) !== Array.isArray(required)) return false;
+  if (Array.isArray(required)) return JSON.stringify(asked) === JSON.stringify(required);
+  const fields = asked as Record<string, unknown>;
+  return Object.entries(required).every(([key, value]) => includes(fields[key], value));
 }

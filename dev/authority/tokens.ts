@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { appObjectId, base64UrlJson } from './ids.js';
 import type { SigningKey } from './keys.js';
+import type { OptionalClaims } from './optional-claims.js';
 import type { UserScopes } from './scopes.js';
 import type { SignedInUser } from './users.js';
 
@@ -9,13 +10,17 @@ export interface TokenContext {
   readonly lifetimeSeconds: number;
   /** Of the access tokens of clients that handle claims challenges (`xms_cc` with `cp1`). */
   readonly caeLifetimeSeconds: number;
+  readonly optionalClaims: OptionalClaims;
   issuer(tid: string): string;
 }
 
-/** A CAE token carries `xms_cc` (as Entra's do) and lives longer: resource APIs revoke it by claims challenges. */
-function accessTokenTerms(ctx: TokenContext, cae: boolean) {
+/**
+ * A CAE token lives longer (resource APIs revoke it by claims challenges) and carries `xms_cc` when its resource's
+ * registration requests that optional claim, as Entra's do.
+ */
+function accessTokenTerms(ctx: TokenContext, cae: boolean, resource: string) {
   return {
-    claims: cae ? { xms_cc: ['cp1'] } : {},
+    claims: cae && ctx.optionalClaims.requestsXmsCc(resource) ? { xms_cc: ['cp1'] } : {},
     lifetimeSeconds: cae ? ctx.caeLifetimeSeconds : ctx.lifetimeSeconds,
   };
 }
@@ -59,7 +64,7 @@ export async function issueAppToken(
   cae: boolean,
 ): Promise<TokenResponse> {
   const oid = appObjectId(clientId);
-  const terms = accessTokenTerms(ctx, cae);
+  const terms = accessTokenTerms(ctx, cae, resource);
   const accessToken = await ctx.key.sign(
     {
       ...terms.claims,
@@ -103,7 +108,7 @@ export async function issueUserTokens(ctx: TokenContext, req: UserTokenRequest):
   const iss = ctx.issuer(user.tid);
   const sub = pairwiseSubject(user.oid, clientId);
   const identity = { iss, tid: user.tid, oid: user.oid, sub, name: user.name, preferred_username: user.username };
-  const terms = accessTokenTerms(ctx, req.cae);
+  const terms = accessTokenTerms(ctx, req.cae, scopes.resource);
   const accessToken = await ctx.key.sign(
     {
       ...terms.claims,

@@ -72,6 +72,9 @@ export const authority = {
   /** A CAE critical event; `at` (epoch seconds): tokens issued before it predate it. */
   criticalEvent: (oid: string, kind: 'revoke_session' | 'reissue', tid?: string) =>
     admin<{ at: number; revoked: number }>('POST', 'critical-event', { oid, kind, ...(tid ? { tid } : {}) }),
+  /** Whether the registration of API `resource` (a token audience) requests the `xms_cc` optional claim (default yes). */
+  requestXmsCc: (resource: string, requested: boolean) =>
+    admin('POST', 'optional-claims', { resource, xms_cc: requested }),
   /** Redeeming a refresh token of `clientId` supersedes every older one of the user (stricter than Entra). */
   strictRotation: (clientId: string, enabled = true) =>
     admin('POST', 'strict-rotation', { enabled, client_id: clientId }),
