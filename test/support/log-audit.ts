@@ -1,7 +1,7 @@
 /**
  * The log audit of one test file (vitest isolates files, so this module's state is per file): every log line the
  * file's run wrote, and every secret it produced. After the file's last hook, test/support/log-audit-setup.ts adds
- * what the local authority issued or received meanwhile and fails the file if any secret is in any line.
+ * what the run's local authority issued or received meanwhile and fails the file if any secret is in any line.
  *
  * Lines come from every logger the tests hand out — the local host's log (startTestApp), the invocation contexts
  * of direct handler calls (testContext), the library loggers (captureLogger) — and from the console. They are
@@ -63,7 +63,7 @@ export function newKeySetting(id: string, kind = 'key setting'): string {
   return setting;
 }
 
-/** The secrets noted so far (value → kind). */
+/** Every secret of the file's run noted so far (value → kind). */
 export function notedSecrets(): ReadonlyMap<string, string> {
   return noted;
 }
@@ -79,13 +79,47 @@ export function setAuditMark(value: number): void {
   mark = value;
 }
 
+interface Listing {
+  readonly truncated: boolean;
+  readonly secrets: readonly { readonly kind: string; readonly value: string }[];
+}
+
+/** User codes are shown to the person signing in on purpose (no credential without the device code). */
+const isSecret = ({ kind }: { kind: string }) => kind !== 'user_code';
+
+let truncated = false;
+
 /**
- * Every secret of the file's run (value → kind): those noted, and what the local authority listed since the mark
- * but user codes, which are shown to the person signing in on purpose (no credential without the device code).
+ * What a local authority a test starts of its own — the fault-injection stack's (faults.ts) — listed: noted, but
+ * user codes. The run's authority is listed after the file's last hook (secretsOfRun).
  */
-export function secretsOfRun(issued: { readonly secrets: readonly { kind: string; value: string }[] }) {
+export function noteIssued(listing: Listing): void {
+  if (listing.truncated) truncated = true;
+  for (const { kind, value } of listing.secrets.filter(isSecret)) noteSecret(kind, value);
+}
+
+/** Whether an authority dropped secrets of this run from a listing (it keeps only its most recent ones). */
+export function listingTruncated(): boolean {
+  return truncated;
+}
+
+/** The secrets in an app's settings (`process.env` as the app reads it): key rings, client secret, store keys. */
+export function noteAppSettings(env: Readonly<Record<string, string | undefined>>): void {
+  noteKeySetting('CACHE_KEYS', env.CACHE_KEYS);
+  noteKeySetting('SESSION_KEYS', env.SESSION_KEYS);
+  noteSecret('client secret', env.AUTH_CLIENT_SECRET);
+  noteSecret('store key', env.COSMOS_KEY);
+  const accountKey = /AccountKey=([^;]+)/.exec(env.TABLE_CONNECTION_STRING ?? '')?.[1];
+  if (accountKey) noteKeySetting('store key', `table:${accountKey}`);
+}
+
+/**
+ * Every secret of the file's run (value → kind): those noted, and what the run's local authority listed since the
+ * mark, but user codes.
+ */
+export function secretsOfRun(issued: Listing): Map<string, string> {
   const secrets = new Map(noted);
-  for (const { kind, value } of issued.secrets) if (kind !== 'user_code') secrets.set(value, kind);
+  for (const { kind, value } of issued.secrets.filter(isSecret)) secrets.set(value, kind);
   return secrets;
 }
 
