@@ -75,7 +75,8 @@ describe('log audit: findLeaks', () => {
 });
 
 describe('log audit: keys made for tests are noted, as base64, base64url and hex', () => {
-  const keyForms = (key: Buffer) => (['base64', 'base64url', 'hex'] as const).map((name) => [name, key.toString(name)]);
+  const keyForms = (key: Buffer) =>
+    (['base64', 'base64url', 'hex'] as const).map((name) => [name, key.toString(name)] as const);
   const linesWithLeaks = (form: string) => [
     ...new Set(findLeaks([...CLEAN, `key ${form}`], notedSecrets()).map((leak) => leak.line)),
   ];
