@@ -181,9 +181,9 @@ describe('web app sign-in', () => {
 async function foreignSessionCookie(): Promise<string> {
   const { sealCookie } = await import('../app/webapp/cookies.js');
   const { createKeyRing } = await import('../lib/index.js');
-  const { randomBytes } = await import('node:crypto');
+  const { newCacheKey } = await import('./support/log-audit.js');
   return sealCookie(
-    createKeyRing([{ id: 's1', key: randomBytes(32) }]),
+    createKeyRing([newCacheKey('s1', 'foreign session key')]),
     'session',
     { hid: `${newId()}.${app.tenantId}` },
     600,

@@ -1,9 +1,9 @@
 import { decodeJwt } from 'jose';
-import { randomBytes } from 'node:crypto';
 import { expect, it } from 'vitest';
 import { httpsRequest, trustingAgent } from '../dev/https-trust.js';
 import { appPartitionKey, createKeyRing } from '../lib/index.js';
 import { holdFirstRead } from './support/gate.js';
+import { newCacheKey } from './support/log-audit.js';
 import { signIn } from './support/signin.js';
 import {
   CLIENT_SECRET,
@@ -225,8 +225,8 @@ describeStores(['cosmos', 'table', 'redis'], 'concurrency', (kind) => {
     // An authority stricter than Entra: redeeming a refresh token invalidates every older one of the user and client.
     // Here a stale copy written back over the newest would lock the person out; with Entra's rotation, it would not.
     const store = newStore(kind);
-    const k1 = { id: 'k1', key: randomBytes(32) };
-    const k2 = { id: 'k2', key: randomBytes(32) };
+    const k1 = newCacheKey('k1');
+    const k2 = newCacheKey('k2');
     const a = newApp(store, { keyRing: createKeyRing([k1]) });
     await authority.strictRotation(a.clientId);
     const logger = captureLogger();

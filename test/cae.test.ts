@@ -10,7 +10,8 @@ import { installAppRuntime } from '../app/host/registration.js';
 import { httpsRequest, trustingAgent } from '../dev/https-trust.js';
 import { authorizationCode, SIGN_IN_REDIRECT_URI, signInParameters } from '../dev/sign-in.js';
 import { createMemoryStore, parseClaimsChallenge } from '../lib/index.js';
-import { CookieJar, runtimeCalling, startTestApp, visit, type TestApp } from './support/app.js';
+import { CookieJar, runtimeCalling, startTestApp, testContext, visit, type TestApp } from './support/app.js';
+import { capturedLines } from './support/log-audit.js';
 import { signIn as signInDirect } from './support/signin.js';
 import {
   authority,
@@ -619,22 +620,21 @@ describe('no loops', () => {
   });
 
   it('app daemon: a repeated challenge fails the run with the reason after one retry', async () => {
-    const { InvocationContext } = await import('@azure/functions');
     const { runAppDaemon } = await import('../app/daemons/app-daemon.js');
     const api = await challengingApi(`Bearer error="insufficient_claims", claims="${pastNbf()}"`);
     try {
-      const lines: string[] = [];
+      const from = capturedLines().length;
       const result = await runAppDaemon(
         { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: undefined } as never,
-        new InvocationContext({
-          functionName: 'appDaemon',
-          logHandler: (_level, ...args) => lines.push(args.join(' ')),
-        }),
+        testContext('appDaemon'),
         runtimeCalling(app, api.url),
       );
       expect(result).toMatchObject({ ok: false, failure: 'downstream' });
       expect(api.calls()).toBe(2);
-      expect(lines.join('\n')).toMatch(/RepeatedClaimsChallenge.*one claims retry per call/);
+      const lines = capturedLines().slice(from);
+      expect(lines.filter((line) => / appDaemon: /.test(line)).join('\n')).toMatch(
+        /RepeatedClaimsChallenge.*one claims retry per call/,
+      );
     } finally {
       api.close();
     }

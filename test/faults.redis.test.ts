@@ -1,5 +1,7 @@
 import { describe } from 'vitest';
-import { redisAvailable } from './support/emulators.js';
+import { redisAvailable, redisSkipNote } from './support/emulators.js';
 import { describeReliability } from './support/faults.js';
 
-describe.skipIf(!redisAvailable())('redis', () => describeReliability('redis', { authorityPhases: false }));
+describe.skipIf(!redisAvailable())(`redis${redisSkipNote()}`, () =>
+  describeReliability('redis', { authorityPhases: false }),
+);

@@ -1,15 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { appPartitionKey, createKeyRing, type CacheKey, type KeyRing } from '../lib/index.js';
+import { appPartitionKey, createKeyRing, type KeyRing } from '../lib/index.js';
+import { newCacheKey as key } from './support/log-audit.js';
 import { signIn } from './support/signin.js';
 import { authority, captureLogger, newApp, newId, newStore, type TestApp } from './support/stack.js';
 import { readStored, section, sealedWith } from './support/stored.js';
 
 const GRAPH = ['https://graph.microsoft.com/User.Read'];
-
-function key(id: string): CacheKey {
-  return { id, key: randomBytes(32) };
-}
 
 /** Two instances of one app on one store, with the key rings given (as while a Key Vault reference refreshes). */
 function twoInstances(ringA: KeyRing, ringB: KeyRing): { a: TestApp; b: TestApp } {

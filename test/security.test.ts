@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { RESP_TYPES, createClient } from 'redis';
 import { describe, expect, it } from 'vitest';
 import { appPartitionKey, createKeyRing } from '../lib/index.js';
+import { newCacheKey } from './support/log-audit.js';
 import { signIn } from './support/signin.js';
 import {
   authority,
@@ -164,7 +165,7 @@ describeStores(['cosmos', 'table', 'redis'], 'damaged or foreign documents', (ki
   const foreign: [string, (sealed: Buffer) => Buffer, RegExp][] = [
     [
       'a key id not in the ring',
-      (sealed) => seal(createKeyRing([{ id: 'zz', key: randomBytes(32) }]), 'ignored', sealed),
+      (sealed) => seal(createKeyRing([newCacheKey('zz')]), 'ignored', sealed),
       /key_not_in_ring.*key "zz"/,
     ],
     [
@@ -195,8 +196,8 @@ describeStores(['cosmos', 'table', 'redis'], 'damaged or foreign documents', (ki
 describe('key rotation', () => {
   it('reads under an older key, rewrites under the current one, and the new key alone reads it afterwards', async () => {
     const store = newStore('table');
-    const keyA = { id: 'a', key: randomBytes(32) };
-    const keyB = { id: 'b', key: randomBytes(32) };
+    const keyA = newCacheKey('a');
+    const keyB = newCacheKey('b');
     const clientId = newId();
     const tenantId = newId();
     const logger = captureLogger();

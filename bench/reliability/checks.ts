@@ -11,6 +11,7 @@
  * - bounded store round trips per token acquisition.
  */
 import { createHash } from 'node:crypto';
+import { format } from 'node:util';
 import { backgroundStatus, type BackgroundStatus } from '../../app/daemons/optin.js';
 import { httpsRequest, trustingAgent } from '../../dev/https-trust.js';
 import { appPartitionKey, TOKEN_TELEMETRY_PREFIX, type CacheStore } from '../../lib/index.js';
@@ -257,7 +258,11 @@ export async function backgroundStatuses(
   people: readonly Person[],
 ): Promise<Map<number, BackgroundStatus>> {
   const statuses = new Map<number, BackgroundStatus>();
-  const logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+  const line =
+    (level: string) =>
+    (...args: unknown[]) =>
+      stack.log(level, 'checks', format(...args));
+  const logger = { info: line('info'), warn: line('warn'), error: line('error') };
   for (const person of people) {
     statuses.set(person.index, await backgroundStatus(stack.app.runtime, person.partitionKey, logger));
   }

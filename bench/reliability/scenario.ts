@@ -20,7 +20,7 @@ import {
 import { phasesFor } from './faults.js';
 import { planCalls, runLoad, type CallKind, type CallRecord, type PhaseRecord, type TimerAnswer } from './load.js';
 import { enrol } from './people.js';
-import { startFaultStack, type EmulatorAddresses, type FaultStoreKind } from './stack.js';
+import { startFaultStack, type EmulatorAddresses, type FaultStack, type FaultStoreKind } from './stack.js';
 
 export interface ReliabilityOptions {
   readonly store: FaultStoreKind;
@@ -37,7 +37,13 @@ export interface ReliabilityOptions {
   /** Longest an HTTP call may take. Default 60 s (the stores' and the network client's own timeouts are 10 s). */
   readonly boundMs?: number;
   readonly progress?: (message: string) => void;
+  /** Every log line of the app and of the checks, as it is written. */
   readonly onLog?: (line: string) => void;
+  /**
+   * Called once the checks are done (or the run failed), before the stack closes: e.g. to list what its authority
+   * issued and received (`stack.authority.secrets()`) and the app's settings, for a log audit.
+   */
+  readonly beforeClose?: (stack: FaultStack) => void;
 }
 
 export interface ReliabilityFigures {
@@ -187,7 +193,11 @@ export async function runReliability(options: ReliabilityOptions): Promise<Relia
       durationMs: Math.round(performance.now() - started),
     };
   } finally {
-    await stack.close();
+    try {
+      options.beforeClose?.(stack);
+    } finally {
+      await stack.close();
+    }
   }
 }
 

@@ -23,6 +23,7 @@ import { startLocalAuthority, type LocalAuthority } from '../../dev/authority/se
 import { countingStore, type CountingStore } from '../../dev/counting-store.js';
 import { startDownstreamApi, type DownstreamApi } from '../../dev/downstream.js';
 import { freePort } from '../../dev/emulators.js';
+import type { HostLog } from '../../dev/host/context.js';
 import { loadRegistrations } from '../../dev/host/load.js';
 import { startLocalHost, type LocalHost } from '../../dev/host/server.js';
 import { startCosmosStandIn } from '../../dev/proxy/cosmos-standin.js';
@@ -57,7 +58,7 @@ export interface FaultStackOptions {
    * 0: every acquisition asks the authority.
    */
   readonly cacheSeconds: number;
-  /** Every log line of the functions, as it is written (besides being kept in `logs`). */
+  /** Every log line of the functions and of the checks, as it is written (besides being kept in `logs`). */
   readonly onLog?: (line: string) => void;
 }
 
@@ -82,9 +83,13 @@ export interface FaultStack {
     readonly clientId: string;
     readonly tenantId: string;
     readonly keyRing: KeyRing;
-    /** `level function: message`, every line the functions logged. */
+    /** The app's settings as its `process.env` holds them (its key rings and client secret among them). */
+    readonly settings: Readonly<Record<string, string>>;
+    /** `level function: message`, every line the functions (and the checks, through `log`) logged. */
     readonly logs: string[];
   };
+  /** Writes a line to `app.logs` and `onLog`, as the functions' log does (for code of the run's own, e.g. the checks). */
+  readonly log: HostLog;
   readonly authority: LocalAuthority;
   /** The authority's own HTTPS listener, bypassing its proxy (for the checks). */
   readonly authorityDirectUrl: string;
@@ -198,6 +203,11 @@ export async function startFaultStack(options: FaultStackOptions): Promise<Fault
     if (storePath.http) closers.push(() => storePath.http!.close());
 
     const logs: string[] = [];
+    const log: HostLog = (level, name, message) => {
+      const line = `${level} ${name}: ${message}`;
+      logs.push(line);
+      options.onLog?.(line);
+    };
     const registrations = await loadRegistrations(
       join(import.meta.dirname, '../../functions'),
       import.meta.url.endsWith('.ts') ? '.ts' : '.js',
@@ -206,11 +216,7 @@ export async function startFaultStack(options: FaultStackOptions): Promise<Fault
       registrations,
       port: 0,
       timers: false,
-      log: (level, name, message) => {
-        const line = `${level} ${name}: ${message}`;
-        logs.push(line);
-        options.onLog?.(line);
-      },
+      log,
     });
     closers.push(() => host.close());
 
@@ -265,8 +271,10 @@ export async function startFaultStack(options: FaultStackOptions): Promise<Fault
         clientId,
         tenantId,
         keyRing: parseKeyRing(settings.cache.keys),
+        settings: env,
         logs,
       },
+      log,
       authority,
       authorityDirectUrl: `https://127.0.0.1:${authorityPort}`,
       authorityProxy,

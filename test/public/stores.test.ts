@@ -32,6 +32,7 @@ import {
   type CacheStore,
 } from '../../lib/index.js';
 import { redisAvailable, redisSkipNote } from '../support/emulators.js';
+import { newKeySetting } from '../support/log-audit.js';
 import { stack } from '../support/stack.js';
 
 const bytes = (text: string) => Buffer.from(text);
@@ -181,14 +182,14 @@ describe('partition keys and key rings', () => {
 
 describe('sealed records', () => {
   it('open under the ring with their own key only; a foreign key id is key_not_in_ring', () => {
-    const ring = parseKeyRing(generateKeySetting('r1'));
+    const ring = parseKeyRing(newKeySetting('r1'));
     const sealed = sealRecord(ring, 'consent.a.b', Buffer.from('{"on":true}'));
     expect(Buffer.from(sealed).toString()).not.toContain('"on"');
     expect(Buffer.from(openRecord(ring, 'consent.a.b', sealed)).toString()).toBe('{"on":true}');
     expect(() => openRecord(ring, 'consent.other.b', sealed)).toThrow(
       expect.objectContaining({ code: 'bad_envelope' }),
     );
-    const newer = parseKeyRing(generateKeySetting('r2'));
+    const newer = parseKeyRing(newKeySetting('r2'));
     expect(() => openRecord(newer, 'consent.a.b', sealed)).toThrow(
       expect.objectContaining({ code: 'key_not_in_ring' }),
     );

@@ -15,13 +15,13 @@ import {
   appPartitionKey,
   createMemoryStore,
   createTableStore,
-  generateKeySetting,
   hasErrorCode,
   parseKeyRing,
   userPartitionKey,
   type CacheStore,
   type PartitionedTokenCacheOptions,
 } from '../../lib/index.js';
+import { newKeySetting } from '../support/log-audit.js';
 import { CLIENT_SECRET, authority, captureLogger, newId, stack } from '../support/stack.js';
 
 const GRAPH = ['https://graph.microsoft.com/User.Read'];
@@ -34,7 +34,7 @@ function options(store: CacheStore, overrides: Partial<PartitionedTokenCacheOpti
     logger,
     options: {
       auth: { clientId: newId(), tenantId: newId(), authorityHost: url, clientSecret: CLIENT_SECRET },
-      cache: { store, keyRing: parseKeyRing(generateKeySetting('p1')), ...overrides },
+      cache: { store, keyRing: parseKeyRing(newKeySetting('p1')), ...overrides },
       system: { ca, logger },
     } satisfies PartitionedTokenCacheOptions,
   };

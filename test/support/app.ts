@@ -20,7 +20,7 @@ import { httpsRequest, trustingAgent } from '../../dev/https-trust.js';
 import { generateKeySetting, parseKeyRing, type CacheStore } from '../../lib/index.js';
 import { newId, stack, type TestApp as CacheApp } from './stack.js';
 import { countingStore } from './stored.js';
-import { logLine, noteKeySetting, noteSecret } from './log-audit.js';
+import { logLine, noteAppSettings } from './log-audit.js';
 
 export interface TestApp {
   readonly host: LocalHost;
@@ -76,9 +76,7 @@ export async function startTestApp(
     }),
     ...extra,
   };
-  noteKeySetting('CACHE_KEYS', env.CACHE_KEYS);
-  noteKeySetting('SESSION_KEYS', env.SESSION_KEYS);
-  noteSecret('client secret', env.AUTH_CLIENT_SECRET);
+  noteAppSettings(env);
   Object.assign(process.env, env);
   const settings = parseSettings(env);
   const stores = createStores(settings.cache);

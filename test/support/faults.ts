@@ -7,7 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runReliability, type ReliabilityFigures } from '../../bench/reliability/scenario.js';
 import type { FaultStoreKind } from '../../bench/reliability/stack.js';
+import { TOKEN_TELEMETRY_PREFIX } from '../../lib/index.js';
 import { getEmulators } from './emulators.js';
+import { capturedLines, logLine, noteAppSettings, notedSecrets, noteIssued } from './log-audit.js';
 
 /** People, and calls per fault phase. */
 const PEOPLE = 40;
@@ -26,7 +28,9 @@ const BOUND_MS = 60_000;
 export function describeReliability(store: FaultStoreKind, { authorityPhases }: { authorityPhases: boolean }): void {
   describe(`${store} store and authority under faults switched on and off`, () => {
     let figures: ReliabilityFigures;
+    let linesBefore = 0;
     beforeAll(async () => {
+      linesBefore = capturedLines().length;
       figures = await runReliability({
         store,
         emulators: await getEmulators(),
@@ -36,10 +40,32 @@ export function describeReliability(store: FaultStoreKind, { authorityPhases }: 
         boundMs: BOUND_MS,
         cacheSeconds: CACHE_SECONDS,
         authorityPhases,
+        // The stack runs an authority and an app of its own: their lines and secrets go to this file's log audit.
+        onLog: (line) => void logLine('reliability', line),
+        beforeClose: ({ authority, app }) => {
+          noteIssued(authority.secrets(0));
+          noteAppSettings(app.settings);
+        },
       });
     }, 240_000);
     afterAll(() => {
       if (figures) console.info(`reliability ${store}: ${JSON.stringify({ ...figures, phases: undefined })}`);
+    });
+
+    it("routes the app's log lines, and the secrets of the stack's own authority and app settings, to the file's log audit", () => {
+      const lines = capturedLines().slice(linesBefore);
+      expect(lines.filter((line) => line.includes('userDaemon: user daemon: processed')).length).toBeGreaterThan(1);
+      expect(lines.some((line) => line.includes(TOKEN_TELEMETRY_PREFIX))).toBe(true);
+      const kinds = new Set(notedSecrets().values());
+      const issued = [
+        'access_token',
+        'id_token',
+        'refresh_token',
+        'authorization_code',
+        'code_verifier',
+        'minted_token',
+      ];
+      for (const kind of [...issued, 'CACHE_KEYS', 'SESSION_KEYS']) expect(kinds, kind).toContain(kind);
     });
 
     it('injects faults of every kind its phases name', () => {

@@ -2,7 +2,8 @@
  * Set up before every test file (vitest `setupFiles`): captures the console and what the file sends and receives
  * with `fetch` into the file's log audit (log-audit.ts), and after the file's last hook searches every captured
  * line for every secret of the run — each token, code, PKCE verifier, device code, client secret and assertion the
- * local authority issued or received while the file ran (other files' included: the listing is global), every
+ * run's local authority issued or received while the file ran (other files' included: the listing is global) and
+ * any authority of the file's own (the fault-injection stack's, test/support/faults.ts) issued or received, every
  * Set-Cookie value received, every Authorization and Cookie header sent (invalid tokens included), the key rings
  * and store keys. A file whose logs hold one fails, naming the kind of secret and the line.
  */
@@ -12,6 +13,7 @@ import {
   capturedLines,
   findLeaks,
   logLine,
+  listingTruncated,
   noteKeySetting,
   noteSecret,
   secretsOfRun,
@@ -56,8 +58,8 @@ afterAll(async () => {
   const lines = capturedLines();
   if (lines.length === 0) return;
   const issued = await authority.secretsSince(auditMark());
-  if (issued.truncated) {
-    throw new Error('the local authority dropped secrets of this run: raise secretLogLimit in test/global-setup.ts');
+  if (issued.truncated || listingTruncated()) {
+    throw new Error('a local authority dropped secrets of this run: raise its secretLogLimit');
   }
   const leaks = findLeaks(lines, secretsOfRun(issued));
   if (leaks.length > 0) {

@@ -19,7 +19,7 @@ import {
   type TokenCacheLogger,
 } from '../../lib/index.js';
 import { redisSkipNote } from './emulators.js';
-import { logLine, noteKeySetting } from './log-audit.js';
+import { logLine, newCacheKey } from './log-audit.js';
 
 export const CLIENT_SECRET = 'dev-client-secret';
 
@@ -99,9 +99,7 @@ export function newId(): string {
 }
 
 export function newKeyRing(id = 'k1'): KeyRing {
-  const key = randomBytes(32);
-  noteKeySetting('cache key', `${id}:${key.toString('base64')}`);
-  return createKeyRing([{ id, key }]);
+  return createKeyRing([newCacheKey(id)]);
 }
 
 export type StoreKind = 'memory' | 'cosmos' | 'table' | 'redis';

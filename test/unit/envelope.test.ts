@@ -3,9 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { open, seal } from '../../lib/cache/envelope.js';
 import { createKeyRing, parseKeyRing, generateKeySetting } from '../../lib/cache/keyring.js';
 import { TokenCacheError } from '../../lib/errors.js';
+import { newCacheKey } from '../support/log-audit.js';
 
-const keyA = { id: 'a', key: randomBytes(32) };
-const keyB = { id: 'b', key: randomBytes(32) };
+const keyA = newCacheKey('a');
+const keyB = newCacheKey('b');
 const plaintext = Buffer.from(JSON.stringify({ msal: { RefreshToken: { k: { secret: 'rt-secret-value' } } } }));
 
 /** `code: message` of the library error `fn` throws. */

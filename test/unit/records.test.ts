@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createKeyRing, openRecord, sealRecord, TokenCacheError } from '../../lib/index.js';
+import { newCacheKey } from '../support/log-audit.js';
 
-const older = { id: 'k1', key: randomBytes(32) };
-const newer = { id: 'k2', key: randomBytes(32) };
+const older = newCacheKey('k1');
+const newer = newCacheKey('k2');
 const data = Buffer.from(JSON.stringify({ status: 'active' }));
 
 function codeOf(fn: () => unknown): string | undefined {
