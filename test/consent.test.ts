@@ -3,9 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runUserDaemon, type UserDaemonResult } from '../app/daemons/user-daemon.js';
 import { createAppRuntime, type AppRuntime } from '../app/runtime.js';
 import { CookieJar, startTestApp, visit, webSignIn, webSignInPartition, type TestApp } from './support/app.js';
-import { logLine, noteKeySetting } from './support/log-audit.js';
+import { logLine, newKeySetting } from './support/log-audit.js';
 import { enableBackground } from '../app/daemons/optin.js';
-import { generateKeySetting } from '../lib/index.js';
 import { holdFirstRead } from './support/gate.js';
 import { authority } from './support/stack.js';
 import { expireAccessTokens } from './support/stored.js';
@@ -126,8 +125,7 @@ describe('background opt-in and sign-out', () => {
     const jar = new CookieJar();
     const partition = await webSignInPartition(app, jar, 'nina@contoso.test');
     const { settings } = app.runtime;
-    const keys = `${generateKeySetting('n2')},${settings.cache.keys}`;
-    noteKeySetting('CACHE_KEYS', keys);
+    const keys = `${newKeySetting('n2')},${settings.cache.keys}`;
     const newer = createAppRuntime(
       { ...settings, cache: { ...settings.cache, keys } },
       {

@@ -10,14 +10,13 @@ import {
   createBearerValidator,
   createMemoryStore,
   entraV1Issuer,
-  generateKeySetting,
   type BearerValidator,
   type BearerValidatorOptions,
 } from '../lib/index.js';
 import { afterAll, beforeAll } from 'vitest';
 import { createAppRuntime } from '../app/runtime.js';
 import { writeRecord } from '../app/records.js';
-import { noteKeySetting } from './support/log-audit.js';
+import { newKeySetting, noteKeySetting } from './support/log-audit.js';
 import {
   CookieJar,
   startTestApp,
@@ -470,8 +469,7 @@ describe('B2B guests (home tenant ≠ the app tenant)', () => {
    */
   async function sealLinkWithNewerKey(from: string, to: string): Promise<Buffer> {
     const { settings } = app.runtime;
-    const keys = `${generateKeySetting('n1')},${settings.cache.keys}`;
-    noteKeySetting('CACHE_KEYS', keys);
+    const keys = `${newKeySetting('n1')},${settings.cache.keys}`;
     const newer = createAppRuntime(
       { ...settings, cache: { ...settings.cache, keys } },
       { stores: { tokens: app.store, records: app.records } },
