@@ -220,6 +220,30 @@ describe('TCP fault proxy', () => {
     expect(proxy.counters().faults.blackhole).toBe(2);
   });
 
+  it('ends black holes: connections swallowed so far are reset, not counted as faults; others go on', async () => {
+    const proxy = await tcpProxy({ port: redisPort() });
+    using swallowedOpen = await redisClient(proxy);
+    expect(await swallowedOpen.client.ping()).toBe('PONG');
+    proxy.blackHole({ incoming: false });
+    proxy.blackHole({ existing: false, count: 1 });
+    const swallowedNew = await connectTo(proxy.port);
+    swallowedNew.on('error', () => undefined); // the reset
+    const newClosed = new Promise((resolve) => swallowedNew.on('close', resolve));
+    await proxy.pass();
+    using healthy = await redisClient(proxy);
+    expect(await healthy.client.ping()).toBe('PONG');
+    const faults = proxy.counters().faults;
+
+    expect(proxy.endBlackHoles()).toBe(2);
+    await newClosed;
+    await eventually(() => swallowedOpen.errors.length > 0);
+    expect(swallowedOpen.errors.map((error) => error.message).join()).toMatch(/ECONNRESET|closed unexpectedly/i);
+    expect(await healthy.client.ping()).toBe('PONG');
+    expect(healthy.errors).toEqual([]);
+    expect(proxy.counters().faults).toEqual(faults);
+    expect(proxy.endBlackHoles()).toBe(0);
+  });
+
   it('adds latency each way: 2 ms and 0.5 ms per direction are lower bounds of every Redis round trip', async () => {
     const proxy = await tcpProxy({ port: redisPort() });
     using redisConn = await redisClient(proxy);

@@ -128,6 +128,10 @@ export async function runReliability(options: ReliabilityOptions): Promise<Relia
       onPhase: (phase, index) => progress(`${options.store}: phase ${index + 1}/${phases.length} ${phase.name}`),
     });
     const loadEnded = Date.now();
+    // The partition is over for the connections it swallowed too: they are reset, as by a network that lost their
+    // state, so the final run checks recovery rather than meeting a dead connection the load left unused.
+    stack.storePath.tcp.endBlackHoles();
+    stack.authorityProxy.endBlackHoles();
 
     // Every access token was issued before the load ended; once cacheSeconds (and msal-node's whole-second clock)
     // have passed, none is served from the cache any more: the next silent call of everyone asks the authority.

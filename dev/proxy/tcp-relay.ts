@@ -122,6 +122,11 @@ export class Relay {
     return true;
   }
 
+  /** Whether {@link blackHole} swallowed it. */
+  get swallowed(): boolean {
+    return this.#swallowed;
+  }
+
   /** Resets both sockets (RST). */
   reset(): void {
     this.#stop();

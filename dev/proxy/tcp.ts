@@ -49,6 +49,12 @@ export interface TcpProxy extends FaultControls {
    * fails if something else took the port meanwhile); open connections go on.
    */
   refuse(): Promise<void>;
+  /**
+   * Ends the black holes of open connections: resets (RST) every connection swallowed so far, as a network that
+   * healed but lost their state would (a load balancer or NAT that forgot them). Not counted as a fault. Resolves the
+   * number reset.
+   */
+  endBlackHoles(): number;
 }
 
 type TcpRule = Trigger & { readonly kind: 'reset' | 'blackhole' };
@@ -134,6 +140,16 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
       // Not awaited: the open connections this listener accepted go on.
       void stopListening();
       return Promise.resolve();
+    },
+    endBlackHoles() {
+      let ended = swallowed.size;
+      for (const client of swallowed) resetSocket(client);
+      for (const relay of relays) {
+        if (!relay.swallowed) continue;
+        relay.reset();
+        ended++;
+      }
+      return ended;
     },
     async pass() {
       state.pass();
