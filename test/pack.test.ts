@@ -2,7 +2,8 @@
  * The library as another project gets it: `npm pack ./lib`, installed from the tarball into a fresh project with
  * only the peers it needs, the README's library example compiled there (strict, no skipLibCheck) and run against
  * Azurite and the local authority. The example's two Microsoft hosts are pointed at the local stand-ins; nothing
- * else of it is changed.
+ * else of it is changed. A second project installs no store SDK at all: the library's types still compile there,
+ * and a store whose SDK is missing says which package to install.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -21,6 +22,101 @@ const PACKAGE = 'msal-functions-token-cache';
 
 let scratch: string;
 let tarball: string;
+
+/** A consumer of the memory store, in a project without any store SDK: strict, no skipLibCheck. */
+const WITHOUT_SDKS = `
+import {
+  PartitionedTokenCache,
+  createCosmosStore,
+  createMemoryStore,
+  createRedisStore,
+  createTableStore,
+  generateKeySetting,
+  hasErrorCode,
+  parseKeyRing,
+  type CacheStore,
+} from '${PACKAGE}';
+
+const memory: CacheStore = createMemoryStore();
+const tokens = new PartitionedTokenCache({
+  auth: { clientId: 'app', tenantId: '00000000-0000-0000-0000-000000000001', clientSecret: 'secret' },
+  cache: { store: memory, keyRing: parseKeyRing(generateKeySetting('k1')) },
+});
+await memory.write('a.b', new Uint8Array([1]));
+const stored = await memory.read('a.b');
+
+const missing: Record<string, CacheStore> = {
+  '@azure/data-tables': createTableStore({ connectionString: 'UseDevelopmentStorage=true' }),
+  '@azure/cosmos': createCosmosStore({ endpoint: 'https://127.0.0.1:9/', key: 'a2V5' }),
+  redis: createRedisStore({ url: 'redis://127.0.0.1:9' }),
+};
+const failures: { sdk: string; op: string; misconfigured: boolean; code: unknown; message: string }[] = [];
+for (const [sdk, store] of Object.entries(missing)) {
+  for (const [op, call] of [
+    ['read', () => store.read('a.b')],
+    ['list', () => store.list()],
+  ] as const) {
+    try {
+      await call();
+      failures.push({ sdk, op, misconfigured: false, code: 'none', message: '' });
+    } catch (error) {
+      const { code, message } = error as { code?: unknown; message: string };
+      failures.push({ sdk, op, misconfigured: hasErrorCode(error, 'store_misconfigured'), code, message });
+    }
+  }
+}
+await tokens.close();
+console.log(JSON.stringify({ memory: stored?.data.length, failures }));
+`;
+
+/** A Table store that signs in with Entra ID by default, where `@azure/identity` is not installed. */
+const IDENTITY_MISSING = `
+import { createTableStore, hasErrorCode } from '${PACKAGE}';
+const store = createTableStore({ accountUrl: 'http://127.0.0.1:9/devstoreaccount1' });
+const failure = await store.read('a.b').then(
+  () => ({ code: 'none', message: '' }),
+  (error) => ({ code: error.code, message: error.message, misconfigured: hasErrorCode(error, 'store_misconfigured') }),
+);
+console.log(JSON.stringify({ sdk: '@azure/identity', op: 'read', ...failure }));
+`;
+
+const TSCONFIG = {
+  compilerOptions: {
+    target: 'ES2023',
+    module: 'NodeNext',
+    moduleResolution: 'NodeNext',
+    strict: true,
+    skipLibCheck: false,
+    types: ['node'],
+    outDir: 'dist',
+    rootDir: 'src',
+  },
+  include: ['src'],
+};
+
+/** A fresh project with these dependencies, installed. */
+async function install(project: string, dependencies: Record<string, string>): Promise<void> {
+  await run('mkdir', ['-p', join(project, 'src')]);
+  await writeFile(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'someone-elses-function-app', private: true, type: 'module', dependencies }),
+  );
+  await writeFile(join(project, 'tsconfig.json'), JSON.stringify(TSCONFIG));
+  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], {
+    cwd: project,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+}
+
+/** Type-checks and compiles a project; fails with the compiler's diagnostics. */
+async function tsc(project: string): Promise<void> {
+  try {
+    await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', project]);
+  } catch (error) {
+    const { stdout = '' } = error as { stdout?: string };
+    throw new Error(`tsc -p ${project} failed:\n${stdout}`, { cause: error });
+  }
+}
 
 /** The TypeScript block that follows the README's `library-example` marker. */
 async function readmeExample(): Promise<string> {
@@ -81,52 +177,29 @@ beforeAll(async () => {
   >;
   const version = (name: string) => versions.dependencies?.[name] ?? versions.devDependencies?.[name] ?? 'latest';
   const project = join(scratch, 'app');
-  await run('mkdir', ['-p', join(project, 'src')]);
-  await writeFile(
-    join(project, 'package.json'),
-    JSON.stringify({
-      name: 'someone-elses-function-app',
-      private: true,
-      type: 'module',
-      dependencies: {
-        [PACKAGE]: `file:${tarball}`,
-        '@azure/msal-node': version('@azure/msal-node'),
-        '@azure/data-tables': version('@azure/data-tables'),
-        '@azure/functions': version('@azure/functions'),
-        '@types/node': version('@types/node'),
-      },
+  const bare = join(scratch, 'bare');
+  const peers = { [PACKAGE]: `file:${tarball}`, '@azure/msal-node': version('@azure/msal-node') };
+  await Promise.all([
+    install(project, {
+      ...peers,
+      '@azure/data-tables': version('@azure/data-tables'),
+      '@azure/functions': version('@azure/functions'),
+      '@types/node': version('@types/node'),
     }),
-  );
-  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], {
-    cwd: project,
-    maxBuffer: 16 * 1024 * 1024,
-  });
+    install(bare, { ...peers, '@types/node': version('@types/node') }),
+  ]);
+  await writeFile(join(bare, 'src', 'consumer.ts'), WITHOUT_SDKS);
   const { url, ca } = stack().authority;
   const example = (await readmeExample())
     .replaceAll('https://login.microsoftonline.com', url)
     .replaceAll('https://graph.microsoft.com/v1.0/me', `${stack().downstream.url}/v1.0/me`);
   await writeFile(join(project, 'src', 'functions.ts'), example);
-  await writeFile(
-    join(project, 'tsconfig.json'),
-    JSON.stringify({
-      compilerOptions: {
-        target: 'ES2023',
-        module: 'NodeNext',
-        moduleResolution: 'NodeNext',
-        strict: true,
-        skipLibCheck: false,
-        types: ['node'],
-        outDir: 'dist',
-        rootDir: 'src',
-      },
-      include: ['src'],
-    }),
-  );
   await writeFile(join(project, 'ca.pem'), ca);
   // The example's table (the default name), created as the deployment creates it.
   const setup = createTableStore({ connectionString: stack().table.connectionString, createIfMissing: true });
   await setup.write(`setup.${newId()}`, Buffer.from('x'));
   await writeFile(join(project, 'run.mjs'), DRIVER);
+  await writeFile(join(project, 'identity.mjs'), IDENTITY_MISSING);
 }, 240_000);
 
 afterAll(async () => {
@@ -149,7 +222,7 @@ describe('the packed library in a project that is not this one', () => {
     const project = join(scratch, 'app');
     expect(readdirSync(join(project, 'node_modules', '@azure'))).not.toContain('cosmos');
     expect(existsSync(join(project, 'node_modules', 'redis'))).toBe(false);
-    await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', project]);
+    await tsc(project);
 
     const clientId = newId();
     const tenantId = newId();
@@ -199,4 +272,35 @@ describe('the packed library in a project that is not this one', () => {
     // Only the entry point is exported.
     expect(report.deepImport).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
   }, 120_000);
+
+  it('compiles against the types and runs the memory store with no store SDK installed; a store without its SDK says which to install', async () => {
+    const bare = join(scratch, 'bare');
+    const installed = readdirSync(join(bare, 'node_modules', '@azure'));
+    expect(installed.filter((name) => ['cosmos', 'data-tables', 'identity'].includes(name))).toEqual([]);
+    expect(existsSync(join(bare, 'node_modules', 'redis'))).toBe(false);
+    await tsc(bare);
+
+    const { stdout } = await run(process.execPath, ['dist/consumer.js'], { cwd: bare });
+    const report = JSON.parse(stdout) as {
+      memory: number;
+      failures: { sdk: string; op: string; misconfigured: boolean; code: unknown; message: string }[];
+    };
+    expect(report.memory).toBe(1);
+    // The project with the Table SDK but not @azure/identity: a store that signs in with Entra ID by default.
+    const identity = await run(process.execPath, ['identity.mjs'], { cwd: join(scratch, 'app') });
+    report.failures.push(JSON.parse(identity.stdout) as (typeof report.failures)[number]);
+    expect(report.failures.map(({ sdk, op }) => `${sdk} ${op}`)).toEqual([
+      '@azure/data-tables read',
+      '@azure/data-tables list',
+      '@azure/cosmos read',
+      '@azure/cosmos list',
+      'redis read',
+      'redis list',
+      '@azure/identity read',
+    ]);
+    for (const failure of report.failures) {
+      expect(failure, failure.message).toMatchObject({ misconfigured: true, code: 'store_misconfigured' });
+      expect(failure.message).toContain(`npm install ${failure.sdk}`);
+    }
+  }, 60_000);
 });

@@ -11,7 +11,9 @@ import {
   StoreConflictError,
   StoreError,
   StoreTooLargeError,
+  defaultAzureCredential,
   deleteFailure,
+  importPeer,
   isWriteConflict,
   isNetworkError,
   sdkOperations,
@@ -80,6 +82,7 @@ export const COSMOS_MAX_ITEM_BYTES = 2 * 1024 * 1024;
  * about 190 bytes), counted against the limit so an item that fits here fits on the server.
  */
 const SYSTEM_PROPERTIES_BYTES = 256;
+const STORE = 'Cosmos store';
 
 /** The stored item. `ttl` is in seconds; Cosmos removes the item that long after its last write. */
 interface CacheItem {
@@ -107,7 +110,7 @@ export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
   let dispose: (() => void) | undefined;
 
   async function connect(): Promise<Container> {
-    const { CosmosClient } = await import('@azure/cosmos');
+    const { CosmosClient } = await importPeer(STORE, '@azure/cosmos', () => import('@azure/cosmos'));
     const requestTimeoutMs = options.requestTimeoutMs ?? 5_000;
     const policy = options.connectionPolicy as ConnectionPolicy | undefined;
     const clientOptions: CosmosClientOptions = {
@@ -124,9 +127,7 @@ export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
       },
     };
     if (connection.key !== undefined) clientOptions.key = connection.key;
-    else
-      clientOptions.aadCredentials =
-        options.credential ?? new (await import('@azure/identity')).DefaultAzureCredential();
+    else clientOptions.aadCredentials = options.credential ?? (await defaultAzureCredential(STORE));
     const client = new CosmosClient(clientOptions);
     dispose = () => client.dispose();
     if (!options.createIfMissing) return client.database(databaseId).container(containerId);

@@ -35,6 +35,8 @@ import {
   StoreConflictError,
   StoreError,
   StoreTooLargeError,
+  defaultAzureCredential,
+  importPeer,
   isNetworkError,
   withDeadline,
   type CacheStore,
@@ -162,7 +164,7 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
   let redisModule: RedisModule | undefined;
 
   async function connect(): Promise<Connection> {
-    const redis = (redisModule = await import('redis'));
+    const redis = (redisModule = await importPeer('Redis store', 'redis', () => import('redis')));
     let ready = false;
     const clientOptions: RedisClientOptions = {
       url: endpoint.url,
@@ -185,7 +187,7 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
     };
     if (entraId) {
       clientOptions.credentialsProvider = entraIdCredentials(
-        options.credential ?? new (await import('@azure/identity')).DefaultAzureCredential(),
+        options.credential ?? (await defaultAzureCredential('Redis store')),
         options.tokenScope ?? REDIS_ENTRA_SCOPE,
         username,
         connectTimeoutMs,

@@ -11,7 +11,9 @@ import {
   StoreConflictError,
   StoreError,
   StoreTooLargeError,
+  defaultAzureCredential,
   deleteFailure,
+  importPeer,
   isWriteConflict,
   isNetworkError,
   sdkOperations,
@@ -57,12 +59,15 @@ export interface TableStoreOptions {
 
 /** Default {@link TableStoreOptions.tableName}. */
 export const DEFAULT_TABLE_NAME = 'msalcache';
-/** Azure Table storage's entity limit: 1 MiB, counted by {@link tableEntitySize}. */
+/** Azure Table storage's entity limit: 1 MiB, counted as the service counts it (keys, property names and values). */
 export const TABLE_MAX_ENTITY_BYTES = 1024 * 1024;
 /** Azure Table storage's limit for one binary property. */
 export const TABLE_MAX_BINARY_PROPERTY_BYTES = 64 * 1024;
 const ROW_KEY = 'cache';
 const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
+const STORE = 'Table store';
+
+const loadTables = () => importPeer(STORE, '@azure/data-tables', () => import('@azure/data-tables'));
 
 type PipelinePolicy = NonNullable<TableServiceClientOptions['additionalPolicies']>[number]['policy'];
 
@@ -94,7 +99,7 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
   const operationTimeoutMs = options.operationTimeoutMs ?? 10_000;
 
   async function connect(): Promise<TableClient> {
-    const tables = await import('@azure/data-tables');
+    const tables = await loadTables();
     const clientOptions: TableServiceClientOptions = {
       allowInsecureConnection: options.allowInsecureConnection ?? isLoopback(endpointOf(options)),
       retryOptions: { maxRetries: options.maxRetries ?? 2, retryDelayInMs: 200, maxRetryDelayInMs: 2_000 },
@@ -109,7 +114,7 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
         const credential = new tables.AzureNamedKeyCredential(options.accountName, options.accountKey);
         client = new tables.TableClient(url, tableName, credential, clientOptions);
       } else {
-        const credential = options.credential ?? new (await import('@azure/identity')).DefaultAzureCredential();
+        const credential = options.credential ?? (await defaultAzureCredential(STORE));
         client = new tables.TableClient(url, tableName, credential, clientOptions);
       }
     }
@@ -211,12 +216,12 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
 
     async list(listOptions: ListOptions = {}): Promise<ListPage> {
       const { prefix, expiredBefore, pageSize = DEFAULT_LIST_PAGE_SIZE, continuationToken } = listOptions;
-      const { odata } = await import('@azure/data-tables');
-      const conditions: string[] = [];
       const range = prefix ? encodedPrefixRange(prefix, TABLE_KEY_MAX_LENGTH) : undefined;
-      if (range) conditions.push(odata`PartitionKey ge ${range.start} and PartitionKey lt ${range.end}`);
-      if (expiredBefore) conditions.push(odata`expiresAt lt ${expiredBefore}`);
       return run(undefined, async (client, abortSignal) => {
+        const { odata } = await loadTables();
+        const conditions: string[] = [];
+        if (range) conditions.push(odata`PartitionKey ge ${range.start} and PartitionKey lt ${range.end}`);
+        if (expiredBefore) conditions.push(odata`expiresAt lt ${expiredBefore}`);
         const pages = client
           .listEntities<Record<string, unknown>>({
             queryOptions: {
@@ -259,7 +264,7 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
  * per property 8 bytes + its name (UTF-16) + its value: strings 2 bytes a character + 4, binary its length + 4,
  * DateTime and numbers 8. The service-set `Timestamp` is counted too.
  */
-export function tableEntitySize(entity: TableEntity<Record<string, unknown>>): number {
+function tableEntitySize(entity: TableEntity<Record<string, unknown>>): number {
   let size = 4 + 2 * (entity.partitionKey.length + entity.rowKey.length);
   size += 8 + 2 * 'Timestamp'.length + 8;
   for (const [name, value] of Object.entries(entity)) {
