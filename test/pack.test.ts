@@ -130,7 +130,8 @@ async function readmeExample(): Promise<string> {
 const DRIVER = `
 import functions from '@azure/functions';
 import { format } from 'node:util';
-import { me, nightly } from './dist/functions.js';
+import { me, nightly, noToken } from './dist/functions.js';
+import { StoreError, TokenCacheError } from '${PACKAGE}';
 const lines = [];
 const problems = [];
 const context = (name) =>
@@ -152,6 +153,14 @@ const statuses = [];
 for (let i = 0; i < 2; i++) statuses.push((await me(request(), context('me'))).status);
 statuses.push((await me(new functions.HttpRequest({ method: 'GET', url: 'http://localhost/api/me' }), context('me'))).status);
 for (let i = 0; i < 2; i++) await nightly(timer, context('nightly'));
+// What the example answers when no token came, for each kind of failure (errors as the library throws them).
+const quiet = new functions.InvocationContext({ functionName: 'me', logHandler: () => {} });
+const failures = {};
+for (const code of ['account_not_cached', 'authority_unavailable', 'partition_unavailable', 'store_unavailable']) {
+  const error = code === 'store_unavailable' ? new StoreError(code, 'down') : new TokenCacheError(code, 'no');
+  const { status, headers } = noToken(error, quiet);
+  failures[code] = { status, retryAfter: headers?.['retry-after'] };
+}
 let deepImport = 'allowed';
 try {
   await import('${PACKAGE}/dist/cache/plugin.js');
@@ -160,7 +169,7 @@ try {
 }
 const prefix = 'token-cache-telemetry ';
 const telemetry = lines.filter((l) => l.startsWith(prefix)).map((l) => JSON.parse(l.slice(prefix.length)));
-console.log(JSON.stringify({ statuses, telemetry, deepImport, problems, lines }));
+console.log(JSON.stringify({ statuses, failures, telemetry, deepImport, problems, lines }));
 process.exit(0);
 `;
 
@@ -251,6 +260,7 @@ describe('the packed library in a project that is not this one', () => {
     });
     const report = JSON.parse(stdout) as {
       statuses: number[];
+      failures: Record<string, { status: number; retryAfter?: string }>;
       telemetry: { op: string; fromCache: boolean; reads: number; writes: number; outcome: string }[];
       deepImport: string;
       problems: string[];
@@ -260,6 +270,14 @@ describe('the packed library in a project that is not this one', () => {
     for (const line of [...report.lines, ...stderr.split('\n')]) logLine('example:', line);
     expect(report.problems).toEqual([]);
     expect(report.statuses).toEqual([200, 200, 401]);
+    // The user must come back: 401. The identity provider or the store is down: 503, retry later; never 401, which
+    // makes a client throw its token away.
+    expect(report.failures).toEqual({
+      account_not_cached: { status: 401 },
+      authority_unavailable: { status: 503, retryAfter: '5' },
+      partition_unavailable: { status: 503, retryAfter: '5' },
+      store_unavailable: { status: 503, retryAfter: '5' },
+    });
     const pick = (op: string) => report.telemetry.filter((t) => t.op === op);
     expect(pick('on_behalf_of')).toMatchObject([
       { fromCache: false, reads: 1, writes: 1, outcome: 'ok' },
