@@ -100,6 +100,41 @@ describe('PartitionedTokenCache', () => {
     expect(MAX_OBO_TOKENS_PER_TARGET).toBeGreaterThanOrEqual(2);
   });
 
+  it("on-behalf-of: a caller whose oid or tid is not the assertion's, or an assertion that is not a JWT, is refused before any store read or token request", async () => {
+    const inner = createMemoryStore();
+    const touched: string[] = [];
+    const watched: CacheStore = {
+      ...inner,
+      read: (key) => (touched.push(key), inner.read(key)),
+      readIfChanged: (key, etag) => (touched.push(key), inner.readIfChanged!(key, etag)),
+    };
+    const { options: o } = options(watched);
+    const tokens = new PartitionedTokenCache(o);
+    const oid = newId();
+    const assertion = await authority.callerToken({ clientId: o.auth.clientId, tenantId: o.auth.tenantId }, oid);
+    const before = await authority.requests(o.auth.clientId);
+    for (const caller of [
+      { oid: newId(), tid: o.auth.tenantId },
+      { oid, tid: newId() },
+    ]) {
+      await expect(tokens.acquireTokenOnBehalfOf({ caller, assertion, scopes: GRAPH })).rejects.toMatchObject({
+        name: 'TokenCacheError',
+        code: 'invalid_options',
+        message: expect.stringMatching(/caller.*assertion/) as string,
+      });
+    }
+    const caller = { oid, tid: o.auth.tenantId };
+    await expect(
+      tokens.acquireTokenOnBehalfOf({ caller, assertion: 'not-a-jwt', scopes: GRAPH }),
+    ).rejects.toMatchObject({ code: 'bearer_invalid' });
+    expect(touched).toEqual([]);
+    expect((await authority.requests(o.auth.clientId)).token).toBe(before.token);
+    // The caller the assertion names, in other letter case (partition keys are lower-cased), is the same caller.
+    const upper = { oid: oid.toUpperCase(), tid: o.auth.tenantId.toUpperCase() };
+    const outcome = await tokens.acquireTokenOnBehalfOf({ caller: upper, assertion, scopes: GRAPH });
+    expect(outcome.partitionKey).toBe(userPartitionKey(caller));
+  });
+
   it('sign-in: the code is redeemed into the account partition; silent then refreshes from it; removal empties it', async () => {
     const store = createMemoryStore();
     const { options: o } = options(store);
