@@ -322,15 +322,20 @@ export class PartitionedTokenCache {
 
   /**
    * Where to send a browser to end its session at the identity provider (the authority's `end_session_endpoint`),
-   * returning to `postLogoutRedirectUri`; that URI itself when the authority has no such endpoint.
+   * returning to `postLogoutRedirectUri`; that URI itself when the authority has no such endpoint. The authority's
+   * metadata is fetched once per process; `abortSignal` stops waiting for it (code `aborted`).
    *
    * @example
    * ```ts
    * return { status: 302, headers: { location: await tokens.getLogoutUrl('https://app.example/home') } };
    * ```
    */
-  async getLogoutUrl(postLogoutRedirectUri: string): Promise<string> {
-    const metadata = await this.factory.authorityMetadata();
+  async getLogoutUrl(
+    postLogoutRedirectUri: string,
+    options: Pick<InvocationOptions, 'abortSignal'> = {},
+  ): Promise<string> {
+    throwIfAborted(options.abortSignal);
+    const metadata = await abortable(this.factory.authorityMetadata(), options.abortSignal);
     if (typeof metadata.end_session_endpoint !== 'string') return postLogoutRedirectUri;
     const url = new URL(metadata.end_session_endpoint);
     url.searchParams.set('post_logout_redirect_uri', postLogoutRedirectUri);

@@ -145,6 +145,34 @@ describe('stores', () => {
     expect(await sweepExpired(store, { budget: 100 })).toMatchObject({ removed: 5, budgetReached: false });
     expect(await store.read('fresh.t')).toBeDefined();
   });
+
+  it('sweepExpired takes an abort signal: already aborted it removes nothing, aborted mid-way it stops; code aborted', async () => {
+    const inner = createMemoryStore();
+    const past = new Date(Date.now() - 1000);
+    for (let i = 0; i < 10; i++) await inner.write(`old${i}.t`, bytes('x'), { expiresAt: past });
+    await expect(sweepExpired(inner, { abortSignal: AbortSignal.abort() })).rejects.toMatchObject({
+      name: 'TokenCacheError',
+      code: 'aborted',
+    });
+    expect((await inner.list()).entries).toHaveLength(10);
+
+    // A store of your own that aborts the sweep once it has deleted three documents.
+    const controller = new AbortController();
+    let deleted = 0;
+    const store: CacheStore = {
+      ...inner,
+      delete: async (k, o) => {
+        const gone = await inner.delete(k, o);
+        if (++deleted === 3) controller.abort();
+        return gone;
+      },
+    };
+    await expect(sweepExpired(store, { pageSize: 2, abortSignal: controller.signal })).rejects.toMatchObject({
+      code: 'aborted',
+    });
+    expect(deleted).toBe(3);
+    expect((await inner.list()).entries).toHaveLength(7);
+  });
 });
 
 describe('partition keys and key rings', () => {

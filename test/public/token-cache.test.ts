@@ -188,6 +188,22 @@ describe('PartitionedTokenCache', () => {
     expect(url.searchParams.get('post_logout_redirect_uri')).toBe('https://app.example/home');
   });
 
+  it('getLogoutUrl takes an abort signal: already aborted, or aborted while the metadata is fetched, it rejects with code aborted', async () => {
+    const { options: o } = options(createMemoryStore());
+    const tokens = new PartitionedTokenCache(o);
+    await expect(
+      tokens.getLogoutUrl('https://app.example/home', { abortSignal: AbortSignal.abort() }),
+    ).rejects.toMatchObject({ code: 'aborted' });
+    const controller = new AbortController();
+    const call = tokens.getLogoutUrl('https://app.example/home', { abortSignal: controller.signal });
+    controller.abort();
+    await expect(call).rejects.toMatchObject({ name: 'TokenCacheError', code: 'aborted' });
+    // The fetch it stopped waiting for goes on, for the next call.
+    expect(new URL(await tokens.getLogoutUrl('https://app.example/home')).origin).toBe(
+      new URL(stack().authority.url).origin,
+    );
+  });
+
   it('writes documents that expire DEFAULT_CACHE_LIFETIME_MS after the write, unless told otherwise', async () => {
     const store = createMemoryStore();
     const { options: o } = options(store);
