@@ -76,15 +76,20 @@ export interface RedisStoreOptions {
   readonly keyPrefix?: string;
   /** Largest document accepted, in bytes (Redis allows 512 MB). @defaultValue 2 MiB, Cosmos DB's limit */
   readonly maxDocumentBytes?: number;
-  /** Timeout of a connection attempt (TCP, TLS and handshake), in ms. @defaultValue 5,000 */
+  /**
+   * Timeout of a connection attempt (TCP, TLS and handshake), in ms.
+   * @defaultValue {@link DEFAULT_REDIS_CONNECT_TIMEOUT_MS}
+   */
   readonly connectTimeoutMs?: number;
-  /** Deadline of one store operation, including connecting, in ms. @defaultValue 5,000 */
+  /**
+   * Deadline of one store operation, including connecting, in ms. @defaultValue {@link DEFAULT_REDIS_OPERATION_TIMEOUT_MS}
+   */
   readonly operationTimeoutMs?: number;
   /**
    * Shortest native lifetime of a written document, in ms. Redis deletes a key whose `PEXPIREAT`
    * is already past at once, so a document written with an `expiresAt` in the past (or just ahead, with clock skew
    * between instances) would vanish before its writer reads it back. (Cosmos DB has the same floor: `ttl` ≥ 1 s.)
-   * @defaultValue 60,000
+   * @defaultValue {@link DEFAULT_REDIS_MIN_TTL_MS}
    */
   readonly minTtlMs?: number;
 }
@@ -93,6 +98,12 @@ export interface RedisStoreOptions {
 export const DEFAULT_REDIS_MAX_DOCUMENT_BYTES = 2 * 1024 * 1024;
 /** Default {@link RedisStoreOptions.keyPrefix}. */
 export const DEFAULT_REDIS_KEY_PREFIX = 'msalcache:';
+/** Default {@link RedisStoreOptions.connectTimeoutMs}: one connection attempt, handshake included. */
+export const DEFAULT_REDIS_CONNECT_TIMEOUT_MS = 5_000;
+/** Default {@link RedisStoreOptions.operationTimeoutMs}: one store operation, connecting included. */
+export const DEFAULT_REDIS_OPERATION_TIMEOUT_MS = 5_000;
+/** Default {@link RedisStoreOptions.minTtlMs}: the shortest native lifetime of a written document. */
+export const DEFAULT_REDIS_MIN_TTL_MS = 60_000;
 /** Default {@link RedisStoreOptions.tokenScope}. */
 export const REDIS_ENTRA_SCOPE = 'https://redis.azure.com/.default';
 
@@ -140,9 +151,13 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
     );
   }
   const maxDocumentBytes = positive(options.maxDocumentBytes, DEFAULT_REDIS_MAX_DOCUMENT_BYTES, 'maxDocumentBytes');
-  const connectTimeoutMs = positive(options.connectTimeoutMs, 5_000, 'connectTimeoutMs');
-  const operationTimeoutMs = positive(options.operationTimeoutMs, 5_000, 'operationTimeoutMs');
-  const minTtlMs = positive(options.minTtlMs, 60_000, 'minTtlMs');
+  const connectTimeoutMs = positive(options.connectTimeoutMs, DEFAULT_REDIS_CONNECT_TIMEOUT_MS, 'connectTimeoutMs');
+  const operationTimeoutMs = positive(
+    options.operationTimeoutMs,
+    DEFAULT_REDIS_OPERATION_TIMEOUT_MS,
+    'operationTimeoutMs',
+  );
+  const minTtlMs = positive(options.minTtlMs, DEFAULT_REDIS_MIN_TTL_MS, 'minTtlMs');
   const password = options.password ?? endpoint.password;
   const username = options.username ?? endpoint.username;
   const entraId = password === undefined && (options.credential !== undefined || isAzureRedisHost(endpoint.host));

@@ -49,16 +49,31 @@ export interface TableStoreOptions {
    * `false` otherwise
    */
   readonly allowInsecureConnection?: boolean;
-  /** Timeout of one HTTP attempt, in ms. @defaultValue 5,000 */
+  /**
+   * Timeout of one HTTP attempt, in ms. An attempt that times out is not retried (the SDK's retry policy does not
+   * retry its own timeout): a server that stops answering fails the operation after this long.
+   * @defaultValue {@link DEFAULT_TABLE_REQUEST_TIMEOUT_MS}
+   */
   readonly requestTimeoutMs?: number;
-  /** Retries of a failed attempt (throttling, network errors). @defaultValue 2 */
+  /**
+   * Retries of a failed attempt (throttling, 5xx, refused or reset connections; not a timed-out attempt).
+   * @defaultValue {@link DEFAULT_TABLE_MAX_RETRIES}
+   */
   readonly maxRetries?: number;
-  /** Deadline of one store operation including retries, in ms. @defaultValue 10,000 */
+  /**
+   * Deadline of one store operation including retries, in ms. @defaultValue {@link DEFAULT_TABLE_OPERATION_TIMEOUT_MS}
+   */
   readonly operationTimeoutMs?: number;
 }
 
 /** Default {@link TableStoreOptions.tableName}. */
 export const DEFAULT_TABLE_NAME = 'msalcache';
+/** Default {@link TableStoreOptions.requestTimeoutMs}: one HTTP attempt (the SDK has no timeout of its own). */
+export const DEFAULT_TABLE_REQUEST_TIMEOUT_MS = 5_000;
+/** Default {@link TableStoreOptions.maxRetries}. */
+export const DEFAULT_TABLE_MAX_RETRIES = 2;
+/** Default {@link TableStoreOptions.operationTimeoutMs}: one store operation, retries included. */
+export const DEFAULT_TABLE_OPERATION_TIMEOUT_MS = 10_000;
 /** Azure Table storage's entity limit: 1 MiB, counted as the service counts it (keys, property names and values). */
 export const TABLE_MAX_ENTITY_BYTES = 1024 * 1024;
 /** Azure Table storage's limit for one binary property. */
@@ -96,14 +111,23 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
   if ((options.accountName === undefined) !== (options.accountKey === undefined)) {
     throw new StoreError('store_misconfigured', 'Table store: accountName and accountKey go together');
   }
-  const operationTimeoutMs = options.operationTimeoutMs ?? 10_000;
+  const operationTimeoutMs = options.operationTimeoutMs ?? DEFAULT_TABLE_OPERATION_TIMEOUT_MS;
 
   async function connect(): Promise<TableClient> {
     const tables = await loadTables();
     const clientOptions: TableServiceClientOptions = {
       allowInsecureConnection: options.allowInsecureConnection ?? isLoopback(endpointOf(options)),
-      retryOptions: { maxRetries: options.maxRetries ?? 2, retryDelayInMs: 200, maxRetryDelayInMs: 2_000 },
-      additionalPolicies: [{ policy: attemptTimeoutPolicy(options.requestTimeoutMs ?? 5_000), position: 'perRetry' }],
+      retryOptions: {
+        maxRetries: options.maxRetries ?? DEFAULT_TABLE_MAX_RETRIES,
+        retryDelayInMs: 200,
+        maxRetryDelayInMs: 2_000,
+      },
+      additionalPolicies: [
+        {
+          policy: attemptTimeoutPolicy(options.requestTimeoutMs ?? DEFAULT_TABLE_REQUEST_TIMEOUT_MS),
+          position: 'perRetry',
+        },
+      ],
     };
     let client: TableClient;
     if (options.connectionString !== undefined) {

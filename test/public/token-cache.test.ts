@@ -1,10 +1,12 @@
 /** PartitionedTokenCache through the entry point only, against the local authority and real stores. */
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { signInWithLoginHint } from '../../dev/sign-in.js';
 import {
   DEFAULT_AUTHORITY_HOST,
   DEFAULT_CACHE_LIFETIME_MS,
   DEFAULT_MAX_WRITE_ATTEMPTS,
+  DEFAULT_NETWORK_TIMEOUT_MS,
   DEFAULT_WARM_TIER_BYTES,
   MAX_OBO_TOKENS_PER_TARGET,
   PartitionNotSavedError,
@@ -203,6 +205,27 @@ describe('PartitionedTokenCache', () => {
       new URL(stack().authority.url).origin,
     );
   });
+
+  it('the default network client gives up on an authority that never answers after DEFAULT_NETWORK_TIMEOUT_MS', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => sockets.add(socket.resume()));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { options: o } = options(createMemoryStore());
+      const authorityHost = `https://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      const tokens = new PartitionedTokenCache({ ...o, auth: { ...o.auth, authorityHost } });
+      const startedAt = Date.now();
+      await expect(tokens.getLogoutUrl('https://app.example/home')).rejects.toMatchObject({
+        code: 'authority_unavailable',
+      });
+      // Less a little: timers count from the event loop's clock, read once per turn.
+      expect(Date.now() - startedAt).toBeGreaterThanOrEqual(DEFAULT_NETWORK_TIMEOUT_MS - 100);
+      await tokens.close();
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  }, 30_000);
 
   it('writes documents that expire DEFAULT_CACHE_LIFETIME_MS after the write, unless told otherwise', async () => {
     const store = createMemoryStore();
