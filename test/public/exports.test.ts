@@ -3,6 +3,8 @@
  * Each value export is exercised by a test in test/public/; this file pins the list, so an export added without a
  * test here fails.
  */
+import { join } from 'node:path';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import * as library from '../../lib/index.js';
 
@@ -73,4 +75,40 @@ describe('the entry point', () => {
     const msal = await import('@azure/msal-node');
     expect(Object.keys(library).filter((name) => name in msal)).toEqual([]);
   });
+
+  it('exports no name msal-node also exports, types included', () => {
+    const { library: ours, msal } = exportedNames();
+    expect(ours).toEqual(expect.arrayContaining([...Object.keys(library), 'CacheStore', 'TokenCacheLogger']));
+    expect(msal).toEqual(expect.arrayContaining(['ConfidentialClientApplication', 'Logger', 'CacheOptions']));
+    expect(ours.filter((name) => msal.includes(name))).toEqual([]);
+  });
 });
+
+/** Every name, values and types, that lib/index.ts and @azure/msal-node's type entry point export (TypeScript's view). */
+function exportedNames(): { library: string[]; msal: string[] } {
+  const libDir = join(import.meta.dirname, '..', '..', 'lib');
+  const config = ts.getParsedCommandLineOfConfigFile(
+    join(libDir, 'tsconfig.json'),
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (diagnostic) => {
+        throw new Error(ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'));
+      },
+    },
+  );
+  if (!config) throw new Error('lib/tsconfig.json could not be read');
+  const entry = join(libDir, 'index.ts');
+  const msalTypes = ts.resolveModuleName('@azure/msal-node', entry, config.options, ts.sys).resolvedModule
+    ?.resolvedFileName;
+  if (!msalTypes) throw new Error('the types of @azure/msal-node could not be resolved');
+  const program = ts.createProgram([entry, msalTypes], { ...config.options, noEmit: true });
+  const checker = program.getTypeChecker();
+  const namesOf = (file: string) => {
+    const source = program.getSourceFile(file);
+    const module = source && checker.getSymbolAtLocation(source);
+    if (!module) throw new Error(`${file} is not a module`);
+    return checker.getExportsOfModule(module).map((symbol) => symbol.name);
+  };
+  return { library: namesOf(entry), msal: namesOf(msalTypes) };
+}
