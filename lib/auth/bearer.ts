@@ -120,7 +120,14 @@ const BEARER_CODES = {
   temporarily_unavailable: 'bearer_keys_unavailable',
 } as const;
 
-/** Microsoft Entra's issuer of v1.0 access tokens for a tenant: `https://sts.windows.net/{tenantId}/`. */
+/**
+ * Microsoft Entra's issuer of v1.0 access tokens for a tenant: `https://sts.windows.net/{tenantId}/`.
+ *
+ * @example
+ * ```ts
+ * const bearer = createBearerValidator({ ...options, v1IssuerFor: entraV1Issuer });
+ * ```
+ */
 export function entraV1Issuer(tenantId: string): string {
   return `https://sts.windows.net/${tenantId}/`;
 }

@@ -108,7 +108,22 @@ interface ListRow {
   expiresAt?: string;
 }
 
-/** Creates a Cosmos DB store. Validates the options now; connects on first use. */
+/**
+ * Creates a Cosmos DB store. Validates the options now; connects on first use (`@azure/cosmos` must be installed;
+ * `@azure/identity` too for the default credential).
+ *
+ * @example
+ * ```ts
+ * // Managed identity (DefaultAzureCredential) with a Cosmos DB data-plane role; the container exists already:
+ * const store = createCosmosStore({ endpoint: 'https://myaccount.documents.azure.com:443/' });
+ * // The emulator:
+ * const local = createCosmosStore({
+ *   connectionString: emulatorConnectionString,
+ *   createIfMissing: true,
+ *   connectionPolicy: { enableEndpointDiscovery: false },
+ * });
+ * ```
+ */
 export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
   const connection = resolveConnection(options);
   const databaseId = options.databaseId ?? DEFAULT_COSMOS_DATABASE_ID;

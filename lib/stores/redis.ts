@@ -140,7 +140,18 @@ interface Connection {
   lastError?: Error;
 }
 
-/** Creates a Redis store. Validates the options now; connects on first use. */
+/**
+ * Creates a Redis store. Validates the options now; connects on first use (`redis` must be installed;
+ * `@azure/identity` too for Entra ID sign-in without a `credential`).
+ *
+ * @example
+ * ```ts
+ * // Azure Managed Redis, signing in with managed identity (DefaultAzureCredential):
+ * const store = createRedisStore({ url: 'rediss://mycache.westeurope.redis.azure.net:10000' });
+ * // A local redis-server:
+ * const local = createRedisStore({ url: 'redis://127.0.0.1:6379' });
+ * ```
+ */
 export function createRedisStore(options: RedisStoreOptions): CacheStore {
   const endpoint = parseEndpoint(options.url);
   const keyPrefix = options.keyPrefix ?? DEFAULT_REDIS_KEY_PREFIX;

@@ -95,7 +95,18 @@ interface CacheEntity extends TableEntity {
   [chunk: `d${number}`]: Uint8Array;
 }
 
-/** Creates an Azure Table storage store. Validates the options now; connects on first use. */
+/**
+ * Creates an Azure Table storage store. Validates the options now; connects on first use (`@azure/data-tables` must
+ * be installed; `@azure/identity` too for the default credential).
+ *
+ * @example
+ * ```ts
+ * // Managed identity (DefaultAzureCredential) with the "Storage Table Data Contributor" role:
+ * const store = createTableStore({ accountUrl: 'https://myaccount.table.core.windows.net' });
+ * // Azurite, or an account key:
+ * const local = createTableStore({ connectionString: 'UseDevelopmentStorage=true', createIfMissing: true });
+ * ```
+ */
 export function createTableStore(options: TableStoreOptions): CacheStore {
   const tableName = options.tableName ?? DEFAULT_TABLE_NAME;
   if (!TABLE_NAME.test(tableName)) {

@@ -77,15 +77,39 @@ describe('the entry point', () => {
   });
 
   it('exports no name msal-node also exports, types included', () => {
-    const { library: ours, msal } = exportedNames();
+    const { library: ours, msal } = exported();
     expect(ours).toEqual(expect.arrayContaining([...Object.keys(library), 'CacheStore', 'TokenCacheLogger']));
     expect(msal).toEqual(expect.arrayContaining(['ConfidentialClientApplication', 'Logger', 'CacheOptions']));
     expect(ours.filter((name) => msal.includes(name))).toEqual([]);
   });
+
+  it('documents every exported function with an @example', () => {
+    expect(
+      exported()
+        .functions.filter((f) => !f.example)
+        .map((f) => f.name),
+    ).toEqual([]);
+  });
 });
 
-/** Every name, values and types, that lib/index.ts and @azure/msal-node's type entry point export (TypeScript's view). */
-function exportedNames(): { library: string[]; msal: string[] } {
+interface Exported {
+  /** Every name, values and types, that lib/index.ts exports. */
+  readonly library: string[];
+  /** The same of @azure/msal-node's type entry point. */
+  readonly msal: string[];
+  /** The functions lib/index.ts exports, and whether their TSDoc has an `@example`. */
+  readonly functions: { name: string; example: boolean }[];
+}
+
+let found: Exported | undefined;
+
+/** What lib/index.ts and @azure/msal-node export, as TypeScript sees them (once per file: it takes a few seconds). */
+function exported(): Exported {
+  found ??= exportsOf();
+  return found;
+}
+
+function exportsOf(): Exported {
   const libDir = join(import.meta.dirname, '..', '..', 'lib');
   const config = ts.getParsedCommandLineOfConfigFile(
     join(libDir, 'tsconfig.json'),
@@ -104,11 +128,18 @@ function exportedNames(): { library: string[]; msal: string[] } {
   if (!msalTypes) throw new Error('the types of @azure/msal-node could not be resolved');
   const program = ts.createProgram([entry, msalTypes], { ...config.options, noEmit: true });
   const checker = program.getTypeChecker();
-  const namesOf = (file: string) => {
+  const exportsOf = (file: string) => {
     const source = program.getSourceFile(file);
     const module = source && checker.getSymbolAtLocation(source);
     if (!module) throw new Error(`${file} is not a module`);
-    return checker.getExportsOfModule(module).map((symbol) => symbol.name);
+    return checker.getExportsOfModule(module);
   };
-  return { library: namesOf(entry), msal: namesOf(msalTypes) };
+  const ours = exportsOf(entry);
+  const functions = ours.flatMap((symbol) => {
+    const declarations = checker.getAliasedSymbol(symbol).declarations ?? [];
+    if (!declarations.some(ts.isFunctionDeclaration)) return [];
+    const example = declarations.some((d) => ts.getJSDocTags(d).some((tag) => tag.tagName.text === 'example'));
+    return [{ name: symbol.name, example }];
+  });
+  return { library: ours.map((s) => s.name), msal: exportsOf(msalTypes).map((s) => s.name), functions };
 }
