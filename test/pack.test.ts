@@ -216,6 +216,19 @@ afterAll(async () => {
 });
 
 describe('the packed library in a project that is not this one', () => {
+  it('is named apart from the app of this repository (its package and lock file)', async () => {
+    const nameIn = async (file: string) =>
+      (JSON.parse(await readFile(join(root, file), 'utf8')) as { name: string }).name;
+    expect(await nameIn('lib/package.json')).toBe(PACKAGE);
+    const app = await nameIn('package.json');
+    expect(app).not.toBe(PACKAGE);
+    const lock = JSON.parse(await readFile(join(root, 'package-lock.json'), 'utf8')) as {
+      name: string;
+      packages: Record<string, { name?: string }>;
+    };
+    expect([lock.name, lock.packages['']?.name]).toEqual([app, app]);
+  });
+
   it('the tarball holds the compiled library, its types and README, and no sources or tests', async () => {
     const { stdout } = await run('tar', ['-tzf', tarball]);
     const files = stdout.trim().split('\n');
