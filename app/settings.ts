@@ -9,6 +9,7 @@ import {
   DEFAULT_SWEEP_BUDGET,
   DEFAULT_TABLE_NAME,
   DEFAULT_WARM_TIER_BYTES,
+  entraV1Issuer,
 } from '../lib/index.js';
 
 const MIB = 1024 * 1024;
@@ -294,7 +295,7 @@ function allowedTenants(env: Env): readonly string[] {
 }
 
 function v1Issuer(env: Env): string {
-  const value = optional(env, 'AUTH_V1_ISSUER') ?? 'https://sts.windows.net/{tenantId}/';
+  const value = optional(env, 'AUTH_V1_ISSUER') ?? entraV1Issuer('{tenantId}');
   if (!value.includes('{tenantId}')) {
     throw new SettingsError(`setting AUTH_V1_ISSUER must contain {tenantId} where the tenant id goes, got "${value}"`);
   }

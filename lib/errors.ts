@@ -85,7 +85,14 @@ export class PartitionNotSavedError extends TokenCacheError {
   }
 }
 
-/** True when `error` is a library error with that code (also across two copies of the library in one process). */
+/**
+ * True when `error` is a library error with that code (also across two copies of the library in one process).
+ *
+ * @example
+ * ```ts
+ * if (hasErrorCode(error, 'account_not_cached')) return { status: 302, headers: { location: '/signin' } };
+ * ```
+ */
 export function hasErrorCode(error: unknown, code: TokenCacheErrorCode): boolean {
   return error instanceof Error && (error as { code?: unknown }).code === code;
 }

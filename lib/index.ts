@@ -20,6 +20,7 @@ export {
   type CallerIdentity,
   type PartitionClient,
 } from './options.js';
+export { DEFAULT_NETWORK_TIMEOUT_MS } from './auth/network.js';
 export { type CacheStats } from './cache/stats.js';
 export { MAX_OBO_TOKENS_PER_TARGET } from './cache/merge.js';
 export { DEFAULT_WARM_TIER_BYTES, type WarmTierOptions, type WarmTierUsage } from './cache/warm-tier.js';
@@ -51,6 +52,9 @@ export { createMemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export {
   createTableStore,
   DEFAULT_TABLE_NAME,
+  DEFAULT_TABLE_REQUEST_TIMEOUT_MS,
+  DEFAULT_TABLE_MAX_RETRIES,
+  DEFAULT_TABLE_OPERATION_TIMEOUT_MS,
   TABLE_MAX_ENTITY_BYTES,
   type TableStoreOptions,
 } from './stores/table.js';
@@ -58,6 +62,8 @@ export {
   createCosmosStore,
   DEFAULT_COSMOS_DATABASE_ID,
   DEFAULT_COSMOS_CONTAINER_ID,
+  DEFAULT_COSMOS_REQUEST_TIMEOUT_MS,
+  DEFAULT_COSMOS_OPERATION_TIMEOUT_MS,
   COSMOS_MAX_ITEM_BYTES,
   type CosmosStoreOptions,
   type CosmosConnectionPolicy,
@@ -66,6 +72,9 @@ export {
   createRedisStore,
   DEFAULT_REDIS_KEY_PREFIX,
   DEFAULT_REDIS_MAX_DOCUMENT_BYTES,
+  DEFAULT_REDIS_CONNECT_TIMEOUT_MS,
+  DEFAULT_REDIS_OPERATION_TIMEOUT_MS,
+  DEFAULT_REDIS_MIN_TTL_MS,
   type RedisStoreOptions,
 } from './stores/redis.js';
 export { sweepExpired, DEFAULT_SWEEP_BUDGET, type SweepOptions, type SweepResult } from './stores/sweep.js';

@@ -8,7 +8,14 @@ export interface TokenCacheLogger {
   error(...args: unknown[]): void;
 }
 
-/** Formats an error for a log line: its name, code and message, and those of its causes — never a stack of data. */
+/**
+ * Formats an error for a log line: its name, code and message, and those of its causes — never a stack of data.
+ *
+ * @example
+ * ```ts
+ * context.warn(`no token: ${describeError(error)}`);
+ * ```
+ */
 export function describeError(error: unknown): string {
   const parts: string[] = [];
   let current: unknown = error;

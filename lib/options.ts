@@ -85,7 +85,7 @@ export interface TokenCacheSystemOptions {
   readonly networkClient?: INetworkModule;
   /** Extra CA certificates (PEM) the default network client trusts, e.g. a local development authority. */
   readonly ca?: string;
-  /** Timeout of one request of the default network client, in ms. @defaultValue 10,000 */
+  /** Timeout of one request of the default network client, in ms. @defaultValue `DEFAULT_NETWORK_TIMEOUT_MS` */
   readonly networkTimeoutMs?: number;
 }
 

@@ -6,6 +6,7 @@ import type {
   ConfidentialClientApplication,
   INetworkModule,
 } from '@azure/msal-node';
+import { decodeJwt } from 'jose';
 import { createHash, randomUUID } from 'node:crypto';
 import { checkClaims } from './auth/claims-challenge.js';
 import { abortable, throwIfAborted } from './abort.js';
@@ -125,7 +126,10 @@ export class PartitionedTokenCache {
 
   /**
    * A token for a downstream API on behalf of a web API's caller, from the caller's partition `{oid}.{tid}`.
-   * `caller` must come from the VALIDATED incoming token (see `createBearerValidator`), `assertion` is that token.
+   * `caller` must come from the VALIDATED incoming token (see `createBearerValidator`), `assertion` is that token:
+   * a `caller` whose `oid` or `tid` is not the assertion's is refused with code `invalid_options` (and an assertion
+   * that is not a JWT with `bearer_invalid`) before any partition is read. The assertion is decoded for that, not
+   * validated again.
    *
    * With `claims` (a downstream API's claims challenge, decoded): a new token is requested with them, and the cached
    * tokens of this incoming token for these scopes leave the partition in the same conditional write, whether or not
@@ -151,9 +155,11 @@ export class PartitionedTokenCache {
     options: InvocationOptions = {},
   ): Promise<TokenOutcome> {
     const partitionKey = userPartitionKey(request.caller);
+    const mismatch = callerMismatch(request.caller, request.assertion);
     const claims = this.claimsOf(request);
+    const checked = mismatch ? { ...claims, invalid: mismatch } : claims;
     const key = [assertionHashOf(request.assertion), scopeKey(request.scopes), claims.key];
-    return this.acquire('on_behalf_of', partitionKey, key, options, claims, true, async ({ client, load }) => {
+    return this.acquire('on_behalf_of', partitionKey, key, options, checked, true, async ({ client, load }) => {
       // msal-node's OBO looks its cache up without calling the plugin first: load the partition before the call.
       await load({ oboAssertion: request.assertion });
       return client.acquireTokenOnBehalfOf({
@@ -316,15 +322,20 @@ export class PartitionedTokenCache {
 
   /**
    * Where to send a browser to end its session at the identity provider (the authority's `end_session_endpoint`),
-   * returning to `postLogoutRedirectUri`; that URI itself when the authority has no such endpoint.
+   * returning to `postLogoutRedirectUri`; that URI itself when the authority has no such endpoint. The authority's
+   * metadata is fetched once per process; `abortSignal` stops waiting for it (code `aborted`).
    *
    * @example
    * ```ts
    * return { status: 302, headers: { location: await tokens.getLogoutUrl('https://app.example/home') } };
    * ```
    */
-  async getLogoutUrl(postLogoutRedirectUri: string): Promise<string> {
-    const metadata = await this.factory.authorityMetadata();
+  async getLogoutUrl(
+    postLogoutRedirectUri: string,
+    options: Pick<InvocationOptions, 'abortSignal'> = {},
+  ): Promise<string> {
+    throwIfAborted(options.abortSignal);
+    const metadata = await abortable(this.factory.authorityMetadata(), options.abortSignal);
     if (typeof metadata.end_session_endpoint !== 'string') return postLogoutRedirectUri;
     const url = new URL(metadata.end_session_endpoint);
     url.searchParams.set('post_logout_redirect_uri', postLogoutRedirectUri);
@@ -493,6 +504,26 @@ function servable(result: AuthenticationResult, now: number): boolean {
   const expiresOn = result.expiresOn?.getTime();
   if (expiresOn === undefined || expiresOn - now <= MSAL_RENEWAL_OFFSET_MS) return false;
   return result.refreshOn === undefined || result.refreshOn.getTime() > now;
+}
+
+/**
+ * Why an on-behalf-of `caller` does not go with its `assertion`, if it does not: a mix-up would keep one user's
+ * tokens in another user's partition. The assertion was validated by the caller; here it is only decoded.
+ */
+function callerMismatch(caller: CallerIdentity, assertion: string): TokenCacheError | undefined {
+  let claims: Record<string, unknown>;
+  try {
+    claims = decodeJwt(assertion);
+  } catch {
+    return new TokenCacheError('bearer_invalid', 'the on-behalf-of assertion is not a JWT');
+  }
+  const same = (claim: unknown, value: string) =>
+    typeof claim === 'string' && claim.toLowerCase() === value.toLowerCase();
+  if (same(claims.oid, caller.oid) && same(claims.tid, caller.tid)) return undefined;
+  return new TokenCacheError(
+    'invalid_options',
+    "the on-behalf-of caller's oid and tid are not those of its assertion: pass the claims validated from it",
+  );
 }
 
 function scopeKey(scopes: readonly string[]): string {

@@ -2,7 +2,8 @@
  * The library as another project gets it: `npm pack ./lib`, installed from the tarball into a fresh project with
  * only the peers it needs, the README's library example compiled there (strict, no skipLibCheck) and run against
  * Azurite and the local authority. The example's two Microsoft hosts are pointed at the local stand-ins; nothing
- * else of it is changed.
+ * else of it is changed. A second project installs no store SDK at all: the library's types still compile there,
+ * and a store whose SDK is missing says which package to install.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -22,6 +23,101 @@ const PACKAGE = 'msal-functions-token-cache';
 let scratch: string;
 let tarball: string;
 
+/** A consumer of the memory store, in a project without any store SDK: strict, no skipLibCheck. */
+const WITHOUT_SDKS = `
+import {
+  PartitionedTokenCache,
+  createCosmosStore,
+  createMemoryStore,
+  createRedisStore,
+  createTableStore,
+  generateKeySetting,
+  hasErrorCode,
+  parseKeyRing,
+  type CacheStore,
+} from '${PACKAGE}';
+
+const memory: CacheStore = createMemoryStore();
+const tokens = new PartitionedTokenCache({
+  auth: { clientId: 'app', tenantId: '00000000-0000-0000-0000-000000000001', clientSecret: 'secret' },
+  cache: { store: memory, keyRing: parseKeyRing(generateKeySetting('k1')) },
+});
+await memory.write('a.b', new Uint8Array([1]));
+const stored = await memory.read('a.b');
+
+const missing: Record<string, CacheStore> = {
+  '@azure/data-tables': createTableStore({ connectionString: 'UseDevelopmentStorage=true' }),
+  '@azure/cosmos': createCosmosStore({ endpoint: 'https://127.0.0.1:9/', key: 'a2V5' }),
+  redis: createRedisStore({ url: 'redis://127.0.0.1:9' }),
+};
+const failures: { sdk: string; op: string; misconfigured: boolean; code: unknown; message: string }[] = [];
+for (const [sdk, store] of Object.entries(missing)) {
+  for (const [op, call] of [
+    ['read', () => store.read('a.b')],
+    ['list', () => store.list()],
+  ] as const) {
+    try {
+      await call();
+      failures.push({ sdk, op, misconfigured: false, code: 'none', message: '' });
+    } catch (error) {
+      const { code, message } = error as { code?: unknown; message: string };
+      failures.push({ sdk, op, misconfigured: hasErrorCode(error, 'store_misconfigured'), code, message });
+    }
+  }
+}
+await tokens.close();
+console.log(JSON.stringify({ memory: stored?.data.length, failures }));
+`;
+
+/** A Table store that signs in with Entra ID by default, where `@azure/identity` is not installed. */
+const IDENTITY_MISSING = `
+import { createTableStore, hasErrorCode } from '${PACKAGE}';
+const store = createTableStore({ accountUrl: 'http://127.0.0.1:9/devstoreaccount1' });
+const failure = await store.read('a.b').then(
+  () => ({ code: 'none', message: '' }),
+  (error) => ({ code: error.code, message: error.message, misconfigured: hasErrorCode(error, 'store_misconfigured') }),
+);
+console.log(JSON.stringify({ sdk: '@azure/identity', op: 'read', ...failure }));
+`;
+
+const TSCONFIG = {
+  compilerOptions: {
+    target: 'ES2023',
+    module: 'NodeNext',
+    moduleResolution: 'NodeNext',
+    strict: true,
+    skipLibCheck: false,
+    types: ['node'],
+    outDir: 'dist',
+    rootDir: 'src',
+  },
+  include: ['src'],
+};
+
+/** A fresh project with these dependencies, installed. */
+async function install(project: string, dependencies: Record<string, string>): Promise<void> {
+  await run('mkdir', ['-p', join(project, 'src')]);
+  await writeFile(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'someone-elses-function-app', private: true, type: 'module', dependencies }),
+  );
+  await writeFile(join(project, 'tsconfig.json'), JSON.stringify(TSCONFIG));
+  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], {
+    cwd: project,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+}
+
+/** Type-checks and compiles a project; fails with the compiler's diagnostics. */
+async function tsc(project: string): Promise<void> {
+  try {
+    await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', project]);
+  } catch (error) {
+    const { stdout = '' } = error as { stdout?: string };
+    throw new Error(`tsc -p ${project} failed:\n${stdout}`, { cause: error });
+  }
+}
+
 /** The TypeScript block that follows the README's `library-example` marker. */
 async function readmeExample(): Promise<string> {
   const readme = await readFile(join(root, 'README.md'), 'utf8');
@@ -34,7 +130,8 @@ async function readmeExample(): Promise<string> {
 const DRIVER = `
 import functions from '@azure/functions';
 import { format } from 'node:util';
-import { me, nightly } from './dist/functions.js';
+import { me, nightly, noToken } from './dist/functions.js';
+import { StoreError, TokenCacheError } from '${PACKAGE}';
 const lines = [];
 const problems = [];
 const context = (name) =>
@@ -56,6 +153,14 @@ const statuses = [];
 for (let i = 0; i < 2; i++) statuses.push((await me(request(), context('me'))).status);
 statuses.push((await me(new functions.HttpRequest({ method: 'GET', url: 'http://localhost/api/me' }), context('me'))).status);
 for (let i = 0; i < 2; i++) await nightly(timer, context('nightly'));
+// What the example answers when no token came, for each kind of failure (errors as the library throws them).
+const quiet = new functions.InvocationContext({ functionName: 'me', logHandler: () => {} });
+const failures = {};
+for (const code of ['account_not_cached', 'authority_unavailable', 'partition_unavailable', 'store_unavailable']) {
+  const error = code === 'store_unavailable' ? new StoreError(code, 'down') : new TokenCacheError(code, 'no');
+  const { status, headers } = noToken(error, quiet);
+  failures[code] = { status, retryAfter: headers?.['retry-after'] };
+}
 let deepImport = 'allowed';
 try {
   await import('${PACKAGE}/dist/cache/plugin.js');
@@ -64,7 +169,7 @@ try {
 }
 const prefix = 'token-cache-telemetry ';
 const telemetry = lines.filter((l) => l.startsWith(prefix)).map((l) => JSON.parse(l.slice(prefix.length)));
-console.log(JSON.stringify({ statuses, telemetry, deepImport, problems, lines }));
+console.log(JSON.stringify({ statuses, failures, telemetry, deepImport, problems, lines }));
 process.exit(0);
 `;
 
@@ -81,52 +186,29 @@ beforeAll(async () => {
   >;
   const version = (name: string) => versions.dependencies?.[name] ?? versions.devDependencies?.[name] ?? 'latest';
   const project = join(scratch, 'app');
-  await run('mkdir', ['-p', join(project, 'src')]);
-  await writeFile(
-    join(project, 'package.json'),
-    JSON.stringify({
-      name: 'someone-elses-function-app',
-      private: true,
-      type: 'module',
-      dependencies: {
-        [PACKAGE]: `file:${tarball}`,
-        '@azure/msal-node': version('@azure/msal-node'),
-        '@azure/data-tables': version('@azure/data-tables'),
-        '@azure/functions': version('@azure/functions'),
-        '@types/node': version('@types/node'),
-      },
+  const bare = join(scratch, 'bare');
+  const peers = { [PACKAGE]: `file:${tarball}`, '@azure/msal-node': version('@azure/msal-node') };
+  await Promise.all([
+    install(project, {
+      ...peers,
+      '@azure/data-tables': version('@azure/data-tables'),
+      '@azure/functions': version('@azure/functions'),
+      '@types/node': version('@types/node'),
     }),
-  );
-  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], {
-    cwd: project,
-    maxBuffer: 16 * 1024 * 1024,
-  });
+    install(bare, { ...peers, '@types/node': version('@types/node') }),
+  ]);
+  await writeFile(join(bare, 'src', 'consumer.ts'), WITHOUT_SDKS);
   const { url, ca } = stack().authority;
   const example = (await readmeExample())
     .replaceAll('https://login.microsoftonline.com', url)
     .replaceAll('https://graph.microsoft.com/v1.0/me', `${stack().downstream.url}/v1.0/me`);
   await writeFile(join(project, 'src', 'functions.ts'), example);
-  await writeFile(
-    join(project, 'tsconfig.json'),
-    JSON.stringify({
-      compilerOptions: {
-        target: 'ES2023',
-        module: 'NodeNext',
-        moduleResolution: 'NodeNext',
-        strict: true,
-        skipLibCheck: false,
-        types: ['node'],
-        outDir: 'dist',
-        rootDir: 'src',
-      },
-      include: ['src'],
-    }),
-  );
   await writeFile(join(project, 'ca.pem'), ca);
   // The example's table (the default name), created as the deployment creates it.
   const setup = createTableStore({ connectionString: stack().table.connectionString, createIfMissing: true });
   await setup.write(`setup.${newId()}`, Buffer.from('x'));
   await writeFile(join(project, 'run.mjs'), DRIVER);
+  await writeFile(join(project, 'identity.mjs'), IDENTITY_MISSING);
 }, 240_000);
 
 afterAll(async () => {
@@ -134,6 +216,19 @@ afterAll(async () => {
 });
 
 describe('the packed library in a project that is not this one', () => {
+  it('is named apart from the app of this repository (its package and lock file)', async () => {
+    const nameIn = async (file: string) =>
+      (JSON.parse(await readFile(join(root, file), 'utf8')) as { name: string }).name;
+    expect(await nameIn('lib/package.json')).toBe(PACKAGE);
+    const app = await nameIn('package.json');
+    expect(app).not.toBe(PACKAGE);
+    const lock = JSON.parse(await readFile(join(root, 'package-lock.json'), 'utf8')) as {
+      name: string;
+      packages: Record<string, { name?: string }>;
+    };
+    expect([lock.name, lock.packages['']?.name]).toEqual([app, app]);
+  });
+
   it('the tarball holds the compiled library, its types and README, and no sources or tests', async () => {
     const { stdout } = await run('tar', ['-tzf', tarball]);
     const files = stdout.trim().split('\n');
@@ -149,7 +244,7 @@ describe('the packed library in a project that is not this one', () => {
     const project = join(scratch, 'app');
     expect(readdirSync(join(project, 'node_modules', '@azure'))).not.toContain('cosmos');
     expect(existsSync(join(project, 'node_modules', 'redis'))).toBe(false);
-    await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', project]);
+    await tsc(project);
 
     const clientId = newId();
     const tenantId = newId();
@@ -178,6 +273,7 @@ describe('the packed library in a project that is not this one', () => {
     });
     const report = JSON.parse(stdout) as {
       statuses: number[];
+      failures: Record<string, { status: number; retryAfter?: string }>;
       telemetry: { op: string; fromCache: boolean; reads: number; writes: number; outcome: string }[];
       deepImport: string;
       problems: string[];
@@ -187,6 +283,14 @@ describe('the packed library in a project that is not this one', () => {
     for (const line of [...report.lines, ...stderr.split('\n')]) logLine('example:', line);
     expect(report.problems).toEqual([]);
     expect(report.statuses).toEqual([200, 200, 401]);
+    // The user must come back: 401. The identity provider or the store is down: 503, retry later; never 401, which
+    // makes a client throw its token away.
+    expect(report.failures).toEqual({
+      account_not_cached: { status: 401 },
+      authority_unavailable: { status: 503, retryAfter: '5' },
+      partition_unavailable: { status: 503, retryAfter: '5' },
+      store_unavailable: { status: 503, retryAfter: '5' },
+    });
     const pick = (op: string) => report.telemetry.filter((t) => t.op === op);
     expect(pick('on_behalf_of')).toMatchObject([
       { fromCache: false, reads: 1, writes: 1, outcome: 'ok' },
@@ -199,4 +303,35 @@ describe('the packed library in a project that is not this one', () => {
     // Only the entry point is exported.
     expect(report.deepImport).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
   }, 120_000);
+
+  it('compiles against the types and runs the memory store with no store SDK installed; a store without its SDK says which to install', async () => {
+    const bare = join(scratch, 'bare');
+    const installed = readdirSync(join(bare, 'node_modules', '@azure'));
+    expect(installed.filter((name) => ['cosmos', 'data-tables', 'identity'].includes(name))).toEqual([]);
+    expect(existsSync(join(bare, 'node_modules', 'redis'))).toBe(false);
+    await tsc(bare);
+
+    const { stdout } = await run(process.execPath, ['dist/consumer.js'], { cwd: bare });
+    const report = JSON.parse(stdout) as {
+      memory: number;
+      failures: { sdk: string; op: string; misconfigured: boolean; code: unknown; message: string }[];
+    };
+    expect(report.memory).toBe(1);
+    // The project with the Table SDK but not @azure/identity: a store that signs in with Entra ID by default.
+    const identity = await run(process.execPath, ['identity.mjs'], { cwd: join(scratch, 'app') });
+    report.failures.push(JSON.parse(identity.stdout) as (typeof report.failures)[number]);
+    expect(report.failures.map(({ sdk, op }) => `${sdk} ${op}`)).toEqual([
+      '@azure/data-tables read',
+      '@azure/data-tables list',
+      '@azure/cosmos read',
+      '@azure/cosmos list',
+      'redis read',
+      'redis list',
+      '@azure/identity read',
+    ]);
+    for (const failure of report.failures) {
+      expect(failure, failure.message).toMatchObject({ misconfigured: true, code: 'store_misconfigured' });
+      expect(failure.message).toContain(`npm install ${failure.sdk}`);
+    }
+  }, 60_000);
 });

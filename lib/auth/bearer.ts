@@ -8,6 +8,7 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
+import { abortable, throwIfAborted } from '../abort.js';
 import { TokenCacheError } from '../errors.js';
 import { createNetworkClient } from './network.js';
 
@@ -61,8 +62,15 @@ export interface ValidatedCaller {
 }
 
 export interface BearerValidator {
-  /** Validates an `Authorization` header value. Throws {@link BearerError}; never returns unvalidated claims. */
-  validate(authorizationHeader: string | null | undefined): Promise<ValidatedCaller>;
+  /**
+   * Validates an `Authorization` header value. Throws {@link BearerError}; never returns unvalidated claims.
+   * `abortSignal` stops waiting (for the signing keys, the one network-bound step): a `TokenCacheError` with code
+   * `aborted`.
+   */
+  validate(
+    authorizationHeader: string | null | undefined,
+    options?: { readonly abortSignal?: AbortSignal },
+  ): Promise<ValidatedCaller>;
 }
 
 /** Claims of a validated caller. Only these may form a partition key. */
@@ -112,7 +120,14 @@ const BEARER_CODES = {
   temporarily_unavailable: 'bearer_keys_unavailable',
 } as const;
 
-/** Microsoft Entra's issuer of v1.0 access tokens for a tenant: `https://sts.windows.net/{tenantId}/`. */
+/**
+ * Microsoft Entra's issuer of v1.0 access tokens for a tenant: `https://sts.windows.net/{tenantId}/`.
+ *
+ * @example
+ * ```ts
+ * const bearer = createBearerValidator({ ...options, v1IssuerFor: entraV1Issuer });
+ * ```
+ */
 export function entraV1Issuer(tenantId: string): string {
   return `https://sts.windows.net/${tenantId}/`;
 }
@@ -145,7 +160,12 @@ export function createBearerValidator(options: BearerValidatorOptions): BearerVa
     options.networkClient ?? createNetworkClient(),
     options.jwksTimeoutMs ?? DEFAULT_JWKS_TIMEOUT_MS,
   );
-  return { validate: (header) => validateBearer(header, options, keys) };
+  return {
+    validate: async (header, { abortSignal } = {}) => {
+      throwIfAborted(abortSignal);
+      return abortable(validateBearer(header, options, keys), abortSignal);
+    },
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { INetworkModule, NetworkRequestOptions, NetworkResponse } from '@azure/msal-node';
 import { Agent, request } from 'node:https';
 
-/** Timeout of one request to the identity provider. */
+/** Timeout of one request of the default network client to the identity provider (token, metadata, keys), in ms. */
 export const DEFAULT_NETWORK_TIMEOUT_MS = 10_000;
 
 export interface NetworkClientOptions {

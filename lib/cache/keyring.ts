@@ -17,6 +17,18 @@ export interface KeyRing {
 
 const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
 
+/**
+ * A key ring from keys you hold as bytes (e.g. from a key vault): the first key writes, all of them read. Throws
+ * code `invalid_key_ring` for an empty ring, a malformed id, a key that is not 32 bytes or an id given twice.
+ *
+ * @example
+ * ```ts
+ * const keyRing = createKeyRing([
+ *   { id: 'k2', key: Buffer.from(currentKey, 'base64') },
+ *   { id: 'k1', key: Buffer.from(previousKey, 'base64') },
+ * ]);
+ * ```
+ */
 export function createKeyRing(keys: readonly CacheKey[]): KeyRing {
   const [current] = keys;
   if (!current)
@@ -40,6 +52,11 @@ export function createKeyRing(keys: readonly CacheKey[]): KeyRing {
 /**
  * Parses the key ring setting: `id1:base64key,id2:base64key` — current key first.
  * Error messages name the key id, never the key material.
+ *
+ * @example
+ * ```ts
+ * const keyRing = parseKeyRing(process.env.CACHE_KEYS ?? ''); // "k2:…,k1:…" while rotating from k1 to k2
+ * ```
  */
 export function parseKeyRing(setting: string): KeyRing {
   const keys = setting
@@ -60,7 +77,14 @@ export function parseKeyRing(setting: string): KeyRing {
   return createKeyRing(keys);
 }
 
-/** A new random key in the setting's format, e.g. for `npm start`'s local dev key. */
+/**
+ * A new random key in the setting's format, e.g. for `npm start`'s local dev key.
+ *
+ * @example
+ * ```ts
+ * console.log(generateKeySetting('k2')); // k2:<base64 of 32 random bytes>: put it first in the setting
+ * ```
+ */
 export function generateKeySetting(id = `k${Date.now().toString(36)}`): string {
   return `${id}:${randomBytes(32).toString('base64')}`;
 }

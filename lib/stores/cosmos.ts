@@ -11,7 +11,9 @@ import {
   StoreConflictError,
   StoreError,
   StoreTooLargeError,
+  defaultAzureCredential,
   deleteFailure,
+  importPeer,
   isWriteConflict,
   isNetworkError,
   sdkOperations,
@@ -59,12 +61,15 @@ export interface CosmosStoreOptions {
    * `{ enableEndpointDiscovery: false }`.
    */
   readonly connectionPolicy?: CosmosConnectionPolicy;
-  /** Timeout of one HTTP attempt, in ms. @defaultValue 5,000 (the SDK's own default is 60,000) */
+  /**
+   * Timeout of one HTTP attempt, in ms. @defaultValue {@link DEFAULT_COSMOS_REQUEST_TIMEOUT_MS} (the SDK's own default
+   * is 60,000)
+   */
   readonly requestTimeoutMs?: number;
   /**
    * Deadline of one store operation including the SDK's retries, in ms. The SDK retries an
    * unreachable endpoint for up to two minutes when endpoint discovery is on; this caps it.
-   * @defaultValue 10,000
+   * @defaultValue {@link DEFAULT_COSMOS_OPERATION_TIMEOUT_MS}
    */
   readonly operationTimeoutMs?: number;
 }
@@ -73,6 +78,10 @@ export interface CosmosStoreOptions {
 export const DEFAULT_COSMOS_DATABASE_ID = 'tokencache';
 /** Default {@link CosmosStoreOptions.containerId}. */
 export const DEFAULT_COSMOS_CONTAINER_ID = 'msal';
+/** Default {@link CosmosStoreOptions.requestTimeoutMs}: one HTTP attempt. */
+export const DEFAULT_COSMOS_REQUEST_TIMEOUT_MS = 5_000;
+/** Default {@link CosmosStoreOptions.operationTimeoutMs}: one store operation, the SDK's retries included. */
+export const DEFAULT_COSMOS_OPERATION_TIMEOUT_MS = 10_000;
 /** Cosmos DB's item size limit: 2 MB, measured as the UTF-8 length of the item's JSON. */
 export const COSMOS_MAX_ITEM_BYTES = 2 * 1024 * 1024;
 /**
@@ -80,6 +89,7 @@ export const COSMOS_MAX_ITEM_BYTES = 2 * 1024 * 1024;
  * about 190 bytes), counted against the limit so an item that fits here fits on the server.
  */
 const SYSTEM_PROPERTIES_BYTES = 256;
+const STORE = 'Cosmos store';
 
 /** The stored item. `ttl` is in seconds; Cosmos removes the item that long after its last write. */
 interface CacheItem {
@@ -98,17 +108,32 @@ interface ListRow {
   expiresAt?: string;
 }
 
-/** Creates a Cosmos DB store. Validates the options now; connects on first use. */
+/**
+ * Creates a Cosmos DB store. Validates the options now; connects on first use (`@azure/cosmos` must be installed;
+ * `@azure/identity` too for the default credential).
+ *
+ * @example
+ * ```ts
+ * // Managed identity (DefaultAzureCredential) with a Cosmos DB data-plane role; the container exists already:
+ * const store = createCosmosStore({ endpoint: 'https://myaccount.documents.azure.com:443/' });
+ * // The emulator:
+ * const local = createCosmosStore({
+ *   connectionString: emulatorConnectionString,
+ *   createIfMissing: true,
+ *   connectionPolicy: { enableEndpointDiscovery: false },
+ * });
+ * ```
+ */
 export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
   const connection = resolveConnection(options);
   const databaseId = options.databaseId ?? DEFAULT_COSMOS_DATABASE_ID;
   const containerId = options.containerId ?? DEFAULT_COSMOS_CONTAINER_ID;
-  const operationTimeoutMs = options.operationTimeoutMs ?? 10_000;
+  const operationTimeoutMs = options.operationTimeoutMs ?? DEFAULT_COSMOS_OPERATION_TIMEOUT_MS;
   let dispose: (() => void) | undefined;
 
   async function connect(): Promise<Container> {
-    const { CosmosClient } = await import('@azure/cosmos');
-    const requestTimeoutMs = options.requestTimeoutMs ?? 5_000;
+    const { CosmosClient } = await importPeer(STORE, '@azure/cosmos', () => import('@azure/cosmos'));
+    const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_COSMOS_REQUEST_TIMEOUT_MS;
     const policy = options.connectionPolicy as ConnectionPolicy | undefined;
     const clientOptions: CosmosClientOptions = {
       endpoint: connection.endpoint,
@@ -124,9 +149,7 @@ export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
       },
     };
     if (connection.key !== undefined) clientOptions.key = connection.key;
-    else
-      clientOptions.aadCredentials =
-        options.credential ?? new (await import('@azure/identity')).DefaultAzureCredential();
+    else clientOptions.aadCredentials = options.credential ?? (await defaultAzureCredential(STORE));
     const client = new CosmosClient(clientOptions);
     dispose = () => client.dispose();
     if (!options.createIfMissing) return client.database(databaseId).container(containerId);

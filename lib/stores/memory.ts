@@ -27,7 +27,18 @@ interface MemoryDocument {
   readonly expiresAt: Date | undefined;
 }
 
-/** Creates an empty in-memory store. Bytes are copied in and out, so callers may reuse their buffers. */
+/**
+ * Creates an empty in-memory store. Bytes are copied in and out, so callers may reuse their buffers. Per process:
+ * for tests and local development, not for several instances.
+ *
+ * @example
+ * ```ts
+ * const tokens = new PartitionedTokenCache({
+ *   auth: { clientId, tenantId, clientSecret },
+ *   cache: { store: createMemoryStore(), keyRing: parseKeyRing(generateKeySetting()) },
+ * });
+ * ```
+ */
 export function createMemoryStore(options: MemoryStoreOptions = {}): CacheStore {
   const documents = new Map<string, MemoryDocument>();
 

@@ -35,6 +35,8 @@ import {
   StoreConflictError,
   StoreError,
   StoreTooLargeError,
+  defaultAzureCredential,
+  importPeer,
   isNetworkError,
   withDeadline,
   type CacheStore,
@@ -74,15 +76,20 @@ export interface RedisStoreOptions {
   readonly keyPrefix?: string;
   /** Largest document accepted, in bytes (Redis allows 512 MB). @defaultValue 2 MiB, Cosmos DB's limit */
   readonly maxDocumentBytes?: number;
-  /** Timeout of a connection attempt (TCP, TLS and handshake), in ms. @defaultValue 5,000 */
+  /**
+   * Timeout of a connection attempt (TCP, TLS and handshake), in ms.
+   * @defaultValue {@link DEFAULT_REDIS_CONNECT_TIMEOUT_MS}
+   */
   readonly connectTimeoutMs?: number;
-  /** Deadline of one store operation, including connecting, in ms. @defaultValue 5,000 */
+  /**
+   * Deadline of one store operation, including connecting, in ms. @defaultValue {@link DEFAULT_REDIS_OPERATION_TIMEOUT_MS}
+   */
   readonly operationTimeoutMs?: number;
   /**
    * Shortest native lifetime of a written document, in ms. Redis deletes a key whose `PEXPIREAT`
    * is already past at once, so a document written with an `expiresAt` in the past (or just ahead, with clock skew
    * between instances) would vanish before its writer reads it back. (Cosmos DB has the same floor: `ttl` ≥ 1 s.)
-   * @defaultValue 60,000
+   * @defaultValue {@link DEFAULT_REDIS_MIN_TTL_MS}
    */
   readonly minTtlMs?: number;
 }
@@ -91,6 +98,12 @@ export interface RedisStoreOptions {
 export const DEFAULT_REDIS_MAX_DOCUMENT_BYTES = 2 * 1024 * 1024;
 /** Default {@link RedisStoreOptions.keyPrefix}. */
 export const DEFAULT_REDIS_KEY_PREFIX = 'msalcache:';
+/** Default {@link RedisStoreOptions.connectTimeoutMs}: one connection attempt, handshake included. */
+export const DEFAULT_REDIS_CONNECT_TIMEOUT_MS = 5_000;
+/** Default {@link RedisStoreOptions.operationTimeoutMs}: one store operation, connecting included. */
+export const DEFAULT_REDIS_OPERATION_TIMEOUT_MS = 5_000;
+/** Default {@link RedisStoreOptions.minTtlMs}: the shortest native lifetime of a written document. */
+export const DEFAULT_REDIS_MIN_TTL_MS = 60_000;
 /** Default {@link RedisStoreOptions.tokenScope}. */
 export const REDIS_ENTRA_SCOPE = 'https://redis.azure.com/.default';
 
@@ -127,7 +140,18 @@ interface Connection {
   lastError?: Error;
 }
 
-/** Creates a Redis store. Validates the options now; connects on first use. */
+/**
+ * Creates a Redis store. Validates the options now; connects on first use (`redis` must be installed;
+ * `@azure/identity` too for Entra ID sign-in without a `credential`).
+ *
+ * @example
+ * ```ts
+ * // Azure Managed Redis, signing in with managed identity (DefaultAzureCredential):
+ * const store = createRedisStore({ url: 'rediss://mycache.westeurope.redis.azure.net:10000' });
+ * // A local redis-server:
+ * const local = createRedisStore({ url: 'redis://127.0.0.1:6379' });
+ * ```
+ */
 export function createRedisStore(options: RedisStoreOptions): CacheStore {
   const endpoint = parseEndpoint(options.url);
   const keyPrefix = options.keyPrefix ?? DEFAULT_REDIS_KEY_PREFIX;
@@ -138,9 +162,13 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
     );
   }
   const maxDocumentBytes = positive(options.maxDocumentBytes, DEFAULT_REDIS_MAX_DOCUMENT_BYTES, 'maxDocumentBytes');
-  const connectTimeoutMs = positive(options.connectTimeoutMs, 5_000, 'connectTimeoutMs');
-  const operationTimeoutMs = positive(options.operationTimeoutMs, 5_000, 'operationTimeoutMs');
-  const minTtlMs = positive(options.minTtlMs, 60_000, 'minTtlMs');
+  const connectTimeoutMs = positive(options.connectTimeoutMs, DEFAULT_REDIS_CONNECT_TIMEOUT_MS, 'connectTimeoutMs');
+  const operationTimeoutMs = positive(
+    options.operationTimeoutMs,
+    DEFAULT_REDIS_OPERATION_TIMEOUT_MS,
+    'operationTimeoutMs',
+  );
+  const minTtlMs = positive(options.minTtlMs, DEFAULT_REDIS_MIN_TTL_MS, 'minTtlMs');
   const password = options.password ?? endpoint.password;
   const username = options.username ?? endpoint.username;
   const entraId = password === undefined && (options.credential !== undefined || isAzureRedisHost(endpoint.host));
@@ -162,7 +190,7 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
   let redisModule: RedisModule | undefined;
 
   async function connect(): Promise<Connection> {
-    const redis = (redisModule = await import('redis'));
+    const redis = (redisModule = await importPeer('Redis store', 'redis', () => import('redis')));
     let ready = false;
     const clientOptions: RedisClientOptions = {
       url: endpoint.url,
@@ -185,7 +213,7 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
     };
     if (entraId) {
       clientOptions.credentialsProvider = entraIdCredentials(
-        options.credential ?? new (await import('@azure/identity')).DefaultAzureCredential(),
+        options.credential ?? (await defaultAzureCredential('Redis store')),
         options.tokenScope ?? REDIS_ENTRA_SCOPE,
         username,
         connectTimeoutMs,

@@ -250,6 +250,34 @@ export function sdkOperations<C>(
   };
 }
 
+/** How Node reports a module that is not installed (ES modules, CommonJS). */
+const MODULE_NOT_FOUND = new Set(['ERR_MODULE_NOT_FOUND', 'MODULE_NOT_FOUND']);
+
+/**
+ * Loads an optional peer SDK of a store (`load` is its `import()`). When it is not installed, throws
+ * `StoreError('store_misconfigured')` naming the package: no retry brings a missing package back, so it must not read
+ * as `store_unavailable`.
+ */
+export async function importPeer<T>(store: string, packageName: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    const code = (error as { code?: unknown } | undefined)?.code;
+    if (typeof code !== 'string' || !MODULE_NOT_FOUND.has(code)) throw error;
+    throw new StoreError(
+      'store_misconfigured',
+      `${store} needs the package ${packageName}, which could not be loaded: npm install ${packageName}`,
+      { cause: error },
+    );
+  }
+}
+
+/** `DefaultAzureCredential` of `@azure/identity` (an optional peer), for a store given no credential of its own. */
+export async function defaultAzureCredential(store: string): Promise<StoreCredential> {
+  const identity = await importPeer(store, '@azure/identity', () => import('@azure/identity'));
+  return new identity.DefaultAzureCredential();
+}
+
 /**
  * A Microsoft Entra ID credential for a store: what `@azure/identity`'s credentials (`DefaultAzureCredential`,
  * `ManagedIdentityCredential`, …) are. Declared here so the library's types need no optional SDK installed.

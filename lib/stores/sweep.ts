@@ -1,3 +1,4 @@
+import { abortable, throwIfAborted } from '../abort.js';
 import type { TokenCacheLogger } from '../log.js';
 import { DEFAULT_LIST_PAGE_SIZE, StoreConflictError, type CacheStore } from './store.js';
 
@@ -13,6 +14,11 @@ export interface SweepOptions {
   readonly now?: Date;
   /** Where the one summary line goes. @defaultValue no logging */
   readonly logger?: TokenCacheLogger;
+  /**
+   * Stops the sweep (a timer's time limit): it rejects with code `aborted`, checked before each store call. What it
+   * removed stays removed; the next sweep continues.
+   */
+  readonly abortSignal?: AbortSignal;
 }
 
 export interface SweepResult {
@@ -31,7 +37,7 @@ export interface SweepResult {
  *
  * @example
  * ```ts
- * const { removed } = await sweepExpired(store, { budget: 500, logger: context });
+ * const { removed } = await sweepExpired(store, { budget: 500, logger: context, abortSignal: AbortSignal.timeout(60_000) });
  * ```
  */
 export async function sweepExpired(store: CacheStore, options: SweepOptions = {}): Promise<SweepResult> {
@@ -41,19 +47,23 @@ export async function sweepExpired(store: CacheStore, options: SweepOptions = {}
   let skipped = 0;
   let pages = 0;
   let continuationToken: string | undefined;
+  const { abortSignal } = options;
   do {
     const remaining = budget - removed - skipped;
     if (remaining <= 0) break;
-    const page = await store.list({
+    throwIfAborted(abortSignal);
+    const listing = store.list({
       expiredBefore: now,
       pageSize: Math.min(options.pageSize ?? DEFAULT_LIST_PAGE_SIZE, remaining),
       ...(continuationToken ? { continuationToken } : {}),
     });
+    const page = await abortable(listing, abortSignal);
     pages++;
     continuationToken = page.continuationToken;
     for (const entry of page.entries) {
+      throwIfAborted(abortSignal);
       try {
-        if (await store.delete(entry.partitionKey, { ifMatch: entry.etag })) removed++;
+        if (await abortable(store.delete(entry.partitionKey, { ifMatch: entry.etag }), abortSignal)) removed++;
       } catch (error) {
         if (!(error instanceof StoreConflictError)) throw error;
         skipped++;

@@ -11,7 +11,9 @@ import {
   StoreConflictError,
   StoreError,
   StoreTooLargeError,
+  defaultAzureCredential,
   deleteFailure,
+  importPeer,
   isWriteConflict,
   isNetworkError,
   sdkOperations,
@@ -47,22 +49,40 @@ export interface TableStoreOptions {
    * `false` otherwise
    */
   readonly allowInsecureConnection?: boolean;
-  /** Timeout of one HTTP attempt, in ms. @defaultValue 5,000 */
+  /**
+   * Timeout of one HTTP attempt, in ms. An attempt that times out is not retried (the SDK's retry policy does not
+   * retry its own timeout): a server that stops answering fails the operation after this long.
+   * @defaultValue {@link DEFAULT_TABLE_REQUEST_TIMEOUT_MS}
+   */
   readonly requestTimeoutMs?: number;
-  /** Retries of a failed attempt (throttling, network errors). @defaultValue 2 */
+  /**
+   * Retries of a failed attempt (throttling, 5xx, refused or reset connections; not a timed-out attempt).
+   * @defaultValue {@link DEFAULT_TABLE_MAX_RETRIES}
+   */
   readonly maxRetries?: number;
-  /** Deadline of one store operation including retries, in ms. @defaultValue 10,000 */
+  /**
+   * Deadline of one store operation including retries, in ms. @defaultValue {@link DEFAULT_TABLE_OPERATION_TIMEOUT_MS}
+   */
   readonly operationTimeoutMs?: number;
 }
 
 /** Default {@link TableStoreOptions.tableName}. */
 export const DEFAULT_TABLE_NAME = 'msalcache';
-/** Azure Table storage's entity limit: 1 MiB, counted by {@link tableEntitySize}. */
+/** Default {@link TableStoreOptions.requestTimeoutMs}: one HTTP attempt (the SDK has no timeout of its own). */
+export const DEFAULT_TABLE_REQUEST_TIMEOUT_MS = 5_000;
+/** Default {@link TableStoreOptions.maxRetries}. */
+export const DEFAULT_TABLE_MAX_RETRIES = 2;
+/** Default {@link TableStoreOptions.operationTimeoutMs}: one store operation, retries included. */
+export const DEFAULT_TABLE_OPERATION_TIMEOUT_MS = 10_000;
+/** Azure Table storage's entity limit: 1 MiB, counted as the service counts it (keys, property names and values). */
 export const TABLE_MAX_ENTITY_BYTES = 1024 * 1024;
 /** Azure Table storage's limit for one binary property. */
 export const TABLE_MAX_BINARY_PROPERTY_BYTES = 64 * 1024;
 const ROW_KEY = 'cache';
 const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
+const STORE = 'Table store';
+
+const loadTables = () => importPeer(STORE, '@azure/data-tables', () => import('@azure/data-tables'));
 
 type PipelinePolicy = NonNullable<TableServiceClientOptions['additionalPolicies']>[number]['policy'];
 
@@ -75,7 +95,18 @@ interface CacheEntity extends TableEntity {
   [chunk: `d${number}`]: Uint8Array;
 }
 
-/** Creates an Azure Table storage store. Validates the options now; connects on first use. */
+/**
+ * Creates an Azure Table storage store. Validates the options now; connects on first use (`@azure/data-tables` must
+ * be installed; `@azure/identity` too for the default credential).
+ *
+ * @example
+ * ```ts
+ * // Managed identity (DefaultAzureCredential) with the "Storage Table Data Contributor" role:
+ * const store = createTableStore({ accountUrl: 'https://myaccount.table.core.windows.net' });
+ * // Azurite, or an account key:
+ * const local = createTableStore({ connectionString: 'UseDevelopmentStorage=true', createIfMissing: true });
+ * ```
+ */
 export function createTableStore(options: TableStoreOptions): CacheStore {
   const tableName = options.tableName ?? DEFAULT_TABLE_NAME;
   if (!TABLE_NAME.test(tableName)) {
@@ -91,14 +122,23 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
   if ((options.accountName === undefined) !== (options.accountKey === undefined)) {
     throw new StoreError('store_misconfigured', 'Table store: accountName and accountKey go together');
   }
-  const operationTimeoutMs = options.operationTimeoutMs ?? 10_000;
+  const operationTimeoutMs = options.operationTimeoutMs ?? DEFAULT_TABLE_OPERATION_TIMEOUT_MS;
 
   async function connect(): Promise<TableClient> {
-    const tables = await import('@azure/data-tables');
+    const tables = await loadTables();
     const clientOptions: TableServiceClientOptions = {
       allowInsecureConnection: options.allowInsecureConnection ?? isLoopback(endpointOf(options)),
-      retryOptions: { maxRetries: options.maxRetries ?? 2, retryDelayInMs: 200, maxRetryDelayInMs: 2_000 },
-      additionalPolicies: [{ policy: attemptTimeoutPolicy(options.requestTimeoutMs ?? 5_000), position: 'perRetry' }],
+      retryOptions: {
+        maxRetries: options.maxRetries ?? DEFAULT_TABLE_MAX_RETRIES,
+        retryDelayInMs: 200,
+        maxRetryDelayInMs: 2_000,
+      },
+      additionalPolicies: [
+        {
+          policy: attemptTimeoutPolicy(options.requestTimeoutMs ?? DEFAULT_TABLE_REQUEST_TIMEOUT_MS),
+          position: 'perRetry',
+        },
+      ],
     };
     let client: TableClient;
     if (options.connectionString !== undefined) {
@@ -109,7 +149,7 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
         const credential = new tables.AzureNamedKeyCredential(options.accountName, options.accountKey);
         client = new tables.TableClient(url, tableName, credential, clientOptions);
       } else {
-        const credential = options.credential ?? new (await import('@azure/identity')).DefaultAzureCredential();
+        const credential = options.credential ?? (await defaultAzureCredential(STORE));
         client = new tables.TableClient(url, tableName, credential, clientOptions);
       }
     }
@@ -211,12 +251,12 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
 
     async list(listOptions: ListOptions = {}): Promise<ListPage> {
       const { prefix, expiredBefore, pageSize = DEFAULT_LIST_PAGE_SIZE, continuationToken } = listOptions;
-      const { odata } = await import('@azure/data-tables');
-      const conditions: string[] = [];
       const range = prefix ? encodedPrefixRange(prefix, TABLE_KEY_MAX_LENGTH) : undefined;
-      if (range) conditions.push(odata`PartitionKey ge ${range.start} and PartitionKey lt ${range.end}`);
-      if (expiredBefore) conditions.push(odata`expiresAt lt ${expiredBefore}`);
       return run(undefined, async (client, abortSignal) => {
+        const { odata } = await loadTables();
+        const conditions: string[] = [];
+        if (range) conditions.push(odata`PartitionKey ge ${range.start} and PartitionKey lt ${range.end}`);
+        if (expiredBefore) conditions.push(odata`expiresAt lt ${expiredBefore}`);
         const pages = client
           .listEntities<Record<string, unknown>>({
             queryOptions: {
@@ -259,7 +299,7 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
  * per property 8 bytes + its name (UTF-16) + its value: strings 2 bytes a character + 4, binary its length + 4,
  * DateTime and numbers 8. The service-set `Timestamp` is counted too.
  */
-export function tableEntitySize(entity: TableEntity<Record<string, unknown>>): number {
+function tableEntitySize(entity: TableEntity<Record<string, unknown>>): number {
   let size = 4 + 2 * (entity.partitionKey.length + entity.rowKey.length);
   size += 8 + 2 * 'Timestamp'.length + 8;
   for (const [name, value] of Object.entries(entity)) {

@@ -106,6 +106,38 @@ describe('v1.0 tokens and the signing keys', () => {
       silent.close();
     }
   }, 20_000);
+
+  it('validate takes an abort signal: already aborted, or aborted while the keys are fetched, it rejects with code aborted', async () => {
+    const tenantId = newId();
+    const clientId = newId();
+    const token = await authority.callerToken({ clientId, tenantId }, newId());
+    const aborted = AbortSignal.abort();
+    await expect(
+      validator(tenantId, clientId).validate(`Bearer ${token}`, { abortSignal: aborted }),
+    ).rejects.toMatchObject({
+      name: 'TokenCacheError',
+      code: 'aborted',
+    });
+    // A JWKS endpoint that accepts connections and never answers: the validation is waiting on it when aborted.
+    const silent = createServer((socket) => socket.resume());
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      const bearer = createBearerValidator({
+        audiences: [clientId],
+        allowedTenants: [tenantId],
+        issuerFor: (tid) => `https://issuer.invalid/${tid}/v2.0`,
+        requiredScopes: [],
+        jwksUri: `https://127.0.0.1:${port}/keys`,
+      });
+      const controller = new AbortController();
+      const validation = bearer.validate(`Bearer ${token}`, { abortSignal: controller.signal });
+      controller.abort();
+      await expect(validation).rejects.toMatchObject({ name: 'TokenCacheError', code: 'aborted' });
+    } finally {
+      silent.close();
+    }
+  });
 });
 
 describe('classifyTokenError', () => {

@@ -1,16 +1,26 @@
 /** The stores, keys and sweep through the entry point only, against the real emulators. */
 import { randomUUID } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createClient } from 'redis';
 import { describe, expect, it } from 'vitest';
 import {
   COSMOS_MAX_ITEM_BYTES,
   DEFAULT_COSMOS_CONTAINER_ID,
   DEFAULT_COSMOS_DATABASE_ID,
+  DEFAULT_COSMOS_OPERATION_TIMEOUT_MS,
+  DEFAULT_COSMOS_REQUEST_TIMEOUT_MS,
   DEFAULT_LIST_PAGE_SIZE,
+  DEFAULT_REDIS_CONNECT_TIMEOUT_MS,
   DEFAULT_REDIS_KEY_PREFIX,
   DEFAULT_REDIS_MAX_DOCUMENT_BYTES,
+  DEFAULT_REDIS_MIN_TTL_MS,
+  DEFAULT_REDIS_OPERATION_TIMEOUT_MS,
   DEFAULT_SWEEP_BUDGET,
+  DEFAULT_TABLE_MAX_RETRIES,
   DEFAULT_TABLE_NAME,
+  DEFAULT_TABLE_OPERATION_TIMEOUT_MS,
+  DEFAULT_TABLE_REQUEST_TIMEOUT_MS,
   StoreConflictError,
   StoreError,
   StoreTooLargeError,
@@ -52,7 +62,102 @@ async function roundTrip(store: CacheStore): Promise<void> {
   expect(await store.delete(k)).toBe(true);
 }
 
+/** A server on loopback that accepts connections and never answers; it notes when each connection came. */
+async function silentServer(): Promise<{ port: number; connectedAt: number[]; close(): void }> {
+  const sockets = new Set<Socket>();
+  const connectedAt: number[] = [];
+  const server: Server = createServer((socket) => {
+    connectedAt.push(Date.now());
+    sockets.add(socket);
+    socket.on('error', () => socket.destroy());
+    socket.resume();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    connectedAt,
+    close() {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
+
+/**
+ * Node's timers count from the event loop's clock, which is read once per loop turn: a timer may fire when Date.now()
+ * is a few ms short of its delay. Lower bounds allow this much.
+ */
+const TIMER_SLACK_MS = 100;
+
+/** When `operation` failed, in ms after `startedAt`, and with which code. */
+function failure(startedAt: number, operation: Promise<unknown>): Promise<{ code: unknown; afterMs: number }> {
+  return operation.then(
+    () => ({ code: 'none', afterMs: Date.now() - startedAt }),
+    (error: unknown) => ({ code: (error as { code?: unknown }).code, afterMs: Date.now() - startedAt }),
+  );
+}
+
+const ACCOUNT = { accountName: 'devstoreaccount1', accountKey: Buffer.from('key').toString('base64') };
+
 describe('stores', () => {
+  it('Table, Cosmos and Redis stores give up on a server that never answers no sooner than their DEFAULT_*_TIMEOUT_MS', async () => {
+    const [table, cosmos, redis] = await Promise.all([silentServer(), silentServer(), silentServer()]);
+    try {
+      const startedAt = Date.now();
+      const accountUrl = `http://127.0.0.1:${table.port}/devstoreaccount1`;
+      const patient = { requestTimeoutMs: 2 * DEFAULT_TABLE_OPERATION_TIMEOUT_MS };
+      const [tableRead, patientRead, cosmosRead, redisRead] = await Promise.all([
+        failure(startedAt, createTableStore({ accountUrl, ...ACCOUNT }).read('a.b')),
+        failure(startedAt, createTableStore({ accountUrl, ...ACCOUNT, ...patient }).read('a.b')),
+        failure(
+          startedAt,
+          createCosmosStore({ endpoint: `https://127.0.0.1:${cosmos.port}/`, key: 'a2V5' }).read('a.b'),
+        ),
+        failure(startedAt, createRedisStore({ url: `redis://127.0.0.1:${redis.port}` }).read('a.b')),
+      ]);
+      // Table: the HTTP attempt is given up after DEFAULT_TABLE_REQUEST_TIMEOUT_MS, and the SDK does not retry its own
+      // timeout, so a silent server fails the operation then.
+      expect(tableRead.code).toBe('store_unavailable');
+      expect(tableRead.afterMs).toBeGreaterThanOrEqual(DEFAULT_TABLE_REQUEST_TIMEOUT_MS - TIMER_SLACK_MS);
+      // With a longer attempt timeout, the operation's deadline ends it.
+      expect(patientRead.code).toBe('store_unavailable');
+      expect(patientRead.afterMs).toBeGreaterThanOrEqual(DEFAULT_TABLE_OPERATION_TIMEOUT_MS - TIMER_SLACK_MS);
+      // Cosmos DB: the attempt is given up after DEFAULT_COSMOS_REQUEST_TIMEOUT_MS and retried, until the operation's
+      // deadline.
+      expect(cosmosRead.code).toBe('store_unavailable');
+      expect(cosmosRead.afterMs).toBeGreaterThanOrEqual(DEFAULT_COSMOS_OPERATION_TIMEOUT_MS - TIMER_SLACK_MS);
+      expect(cosmos.connectedAt.length).toBeGreaterThanOrEqual(2);
+      expect(cosmos.connectedAt[1]! - cosmos.connectedAt[0]!).toBeGreaterThanOrEqual(
+        DEFAULT_COSMOS_REQUEST_TIMEOUT_MS - TIMER_SLACK_MS,
+      );
+      // Redis: the handshake never comes; the first of the connection's and the operation's deadlines ends it.
+      expect(redisRead.code).toBe('store_unavailable');
+      expect(redisRead.afterMs).toBeGreaterThanOrEqual(
+        Math.min(DEFAULT_REDIS_CONNECT_TIMEOUT_MS, DEFAULT_REDIS_OPERATION_TIMEOUT_MS) - TIMER_SLACK_MS,
+      );
+    } finally {
+      for (const server of [table, cosmos, redis]) server.close();
+    }
+  }, 30_000);
+
+  it('a Table store retries a busy answer (503) DEFAULT_TABLE_MAX_RETRIES times, then is store_unavailable', async () => {
+    let requests = 0;
+    const busy = createHttpServer((request, response) => {
+      requests++;
+      request.resume();
+      response.writeHead(503).end();
+    });
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = busy.address() as AddressInfo;
+      const store = createTableStore({ accountUrl: `http://127.0.0.1:${port}/devstoreaccount1`, ...ACCOUNT });
+      await expect(store.read('a.b')).rejects.toMatchObject({ code: 'store_unavailable' });
+      expect(requests).toBe(1 + DEFAULT_TABLE_MAX_RETRIES);
+    } finally {
+      busy.close();
+    }
+  });
+
   it('createTableStore uses DEFAULT_TABLE_NAME and enforces TABLE_MAX_ENTITY_BYTES before sending', async () => {
     // Azurite is plain http on loopback: allowed without allowInsecureConnection.
     const store = createTableStore({ connectionString: stack().table.connectionString, createIfMissing: true });
@@ -117,6 +222,13 @@ describe('stores', () => {
       const admin = createClient({ url });
       await admin.connect();
       expect(await admin.hGet(`{${DEFAULT_REDIS_KEY_PREFIX}}d:${k}`, 'data')).toBe('here');
+      // A document written already expired lives DEFAULT_REDIS_MIN_TTL_MS natively, so its writer can read it back.
+      const expired = key();
+      await store.write(expired, bytes('late'), { expiresAt: new Date(Date.now() - 1000) });
+      const ttl = await admin.pTTL(`{${DEFAULT_REDIS_KEY_PREFIX}}d:${expired}`);
+      expect(ttl).toBeLessThanOrEqual(DEFAULT_REDIS_MIN_TTL_MS);
+      expect(ttl).toBeGreaterThan(DEFAULT_REDIS_MIN_TTL_MS / 2);
+      expect(await store.read(expired)).toBeDefined();
       await admin.close();
       const tooLarge = await store
         .write(k, Buffer.alloc(DEFAULT_REDIS_MAX_DOCUMENT_BYTES + 1))
@@ -145,6 +257,34 @@ describe('stores', () => {
     expect(first).toMatchObject({ removed: DEFAULT_SWEEP_BUDGET, budgetReached: true });
     expect(await sweepExpired(store, { budget: 100 })).toMatchObject({ removed: 5, budgetReached: false });
     expect(await store.read('fresh.t')).toBeDefined();
+  });
+
+  it('sweepExpired takes an abort signal: already aborted it removes nothing, aborted mid-way it stops; code aborted', async () => {
+    const inner = createMemoryStore();
+    const past = new Date(Date.now() - 1000);
+    for (let i = 0; i < 10; i++) await inner.write(`old${i}.t`, bytes('x'), { expiresAt: past });
+    await expect(sweepExpired(inner, { abortSignal: AbortSignal.abort() })).rejects.toMatchObject({
+      name: 'TokenCacheError',
+      code: 'aborted',
+    });
+    expect((await inner.list()).entries).toHaveLength(10);
+
+    // A store of your own that aborts the sweep once it has deleted three documents.
+    const controller = new AbortController();
+    let deleted = 0;
+    const store: CacheStore = {
+      ...inner,
+      delete: async (k, o) => {
+        const gone = await inner.delete(k, o);
+        if (++deleted === 3) controller.abort();
+        return gone;
+      },
+    };
+    await expect(sweepExpired(store, { pageSize: 2, abortSignal: controller.signal })).rejects.toMatchObject({
+      code: 'aborted',
+    });
+    expect(deleted).toBe(3);
+    expect((await inner.list()).entries).toHaveLength(7);
   });
 });
 

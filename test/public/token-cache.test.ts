@@ -1,10 +1,12 @@
 /** PartitionedTokenCache through the entry point only, against the local authority and real stores. */
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { signInWithLoginHint } from '../../dev/sign-in.js';
 import {
   DEFAULT_AUTHORITY_HOST,
   DEFAULT_CACHE_LIFETIME_MS,
   DEFAULT_MAX_WRITE_ATTEMPTS,
+  DEFAULT_NETWORK_TIMEOUT_MS,
   DEFAULT_WARM_TIER_BYTES,
   MAX_OBO_TOKENS_PER_TARGET,
   PartitionNotSavedError,
@@ -100,6 +102,41 @@ describe('PartitionedTokenCache', () => {
     expect(MAX_OBO_TOKENS_PER_TARGET).toBeGreaterThanOrEqual(2);
   });
 
+  it("on-behalf-of: a caller whose oid or tid is not the assertion's, or an assertion that is not a JWT, is refused before any store read or token request", async () => {
+    const inner = createMemoryStore();
+    const touched: string[] = [];
+    const watched: CacheStore = {
+      ...inner,
+      read: (key) => (touched.push(key), inner.read(key)),
+      readIfChanged: (key, etag) => (touched.push(key), inner.readIfChanged!(key, etag)),
+    };
+    const { options: o } = options(watched);
+    const tokens = new PartitionedTokenCache(o);
+    const oid = newId();
+    const assertion = await authority.callerToken({ clientId: o.auth.clientId, tenantId: o.auth.tenantId }, oid);
+    const before = await authority.requests(o.auth.clientId);
+    for (const caller of [
+      { oid: newId(), tid: o.auth.tenantId },
+      { oid, tid: newId() },
+    ]) {
+      await expect(tokens.acquireTokenOnBehalfOf({ caller, assertion, scopes: GRAPH })).rejects.toMatchObject({
+        name: 'TokenCacheError',
+        code: 'invalid_options',
+        message: expect.stringMatching(/caller.*assertion/) as string,
+      });
+    }
+    const caller = { oid, tid: o.auth.tenantId };
+    await expect(
+      tokens.acquireTokenOnBehalfOf({ caller, assertion: 'not-a-jwt', scopes: GRAPH }),
+    ).rejects.toMatchObject({ code: 'bearer_invalid' });
+    expect(touched).toEqual([]);
+    expect((await authority.requests(o.auth.clientId)).token).toBe(before.token);
+    // The caller the assertion names, in other letter case (partition keys are lower-cased), is the same caller.
+    const upper = { oid: oid.toUpperCase(), tid: o.auth.tenantId.toUpperCase() };
+    const outcome = await tokens.acquireTokenOnBehalfOf({ caller: upper, assertion, scopes: GRAPH });
+    expect(outcome.partitionKey).toBe(userPartitionKey(caller));
+  });
+
   it('sign-in: the code is redeemed into the account partition; silent then refreshes from it; removal empties it', async () => {
     const store = createMemoryStore();
     const { options: o } = options(store);
@@ -152,6 +189,43 @@ describe('PartitionedTokenCache', () => {
     expect(url.origin).toBe(new URL(stack().authority.url).origin);
     expect(url.searchParams.get('post_logout_redirect_uri')).toBe('https://app.example/home');
   });
+
+  it('getLogoutUrl takes an abort signal: already aborted, or aborted while the metadata is fetched, it rejects with code aborted', async () => {
+    const { options: o } = options(createMemoryStore());
+    const tokens = new PartitionedTokenCache(o);
+    await expect(
+      tokens.getLogoutUrl('https://app.example/home', { abortSignal: AbortSignal.abort() }),
+    ).rejects.toMatchObject({ code: 'aborted' });
+    const controller = new AbortController();
+    const call = tokens.getLogoutUrl('https://app.example/home', { abortSignal: controller.signal });
+    controller.abort();
+    await expect(call).rejects.toMatchObject({ name: 'TokenCacheError', code: 'aborted' });
+    // The fetch it stopped waiting for goes on, for the next call.
+    expect(new URL(await tokens.getLogoutUrl('https://app.example/home')).origin).toBe(
+      new URL(stack().authority.url).origin,
+    );
+  });
+
+  it('the default network client gives up on an authority that never answers after DEFAULT_NETWORK_TIMEOUT_MS', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => sockets.add(socket.resume()));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { options: o } = options(createMemoryStore());
+      const authorityHost = `https://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      const tokens = new PartitionedTokenCache({ ...o, auth: { ...o.auth, authorityHost } });
+      const startedAt = Date.now();
+      await expect(tokens.getLogoutUrl('https://app.example/home')).rejects.toMatchObject({
+        code: 'authority_unavailable',
+      });
+      // Less a little: timers count from the event loop's clock, read once per turn.
+      expect(Date.now() - startedAt).toBeGreaterThanOrEqual(DEFAULT_NETWORK_TIMEOUT_MS - 100);
+      await tokens.close();
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  }, 30_000);
 
   it('writes documents that expire DEFAULT_CACHE_LIFETIME_MS after the write, unless told otherwise', async () => {
     const store = createMemoryStore();
