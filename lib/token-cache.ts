@@ -55,6 +55,8 @@ export class PartitionedTokenCache {
   private readonly logger: TokenCacheLogger;
   private readonly telemetry: boolean;
   private readonly inFlight = new Coalescer<Acquired>();
+  /** `{partitionKey}|{assertion hash}` pairs already checked to go together (see `callerMismatch`), bounded. */
+  private readonly matchedCallers = new Set<string>();
   private readonly closeNetwork: (() => void) | undefined;
 
   constructor(options: PartitionedTokenCacheOptions) {
@@ -155,10 +157,11 @@ export class PartitionedTokenCache {
     options: InvocationOptions = {},
   ): Promise<TokenOutcome> {
     const partitionKey = userPartitionKey(request.caller);
-    const mismatch = callerMismatch(request.caller, request.assertion);
+    const assertionHash = assertionHashOf(request.assertion);
+    const mismatch = this.callerMismatch(partitionKey, assertionHash, request.caller, request.assertion);
     const claims = this.claimsOf(request);
     const checked = mismatch ? { ...claims, invalid: mismatch } : claims;
-    const key = [assertionHashOf(request.assertion), scopeKey(request.scopes), claims.key];
+    const key = [assertionHash, scopeKey(request.scopes), claims.key];
     return this.acquire('on_behalf_of', partitionKey, key, options, checked, true, async ({ client, load }) => {
       // msal-node's OBO looks its cache up without calling the plugin first: load the partition before the call.
       await load({ oboAssertion: request.assertion });
@@ -356,6 +359,25 @@ export class PartitionedTokenCache {
     await this.store.close?.();
   }
 
+  /**
+   * {@link callerMismatch}, decoding each incoming token once per process (while remembered): a warm call of a
+   * known caller costs a set lookup.
+   */
+  private callerMismatch(
+    partitionKey: string,
+    assertionHash: string,
+    caller: CallerIdentity,
+    assertion: string,
+  ): TokenCacheError | undefined {
+    const pair = `${partitionKey}|${assertionHash}`;
+    if (this.matchedCallers.has(pair)) return undefined;
+    const mismatch = callerMismatch(caller, assertion);
+    if (mismatch) return mismatch;
+    if (this.matchedCallers.size >= MAX_MATCHED_CALLERS) this.matchedCallers.clear();
+    this.matchedCallers.add(pair);
+    return undefined;
+  }
+
   /** Coalescing, abort, telemetry: what every wrapped flow shares. */
   private async acquire(
     flow: string,
@@ -505,6 +527,9 @@ function servable(result: AuthenticationResult, now: number): boolean {
   if (expiresOn === undefined || expiresOn - now <= MSAL_RENEWAL_OFFSET_MS) return false;
   return result.refreshOn === undefined || result.refreshOn.getTime() > now;
 }
+
+/** Most caller and incoming-token pairs remembered as checked; the set starts over when full. */
+const MAX_MATCHED_CALLERS = 10_000;
 
 /**
  * Why an on-behalf-of `caller` does not go with its `assertion`, if it does not: a mix-up would keep one user's
