@@ -57,9 +57,20 @@ export async function closeAppRuntime(): Promise<void> {
   await closing?.close();
 }
 
-app.hook.appStart(() => {
-  appRuntime();
-});
+/**
+ * The host's `appStart` hook: builds the runtime now. A failure (a settings error, naming the setting) is logged, not
+ * thrown — a throwing hook could stop the worker — and every invocation then meets it again: an HTTP function
+ * answers 500 `misconfigured` with the same reason, a timer run fails with it.
+ */
+export function startAppRuntime(log: (line: string) => void = (line) => console.error(line)): void {
+  try {
+    appRuntime();
+  } catch (error) {
+    log(`app settings: ${error instanceof SettingsError ? error.message : describeError(error)}`);
+  }
+}
+
+app.hook.appStart(() => startAppRuntime());
 app.hook.appTerminate(() => closeAppRuntime());
 
 /** An HTTP function whose unexpected errors become a logged 500 with a reason that leaks nothing. */
