@@ -131,7 +131,7 @@ const DRIVER = `
 import functions from '@azure/functions';
 import { format } from 'node:util';
 import { me, nightly, noToken } from './dist/functions.js';
-import { StoreError, TokenCacheError } from '${PACKAGE}';
+import { BearerError, StoreError, TokenCacheError } from '${PACKAGE}';
 const lines = [];
 const problems = [];
 const context = (name) =>
@@ -160,6 +160,10 @@ for (const code of ['account_not_cached', 'authority_unavailable', 'partition_un
   const error = code === 'store_unavailable' ? new StoreError(code, 'down') : new TokenCacheError(code, 'no');
   const { status, headers } = noToken(error, quiet);
   failures[code] = { status, retryAfter: headers?.['retry-after'] };
+}
+for (const [status, error] of [[503, 'temporarily_unavailable'], [401, 'invalid_token']]) {
+  const answer = noToken(new BearerError(status, error, 'no'), quiet);
+  failures['bearer ' + status] = { status: answer.status, retryAfter: answer.headers?.['retry-after'] };
 }
 let deepImport = 'allowed';
 try {
@@ -290,6 +294,8 @@ describe('the packed library in a project that is not this one', () => {
       authority_unavailable: { status: 503, retryAfter: '5' },
       partition_unavailable: { status: 503, retryAfter: '5' },
       store_unavailable: { status: 503, retryAfter: '5' },
+      'bearer 503': { status: 503, retryAfter: '5' },
+      'bearer 401': { status: 401 },
     });
     const pick = (op: string) => report.telemetry.filter((t) => t.op === op);
     expect(pick('on_behalf_of')).toMatchObject([

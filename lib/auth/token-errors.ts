@@ -46,7 +46,10 @@ export function classifyTokenError(error: unknown): TokenFailure {
   if (error instanceof TokenCacheError) {
     if (error.code === 'account_not_cached')
       return { kind: 'interaction_required', claims: undefined, code: error.code };
-    if (error.code === 'authority_unavailable') return { kind: 'authority_unavailable', code: error.code };
+    // The identity provider's signing keys could not be fetched: it is unavailable, the caller is not refused.
+    if (error.code === 'authority_unavailable' || error.code === 'bearer_keys_unavailable') {
+      return { kind: 'authority_unavailable', code: error.code };
+    }
     if (STORE_UNAVAILABLE_CODES.has(error.code)) return { kind: 'store_unavailable', code: error.code };
     return { kind: 'rejected', code: error.code };
   }

@@ -180,6 +180,11 @@ describe('classifyTokenError', () => {
     expect(classifyTokenError(new TokenCacheError('authority_unavailable', 'x'))).toMatchObject({
       kind: 'authority_unavailable',
     });
+    // The identity provider's signing keys could not be fetched: it is unavailable now, not a refusal.
+    expect(classifyTokenError(new TokenCacheError('bearer_keys_unavailable', 'x'))).toEqual({
+      kind: 'authority_unavailable',
+      code: 'bearer_keys_unavailable',
+    });
     expect(classifyTokenError(new TokenCacheError('account_not_cached', 'x'))).toMatchObject({
       kind: 'interaction_required',
     });
