@@ -8,7 +8,8 @@
  * - nobody's background work paused but the revoked people's, and theirs paused;
  * - no cross-user entry: every partition belongs to a person of the run (or the app), and holds only entries of
  *   that person (account ids, and on-behalf-of tokens of that person's own access tokens only);
- * - bounded store round trips per token acquisition.
+ * - bounded store round trips per token acquisition (here, from the telemetry), and store operations per invocation,
+ *   token and record store together (invocations.ts, from the stores' counting wrappers).
  */
 import { createHash } from 'node:crypto';
 import { format } from 'node:util';
