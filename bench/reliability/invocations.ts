@@ -7,10 +7,29 @@
 import { OPT_IN_PREFIX } from '../../app/daemons/optin.js';
 import type { StoreObserver, StoreOperationKind } from '../../dev/counting-store.js';
 import { currentInvocation } from '../../dev/host/context.js';
-import { StoreError } from '../../lib/index.js';
+import { StoreError, TOKEN_TELEMETRY_PREFIX } from '../../lib/index.js';
 
 /** app/people.ts's link records: `link.{partition}` → the person's other partitions. */
 const LINK_PREFIX = 'link.';
+
+/** What a token acquisition's telemetry line says about its store traffic. */
+export interface TelemetryLine {
+  readonly op: string;
+  readonly partition: string;
+  readonly reads: number;
+  readonly writes: number;
+  readonly conflicts: number;
+  readonly failures: number;
+}
+
+/** The telemetry line in a log line, if it holds one. */
+export function telemetryOf(line: string): TelemetryLine | undefined {
+  const at = line.indexOf(`${TOKEN_TELEMETRY_PREFIX} {`);
+  return at < 0 ? undefined : (JSON.parse(line.slice(at + TOKEN_TELEMETRY_PREFIX.length + 1)) as TelemetryLine);
+}
+
+/** The store requests an acquisition reported: reads, writes, conflicting writes, failed requests. */
+export const requestsOf = (line: TelemetryLine): number => line.reads + line.writes + line.conflicts + line.failures;
 
 /** One store's operations within one invocation. */
 export interface StoreOps {
@@ -29,6 +48,10 @@ export interface InvocationOps {
   readonly functionName: string;
   readonly tokens: StoreOps;
   readonly records: StoreOps;
+  /** Token acquisitions it made (its `token-cache-telemetry` lines; one that joined another's counts too). */
+  acquisitions: number;
+  /** The token store requests those acquisitions reported (each bounded by `roundTrips`). */
+  acquisitionRequests: number;
   /** Reads of background opt-in records (`bg.*`): the user daemon reads one per person it works on. */
   optInReads: number;
   /** Link records (`link.*`) read, and link records written (successfully) — B2B guests' partitions. */
@@ -40,6 +63,8 @@ export interface InvocationTally {
   /** The observer of the token store's wrapper, and of the record store's. */
   readonly tokens: StoreObserver;
   readonly records: StoreObserver;
+  /** Call with every log line, as the current invocation logs it: its acquisitions' telemetry lines are counted. */
+  logged(line: string): void;
   /** Every invocation that made at least one store operation, in the order of their first. */
   invocations(): InvocationOps[];
   /** Operations made outside any invocation (the checks' own reads through the app's stores). */
@@ -52,27 +77,33 @@ export const total = (ops: StoreOps): number => ops.read + ops.write + ops.delet
 export function invocationTally(): InvocationTally {
   const byId = new Map<string, InvocationOps>();
   let outside = 0;
+  const current = (): InvocationOps | undefined => {
+    const scope = currentInvocation();
+    if (!scope) return undefined;
+    let invocation = byId.get(scope.invocationId);
+    if (!invocation) {
+      invocation = {
+        ...scope,
+        tokens: emptyOps(),
+        records: emptyOps(),
+        acquisitions: 0,
+        acquisitionRequests: 0,
+        optInReads: 0,
+        linkKeysRead: new Set(),
+        linkWrites: 0,
+      };
+      byId.set(scope.invocationId, invocation);
+    }
+    return invocation;
+  };
   const observer =
     (store: 'tokens' | 'records'): StoreObserver =>
     (kind: StoreOperationKind, key: string | undefined) => {
-      const scope = currentInvocation();
-      if (!scope) {
+      const found = current();
+      if (!found) {
         outside++;
         return undefined;
       }
-      let invocation = byId.get(scope.invocationId);
-      if (!invocation) {
-        invocation = {
-          ...scope,
-          tokens: emptyOps(),
-          records: emptyOps(),
-          optInReads: 0,
-          linkKeysRead: new Set(),
-          linkWrites: 0,
-        };
-        byId.set(scope.invocationId, invocation);
-      }
-      const found = invocation;
       const ops = found[store];
       ops[kind]++;
       const link = store === 'records' && key?.startsWith(LINK_PREFIX);
@@ -88,6 +119,13 @@ export function invocationTally(): InvocationTally {
   return {
     tokens: observer('tokens'),
     records: observer('records'),
+    logged: (line) => {
+      const telemetry = telemetryOf(line);
+      const found = telemetry && current();
+      if (!found) return;
+      found.acquisitions++;
+      found.acquisitionRequests += requestsOf(telemetry);
+    },
     invocations: () => [...byId.values()],
     outside: () => outside,
   };
@@ -95,50 +133,59 @@ export function invocationTally(): InvocationTally {
 
 /** The most operations one invocation of a function may make on each store, before conflicts. */
 export interface Allowance {
+  /** Token acquisitions it may make (its telemetry lines). */
+  readonly acquisitions: number;
   readonly tokens: number;
   readonly records: number;
 }
 
-/**
- * One token acquisition: the warm tier's version check, then the document when it changed (Cosmos DB needs one
- * read for both), then one conditional write — the per-acquisition bound of `roundTrips` without conflicts.
- */
-const ACQUISITION = 3;
 /** A claims challenge of the downstream API is answered once: at most two acquisitions per call of it. */
 const CLAIMS_RETRY = 2;
-const NONE: Allowance = { tokens: 0, records: 0 };
+const NONE: Allowance = { acquisitions: 0, tokens: 0, records: 0 };
 /** The user daemon's list page (app/daemons/user-daemon.ts's default; the app sets no other). */
 const USER_DAEMON_PAGE_SIZE = 100;
 
 /**
- * The bound of each function, from its code (app/). Every conflict the store reports may add its re-read and its
- * retried write on top (2 per conflict, on the store it happened on): see {@link storeOpsPerInvocation}.
- * `sweeperBudget`: SWEEPER_MAX_DELETES.
+ * The bound of each function, from its code (app/). The token store: the requests its acquisitions reported —
+ * each within `roundTrips`' bound (a version check, the document, one write, and a re-read and a write per
+ * conflict) — with at most as many acquisitions as its flow makes, plus the operations its flow makes outside an
+ * acquisition (an erasure's deletes, the sweeper's). The record store: its allowance, plus a re-read and a retried
+ * write per conflict: see {@link storeOpsPerInvocation}. `sweeperBudget`: SWEEPER_MAX_DELETES.
  */
 export function allowances(sweeperBudget: number): Record<string, (ops: InvocationOps) => Allowance> {
-  const acquisitions = (n: number): Allowance => ({ tokens: n * ACQUISITION, records: 0 });
-  /** An erasure: per partition of the person (each found by reading its link record), its token document, and its opt-in, legacy pause and link records. */
+  /** Token acquisitions only, at most `most`. */
+  const acquiring =
+    (most: number) =>
+    (ops: InvocationOps): Allowance => ({ acquisitions: most, tokens: ops.acquisitionRequests, records: 0 });
+  /**
+   * An erasure: per partition of the person (each found by reading its link record), its token document, and its
+   * opt-in, legacy pause and link records.
+   */
   const erasure = (ops: InvocationOps): Allowance => {
     const partitions = Math.max(1, ops.linkKeysRead.size);
-    return { tokens: partitions, records: 4 * partitions };
+    return { acquisitions: 0, tokens: partitions, records: 4 * partitions };
   };
   return {
-    // On-behalf-of, with a claims retry; nothing of the record store.
-    me: () => acquisitions(CLAIMS_RETRY),
-    // Silent, with a claims retry; the session is a cookie.
-    profile: () => acquisitions(CLAIMS_RETRY),
-    // Client credentials in the app partition, with a claims retry.
-    appDaemon: () => acquisitions(CLAIMS_RETRY),
-    // The code redemption's read and write of the partition; the opt-in's read and renewal; the guest links: none
-    // for a member, the forward link's read when a guest is linked already, that read and a read and a write of
-    // each link record when they are linked now.
-    authCallback: (ops) => ({ tokens: 2, records: 2 + [0, 1, 5][Math.min(ops.linkKeysRead.size, 2)]! }),
+    // On-behalf-of, and once more with the claims of a downstream challenge; nothing of the record store.
+    me: acquiring(CLAIMS_RETRY),
+    // Silent, with the same claims retry; the session is a cookie.
+    profile: acquiring(CLAIMS_RETRY),
+    // Client credentials in the app partition, with the same claims retry.
+    appDaemon: acquiring(CLAIMS_RETRY),
+    // The code redemption (one read of the partition, one conditional write). The opt-in's read and renewal. The
+    // guest links: none for a member, the forward link's read when a guest is linked already, that read and a read
+    // and a write of each link record when they are linked now.
+    authCallback: (ops) => ({
+      acquisitions: 1,
+      tokens: ops.acquisitionRequests,
+      records: 2 + [0, 1, 5][Math.min(ops.linkKeysRead.size, 2)]!,
+    }),
     // No store: the sign-in transaction is a cookie.
     authLogin: () => NONE,
     home: () => NONE,
     // GET: the opt-in read; POST on: one write (create, or over the version read after a conflict); POST off: the
     // opt-in and the legacy pause deleted.
-    profileBackground: () => ({ tokens: 0, records: 2 }),
+    profileBackground: () => ({ acquisitions: 0, tokens: 0, records: 2 }),
     meCache: erasure,
     // GET: nothing; POST: the erasure.
     authLogout: erasure,
@@ -149,18 +196,24 @@ export function allowances(sweeperBudget: number): Record<string, (ops: Invocati
     userDaemon: (ops) => {
       const people = ops.optInReads;
       return {
-        tokens: people * CLAIMS_RETRY * ACQUISITION,
+        acquisitions: people * CLAIMS_RETRY,
+        tokens: ops.acquisitionRequests,
         records: 2 + Math.ceil(people / USER_DAEMON_PAGE_SIZE) + 2 + 4 * people + 3 * ops.linkWrites,
       };
     },
     // Deletes within its budget in each store; its list pages are not bounded (a page may come back empty).
-    cacheSweeper: (ops) => ({ tokens: sweeperBudget + ops.tokens.list, records: sweeperBudget + ops.records.list }),
+    cacheSweeper: (ops) => ({
+      acquisitions: 0,
+      tokens: sweeperBudget + ops.tokens.list,
+      records: sweeperBudget + ops.records.list,
+    }),
   };
 }
 
 export interface FunctionStoreOps {
   readonly invocations: number;
-  /** Most operations one invocation made on the token store, on the record store, and conflicts it met. */
+  /** Most acquisitions, operations on the token store, on the record store, and conflicts of one invocation. */
+  readonly maxAcquisitions: number;
   readonly maxTokens: number;
   readonly maxRecords: number;
   readonly maxConflicts: number;
@@ -182,9 +235,10 @@ const describeOps = (ops: StoreOps) =>
   `${ops.read} read, ${ops.write} write, ${ops.delete} delete, ${ops.list} list, ${ops.conflicts} conflict, ${ops.failures} failed`;
 
 /**
- * Per function: the most store operations one invocation made; and every invocation over its function's bound on
- * either store — the allowance plus 2 per conflict on that store (a re-read and a retried write; a failed operation
- * is counted as made, and nothing retries one). A function without a declared bound is over it.
+ * Per function: the most store operations one invocation made; and every invocation over its function's bound: more
+ * acquisitions than its flow may make, more token store operations than its acquisitions reported (plus its flow's
+ * others), or more record store operations than its allowance plus 2 per conflict there (a re-read and a retried
+ * write; a failed operation is counted as made, and nothing retries one). A function without a bound is over it.
  */
 export function storeOpsPerInvocation(
   tally: InvocationTally,
@@ -201,6 +255,7 @@ export function storeOpsPerInvocation(
     const perPerson = ops.optInReads > 0 ? (tokens + records) / ops.optInReads : undefined;
     byFunction[ops.functionName] = {
       invocations: (seen?.invocations ?? 0) + 1,
+      maxAcquisitions: Math.max(seen?.maxAcquisitions ?? 0, ops.acquisitions),
       maxTokens: Math.max(seen?.maxTokens ?? 0, tokens),
       maxRecords: Math.max(seen?.maxRecords ?? 0, records),
       maxConflicts: Math.max(seen?.maxConflicts ?? 0, conflicts),
@@ -218,10 +273,12 @@ export function storeOpsPerInvocation(
       continue;
     }
     const allowed = bound(ops);
-    const tokenBound = allowed.tokens + 2 * ops.tokens.conflicts;
+    const tokenBound = allowed.tokens;
     const recordBound = allowed.records + 2 * ops.records.conflicts;
-    if (tokens > tokenBound || records > recordBound) {
-      overBound.push(`${what} (bound: ${tokenBound} token, ${recordBound} record operations)`);
+    if (tokens > tokenBound || records > recordBound || ops.acquisitions > allowed.acquisitions) {
+      overBound.push(
+        `${what}; ${ops.acquisitions} acquisitions (bound: ${allowed.acquisitions} acquisitions, ${tokenBound} token, ${recordBound} record operations)`,
+      );
     }
   }
   return { invocations: invocations.length, outside: tally.outside(), byFunction, overBound };

@@ -42,11 +42,11 @@ const NAMES: Record<FaultStoreKind, string> = {
 
 /** The per-invocation rows, per function (bounds: RELIABILITY.md, bench/reliability/invocations.ts). */
 const FUNCTION_ROWS: Readonly<Record<string, string>> = {
-  me: '`me` (web API): max token + record operations / conflicts',
-  profile: '`profile` (web app): max token + record operations / conflicts',
-  authCallback: '`authCallback` (sign-in): max token + record operations / conflicts',
-  profileBackground: '`profileBackground` (opt-in): max token + record operations / conflicts',
-  appDaemon: '`appDaemon`: max token + record operations / conflicts',
+  me: '`me` (web API): max acquisitions, token + record operations / conflicts',
+  profile: '`profile` (web app): max acquisitions, token + record operations / conflicts',
+  authCallback: '`authCallback` (sign-in): max acquisitions, token + record operations / conflicts',
+  profileBackground: '`profileBackground` (opt-in): max acquisitions, token + record operations / conflicts',
+  appDaemon: '`appDaemon`: max acquisitions, token + record operations / conflicts',
   userDaemon: '`userDaemon`: max operations per person of a run (people, runs) / conflicts',
 };
 
@@ -101,7 +101,7 @@ function render(results: readonly ReliabilityFigures[]): string {
         if (ops.maxPerPerson !== undefined) {
           return `${ops.maxPerPerson} (${ops.people ?? 0}, ${ops.invocations}) / ${ops.maxConflicts}`;
         }
-        return `${ops.maxTokens} + ${ops.maxRecords} / ${ops.maxConflicts}`;
+        return `${ops.maxAcquisitions}, ${ops.maxTokens} + ${ops.maxRecords} / ${ops.maxConflicts}`;
       }),
     ),
     row('slowest call (ms)', (r) => r.slowestCallMs),

@@ -206,7 +206,10 @@ export async function startFaultStack(options: FaultStackOptions): Promise<Fault
     if (storePath.http) closers.push(() => storePath.http!.close());
 
     const logs: string[] = [];
+    const invocations = invocationTally();
     const log: HostLog = (level, name, message) => {
+      // Within the invocation that logs it (the functions log synchronously): its acquisitions' telemetry.
+      invocations.logged(message);
       const line = `${level} ${name}: ${message}`;
       logs.push(line);
       options.onLog?.(line);
@@ -248,7 +251,6 @@ export async function startFaultStack(options: FaultStackOptions): Promise<Fault
     Object.assign(process.env, env);
     const settings = parseSettings(env);
     const stores = createStores(settings.cache);
-    const invocations = invocationTally();
     const tokens = countingStore(stores.tokens, invocations.tokens);
     const records = countingStore(stores.records, invocations.records);
     const runtime = createAppRuntime(settings, { stores: { tokens, records } });
