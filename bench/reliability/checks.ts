@@ -8,15 +8,17 @@
  * - nobody's background work paused but the revoked people's, and theirs paused;
  * - no cross-user entry: every partition belongs to a person of the run (or the app), and holds only entries of
  *   that person (account ids, and on-behalf-of tokens of that person's own access tokens only);
- * - bounded store round trips per token acquisition.
+ * - bounded store round trips per token acquisition (here, from the telemetry), and store operations per invocation,
+ *   token and record store together (invocations.ts, from the stores' counting wrappers).
  */
 import { createHash } from 'node:crypto';
 import { format } from 'node:util';
 import { backgroundStatus, type BackgroundStatus } from '../../app/daemons/optin.js';
 import { httpsRequest, trustingAgent } from '../../dev/https-trust.js';
-import { appPartitionKey, TOKEN_TELEMETRY_PREFIX, type CacheStore } from '../../lib/index.js';
+import { appPartitionKey, type CacheStore } from '../../lib/index.js';
 import { readStoredCache, isObject, type JsonObject } from '../support/stored.js';
 import type { HttpAnswer } from './clients.js';
+import { requestsOf, telemetryOf, type TelemetryLine } from './invocations.js';
 import type { CallRecord, TimerAnswer } from './load.js';
 import type { Person } from './people.js';
 import type { FaultStack } from './stack.js';
@@ -79,15 +81,6 @@ export function unacceptable(record: CallRecord, boundMs: number): string | unde
   return `${kind} answered ${labelOf(record)}${revoked ? ' (revoked person)' : ''}${why}`;
 }
 
-interface TelemetryLine {
-  readonly op: string;
-  readonly partition: string;
-  readonly reads: number;
-  readonly writes: number;
-  readonly conflicts: number;
-  readonly failures: number;
-}
-
 export interface RoundTrips {
   readonly acquisitions: number;
   /** Most store requests one acquisition made (reads, writes, conflicting writes, failed requests). */
@@ -103,17 +96,12 @@ export interface RoundTrips {
 
 /** The store requests of each token acquisition, from the telemetry lines the functions logged. */
 export function roundTrips(logs: readonly string[], maxWriteAttempts = 20): RoundTrips {
-  const lines = logs
-    .map((line) => line.indexOf(`${TOKEN_TELEMETRY_PREFIX} {`))
-    .map((at, i) =>
-      at < 0 ? undefined : (JSON.parse(logs[i]!.slice(at + TOKEN_TELEMETRY_PREFIX.length + 1)) as TelemetryLine),
-    )
-    .filter((line): line is TelemetryLine => line !== undefined);
+  const lines = logs.map(telemetryOf).filter((line): line is TelemetryLine => line !== undefined);
   let max = 0;
   let maxConflicts = 0;
   const overBound: string[] = [];
   for (const line of lines) {
-    const requests = line.reads + line.writes + line.conflicts + line.failures;
+    const requests = requestsOf(line);
     max = Math.max(max, requests);
     maxConflicts = Math.max(maxConflicts, line.conflicts);
     if (

@@ -40,12 +40,23 @@ const NAMES: Record<FaultStoreKind, string> = {
   redis: 'Redis',
 };
 
+/** The per-invocation rows, per function (bounds: RELIABILITY.md, bench/reliability/invocations.ts). */
+const FUNCTION_ROWS: Readonly<Record<string, string>> = {
+  me: '`me` (web API): max acquisitions, token + record operations / conflicts',
+  profile: '`profile` (web app): max acquisitions, token + record operations / conflicts',
+  authCallback: '`authCallback` (sign-in): max acquisitions, token + record operations / conflicts',
+  profileBackground: '`profileBackground` (opt-in): max acquisitions, token + record operations / conflicts',
+  appDaemon: '`appDaemon`: max acquisitions, token + record operations / conflicts',
+  userDaemon: '`userDaemon`: max operations per person of a run (people, runs) / conflicts',
+};
+
 function render(results: readonly ReliabilityFigures[]): string {
   const columns = ['', ...results.map((r) => NAMES[r.store])];
   const row = (label: string, cell: (r: ReliabilityFigures) => Cell): Cell[] => [label, ...results.map(cell)];
   const faultKinds = [...new Set(results.flatMap((r) => Object.keys(r.faults)))];
   const answerLabels = [...new Set(results.flatMap((r) => Object.keys(r.answers)))].sort();
   const kinds = ['web API', 'web app', 'sign-in', 'user daemon', 'app daemon'] as const;
+  const functionNames = [...new Set(results.flatMap((r) => Object.keys(r.storeOps.byFunction)))].sort();
   const total = (record: Readonly<Record<string, number>>) => Object.values(record).reduce((a, b) => a + b, 0);
   const rows: Cell[][] = [
     row('people (revoked on purpose)', (r) => `${r.people} (${r.revoked.length})`),
@@ -77,6 +88,21 @@ function render(results: readonly ReliabilityFigures[]): string {
     row(
       '— acquisitions (telemetry lines) / max conflicts / over the bound',
       (r) => `${r.roundTrips.acquisitions} / ${r.roundTrips.maxConflicts} / ${r.roundTrips.overBound.length}`,
+    ),
+    row('**invocations over their store operation bound**', (r) => r.storeOps.overBound.length),
+    row(
+      '— invocations counted (operations outside any: the checks)',
+      (r) => `${r.storeOps.invocations} (${r.storeOps.outside})`,
+    ),
+    ...functionNames.map((name) =>
+      row(`— ${FUNCTION_ROWS[name] ?? name}`, (r) => {
+        const ops = r.storeOps.byFunction[name];
+        if (!ops) return '';
+        if (ops.maxPerPerson !== undefined) {
+          return `${ops.maxPerPerson} (${ops.people ?? 0}, ${ops.invocations}) / ${ops.maxConflicts}`;
+        }
+        return `${ops.maxAcquisitions}, ${ops.maxTokens} + ${ops.maxRecords} / ${ops.maxConflicts}`;
+      }),
     ),
     row('slowest call (ms)', (r) => r.slowestCallMs),
     row('final user daemon run (no faults)', (r) => r.finalRun),

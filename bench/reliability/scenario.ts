@@ -18,6 +18,7 @@ import {
   type RoundTrips,
 } from './checks.js';
 import { phasesFor } from './faults.js';
+import { allowances, storeOpsPerInvocation, type StoreOpsPerInvocation } from './invocations.js';
 import { planCalls, runLoad, type CallKind, type CallRecord, type PhaseRecord, type TimerAnswer } from './load.js';
 import { enrol } from './people.js';
 import { startFaultStack, type EmulatorAddresses, type FaultStack, type FaultStoreKind } from './stack.js';
@@ -69,6 +70,8 @@ export interface ReliabilityFigures {
   readonly wrongStatus: readonly string[];
   readonly crossUser: CrossUserCheck;
   readonly roundTrips: RoundTrips;
+  /** Store operations (token and record store) per invocation of each function, and those over its bound. */
+  readonly storeOps: StoreOpsPerInvocation;
   /** The final user daemon run (no faults, every access token aged). */
   readonly finalRun: string;
   readonly slowestCallMs: number;
@@ -192,6 +195,10 @@ export async function runReliability(options: ReliabilityOptions): Promise<Relia
       wrongStatus,
       crossUser,
       roundTrips: roundTrips(logs),
+      storeOps: storeOpsPerInvocation(
+        stack.app.invocations,
+        allowances(stack.app.runtime.settings.daemons.sweeperBudget),
+      ),
       finalRun: final.replace(/^.*user daemon: /, ''),
       slowestCallMs: Math.round(Math.max(...calls.map((c) => c.ms))),
       durationMs: Math.round(performance.now() - started),

@@ -31,6 +31,7 @@ import { startHttpProxy, type HttpProxy } from '../../dev/proxy/http.js';
 import { startTcpProxy, type TcpProxy } from '../../dev/proxy/tcp.js';
 import { embeddedSettings } from '../../dev/settings.js';
 import { generateKeySetting, parseKeyRing, type CacheStore, type KeyRing } from '../../lib/index.js';
+import { invocationTally, type InvocationTally } from './invocations.js';
 
 export type FaultStoreKind = 'table' | 'cosmos' | 'redis';
 
@@ -80,6 +81,8 @@ export interface FaultStack {
     /** The token store as the app uses it (through the proxies), counting operations. */
     readonly tokens: CountingStore;
     readonly records: CountingStore;
+    /** Both stores' operations, by the invocation they were made for. */
+    readonly invocations: InvocationTally;
     readonly clientId: string;
     readonly tenantId: string;
     readonly keyRing: KeyRing;
@@ -203,7 +206,10 @@ export async function startFaultStack(options: FaultStackOptions): Promise<Fault
     if (storePath.http) closers.push(() => storePath.http!.close());
 
     const logs: string[] = [];
+    const invocations = invocationTally();
     const log: HostLog = (level, name, message) => {
+      // Within the invocation that logs it (the functions log synchronously): its acquisitions' telemetry.
+      invocations.logged(message);
       const line = `${level} ${name}: ${message}`;
       logs.push(line);
       options.onLog?.(line);
@@ -245,8 +251,8 @@ export async function startFaultStack(options: FaultStackOptions): Promise<Fault
     Object.assign(process.env, env);
     const settings = parseSettings(env);
     const stores = createStores(settings.cache);
-    const tokens = countingStore(stores.tokens);
-    const records = countingStore(stores.records);
+    const tokens = countingStore(stores.tokens, invocations.tokens);
+    const records = countingStore(stores.records, invocations.records);
     const runtime = createAppRuntime(settings, { stores: { tokens, records } });
     installAppRuntime(runtime);
     closers.push(async () => {
@@ -268,6 +274,7 @@ export async function startFaultStack(options: FaultStackOptions): Promise<Fault
         runtime,
         tokens,
         records,
+        invocations,
         clientId,
         tenantId,
         keyRing: parseKeyRing(settings.cache.keys),

@@ -22,6 +22,7 @@ export function violations(figures: ReliabilityFigures): string[] {
   add('background work not on for a person not revoked', figures.wrongStatus);
   add('cross-user entries', figures.crossUser.found);
   add('store round trips over the bound', figures.roundTrips.overBound);
+  add('invocations over their store operation bound', figures.storeOps.overBound);
   if (!/succeeded \d+, paused \d+, failed 0/.test(figures.finalRun))
     found.push(`final daemon run: ${figures.finalRun}`);
   return found;

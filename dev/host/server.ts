@@ -3,7 +3,7 @@ import functions from '@azure/functions';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registration } from '../../app/host/registration.js';
-import { type HostLog, createContext, stdoutLog } from './context.js';
+import { type HostLog, createContext, runInvocation, stdoutLog } from './context.js';
 import { serializeCookie } from './cookies.js';
 import { compileRoute, type CompiledRoute } from './routes.js';
 import { type TimerScheduler, scheduleTimers } from './timers.js';
@@ -89,7 +89,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       ...(body.length > 0 ? { body: { bytes: body } } : {}),
     });
     const context = createContext(match.r.registration.name, log);
-    const result = await match.r.registration.options.handler(request, context);
+    const { handler } = match.r.registration.options;
+    const result = await runInvocation(context, () => handler(request, context));
     const response = result instanceof functions.HttpResponse ? result : new functions.HttpResponse(result ?? {});
     const outHeaders: Record<string, string | string[]> = {};
     response.headers.forEach((value, name) => {

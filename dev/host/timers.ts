@@ -1,7 +1,7 @@
 import type { Timer } from '@azure/functions';
 import { Cron } from 'croner';
 import type { Registration } from '../../app/host/registration.js';
-import { type HostLog, createContext } from './context.js';
+import { type HostLog, createContext, runInvocation } from './context.js';
 
 export interface TimerScheduler {
   /** Runs a timer function now, as the host would on its schedule. */
@@ -39,7 +39,8 @@ export function scheduleTimers(registrations: readonly Registration[], log: Host
       },
     };
     last.set(name, now);
-    await registration.options.handler(timer, createContext(name, log));
+    const context = createContext(name, log);
+    await runInvocation(context, () => registration.options.handler(timer, context));
   };
 
   if (start) {

@@ -105,5 +105,12 @@ export function describeReliability(store: FaultStoreKind, { authorityPhases }: 
       expect(figures.roundTrips.overBound).toEqual([]);
       expect(figures.roundTrips.acquisitions).toBeGreaterThan(0);
     });
+
+    it("keeps every invocation within its function's bound (bench/reliability/invocations.ts): acquisitions as many as its flow makes, token store operations as many as they reported, record store operations its flow's allowance plus 2 per conflict; and counts invocations of every flow of the load", () => {
+      expect(figures.storeOps.overBound).toEqual([]);
+      for (const name of ['me', 'profile', 'authCallback', 'profileBackground', 'userDaemon', 'appDaemon']) {
+        expect(figures.storeOps.byFunction[name]?.invocations ?? 0, name).toBeGreaterThan(0);
+      }
+    });
   });
 }
