@@ -1,4 +1,4 @@
-import { TokenCacheError, describeError, openRecord, sealRecord, type TokenCacheLogger } from '../lib/index.js';
+import { describeError, isForeignSeal, openRecord, sealRecord, type TokenCacheLogger } from '../lib/index.js';
 import type { AppRuntime } from './runtime.js';
 
 /**
@@ -18,12 +18,9 @@ export interface SealedRecord<T> {
   readonly etag: string;
 }
 
-/** Sealed under a key id the ring lacks, or in a format version this code does not know: a newer instance's. */
-const FOREIGN_CODES = new Set(['key_not_in_ring', 'unknown_format_version']);
-
 /**
  * Reads and opens a record; undefined when there is none. Store errors propagate: an unreadable store is not an
- * absent record. So does a record a newer instance sealed ({@link FOREIGN_CODES}): logged, and thrown for now.
+ * absent record. So does a record a newer instance sealed (`isForeignSeal`): logged, and thrown for now.
  */
 export async function readRecord<T>(
   records: RecordContext,
@@ -38,7 +35,7 @@ export async function readRecord<T>(
     value = parse(JSON.parse(Buffer.from(openRecord(records.recordKeys, key, stored.data)).toString('utf8')));
     if (value === undefined) logger.error(`record ${key} does not open (unexpected content): ignored`);
   } catch (error) {
-    if (error instanceof TokenCacheError && FOREIGN_CODES.has(error.code)) {
+    if (isForeignSeal(error)) {
       logger.error(`record ${key} is not this instance's to read (${describeError(error)}): left as is`);
       throw error;
     }

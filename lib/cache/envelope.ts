@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { TokenCacheError } from '../errors.js';
+import { TokenCacheError, hasErrorCode } from '../errors.js';
 import type { KeyRing } from './keyring.js';
 
 /**
@@ -38,6 +38,25 @@ export function seal(ring: KeyRing, partitionKey: string, plaintext: Buffer, opt
   cipher.setAAD(additionalData(header, partitionKey));
   const body = options.compress ? deflateRawSync(plaintext) : plaintext;
   return Buffer.concat([header, cipher.update(body), cipher.final(), cipher.getAuthTag()]);
+}
+
+/**
+ * True when a document or record did not open because another instance sealed it with a key id this ring lacks or
+ * in a newer format (`key_not_in_ring`, `unknown_format_version`): not yours to judge, replace or delete — try again
+ * once this instance has the key. Any other failure to open (`bad_envelope`) means tampered or foreign content.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   consent = JSON.parse(Buffer.from(openRecord(keyRing, key, stored.data)).toString());
+ * } catch (error) {
+ *   if (isForeignSeal(error)) throw error; // a newer instance's: answer 503, change nothing
+ *   consent = undefined; // tampered: never act on it
+ * }
+ * ```
+ */
+export function isForeignSeal(error: unknown): boolean {
+  return hasErrorCode(error, 'key_not_in_ring') || hasErrorCode(error, 'unknown_format_version');
 }
 
 /**

@@ -10,8 +10,7 @@ import {
   isObject,
   jsonEqual,
 } from './document.js';
-import { open, seal } from './envelope.js';
-import { hasErrorCode } from '../errors.js';
+import { isForeignSeal, open, seal } from './envelope.js';
 import type { KeyRing } from './keyring.js';
 import { mergeDocuments, pruneDocument, stampChanges } from './merge.js';
 import { assertionHashOf, visibleEntries, withHiddenEntries } from './obo.js';
@@ -476,7 +475,7 @@ export class PartitionCachePlugin implements ICachePlugin {
       const rewrite = keyId !== this.options.keyRing.current.id;
       return { document, etag: stored.etag, rewrite, unavailable: false };
     } catch (error) {
-      if (hasErrorCode(error, 'key_not_in_ring') || hasErrorCode(error, 'unknown_format_version')) {
+      if (isForeignSeal(error)) {
         this.stats.foreign = true;
         this.logger.error(
           `token cache: stored document for partition ${this.partitionKey} was written by an instance with a newer key ring or library; left as it is, served without the cache (add the key to this instance's ring): ${describeError(error)}`,

@@ -57,6 +57,7 @@ const EXERCISED = [
   'generateKeySetting',
   'hasClientCapability',
   'hasErrorCode',
+  'isForeignSeal',
   'openRecord',
   'parseClaimsChallenge',
   'parseKeyRing',

@@ -33,6 +33,7 @@ import {
   createRedisStore,
   createTableStore,
   generateKeySetting,
+  isForeignSeal,
   openRecord,
   parseKeyRing,
   partitionKeyOfAccount,
@@ -40,6 +41,7 @@ import {
   sweepExpired,
   userPartitionKey,
   type CacheStore,
+  type KeyRing,
 } from '../../lib/index.js';
 import { redisAvailable, redisSkipNote } from '../support/emulators.js';
 import { newKeySetting } from '../support/log-audit.js';
@@ -333,5 +335,20 @@ describe('sealed records', () => {
     expect(() => openRecord(newer, 'consent.a.b', sealed)).toThrow(
       expect.objectContaining({ code: 'key_not_in_ring' }),
     );
+    const failure = (ring: KeyRing, key: string, data: Uint8Array) => {
+      try {
+        openRecord(ring, key, data);
+      } catch (error) {
+        return error;
+      }
+      throw new Error('opened');
+    };
+    // Sealed under a key id this ring lacks, or in a newer format: foreign; tampered or moved: not.
+    expect(isForeignSeal(failure(newer, 'consent.a.b', sealed))).toBe(true);
+    const newerFormat = Buffer.from(sealed);
+    newerFormat[3] = 0xff; // the format version, after the 3-byte magic
+    expect(isForeignSeal(failure(ring, 'consent.a.b', newerFormat))).toBe(true);
+    expect(isForeignSeal(failure(ring, 'consent.other.b', sealed))).toBe(false);
+    expect(isForeignSeal(new Error('key_not_in_ring'))).toBe(false);
   });
 });
