@@ -12,7 +12,7 @@ import type { AppRuntime } from './runtime.js';
  * Links are renewed like opt-ins (see `dueForRenewal`) by the person's sign-ins and by the user daemon's renewal of
  * their opt-in, so they live as long as the web app partition they lead to.
  */
-const LINK_PREFIX = 'link.';
+export const LINK_PREFIX = 'link.';
 /** Most partitions one person's link record names (a guest re-invited over the years gets a new resource oid). */
 const MAX_LINKED = 16;
 
@@ -65,20 +65,29 @@ export async function linkPartitions(
   now = new Date(),
 ): Promise<void> {
   if (b === undefined || a === b || current(records, (await readLinks(records, a, logger))?.value, b, now)) return;
-  await addLink(records, b, a, logger, now);
-  await addLink(records, a, b, logger, now);
+  await linkBothWays(records, a, b, logger, now);
 }
 
-/** Renews the links of `partitionKey` both ways, when due (after the user daemon renewed the person's opt-in). */
+/**
+ * Renews the links of `partitionKey` both ways, when due (after the user daemon renewed the person's opt-in): one
+ * read when none is.
+ */
 export async function renewLinks(
   records: RecordContext,
   partitionKey: string,
   logger: TokenCacheLogger,
   now = new Date(),
 ): Promise<void> {
-  for (const linked of await linksOf(records, partitionKey, logger)) {
-    await linkPartitions(records, partitionKey, linked, logger, now);
+  const links = (await readLinks(records, partitionKey, logger))?.value;
+  for (const linked of links?.partitions ?? []) {
+    if (!current(records, links, linked, now)) await linkBothWays(records, partitionKey, linked, logger, now);
   }
+}
+
+/** The reverse link first: a forward link present means both are. */
+async function linkBothWays(records: RecordContext, a: string, b: string, logger: TokenCacheLogger, now: Date) {
+  await addLink(records, b, a, logger, now);
+  await addLink(records, a, b, logger, now);
 }
 
 async function addLink(

@@ -5,12 +5,15 @@ import type { AppRuntime } from '../runtime.js';
 import { listOptIns, partitionOfOptInKey, pauseBackground, readOptIn, renewIfOld } from './optin.js';
 import { renewLinks } from '../people.js';
 
+/** Default {@link UserDaemonOptions.pageSize}. */
+export const DEFAULT_USER_DAEMON_PAGE_SIZE = 100;
+
 export interface UserDaemonOptions {
   /** Users worked on at once. */
   readonly concurrency: number;
   /** Most users per run. */
   readonly budget: number;
-  /** Users listed per store page. Default 100. */
+  /** Users listed per store page. Default {@link DEFAULT_USER_DAEMON_PAGE_SIZE}. */
   readonly pageSize?: number;
   /** Continue from a previous run's cursor (so a budget smaller than the user count still reaches everyone). */
   readonly cursor?: string;
@@ -131,7 +134,11 @@ export async function runUserDaemon(
         listingDone = true;
         break;
       }
-      const page = await listOptIns(runtime, Math.min(options.pageSize ?? 100, remaining), cursor);
+      const page = await listOptIns(
+        runtime,
+        Math.min(options.pageSize ?? DEFAULT_USER_DAEMON_PAGE_SIZE, remaining),
+        cursor,
+      );
       cursor = page.continuationToken;
       if (!cursor) {
         reachedEnd = true;

@@ -5,12 +5,11 @@
  * (`currentInvocation`, an AsyncLocalStorage scope around each handler), and these checks bound them per function.
  */
 import { OPT_IN_PREFIX } from '../../app/daemons/optin.js';
+import { DEFAULT_USER_DAEMON_PAGE_SIZE } from '../../app/daemons/user-daemon.js';
+import { LINK_PREFIX } from '../../app/people.js';
 import type { StoreObserver, StoreOperationKind } from '../../dev/counting-store.js';
 import { currentInvocation } from '../../dev/host/context.js';
 import { StoreError, TOKEN_TELEMETRY_PREFIX } from '../../lib/index.js';
-
-/** app/people.ts's link records: `link.{partition}` → the person's other partitions. */
-const LINK_PREFIX = 'link.';
 
 /** What a token acquisition's telemetry line says about its store traffic. */
 export interface TelemetryLine {
@@ -142,8 +141,6 @@ export interface Allowance {
 /** A claims challenge of the downstream API is answered once: at most two acquisitions per call of it. */
 const CLAIMS_RETRY = 2;
 const NONE: Allowance = { acquisitions: 0, tokens: 0, records: 0 };
-/** The user daemon's list page (app/daemons/user-daemon.ts's default; the app sets no other). */
-const USER_DAEMON_PAGE_SIZE = 100;
 
 /**
  * The bound of each function, from its code (app/). The token store: the requests its acquisitions reported —
@@ -198,7 +195,7 @@ export function allowances(sweeperBudget: number): Record<string, (ops: Invocati
       return {
         acquisitions: people * CLAIMS_RETRY,
         tokens: ops.acquisitionRequests,
-        records: 2 + Math.ceil(people / USER_DAEMON_PAGE_SIZE) + 2 + 4 * people + 3 * ops.linkWrites,
+        records: 2 + Math.ceil(people / DEFAULT_USER_DAEMON_PAGE_SIZE) + 2 + 4 * people + 3 * ops.linkWrites,
       };
     },
     // Deletes within its budget in each store; its list pages are not bounded (a page may come back empty).
