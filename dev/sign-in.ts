@@ -5,14 +5,14 @@ import { httpsRequest, trustingAgent } from './https-trust.js';
 export const SIGN_IN_REDIRECT_URI = 'http://localhost/callback';
 
 /** A sign-in request's PKCE pair, state and nonce. */
-export interface SignInParameters {
+interface SignInParameters {
   readonly verifier: string;
   readonly challenge: string;
   readonly state: string;
   readonly nonce: string;
 }
 
-export async function signInParameters(): Promise<SignInParameters> {
+async function signInParameters(): Promise<SignInParameters> {
   const crypto = new CryptoProvider();
   const { verifier, challenge } = await crypto.generatePkceCodes();
   return { verifier, challenge, state: crypto.createNewGuid(), nonce: crypto.createNewGuid() };
@@ -35,8 +35,33 @@ export async function authorizationCode(authorityCa: string, signInUrl: string):
 }
 
 /**
- * A user signs in on the local authority without a browser — the authorize request with a `login_hint`, then the
- * code redeemed with PKCE into the user's partition — as the web app's callback does. For tests and benchmarks.
+ * The two requests of one sign-in with fresh {@link signInParameters}: the authorize URL's (PKCE S256, a
+ * `login_hint` that skips the local authority's account picker, `claims` when given), and the code redemption that
+ * goes with it.
+ */
+export async function signInRequests(scopes: string[], loginHint: string, claims?: string) {
+  const { verifier, challenge, state, nonce } = await signInParameters();
+  const redirectUri = SIGN_IN_REDIRECT_URI;
+  return {
+    state,
+    authorize: {
+      scopes,
+      redirectUri,
+      codeChallenge: challenge,
+      codeChallengeMethod: 'S256',
+      state,
+      nonce,
+      loginHint,
+      ...(claims ? { claims } : {}),
+    },
+    redemption: (code: string) => ({ code, scopes, redirectUri, codeVerifier: verifier, nonce, state }),
+  };
+}
+
+/**
+ * A user signs in on the local authority without a browser — the authorize request with a `login_hint` (and
+ * `claims`, when given), then the code redeemed with PKCE into the user's partition — as the web app's callback
+ * does. For tests and benchmarks.
  */
 export async function signInWithLoginHint(
   tokens: PartitionedTokenCache,
@@ -44,16 +69,9 @@ export async function signInWithLoginHint(
   loginHint: string,
   scopes: string[],
   options: InvocationOptions = {},
+  claims?: string,
 ): Promise<TokenOutcome> {
-  const { verifier, challenge, state, nonce } = await signInParameters();
-  const redirectUri = SIGN_IN_REDIRECT_URI;
-  const url = await tokens.getAuthCodeUrl(
-    { scopes, redirectUri, codeChallenge: challenge, codeChallengeMethod: 'S256', state, nonce, loginHint },
-    options,
-  );
-  const code = await authorizationCode(authorityCa, url);
-  return tokens.acquireTokenByCode(
-    { code, scopes, redirectUri, codeVerifier: verifier, nonce, state },
-    { ...options, authCodePayload: { code, state } },
-  );
+  const { state, authorize, redemption } = await signInRequests(scopes, loginHint, claims);
+  const code = await authorizationCode(authorityCa, await tokens.getAuthCodeUrl(authorize, options));
+  return tokens.acquireTokenByCode(redemption(code), { ...options, authCodePayload: { code, state } });
 }

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disableBackground, enableBackground, readOptIn, renewBackgroundOnSignIn } from '../app/daemons/optin.js';
 import { installAppRuntime } from '../app/host/registration.js';
 import { httpsRequest, trustingAgent } from '../dev/https-trust.js';
-import { authorizationCode, SIGN_IN_REDIRECT_URI, signInParameters } from '../dev/sign-in.js';
+import { signInWithLoginHint } from '../dev/sign-in.js';
 import { createMemoryStore, parseClaimsChallenge } from '../lib/index.js';
 import { CookieJar, runtimeCalling, startTestApp, testContext, visit, type TestApp } from './support/app.js';
 import { capturedLines } from './support/log-audit.js';
@@ -80,23 +80,7 @@ function nbfClaims(at: number): unknown {
  */
 async function clientSignIn(client: CacheApp, loginHint: string, claims?: string): Promise<string> {
   const scopes = [`api://${app.clientId}/access_as_user`];
-  const { verifier, challenge, state, nonce } = await signInParameters();
-  const redirectUri = SIGN_IN_REDIRECT_URI;
-  const url = await client.tokens.getAuthCodeUrl({
-    scopes,
-    redirectUri,
-    codeChallenge: challenge,
-    codeChallengeMethod: 'S256',
-    state,
-    nonce,
-    loginHint,
-    ...(claims ? { claims } : {}),
-  });
-  const code = await authorizationCode(stack().authority.ca, url);
-  const { result } = await client.tokens.acquireTokenByCode(
-    { code, scopes, redirectUri, codeVerifier: verifier, nonce, state },
-    { authCodePayload: { code, state } },
-  );
+  const { result } = await signInWithLoginHint(client.tokens, stack().authority.ca, loginHint, scopes, {}, claims);
   return result.accessToken;
 }
 

@@ -3,7 +3,7 @@
  * app behind fault-injecting proxies, with a local authority of its own (bench/reliability/stack.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserSignIn, call } from '../bench/reliability/clients.js';
+import { browserSignIn, call, type HttpAnswer } from '../bench/reliability/clients.js';
 import { enrol, type Person } from '../bench/reliability/people.js';
 import { startFaultStack, type FaultStack } from '../bench/reliability/stack.js';
 import { seededRandom } from '../bench/support/stats.js';
@@ -27,28 +27,28 @@ afterAll(async () => {
   await stack?.close();
 });
 
+/** The web API, called with the person's access token of device `device`. */
+const callMe = (device = 0) =>
+  call(`${stack.app.url}/api/me`, BOUND_MS, { headers: { authorization: `Bearer ${person.assertions[device]}` } });
+/** The web app's profile, in the person's browser. */
+const callProfile = () => call(`${stack.app.url}/api/profile`, BOUND_MS, {}, person.jar);
+const statusAndError = (answer: HttpAnswer) => ({ status: answer.status, error: answer.error });
+const IDENTITY_PROVIDER_UNAVAILABLE = { status: 503, error: 'identity_provider_unavailable' };
+
 describe('the identity provider throttles: HTTP 429 with an OAuth error body', () => {
   const throttleNext = () => stack.authority.failNext(1, 429, 1, stack.app.clientId);
 
   it('the web API answers 503 identity_provider_unavailable with Retry-After (on-behalf-of)', async () => {
     throttleNext();
-    const answer = await call(`${stack.app.url}/api/me`, BOUND_MS, {
-      headers: { authorization: `Bearer ${person.assertions[0]}` },
-    });
-    expect({ status: answer.status, error: answer.error }).toEqual({
-      status: 503,
-      error: 'identity_provider_unavailable',
-    });
+    const answer = await callMe();
+    expect(statusAndError(answer)).toEqual(IDENTITY_PROVIDER_UNAVAILABLE);
     expect(answer.retryAfter).toBeDefined();
   });
 
   it('the web app answers 503 identity_provider_unavailable with Retry-After (silent refresh), session kept', async () => {
     throttleNext();
-    const answer = await call(`${stack.app.url}/api/profile`, BOUND_MS, {}, person.jar);
-    expect({ status: answer.status, error: answer.error }).toEqual({
-      status: 503,
-      error: 'identity_provider_unavailable',
-    });
+    const answer = await callProfile();
+    expect(statusAndError(answer)).toEqual(IDENTITY_PROVIDER_UNAVAILABLE);
     expect(answer.retryAfter).toBeDefined();
     expect(person.jar.hasSession()).toBe(true);
   });
@@ -56,10 +56,7 @@ describe('the identity provider throttles: HTTP 429 with an OAuth error body', (
   it('a sign-in callback answers 503 identity_provider_unavailable with Retry-After (code redemption)', async () => {
     throttleNext();
     const answer = await browserSignIn(stack.app.url, person.jar, person.loginHint, BOUND_MS);
-    expect({ status: answer.status, error: answer.error }).toEqual({
-      status: 503,
-      error: 'identity_provider_unavailable',
-    });
+    expect(statusAndError(answer)).toEqual(IDENTITY_PROVIDER_UNAVAILABLE);
     expect(answer.retryAfter).toBeDefined();
   });
 
@@ -72,32 +69,24 @@ describe('the identity provider throttles: HTTP 429 with an OAuth error body', (
 });
 
 describe('the identity provider throttles a user flow the Entra way: invalid_grant with AADSTS50196', () => {
-  const throttleNext = () =>
-    stack.authority.failNext(1, 400, undefined, stack.app.clientId, { error: 'invalid_grant', aadsts: 50196 });
+  const throttleNext = (count = 1) =>
+    stack.authority.failNext(count, 400, undefined, stack.app.clientId, { error: 'invalid_grant', aadsts: 50196 });
 
   it('the web API answers 503 identity_provider_unavailable, not a sign-in challenge (on-behalf-of)', async () => {
     throttleNext();
-    const answer = await call(`${stack.app.url}/api/me`, BOUND_MS, {
-      headers: { authorization: `Bearer ${person.assertions[0]}` },
-    });
-    expect({ status: answer.status, error: answer.error }).toEqual({
-      status: 503,
-      error: 'identity_provider_unavailable',
-    });
+    const answer = await callMe();
+    expect(statusAndError(answer)).toEqual(IDENTITY_PROVIDER_UNAVAILABLE);
   });
 
   it('the web app answers 503, not a sign-in, and keeps the session (silent refresh)', async () => {
     throttleNext();
-    const answer = await call(`${stack.app.url}/api/profile`, BOUND_MS, {}, person.jar);
-    expect({ status: answer.status, error: answer.error }).toEqual({
-      status: 503,
-      error: 'identity_provider_unavailable',
-    });
+    const answer = await callProfile();
+    expect(statusAndError(answer)).toEqual(IDENTITY_PROVIDER_UNAVAILABLE);
     expect(person.jar.hasSession()).toBe(true);
   });
 
   it('the user daemon counts the person as failed for now and does not pause them', async () => {
-    stack.authority.failNext(100, 400, undefined, stack.app.clientId, { error: 'invalid_grant', aadsts: 50196 });
+    throttleNext(100);
     try {
       const from = stack.app.logs.length;
       await stack.app.host.timers.fire('userDaemon');
@@ -116,13 +105,8 @@ describe('the proxies stand where the faults are meant to be', () => {
     try {
       // A fresh connection is needed: the open keep-alive ones go on.
       stack.authorityProxy.reset({ incoming: false });
-      const answer = await call(`${stack.app.url}/api/me`, BOUND_MS, {
-        headers: { authorization: `Bearer ${person.assertions[1]}` },
-      });
-      expect({ status: answer.status, error: answer.error }).toEqual({
-        status: 503,
-        error: 'identity_provider_unavailable',
-      });
+      const answer = await callMe(1);
+      expect(statusAndError(answer)).toEqual(IDENTITY_PROVIDER_UNAVAILABLE);
     } finally {
       await stack.healAll();
     }
@@ -132,8 +116,8 @@ describe('the proxies stand where the faults are meant to be', () => {
     await stack.storePath.tcp.refuse();
     try {
       stack.storePath.tcp.reset({ incoming: false });
-      const answer = await call(`${stack.app.url}/api/profile`, BOUND_MS, {}, person.jar);
-      expect({ status: answer.status, error: answer.error }).toEqual({ status: 503, error: 'store_unavailable' });
+      const answer = await callProfile();
+      expect(statusAndError(answer)).toEqual({ status: 503, error: 'store_unavailable' });
       expect(person.jar.hasSession()).toBe(true);
     } finally {
       await stack.healAll();

@@ -1,6 +1,6 @@
 /** Users for the benchmark: minted incoming tokens (web API callers) and real sign-ins (auth code + PKCE). */
 import { randomUUID } from 'node:crypto';
-import { SIGN_IN_REDIRECT_URI, authorizationCode, signInParameters, signInWithLoginHint } from '../../dev/sign-in.js';
+import { authorizationCode, signInRequests, signInWithLoginHint } from '../../dev/sign-in.js';
 import type { TokenCacheLogger } from '../../lib/index.js';
 import { isObject, readStoredCache, type JsonObject } from './stored.js';
 import type { PeerApp } from './peer.js';
@@ -56,22 +56,9 @@ export async function signIn(
 
 /** A user signs in for real through the peer (msal-node's DistributedCachePlugin): returns their homeAccountId. */
 export async function signInPeer(stack: BenchStack, peer: PeerApp, loginHint: string, scopes: string[]) {
-  const { verifier, challenge, state, nonce } = await signInParameters();
-  const redirectUri = SIGN_IN_REDIRECT_URI;
-  const url = await peer.getAuthCodeUrl({
-    scopes,
-    redirectUri,
-    codeChallenge: challenge,
-    codeChallengeMethod: 'S256',
-    state,
-    nonce,
-    loginHint,
-  });
-  const code = await authorizationCode(stack.authority.ca, url);
-  const result = await peer.acquireTokenByCode(
-    { code, scopes, redirectUri, codeVerifier: verifier, nonce, state },
-    { code, state },
-  );
+  const { state, authorize, redemption } = await signInRequests(scopes, loginHint);
+  const code = await authorizationCode(stack.authority.ca, await peer.getAuthCodeUrl(authorize));
+  const result = await peer.acquireTokenByCode(redemption(code), { code, state });
   if (!result.account) throw new Error('peer sign-in returned no account');
   return result.account.homeAccountId;
 }

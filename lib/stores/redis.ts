@@ -113,6 +113,7 @@ const AZURE_REDIS_HOST = /\.(?:redis\.cache\.windows\.net|redis\.azure\.net|redi
 const LIST_MAX_PAGE_SIZE = 1_000;
 /** Reconnection attempts after a connection that was up is lost, before the client is dropped (≈ 30 s). */
 const MAX_RECONNECT_ATTEMPTS = 20;
+const STORE = 'Redis store';
 
 /** True for the host names of Azure's Redis services, where the store signs in with Entra ID by default. */
 export function isAzureRedisHost(host: string): boolean {
@@ -190,7 +191,7 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
   let redisModule: RedisModule | undefined;
 
   async function connect(): Promise<Connection> {
-    const redis = (redisModule = await importPeer('Redis store', 'redis', () => import('redis')));
+    const redis = (redisModule = await importPeer(STORE, 'redis', () => import('redis')));
     let ready = false;
     const clientOptions: RedisClientOptions = {
       url: endpoint.url,
@@ -213,7 +214,7 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
     };
     if (entraId) {
       clientOptions.credentialsProvider = entraIdCredentials(
-        options.credential ?? (await defaultAzureCredential('Redis store')),
+        options.credential ?? (await defaultAzureCredential(STORE)),
         options.tokenScope ?? REDIS_ENTRA_SCOPE,
         username,
         connectTimeoutMs,
