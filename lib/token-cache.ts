@@ -395,11 +395,14 @@ export class PartitionedTokenCache {
       throwIfAborted(options.abortSignal);
       if (claims.invalid) throw claims.invalid;
       const runKey = [flow, partitionKey, ...key].join('|');
+      // The warm client's store read goes out first; the rest of this work runs while the store answers. A call that
+      // will join a run in flight reads nothing.
+      const warm = this.inFlight.has(runKey) ? undefined : this.factory.takeWarm(partitionKey, logger);
       // A warm client's earlier answer serves again only for a request without claims that MSAL would answer from
       // its cache (a forced refresh would not).
       const answerKey = answerable && claims.request.claims === undefined ? runKey : undefined;
       const run = this.inFlight.run(runKey, async () => {
-        const bound = await this.factory.forPartition(partitionKey, logger);
+        const bound = warm ?? (await this.factory.forPartition(partitionKey, logger));
         const { client, plugin } = bound;
         stats = plugin.stats;
         if (answerKey) {

@@ -288,6 +288,49 @@ describe('warm tier', () => {
     expect(await tokenRequests(app.clientId)).toBe(before);
   });
 
+  it('a call that joins a run in flight reads nothing, and leaves the warm client of the partition in the tier', async () => {
+    const counted = countingStore(newStore('memory'));
+    let hold: Promise<void> | undefined;
+    let reachedHold: () => void = () => undefined;
+    const reached = new Promise<void>((resolve) => (reachedHold = resolve));
+    // The next revalidating read waits, after it read, until the test lets it go.
+    const store: CacheStore = {
+      ...counted,
+      readIfChanged: async (k, etag) => {
+        const answer = await counted.readIfChanged!(k, etag);
+        const held = hold;
+        hold = undefined;
+        if (held) {
+          reachedHold();
+          await held;
+        }
+        return answer;
+      },
+    };
+    const app = newApp(store);
+    const logger = captureLogger();
+    await app.tokens.acquireTokenByClientCredential({ scopes: SCOPE_A }, { logger });
+    await app.tokens.acquireTokenByClientCredential({ scopes: SCOPE_B }, { logger });
+    let release: () => void = () => undefined;
+    hold = new Promise<void>((resolve) => (release = resolve));
+    const first = app.tokens.acquireTokenByClientCredential({ scopes: SCOPE_A }, { logger }); // takes the warm client
+    await reached;
+    // Another request of the partition runs meanwhile on a new client, which it leaves in the tier.
+    const other = await app.tokens.acquireTokenByClientCredential({ scopes: SCOPE_B }, { logger });
+    expect(other.stats.tierHits).toBe(0);
+    const readsBefore = counted.counts.read;
+    const joining = app.tokens.acquireTokenByClientCredential({ scopes: SCOPE_A }, { logger });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(counted.counts.read).toBe(readsBefore);
+    release();
+    const [a, b] = await Promise.all([first, joining]);
+    expect(b.joined).toBe(true);
+    expect(b.result.accessToken).toBe(a.result.accessToken);
+    // The client the other request left is still there for the next request.
+    const next = await app.tokens.acquireTokenByClientCredential({ scopes: SCOPE_B }, { logger });
+    expect(next.stats.tierHits).toBe(1);
+  });
+
   it("two devices' on-behalf-of requests are each answered with their own token", async () => {
     const app = newApp(newStore('memory'));
     const logger = captureLogger();

@@ -156,13 +156,22 @@ export class ClientFactory {
    * no other invocation can use it meanwhile), otherwise a new one. Give it back with {@link release}.
    */
   async forPartition(partitionKey: string, logger: TokenCacheLogger): Promise<InvocationClient> {
+    return this.takeWarm(partitionKey, logger) ?? this.newClient(partitionKey, logger);
+  }
+
+  /**
+   * The partition's warm client, taken out of the tier as {@link forPartition} does, with its revalidating store read
+   * already sent, so that the invocation's other work runs while the store answers; undefined when the tier holds
+   * none.
+   */
+  takeWarm(partitionKey: string, logger: TokenCacheLogger): InvocationClient | undefined {
     const warm = this.tier?.take(partitionKey);
-    if (warm) {
-      warm.plugin.reuse(logger);
-      warm.log.current = logger;
-      return warm;
-    }
-    return this.newClient(partitionKey, logger);
+    if (!warm) return undefined;
+    warm.plugin.reuse(logger);
+    warm.log.current = logger;
+    // load() never rejects: a failed read is an unavailable partition, for the flow to deal with.
+    void warm.plugin.load();
+    return warm;
   }
 
   /** A new client bound to the partition, never kept in the tier (for flows this library does not wrap). */

@@ -6,6 +6,11 @@
 export class Coalescer<T> {
   private readonly inFlight = new Map<string, Promise<T>>();
 
+  /** Whether a run for `key` is in flight (a call with that key now would join it). */
+  has(key: string): boolean {
+    return this.inFlight.has(key);
+  }
+
   /** Runs `work`, or joins the run already in flight for `key`. `joined` tells which. */
   async run(key: string, work: () => Promise<T>): Promise<{ value: T; joined: boolean }> {
     const running = this.inFlight.get(key);

@@ -128,7 +128,10 @@ type RedisModule = typeof import('redis');
 interface RedisConnection {
   readonly isOpen: boolean;
   connect(): Promise<unknown>;
-  sendCommand(args: ReadonlyArray<string | Buffer>, options?: { typeMapping?: object }): Promise<unknown>;
+  sendCommand(
+    args: ReadonlyArray<string | Buffer>,
+    options?: { typeMapping?: object; abortSignal?: AbortSignal },
+  ): Promise<unknown>;
   close(): Promise<void>;
   destroy(): void;
   on(event: 'error', listener: (error: Error) => void): unknown;
@@ -209,8 +212,10 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
         reconnectStrategy: (retries) =>
           ready && retries < MAX_RECONNECT_ATTEMPTS ? Math.min(100 * 2 ** retries, 2_000) : false,
       },
-      // Covers only the time a command waits to be written (see run()).
-      commandOptions: { timeout: operationTimeoutMs },
+      // No command timeout (0; node-redis 6 defaults to 5 s): node-redis makes it an AbortSignal.timeout per command,
+      // which cannot be cleared, so every command left a timer that fired (and built a DOMException) seconds after its
+      // reply. Each command gets its operation's deadline signal instead (see run()).
+      commandOptions: { timeout: 0 },
     };
     if (entraId) {
       clientOptions.credentialsProvider = entraIdCredentials(
@@ -263,7 +268,7 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
   /** Runs one operation with the deadline, mapping client errors to store errors. */
   async function run<T>(
     partitionKey: string | undefined,
-    operation: (connection: Connection) => Promise<T>,
+    operation: (connection: Connection, abortSignal: AbortSignal) => Promise<T>,
   ): Promise<T> {
     let used: Connection | undefined;
     let deadline: AbortSignal | undefined;
@@ -271,7 +276,7 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
       return await withDeadline(operationTimeoutMs, target, async (abortSignal) => {
         deadline = abortSignal;
         used = await getConnection();
-        return operation(used);
+        return operation(used, abortSignal);
       });
     } catch (error) {
       // node-redis's command timeout and abort signal only apply before a command is written; a written command
@@ -287,9 +292,10 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
     script: LuaScript,
     keys: readonly string[],
     args: ReadonlyArray<string | Buffer>,
+    abortSignal: AbortSignal,
   ): Promise<unknown> {
     const tail = [String(keys.length), ...keys, ...args];
-    const commandOptions = { typeMapping: { [connection.redis.RESP_TYPES.BLOB_STRING]: Buffer } };
+    const commandOptions = { typeMapping: { [connection.redis.RESP_TYPES.BLOB_STRING]: Buffer }, abortSignal };
     try {
       return await connection.client.sendCommand(['EVALSHA', script.sha1, ...tail], commandOptions);
     } catch (error) {
@@ -306,9 +312,10 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
 
     async read(partitionKey: string): Promise<StoredDocument | undefined> {
       assertValidPartitionKey(partitionKey);
-      return run(partitionKey, async (connection) => {
+      return run(partitionKey, async (connection, abortSignal) => {
         const reply = await connection.client.sendCommand(['HMGET', documentKey(partitionKey), 'data', 'etag'], {
           typeMapping: { [connection.redis.RESP_TYPES.BLOB_STRING]: Buffer },
+          abortSignal,
         });
         const [data, etag] = Array.isArray(reply) ? (reply as unknown[]) : [];
         if (etag === null || etag === undefined) return undefined;
@@ -325,9 +332,9 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
 
     async readVersion(partitionKey: string): Promise<string | undefined> {
       assertValidPartitionKey(partitionKey);
-      return run(partitionKey, async (connection) => {
+      return run(partitionKey, async (connection, abortSignal) => {
         // The version field alone: one HGET, cheaper than the conditional read's script.
-        const reply = await connection.client.sendCommand(['HGET', documentKey(partitionKey), 'etag']);
+        const reply = await connection.client.sendCommand(['HGET', documentKey(partitionKey), 'etag'], { abortSignal });
         if (reply === null || reply === undefined) return undefined;
         if (typeof reply !== 'string')
           throw new StoreError('store_corrupt', `${target} answered HGET with an unexpected reply`);
@@ -337,8 +344,14 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
 
     async readIfChanged(partitionKey: string, etag: string): Promise<StoredDocument | 'unchanged' | undefined> {
       assertValidPartitionKey(partitionKey);
-      return run(partitionKey, async (connection) => {
-        const reply = await evalScript(connection, SCRIPTS.readIfChanged, [documentKey(partitionKey)], [etag]);
+      return run(partitionKey, async (connection, abortSignal) => {
+        const reply = await evalScript(
+          connection,
+          SCRIPTS.readIfChanged,
+          [documentKey(partitionKey)],
+          [etag],
+          abortSignal,
+        );
         if (reply === null || reply === undefined) return undefined;
         const parts = Array.isArray(reply) ? (reply as unknown[]) : [];
         const [current, data] = parts;
@@ -359,7 +372,7 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
       }
       const { ifMatch, expiresAt } = writeOptions;
       const etag = randomUUID();
-      return run(partitionKey, async (connection) => {
+      return run(partitionKey, async (connection, abortSignal) => {
         const written = await evalScript(
           connection,
           SCRIPTS.write,
@@ -374,6 +387,7 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
             String(minTtlMs),
             documentPrefix,
           ],
+          abortSignal,
         );
         if (written !== 1) throw StoreConflictError.of(partitionKey, ifMatch);
         return etag;
@@ -383,12 +397,13 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
     async delete(partitionKey: string, deleteOptions: { readonly ifMatch?: string } = {}): Promise<boolean> {
       assertValidPartitionKey(partitionKey);
       const { ifMatch } = deleteOptions;
-      return run(partitionKey, async (connection) => {
+      return run(partitionKey, async (connection, abortSignal) => {
         const outcome = await evalScript(
           connection,
           SCRIPTS.delete,
           [documentKey(partitionKey), indexKey, expiryKey],
           [ifMatch ?? '', partitionKey],
+          abortSignal,
         );
         if (outcome === -1) throw StoreConflictError.of(partitionKey, ifMatch);
         return outcome === 1;
@@ -404,7 +419,7 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
       // With a prefix the key index narrows the walk best; without one, expired documents come from the expiry index.
       const mode = expiredBefore && !prefix ? 'e' : 'k';
       const cursor = continuationToken === undefined ? undefined : parseCursor(continuationToken, mode);
-      return run(undefined, async (connection) => {
+      return run(undefined, async (connection, abortSignal) => {
         const reply = await evalScript(
           connection,
           SCRIPTS.list,
@@ -419,6 +434,7 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
             cursor?.key ?? '',
             cursor?.mode === 'e' ? cursor.score : '',
           ],
+          abortSignal,
         );
         if (!Array.isArray(reply) || reply.length < 2 || (reply.length - 2) % 4 !== 0) {
           throw new StoreError('store_corrupt', `${target} answered a listing with an unexpected reply`);

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createClient } from 'redis';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   COSMOS_MAX_ITEM_BYTES,
   DEFAULT_COSMOS_CONTAINER_ID,
@@ -237,6 +237,30 @@ describe('stores', () => {
         .catch((e: unknown) => e);
       expect(tooLarge).toMatchObject({ code: 'store_too_large', limit: DEFAULT_REDIS_MAX_DOCUMENT_BYTES });
       await store.close?.();
+    },
+  );
+
+  it.skipIf(!redisAvailable())(
+    `a Redis store's operations arm no AbortSignal.timeout per command (one would outlive every reply)${redisSkipNote()}`,
+    async () => {
+      const store = createRedisStore({ url: stack().redis!.url });
+      const k = key();
+      const etag = await store.write(k, bytes('one')); // connects first: the connection's own deadline is not counted
+      const timeout = vi.spyOn(AbortSignal, 'timeout');
+      try {
+        for (let i = 0; i < 10; i++) {
+          await store.read(k);
+          await store.readVersion!(k);
+          await store.readIfChanged!(k, etag);
+        }
+        await store.write(k, bytes('two'), { ifMatch: etag });
+        await store.list({ prefix: k });
+        await store.delete(k);
+        expect(timeout).not.toHaveBeenCalled();
+      } finally {
+        timeout.mockRestore();
+        await store.close?.();
+      }
     },
   );
 
