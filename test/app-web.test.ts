@@ -317,13 +317,7 @@ describe('web API GET /api/me', () => {
 describe('web API DELETE /api/me/cache', () => {
   it("removes the caller's whole partition and background opt-in; refuses callers without a valid token", async () => {
     const oid = newId();
-    const token = await authority.mint({
-      oid,
-      sub: oid,
-      tid: app.tenantId,
-      aud: `api://${app.clientId}`,
-      scp: 'access_as_user',
-    });
+    const token = await authority.webApiToken(app, oid);
     const partitionKey = `${oid}.${app.tenantId}`;
     expect((await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     const { enableBackground } = await import('../app/daemons/optin.js');

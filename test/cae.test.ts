@@ -59,6 +59,14 @@ async function meter(): Promise<() => Promise<Cost>> {
   };
 }
 
+/** Fires the user daemon's timer once: its summary log line and what the run cost. */
+async function userDaemonRun(): Promise<{ summary: string | undefined; cost: Cost }> {
+  app.logs.length = 0;
+  const cost = await meter();
+  await app.host.timers.fire('userDaemon');
+  return { summary: app.logs.find((l) => l.includes('user daemon: processed')), cost: await cost() };
+}
+
 /** The secrets of the access tokens a partition holds (read past the counting wrapper). */
 async function storedAccessTokens(partitionKey: string): Promise<string[]> {
   const doc = await readStored(app.store.inner, app.cache.keyRing, partitionKey);
@@ -85,8 +93,7 @@ async function clientSignIn(client: CacheApp, loginHint: string, claims?: string
 }
 
 /** A client app's token for this web API; `xms_cc: ['cp1']`: the client declared it handles claims challenges. */
-const callerToken = (oid: string, extra: Record<string, unknown> = {}) =>
-  authority.mint({ oid, sub: oid, tid: app.tenantId, aud: `api://${app.clientId}`, scp: 'access_as_user', ...extra });
+const callerToken = (oid: string, extra: Record<string, unknown> = {}) => authority.webApiToken(app, oid, extra);
 
 /** Authority (login_hint skips the picker) → app callback; returns the callback's answer. */
 async function completeAt(jar: CookieJar, authorizeUrl: string, loginHint: string): Promise<Response> {
@@ -417,14 +424,10 @@ describe('daemons', () => {
     await authority.criticalEvent(reissued.partitionKey.split('.')[0]!, 'reissue', app.tenantId);
     await authority.criticalEvent(revoked.partitionKey.split('.')[0]!, 'revoke_session', app.tenantId);
 
-    app.logs.length = 0;
-    const cost = await meter();
-    await app.host.timers.fire('userDaemon');
-    expect(app.logs.find((l) => l.includes('user daemon: processed'))).toMatch(
-      /processed 2, succeeded 1, paused 1, failed 0/,
-    );
+    const first = await userDaemonRun();
+    expect(first.summary).toMatch(/processed 2, succeeded 1, paused 1, failed 0/);
     // Per user: 2 reads and 1 write of the token store; 1 refresh; 2 downstream calls (reissued) or 1 (revoked).
-    expect(await cost()).toEqual({ reads: 4, writes: 2, authority: 2, downstream: 3, challenges: 2 });
+    expect(first.cost).toEqual({ reads: 4, writes: 2, authority: 2, downstream: 3, challenges: 2 });
     expect(await readOptIn(app.runtime, revoked.partitionKey, logger)).toMatchObject({
       status: 'paused',
       reason: 'insufficient_claims:invalid_grant',
@@ -436,27 +439,19 @@ describe('daemons', () => {
     }
     expect(await storedAccessTokens(revoked.partitionKey)).toEqual([]);
 
-    app.logs.length = 0;
-    const next = await meter();
-    await app.host.timers.fire('userDaemon');
+    const next = await userDaemonRun();
     // The paused person is still listed (their opt-in is sealed, its status inside) and skipped.
-    expect(app.logs.find((l) => l.includes('user daemon: processed'))).toMatch(
-      /processed 2, succeeded 1, paused 0, failed 0, skipped 1/,
-    );
+    expect(next.summary).toMatch(/processed 2, succeeded 1, paused 0, failed 0, skipped 1/);
     // Only the active person's partition is read: served from the cache the claims retry filled.
-    expect(await next()).toEqual({ reads: 1, writes: 0, authority: 0, downstream: 1, challenges: 0 });
+    expect(next.cost).toEqual({ reads: 1, writes: 0, authority: 0, downstream: 1, challenges: 0 });
 
     // The revoked person signs in again (as the web app's callback does: new tokens, the opt-in renewed).
     const again = await signInDirect(app.cache, revokedHint, scopes, logger);
     expect(again.partitionKey).toBe(revoked.partitionKey);
     expect(await renewBackgroundOnSignIn(app.runtime, revoked.partitionKey, logger)).toBe(true);
-    app.logs.length = 0;
-    const third = await meter();
-    await app.host.timers.fire('userDaemon');
-    expect(app.logs.find((l) => l.includes('user daemon: processed'))).toMatch(
-      /processed 2, succeeded 2, paused 0, failed 0, skipped 0/,
-    );
-    expect(await third()).toEqual({ reads: 2, writes: 0, authority: 0, downstream: 2, challenges: 0 });
+    const third = await userDaemonRun();
+    expect(third.summary).toMatch(/processed 2, succeeded 2, paused 0, failed 0, skipped 0/);
+    expect(third.cost).toEqual({ reads: 2, writes: 0, authority: 0, downstream: 2, challenges: 0 });
     expect(await readOptIn(app.runtime, revoked.partitionKey, logger)).toMatchObject({ status: 'active' });
     for (const { partitionKey } of [reissued, revoked]) await disableBackground(app.runtime, partitionKey);
   });

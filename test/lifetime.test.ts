@@ -119,13 +119,7 @@ describe('Cosmos DB time to live (emulated: the Cosmos server stores ttl and nev
       const jar = new CookieJar();
       const partition = await webSignInPartition(app, jar, 'tess@contoso.test');
       const oid = partition.split('.')[0]!;
-      const caller = await authority.mint({
-        oid,
-        sub: oid,
-        tid: app.tenantId,
-        aud: `api://${app.clientId}`,
-        scp: 'access_as_user',
-      });
+      const caller = await authority.webApiToken(app, oid);
       const me = () => fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${caller}` } });
       expect((await me()).status).toBe(200);
       expect((await visit(jar, `${app.url}/api/profile`)).status).toBe(200);

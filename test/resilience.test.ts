@@ -23,9 +23,7 @@ afterAll(async () => {
 });
 
 async function callMe(oid: string, token?: string): Promise<{ status: number; token: string }> {
-  const bearer =
-    token ??
-    (await authority.mint({ oid, sub: oid, tid: app.tenantId, aud: `api://${app.clientId}`, scp: 'access_as_user' }));
+  const bearer = token ?? (await authority.webApiToken(app, oid));
   const response = await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${bearer}` } });
   await response.body?.cancel();
   return { status: response.status, token: bearer };
@@ -70,7 +68,7 @@ describe('the identity provider fails', () => {
     app.store.counts.read = app.store.counts.write = 0;
     const response = await fetch(`${app.url}/api/me`, {
       headers: {
-        authorization: `Bearer ${await authority.mint({ oid: carol, sub: carol, tid: app.tenantId, aud: `api://${app.clientId}`, scp: 'access_as_user' })}`,
+        authorization: `Bearer ${await authority.webApiToken(app, carol)}`,
       },
     });
     expect(response.status).toBe(503);

@@ -290,29 +290,19 @@ describe('warm tier', () => {
 
   it('a call that joins a run in flight reads nothing, and leaves the warm client of the partition in the tier', async () => {
     const counted = countingStore(newStore('memory'));
-    let hold: Promise<void> | undefined;
-    let reachedHold: () => void = () => undefined;
-    const reached = new Promise<void>((resolve) => (reachedHold = resolve));
-    // The next revalidating read waits, after it read, until the test lets it go.
-    const store: CacheStore = {
-      ...counted,
-      readIfChanged: async (k, etag) => {
-        const answer = await counted.readIfChanged!(k, etag);
-        const held = hold;
-        hold = undefined;
-        if (held) {
-          reachedHold();
-          await held;
-        }
-        return answer;
-      },
-    };
+    const { store, afterNextRead } = withReadHook(counted);
     const app = newApp(store);
     const logger = captureLogger();
     await app.tokens.acquireTokenByClientCredential({ scopes: SCOPE_A }, { logger });
     await app.tokens.acquireTokenByClientCredential({ scopes: SCOPE_B }, { logger });
+    // The next revalidating read waits, after it read, until the test lets it go.
+    let reachedHold: () => void = () => undefined;
+    const reached = new Promise<void>((resolve) => (reachedHold = resolve));
     let release: () => void = () => undefined;
-    hold = new Promise<void>((resolve) => (release = resolve));
+    afterNextRead(() => {
+      reachedHold();
+      return new Promise<void>((resolve) => (release = resolve));
+    });
     const first = app.tokens.acquireTokenByClientCredential({ scopes: SCOPE_A }, { logger }); // takes the warm client
     await reached;
     // Another request of the partition runs meanwhile on a new client, which it leaves in the tier.

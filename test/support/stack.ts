@@ -66,6 +66,9 @@ export const authority = {
   /** An incoming token of user `oid` for `app`'s web API, as a client app would send it (the OBO assertion). */
   callerToken: (app: { clientId: string; tenantId: string }, oid: string) =>
     authority.mint({ oid, sub: oid, tid: app.tenantId, aud: app.clientId, scp: 'access_as_user' }),
+  /** The same for the function app's web API, whose audience is `api://{clientId}`; `extra` claims are added. */
+  webApiToken: (app: { clientId: string; tenantId: string }, oid: string, extra: Record<string, unknown> = {}) =>
+    authority.mint({ oid, sub: oid, tid: app.tenantId, aud: `api://${app.clientId}`, scp: 'access_as_user', ...extra }),
   /** The next `count` token requests of `clientId` answer `status`. */
   failNext: (clientId: string, count: number, status: number, oauth?: { error: string; aadsts: number }) =>
     admin('POST', 'fail', { count, status, client_id: clientId, ...(oauth ?? {}) }),
