@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
+import { answerIfNoneMatch, prepareConditionalReads } from './cosmos-if-none-match.js';
 
 /** Azurite's well-known development account (public, documented by Microsoft). */
 export const AZURITE_ACCOUNT_NAME = 'devstoreaccount1';
@@ -104,13 +105,20 @@ export interface CosmosServerOptions {
   readonly host?: string;
   /** Default 0: a free port. */
   readonly port?: number;
+  /**
+   * Answer a point read whose `If-None-Match` lists the item's `_etag` 304 without a body, as Azure Cosmos DB does
+   * (dev/cosmos-if-none-match.ts). Default `false`: the package's own behaviour, 200 with the item.
+   */
+  readonly answerIfNoneMatch?: boolean;
 }
 
 /** Starts `@vercel/cosmosdb-server` over http in this process. Data lives in memory only. */
 export async function startCosmosServer(options: CosmosServerOptions = {}): Promise<CosmosServer> {
+  prepareConditionalReads();
   const { createHttpServer } = await import('@vercel/cosmosdb-server');
   // keepAlive makes it about 4x faster: the SDK reuses connections.
   const server = createHttpServer({ keepAlive: true });
+  if (options.answerIfNoneMatch) answerIfNoneMatch(server);
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);

@@ -6,7 +6,7 @@
 import { decodeDocument, isObject } from '../../lib/cache/document.js';
 import { open } from '../../lib/cache/envelope.js';
 import { delta, snapshot, type CountingStore } from '../../dev/counting-store.js';
-import { measuredOn, type MeasuredOn } from '../support/environment.js';
+import { measuredOn, storeLabel, type MeasuredOn } from '../support/environment.js';
 import type { ScenarioResult } from '../support/report.js';
 import { authorityTokenRequests, quietLogger, type BenchStack, type BenchStoreKind } from '../support/stack.js';
 import { scaled } from '../support/config.js';
@@ -22,7 +22,7 @@ export const GROWTH_GOAL = { tokens: 100, ratio: 1.5 } as const;
 
 export interface GrowthFigures {
   readonly on: MeasuredOn;
-  /** How the store was reached, when not directly (e.g. the Cosmos stand-in answering 304s). */
+  /** How the store was reached, when not the run's own emulator (e.g. a Cosmos DB server answering 304s). */
   readonly via?: string;
   readonly tokens: number;
   readonly accessTokensStored: number;
@@ -141,8 +141,11 @@ export async function measureGrowth(
   return figures;
 }
 
-/** The label of the Cosmos rows measured through the stand-in. */
-export const COSMOS_304 = 'Cosmos stand-in (304)';
+/** The label of the Cosmos rows measured on a server answering If-None-Match (dev/cosmos-if-none-match.ts). */
+export const COSMOS_304 = 'server answering If-None-Match (304)';
+
+/** What the rows "via {@link COSMOS_304}" are (growth and warm). */
+export const COSMOS_304_NOTE = `"cosmos via ${COSMOS_304}": a second @vercel/cosmosdb-server in this process, with its point reads made conditional as Azure Cosmos DB documents them (dev/cosmos-if-none-match.ts): If-None-Match listing the item's _etag is answered 304 without a body, after the same lookup of the item, nothing serialized or sent. An emulation of the service's behaviour, not a measurement of it; the baseline is the same unconditional raw read on that server.`;
 
 export function growthScenario(figures: readonly GrowthFigures[]): ScenarioResult {
   return {
@@ -164,7 +167,7 @@ export function growthScenario(figures: readonly GrowthFigures[]): ScenarioResul
       'warnings',
     ],
     rows: figures.map((f) => [
-      f.via ? `${f.on.store} via ${f.via}` : f.on.store,
+      storeLabel(f),
       f.tokens,
       f.accessTokensStored,
       f.documentBytes,
@@ -182,7 +185,7 @@ export function growthScenario(figures: readonly GrowthFigures[]): ScenarioResul
     goals: figures
       .filter((f) => f.tokens === GROWTH_GOAL.tokens)
       .map((f) => ({
-        goal: `warm OBO with ${f.tokens} resources in the partition ÷ baseline read, ${f.via ? `${f.on.store} via ${f.via}` : f.on.store}`,
+        goal: `warm OBO with ${f.tokens} resources in the partition ÷ baseline read, ${storeLabel(f)}`,
         target: `≤ ${GROWTH_GOAL.ratio}`,
         measured: `${f.ratioToBaseline} (${f.warmMedianMs} ms vs ${f.baselineMedianMs} ms)`,
         met: f.ratioToBaseline <= GROWTH_GOAL.ratio,
@@ -190,7 +193,7 @@ export function growthScenario(figures: readonly GrowthFigures[]): ScenarioResul
     notes: [
       `Filled with one OBO per resource (api://bench-resource-N/.default), same assertion; then ${ROUNDS} rounds of ${BLOCK} raw reads of a 3 KB baseline document and ${BLOCK} warm OBO calls for the first resource, on the same store client. Document bytes = the sealed document as stored (AES-GCM envelope, not compressed).`,
       "A warm call revalidates the partition's ETag and reuses the warm client: nothing is decrypted or deserialized, whatever the size. What still grows: MSAL's own lookup over more tokens, and on the Cosmos DB server the transfer, since it ignores If-None-Match and answers every conditional read with the whole item (the library then compares the ETag itself).",
-      `"via ${COSMOS_304}": the same through dev/proxy/cosmos-standin.ts, which answers an If-None-Match point read of an unchanged item 304 without a body, as Azure Cosmos DB documents it (emulated: the stand-in still fetches the item from the server to compare, in this process). Its baseline read goes through the stand-in too.`,
+      COSMOS_304_NOTE,
     ],
   };
 }

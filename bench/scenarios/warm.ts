@@ -17,7 +17,7 @@ import { callDownstream } from '../../app/downstream.js';
 import { userPartitionKey } from '../../lib/index.js';
 import { scaled } from '../support/config.js';
 import { benchContext, bearerRequest } from '../support/context.js';
-import { measuredOn, type MeasuredOn } from '../support/environment.js';
+import { measuredOn, storeLabel, type MeasuredOn } from '../support/environment.js';
 import type { PeerApp } from '../support/peer.js';
 import type { Goal, ScenarioResult } from '../support/report.js';
 import {
@@ -69,6 +69,8 @@ export interface PathFigures extends Summary {
 
 export interface WarmFigures {
   readonly on: MeasuredOn;
+  /** How the store was reached, when not the run's own emulator (e.g. a Cosmos DB server answering 304s). */
+  readonly via?: string;
   readonly contender: Contender;
   readonly baselineMedianMs: number;
   readonly baselineCpuUsPerCall: number;
@@ -348,6 +350,8 @@ export interface WarmOptions {
   readonly newStore?: () => CountingStore;
   /** Rounds (default ROUNDS). */
   readonly rounds?: number;
+  /** How `newStore`'s stores reach their store, for the rows' label (see WarmFigures.via). */
+  readonly via?: string;
 }
 
 /** Scenarios 1, 2 and (per options) 7 and the peer comparison for one store, in interleaved rounds. */
@@ -401,6 +405,7 @@ export async function measureWarmRounds(
     baseline,
     contenders: contenders.map((c): WarmFigures => ({
       on: measuredOn(kind),
+      ...(options.via ? { via: options.via } : {}),
       contender: c.contender,
       baselineMedianMs: baseline.medianMs,
       baselineCpuUsPerCall: baseline.cpuUsPerRead,
@@ -427,7 +432,7 @@ export function warmRows(figures: readonly WarmFigures[], withContender: boolean
       const p = f[path];
       const per = p.perInvocation;
       return [
-        f.on.store,
+        storeLabel(f),
         ...(withContender ? [f.contender] : []),
         PATH_LABELS[path],
         p.medianMs,
@@ -476,13 +481,13 @@ export function warmGoals(figures: readonly WarmFigures[]): Goal[] {
       const per = p.perInvocation;
       return [
         {
-          goal: `warm ${PATH_LABELS[path]} ÷ baseline read, ${f.on.store}`,
+          goal: `warm ${PATH_LABELS[path]} ÷ baseline read, ${storeLabel(f)}`,
           target: `≤ ${RATIO_GOAL}`,
           measured: `${p.ratioToBaseline} (${p.medianMs} ms vs ${f.baselineMedianMs} ms)`,
           met: p.ratioToBaseline <= RATIO_GOAL,
         },
         {
-          goal: `round trips per warm ${PATH_LABELS[path]}, ${f.on.store}`,
+          goal: `round trips per warm ${PATH_LABELS[path]}, ${storeLabel(f)}`,
           target: '1 read / 0 writes / 0 authority',
           measured: `${per.storeReads} / ${per.storeWrites} / ${per.authorityRequests}`,
           met: per.storeReads === 1 && per.storeWrites === 0 && per.authorityRequests === 0,
@@ -498,7 +503,7 @@ export function warmScenario(figures: readonly WarmFigures[], notes: readonly st
     title: '2. Warm silent invocation through the handler path (this library, default configuration)',
     columns: warmColumns(false),
     rows: warmRows(figures, false),
-    figures: Object.fromEntries(figures.map((f) => [f.on.store, f])),
+    figures: Object.fromEntries(figures.map((f) => [storeLabel(f), f])),
     goals: warmGoals(figures),
     notes: [
       `${ROUNDS} rounds, each: ${BLOCK} baseline reads, then per contender ${BLOCK} invocations of each token path and ${HANDLER_BLOCK} of the full handler (after ${WARM_UP} warm-up ones); sequential, same store client as the baseline.`,
@@ -506,7 +511,7 @@ export function warmScenario(figures: readonly WarmFigures[], notes: readonly st
       "CPU µs per inv. = process CPU time (user + system) over the timed blocks ÷ invocations; the emulators run in this process, so it includes the store's own work (the baseline read's is in scenario 1).",
       '"floor" = the raw read of scenario 1 followed by the same cache lookup in ONE bare msal-node client shared by the process with the token in its memory (no persistence), measured in the same rounds: what any cache that reads its store once per call cannot go below here. On this single thread a lookup right after a read costs more than the two apart.',
       'The full getMe handler also validates the bearer token (RS256, JWKS cached) and calls the downstream API over HTTP: shown for scale, not held to the ratio goal.',
-      `Stored partitions: ${figures.map((f) => `${f.on.store} user ${f.documentBytes.user} B, app ${f.documentBytes.app} B`).join('; ')} (the baseline document is ${BASELINE_DOCUMENT_BYTES} B).`,
+      `Stored partitions: ${figures.map((f) => `${storeLabel(f)} user ${f.documentBytes.user} B, app ${f.documentBytes.app} B`).join('; ')} (the baseline document is ${BASELINE_DOCUMENT_BYTES} B).`,
       ...notes,
     ],
   };

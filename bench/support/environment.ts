@@ -53,6 +53,14 @@ export const EMULATORS: Record<StoreKind, string> = {
   redis: `redis-server ${redisVersion()} child process (loopback, no persistence)`,
 };
 
+/**
+ * How rows and JSON keys name the store of a figure: `cosmos`, or `cosmos via <how>` when the store was reached
+ * another way than the run's own emulator (e.g. a Cosmos DB server answering If-None-Match).
+ */
+export function storeLabel(figure: { readonly on: MeasuredOn; readonly via?: string | undefined }): string {
+  return figure.via ? `${figure.on.store} via ${figure.via}` : figure.on.store;
+}
+
 export function measuredOn(store: StoreKind): MeasuredOn {
   return { machine: MACHINE.cpu, cores: MACHINE.cores, node: MACHINE.node, emulator: EMULATORS[store], store };
 }

@@ -33,7 +33,6 @@ import {
 import { createAppRuntime, type AppRuntime } from '../../app/runtime.js';
 import { parseSettings } from '../../app/settings.js';
 import { countingStore, type CountingStore } from '../../dev/counting-store.js';
-import { startCosmosStandIn } from '../../dev/proxy/cosmos-standin.js';
 import { startTcpProxy } from '../../dev/proxy/tcp.js';
 import { PeerApp, storeCacheClient } from './peer.js';
 
@@ -58,11 +57,11 @@ export interface BenchStack {
    */
   storeBehindProxy(kind: 'table' | 'cosmos' | 'redis', eachWayMs: number): Promise<() => CountingStore>;
   /**
-   * Stores reaching the Cosmos DB server through the Cosmos stand-in (dev/proxy/cosmos-standin.ts), which answers an
-   * If-None-Match point read of an unchanged item 304 without a body, as Azure Cosmos DB does (the server alone
-   * ignores If-None-Match).
+   * Stores on a second Cosmos DB server of this process, one that answers an If-None-Match point read of an
+   * unchanged item 304 without a body, as Azure Cosmos DB does (dev/cosmos-if-none-match.ts; the run's own server
+   * ignores If-None-Match, as the package does). Started on first call.
    */
-  cosmosBehindStandIn(): Promise<() => CountingStore>;
+  cosmosAnsweringIfNoneMatch(): Promise<() => CountingStore>;
   /** The settings of an app with its own client id and tenant (what `npm start` sets, against this stack). */
   settings(overrides?: Record<string, string>): Record<string, string>;
   /**
@@ -132,6 +131,7 @@ export async function startBenchStack(): Promise<BenchStack> {
   const stores: CacheStore[] = [];
 
   const proxies: { close(): Promise<void> }[] = [];
+  let answering: Promise<CosmosServer> | undefined;
   /** `via`: the emulator's address is replaced by this one (a proxy in front of it). */
   const newStore = (kind: BenchStoreKind, via?: { readonly host: string; readonly port: number }): CountingStore => {
     const through = (url: string) => {
@@ -231,16 +231,17 @@ export async function startBenchStack(): Promise<BenchStack> {
       proxies.push(proxy);
       return () => newStore(kind, proxy);
     },
-    async cosmosBehindStandIn() {
-      const standIn = await startCosmosStandIn({ target: cosmos.endpoint });
-      proxies.push(standIn);
-      return () => newStore('cosmos', standIn);
+    async cosmosAnsweringIfNoneMatch() {
+      answering ??= startCosmosServer({ answerIfNoneMatch: true });
+      const { hostname, port } = new URL((await answering).endpoint);
+      return () => newStore('cosmos', { host: hostname, port: Number(port) });
     },
     settings,
     newApp,
     async close() {
       await Promise.allSettled(stores.map(async (store) => store.close?.()));
       await Promise.allSettled(proxies.map((proxy) => proxy.close()));
+      await Promise.allSettled([answering?.then((server) => server.close())]);
       await Promise.allSettled([table.close(), cosmos.close(), redis?.close(), authority.close(), downstream.close()]);
       rmSync(dir, { recursive: true, force: true });
     },

@@ -1,0 +1,72 @@
+/**
+ * Conditional point reads for `@vercel/cosmosdb-server`, inside the server: it ignores `If-None-Match` and answers
+ * every point read 200 with the whole item, where Azure Cosmos DB answers `304 Not Modified` without a body when
+ * the header lists the item's `_etag` (or is `*`). A server opted in with {@link answerIfNoneMatch} compares the
+ * header with the item it already holds, so a 304 costs it what it costs the service: a lookup, no transfer.
+ * Unlike the stand-in proxy (dev/proxy/cosmos-standin.ts), nothing is fetched or parsed to compare.
+ *
+ * How: the server's route table takes its read-document handler when its routes module loads, so the handler is
+ * wrapped in the module cache before the server is first imported ({@link prepareConditionalReads}). The wrapper
+ * serves only servers opted in; every other server in the process answers as the package does.
+ */
+import { createRequire } from 'node:module';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+
+type ReadDocumentHandler = (account: unknown, req: IncomingMessage, res: ServerResponse, params: unknown) => unknown;
+
+const require = createRequire(import.meta.url);
+const HANDLER = '@vercel/cosmosdb-server/lib/handler/read-document.js';
+const ROUTES = '@vercel/cosmosdb-server/lib/routes.js';
+
+/**
+ * Kept on the process, not this module: the server's modules live in the process-wide CommonJS cache, while this
+ * module may be evaluated more than once (vitest isolates each test file's ES modules, not `require`'s cache).
+ */
+const STATE = Symbol.for('token-cache.dev.cosmosIfNoneMatch');
+type State = { answering: WeakSet<Server> };
+const processState = globalThis as typeof globalThis & { [STATE]?: State };
+
+function listsEtag(condition: string, etag: string): boolean {
+  return condition.split(',').some((listed) => {
+    const value = listed.trim();
+    return value === '*' || value === etag;
+  });
+}
+
+/** The 304 the service sends for a matching point read; anything else as the server answered it. */
+function conditional(req: IncomingMessage, res: ServerResponse, body: unknown): unknown {
+  const condition = req.headers['if-none-match'];
+  if (!condition || res.statusCode !== 200 || typeof body !== 'object' || body === null) return body;
+  const etag = (body as { _etag?: unknown })._etag;
+  if (typeof etag !== 'string' || !listsEtag(condition, etag)) return body;
+  res.statusCode = 304;
+  // Node sends no body with a 304; the server still sets the `etag` header from this.
+  return { _etag: etag };
+}
+
+/**
+ * Wraps the server's read-document handler. Call before `@vercel/cosmosdb-server` is first imported; throws when it
+ * was (its routes would keep the handler unwrapped).
+ */
+export function prepareConditionalReads(): void {
+  if (processState[STATE]) return;
+  if (require.cache[require.resolve(ROUTES)]) {
+    throw new Error('@vercel/cosmosdb-server was loaded before its conditional reads could be installed');
+  }
+  const answering = new WeakSet<Server>();
+  const handlerModule = require(HANDLER) as { default: ReadDocumentHandler };
+  const original = handlerModule.default;
+  handlerModule.default = (account, req, res, params) => {
+    const body = original(account, req, res, params);
+    if (!answering.has((req.socket as { server?: Server }).server as Server)) return body;
+    return body instanceof Promise ? body.then((b) => conditional(req, res, b)) : conditional(req, res, body);
+  };
+  processState[STATE] = { answering };
+}
+
+/** From now on `server` answers a point read whose `If-None-Match` lists the item's `_etag` 304 without a body. */
+export function answerIfNoneMatch(server: Server): void {
+  const state = processState[STATE];
+  if (!state) throw new Error('prepareConditionalReads() was not called before the server module loaded');
+  state.answering.add(server);
+}
