@@ -12,11 +12,21 @@ export class Coalescer<T> {
   }
 
   /** Runs `work`, or joins the run already in flight for `key`. `joined` tells which. */
-  async run(key: string, work: () => Promise<T>): Promise<{ value: T; joined: boolean }> {
+  run(key: string, work: () => Promise<T>): Promise<{ value: T; joined: boolean }> {
     const running = this.inFlight.get(key);
-    if (running) return { value: await running, joined: true };
-    const started = work().finally(() => this.inFlight.delete(key));
+    if (running) return running.then((value) => ({ value, joined: true }));
+    const started = work();
     this.inFlight.set(key, started);
-    return { value: await started, joined: false };
+    // One reaction, not `finally` plus an await: a warm call spends several microtask turns less here.
+    return started.then(
+      (value) => {
+        this.inFlight.delete(key);
+        return { value, joined: false };
+      },
+      (error: unknown) => {
+        this.inFlight.delete(key);
+        throw error;
+      },
+    );
   }
 }
