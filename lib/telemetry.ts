@@ -15,38 +15,27 @@ export interface TokenTelemetry {
 
 export const TOKEN_TELEMETRY_PREFIX = 'token-cache-telemetry';
 
-/** `,"name":value` as JSON.stringify writes a member, nothing when `value` is undefined (JSON.stringify omits it). */
-function member(name: string, value: string | number | boolean | undefined): string {
-  if (value === undefined) return '';
-  const json = typeof value === 'number' ? (Number.isFinite(value) ? String(value) : 'null') : JSON.stringify(value);
-  return `,"${name}":${json}`;
-}
-
-/**
- * Logs the line `token-cache-telemetry {json}`. The JSON is written member by member: this runs on every
- * acquisition, warm ones included, where JSON.stringify of a fresh object was the largest cost after the store read.
- * The text is what JSON.stringify would give for the same object, members in the same order.
- */
 export function logTokenTelemetry(logger: TokenCacheLogger, telemetry: TokenTelemetry): void {
   const { stats } = telemetry;
   logger.info(
-    `${TOKEN_TELEMETRY_PREFIX} {"op":${JSON.stringify(telemetry.operation)}` +
-      member('partition', telemetry.partitionKey) +
-      member('fromCache', telemetry.fromCache) +
-      member('saved', telemetry.saved) +
-      member('outcome', telemetry.outcome) +
-      member('reads', stats.reads) +
-      member('writes', stats.writes) +
-      member('conflicts', stats.conflicts) +
-      member('retries', stats.retries) +
-      member('failures', stats.failures) +
-      member('tierHits', stats.tierHits) +
-      member('tierAnswers', stats.tierAnswers) +
-      member('discarded', stats.discarded) +
-      member('foreign', stats.foreign) +
-      member('bytesRead', stats.bytesRead) +
-      member('bytesWritten', stats.bytesWritten) +
-      member('storeMs', Math.round(stats.storeMs * 100) / 100) +
-      '}',
+    `${TOKEN_TELEMETRY_PREFIX} ${JSON.stringify({
+      op: telemetry.operation,
+      partition: telemetry.partitionKey,
+      fromCache: telemetry.fromCache,
+      saved: telemetry.saved,
+      outcome: telemetry.outcome,
+      reads: stats.reads,
+      writes: stats.writes,
+      conflicts: stats.conflicts,
+      retries: stats.retries,
+      failures: stats.failures,
+      tierHits: stats.tierHits,
+      tierAnswers: stats.tierAnswers,
+      discarded: stats.discarded,
+      foreign: stats.foreign,
+      bytesRead: stats.bytesRead,
+      bytesWritten: stats.bytesWritten,
+      storeMs: Math.round(stats.storeMs * 100) / 100,
+    })}`,
   );
 }
