@@ -23,7 +23,8 @@ const ROUTES = '@vercel/cosmosdb-server/lib/routes.js';
  * module may be evaluated more than once (vitest isolates each test file's ES modules, not `require`'s cache).
  */
 const STATE = Symbol.for('token-cache.dev.cosmosIfNoneMatch');
-type State = { answering: WeakSet<Server> };
+/** `unavailable`: why no server can answer (the package was loaded first, or its layout changed). */
+type State = { readonly answering: WeakSet<Server> } | { readonly unavailable: string };
 const processState = globalThis as typeof globalThis & { [STATE]?: State };
 
 function listsEtag(condition: string, etag: string): boolean {
@@ -44,29 +45,43 @@ function conditional(req: IncomingMessage, res: ServerResponse, body: unknown): 
   return { _etag: etag };
 }
 
+/** Wraps the server's read-document handler, or says why it cannot. */
+function install(): State {
+  // The routes keep the handler they imported: a wrap installed after them would never run.
+  if (require.cache[require.resolve(ROUTES)]) {
+    return { unavailable: '@vercel/cosmosdb-server was loaded before its conditional reads could be installed' };
+  }
+  const handlerModule = require(HANDLER) as { default?: unknown };
+  const original = handlerModule.default;
+  if (typeof original !== 'function') return { unavailable: `${HANDLER} exports no handler` };
+  const answering = new WeakSet<Server>();
+  handlerModule.default = ((account, req, res, params) => {
+    const body = (original as ReadDocumentHandler)(account, req, res, params);
+    if (!answering.has((req.socket as { server?: Server }).server as Server)) return body;
+    return body instanceof Promise ? body.then((b) => conditional(req, res, b)) : conditional(req, res, body);
+  }) satisfies ReadDocumentHandler;
+  return { answering };
+}
+
 /**
- * Wraps the server's read-document handler. Call before `@vercel/cosmosdb-server` is first imported; throws when it
- * was (its routes would keep the handler unwrapped).
+ * Call before `@vercel/cosmosdb-server` is first imported. Never throws: when the wrap cannot be installed (the
+ * package was loaded first, or a new version moved its handler), servers answer as the package does and only
+ * {@link answerIfNoneMatch} fails, saying why.
  */
 export function prepareConditionalReads(): void {
   if (processState[STATE]) return;
-  if (require.cache[require.resolve(ROUTES)]) {
-    throw new Error('@vercel/cosmosdb-server was loaded before its conditional reads could be installed');
+  try {
+    processState[STATE] = install();
+  } catch (error) {
+    processState[STATE] = { unavailable: `cannot wrap ${HANDLER}: ${String(error)}` };
   }
-  const answering = new WeakSet<Server>();
-  const handlerModule = require(HANDLER) as { default: ReadDocumentHandler };
-  const original = handlerModule.default;
-  handlerModule.default = (account, req, res, params) => {
-    const body = original(account, req, res, params);
-    if (!answering.has((req.socket as { server?: Server }).server as Server)) return body;
-    return body instanceof Promise ? body.then((b) => conditional(req, res, b)) : conditional(req, res, body);
-  };
-  processState[STATE] = { answering };
 }
 
 /** From now on `server` answers a point read whose `If-None-Match` lists the item's `_etag` 304 without a body. */
 export function answerIfNoneMatch(server: Server): void {
   const state = processState[STATE];
   if (!state) throw new Error('prepareConditionalReads() was not called before the server module loaded');
+  if ('unavailable' in state)
+    throw new Error(`this Cosmos DB server cannot answer If-None-Match: ${state.unavailable}`);
   state.answering.add(server);
 }
