@@ -58,6 +58,8 @@ export class PartitionedTokenCache {
   /** `{partitionKey}|{assertion hash}` pairs already checked to go together (see `callerMismatch`), bounded. */
   private readonly matchedCallers = new Set<string>();
   private readonly closeNetwork: (() => void) | undefined;
+  /** The app's partition, checked once (on first use: an invalid id fails the call, as before, not the constructor). */
+  private appPartition: string | undefined;
 
   constructor(options: PartitionedTokenCacheOptions) {
     const { identity, plugins, warmTierBytes } = resolveOptions(options);
@@ -115,7 +117,7 @@ export class PartitionedTokenCache {
     request: { readonly scopes: readonly string[]; readonly claims?: string },
     options: InvocationOptions = {},
   ): Promise<TokenOutcome> {
-    const partitionKey = appPartitionKey(this.clientId, this.tenantId);
+    const partitionKey = (this.appPartition ??= appPartitionKey(this.clientId, this.tenantId));
     const claims = this.claimsOf(request);
     const key = [scopeKey(request.scopes), claims.key];
     return this.acquire('client_credentials', partitionKey, key, options, claims, true, async ({ client, load }) => {
@@ -394,7 +396,7 @@ export class PartitionedTokenCache {
     try {
       throwIfAborted(options.abortSignal);
       if (claims.invalid) throw claims.invalid;
-      const runKey = [flow, partitionKey, ...key].join('|');
+      const runKey = `${flow}|${partitionKey}|${key.join('|')}`;
       // The warm client's store read goes out first; the rest of this work runs while the store answers. A call that
       // will join a run in flight reads nothing.
       const warm = this.inFlight.has(runKey) ? undefined : this.factory.takeWarm(partitionKey, logger);
@@ -555,6 +557,7 @@ function callerMismatch(caller: CallerIdentity, assertion: string): TokenCacheEr
 }
 
 function scopeKey(scopes: readonly string[]): string {
+  if (scopes.length === 1) return scopes[0]!.toLowerCase();
   return [...scopes]
     .map((s) => s.toLowerCase())
     .sort()
