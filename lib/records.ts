@@ -20,8 +20,8 @@ export function sealRecord(keyRing: KeyRing, key: string, data: Uint8Array): Uin
 /**
  * Opens a record sealed by {@link sealRecord} under the same `key`. Throws a `TokenCacheError`:
  * `key_not_in_ring` or `unknown_format_version` when a newer instance sealed it ({@link isForeignSeal}: not yours
- * to judge or replace; try again once this instance has the key), `bad_envelope` when it fails to open under a key you hold — tampered,
- * copied from another key, or never sealed at all: never act on it.
+ * to judge or replace; try again once this instance has the key), `bad_envelope` when it fails to open under a key
+ * you hold — tampered, copied from another key, or never sealed at all: never act on it.
  *
  * @example
  * ```ts

@@ -404,7 +404,7 @@ export class PartitionedTokenCache {
       // its cache (a forced refresh would not).
       const answerKey = answerable && claims.request.claims === undefined ? runKey : undefined;
       const run = this.inFlight.run(runKey, async () => {
-        const bound = warm ?? (await this.factory.forPartition(partitionKey, logger));
+        const bound = warm ?? (await this.factory.newClient(partitionKey, logger));
         const { client, plugin } = bound;
         stats = plugin.stats;
         if (answerKey) {

@@ -152,17 +152,9 @@ export class ClientFactory {
   }
 
   /**
-   * A client for one invocation of the partition: its warm client when the tier holds one (taken out of the tier:
-   * no other invocation can use it meanwhile), otherwise a new one. Give it back with {@link release}.
-   */
-  async forPartition(partitionKey: string, logger: TokenCacheLogger): Promise<InvocationClient> {
-    return this.takeWarm(partitionKey, logger) ?? this.newClient(partitionKey, logger);
-  }
-
-  /**
-   * The partition's warm client, taken out of the tier as {@link forPartition} does, with its revalidating store read
-   * already sent, so that the invocation's other work runs while the store answers; undefined when the tier holds
-   * none.
+   * The partition's warm client for one invocation, taken out of the tier (no other invocation can use it meanwhile)
+   * with its revalidating store read already sent, so that the invocation's other work runs while the store answers;
+   * undefined when the tier holds none (use {@link newClient}). Give it back with {@link release}.
    */
   takeWarm(partitionKey: string, logger: TokenCacheLogger): InvocationClient | undefined {
     const warm = this.tier?.take(partitionKey);
@@ -174,7 +166,10 @@ export class ClientFactory {
     return warm;
   }
 
-  /** A new client bound to the partition, never kept in the tier (for flows this library does not wrap). */
+  /**
+   * A new client bound to the partition. It joins the tier only when given back with {@link release} (the wrapped
+   * flows do; a client handed to a flow this library does not wrap never is).
+   */
   async newClient(partitionKey: string, logger: TokenCacheLogger): Promise<InvocationClient> {
     const plugin = this.plugin(partitionKey, logger);
     const log: LogTarget = { current: logger };
