@@ -27,19 +27,18 @@ const STATE = Symbol.for('token-cache.dev.cosmosIfNoneMatch');
 type State = { readonly answering: WeakSet<Server> } | { readonly unavailable: string };
 const processState = globalThis as typeof globalThis & { [STATE]?: State };
 
-function listsEtag(condition: string, etag: string): boolean {
-  return condition.split(',').some((listed) => {
-    const value = listed.trim();
-    return value === '*' || value === etag;
-  });
+/** Whether an `If-None-Match` header lists `etag` (weak or strong) or is `*`: the service then answers 304. */
+export function etagMatches(ifNoneMatch: string | undefined, etag: unknown): boolean {
+  if (ifNoneMatch === undefined || typeof etag !== 'string') return false;
+  const bare = (value: string) => value.trim().replace(/^W\//, '');
+  return ifNoneMatch.split(',').some((candidate) => bare(candidate) === '*' || bare(candidate) === bare(etag));
 }
 
 /** The 304 the service sends for a matching point read; anything else as the server answered it. */
 function conditional(req: IncomingMessage, res: ServerResponse, body: unknown): unknown {
-  const condition = req.headers['if-none-match'];
-  if (!condition || res.statusCode !== 200 || typeof body !== 'object' || body === null) return body;
+  if (res.statusCode !== 200 || typeof body !== 'object' || body === null) return body;
   const etag = (body as { _etag?: unknown })._etag;
-  if (typeof etag !== 'string' || !listsEtag(condition, etag)) return body;
+  if (!etagMatches(req.headers['if-none-match'], etag)) return body;
   res.statusCode = 304;
   // Node sends no body with a 304; the server still sets the `etag` header from this.
   return { _etag: etag };

@@ -34,7 +34,7 @@ async function containerOn(server: CosmosServer): Promise<Container> {
 const ifNoneMatch = (condition: string) => ({ accessCondition: { type: 'IfNoneMatch', condition } });
 
 describe('a Cosmos DB server answering If-None-Match', () => {
-  it("answers 304 without a body when the header lists the item's etag or *, 200 with the item otherwise", async () => {
+  it("answers 304 without a body when the header lists the item's etag (weak or strong) or *, 200 with the item otherwise", async () => {
     const container = await containerOn(answering);
     const { resource: created } = await container.items.create({ id: 'item', data: 'v1' });
     const etag = created!._etag;
@@ -46,6 +46,7 @@ describe('a Cosmos DB server answering If-None-Match', () => {
     expect(unchanged.etag).toBe(etag);
     expect((await item.read(ifNoneMatch('*'))).statusCode).toBe(304);
     expect((await item.read(ifNoneMatch(`"other", ${etag}`))).statusCode).toBe(304);
+    expect((await item.read(ifNoneMatch(`W/${etag}`))).statusCode).toBe(304);
 
     const other = await item.read<{ data: string }>(ifNoneMatch('"other"'));
     expect(other.statusCode).toBe(200);

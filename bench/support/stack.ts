@@ -241,8 +241,14 @@ export async function startBenchStack(): Promise<BenchStack> {
     async close() {
       await Promise.allSettled(stores.map(async (store) => store.close?.()));
       await Promise.allSettled(proxies.map((proxy) => proxy.close()));
-      await Promise.allSettled([answering?.then((server) => server.close())]);
-      await Promise.allSettled([table.close(), cosmos.close(), redis?.close(), authority.close(), downstream.close()]);
+      await Promise.allSettled([
+        table.close(),
+        cosmos.close(),
+        answering?.then((server) => server.close()),
+        redis?.close(),
+        authority.close(),
+        downstream.close(),
+      ]);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -35,6 +35,7 @@ import {
   type HttpProxyHook,
   type HttpProxyOptions,
 } from './http.js';
+import { etagMatches } from '../cosmos-if-none-match.js';
 
 export interface CosmosStandInOptions {
   /** The clock TTL is judged by, in milliseconds since the epoch. Default `Date.now`. */
@@ -90,12 +91,6 @@ function parseJson(body: Buffer): unknown {
   } catch {
     return undefined;
   }
-}
-
-function etagMatches(ifNoneMatch: string | undefined, etag: unknown): boolean {
-  if (ifNoneMatch === undefined || typeof etag !== 'string') return false;
-  const bare = (value: string) => value.trim().replace(/^W\//, '');
-  return ifNoneMatch.split(',').some((candidate) => bare(candidate) === '*' || bare(candidate) === bare(etag));
 }
 
 /** The headers a request of the stand-in's own needs: the caller's auth and version, and the partition key. */
