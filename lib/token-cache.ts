@@ -397,8 +397,8 @@ export class PartitionedTokenCache {
       throwIfAborted(options.abortSignal);
       if (claims.invalid) throw claims.invalid;
       const runKey = `${flow}|${partitionKey}|${key.join('|')}`;
-      // The warm client's store read goes out first; the rest of this work runs while the store answers. A call that
-      // will join a run in flight reads nothing.
+      // Taking the warm client starts its revalidating read (the invocation's one store read). A call that will join
+      // a run in flight reads nothing.
       const warm = this.inFlight.has(runKey) ? undefined : this.factory.takeWarm(partitionKey, logger);
       // A warm client's earlier answer serves again only for a request without claims that MSAL would answer from
       // its cache (a forced refresh would not).

@@ -11,7 +11,7 @@ import type { BenchStack } from '../support/stack.js';
 import { RATIO_GOAL, measureWarmRounds, type WarmFigures } from './warm.js';
 
 export const LATENCIES_MS = [0.5, 2] as const;
-const ROUNDS = scaled(3, 1);
+const ROUNDS = scaled(15, 3);
 
 export interface LatencyFigures {
   readonly eachWayMs: number;

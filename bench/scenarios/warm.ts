@@ -30,13 +30,16 @@ import {
   type BenchStoreKind,
   type QuietLogger,
 } from '../support/stack.js';
+import { roundOrder } from '../support/order.js';
 import { percentile, round, summarize, type Summary } from '../support/stats.js';
 import { newCaller } from '../support/users.js';
 import { BASELINE_DOCUMENT_BYTES, prepareBaselineRead, type BaselineFigures } from './baseline.js';
 
-export const ROUNDS = scaled(5, 2);
-const BLOCK = scaled(100, 30);
-const HANDLER_BLOCK = scaled(40, 10);
+// Many short blocks, not a few long ones: a burst of load on the machine then falls on every contender alike instead
+// of on one contender's whole sample (a block of 100 Redis reads lasts under 10 ms).
+export const ROUNDS = scaled(25, 6);
+const BLOCK = scaled(20, 10);
+const HANDLER_BLOCK = scaled(8, 4);
 const WARM_UP = scaled(50, 20);
 export const RATIO_GOAL = 1.1;
 
@@ -385,15 +388,19 @@ export async function measureWarmRounds(
     await c.appDaemon.warmUp(WARM_UP);
     await c.getMe.warmUp(WARM_UP / 5);
   }
+  const blocks = [
+    () => baselineRead.block(BLOCK),
+    () => floor.obo.block(BLOCK),
+    () => floor.appDaemon.block(BLOCK),
+    ...contenders.flatMap((c) => [
+      () => c.obo.block(BLOCK),
+      () => c.appDaemon.block(BLOCK),
+      () => c.getMe.block(HANDLER_BLOCK),
+    ]),
+  ];
+  const order = roundOrder();
   for (let r = 0; r < (options.rounds ?? ROUNDS); r++) {
-    await baselineRead.block(BLOCK);
-    await floor.obo.block(BLOCK);
-    await floor.appDaemon.block(BLOCK);
-    for (const c of contenders) {
-      await c.obo.block(BLOCK);
-      await c.appDaemon.block(BLOCK);
-      await c.getMe.block(HANDLER_BLOCK);
-    }
+    for (const block of order(blocks)) await block();
   }
   const baseline: BaselineFigures = {
     on: measuredOn(kind),
@@ -506,7 +513,7 @@ export function warmScenario(figures: readonly WarmFigures[], notes: readonly st
     figures: Object.fromEntries(figures.map((f) => [storeLabel(f), f])),
     goals: warmGoals(figures),
     notes: [
-      `${ROUNDS} rounds, each: ${BLOCK} baseline reads, then per contender ${BLOCK} invocations of each token path and ${HANDLER_BLOCK} of the full handler (after ${WARM_UP} warm-up ones); sequential, same store client as the baseline.`,
+      `${ROUNDS} rounds, each: a block of ${BLOCK} baseline reads, one of the floor's paths, and per contender one of ${BLOCK} invocations of each token path and one of ${HANDLER_BLOCK} of the full handler (after ${WARM_UP} warm-up ones), the blocks in a new seeded shuffled order every round (a block right after msal-node-heavy work runs slower; see bench/support/order.ts); sequential, same store client as the baseline.`,
       `"× baseline" = median of the path ÷ median raw read of the same store (scenario 1); goal ≤ ${RATIO_GOAL} for the token paths. "store wait" is the plugin's own storeMs; "rest" = invocation − store wait (MSAL, client, JSON).`,
       "CPU µs per inv. = process CPU time (user + system) over the timed blocks ÷ invocations; the emulators run in this process, so it includes the store's own work (the baseline read's is in scenario 1).",
       '"floor" = the raw read of scenario 1 followed by the same cache lookup in ONE bare msal-node client shared by the process with the token in its memory (no persistence), measured in the same rounds: what any cache that reads its store once per call cannot go below here. On this single thread a lookup right after a read costs more than the two apart.',

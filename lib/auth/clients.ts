@@ -153,8 +153,9 @@ export class ClientFactory {
 
   /**
    * The partition's warm client for one invocation, taken out of the tier (no other invocation can use it meanwhile)
-   * with its revalidating store read already sent, so that the invocation's other work runs while the store answers;
-   * undefined when the tier holds none (use {@link newClient}). Give it back with {@link release}.
+   * with its revalidating store read started (the SDKs write it only after the current synchronous work and its
+   * microtasks: node-redis on the next event-loop turn); undefined when the tier holds none (use {@link newClient}).
+   * Give it back with {@link release}.
    */
   takeWarm(partitionKey: string, logger: TokenCacheLogger): InvocationClient | undefined {
     const warm = this.tier?.take(partitionKey);
