@@ -74,6 +74,8 @@ export interface ReliabilityFigures {
   readonly storeOps: StoreOpsPerInvocation;
   /** The final user daemon run (no faults, every access token aged). */
   readonly finalRun: string;
+  /** The warnings and errors logged during the final run (why a person failed, if one did). */
+  readonly finalRunProblems: readonly string[];
   readonly slowestCallMs: number;
   readonly durationMs: number;
 }
@@ -147,6 +149,7 @@ export async function runReliability(options: ReliabilityOptions): Promise<Relia
       (error: unknown) => `failed: ${error instanceof Error ? error.message : String(error)}`,
     );
 
+    const finalLogs = stack.app.logs.slice(logsBefore);
     progress(`${options.store}: checking the store and the authority`);
     const statuses = await backgroundStatuses(stack, people);
     const paused = people.filter((p) => statuses.get(p.index) === 'needs_sign_in').map((p) => p.partitionKey);
@@ -200,6 +203,7 @@ export async function runReliability(options: ReliabilityOptions): Promise<Relia
         allowances(stack.app.runtime.settings.daemons.sweeperBudget),
       ),
       finalRun: final.replace(/^.*user daemon: /, ''),
+      finalRunProblems: finalLogs.filter((line) => /^(warning|error|critical) /.test(line)),
       slowestCallMs: Math.round(Math.max(...calls.map((c) => c.ms))),
       durationMs: Math.round(performance.now() - started),
     };

@@ -24,6 +24,6 @@ export function violations(figures: ReliabilityFigures): string[] {
   add('store round trips over the bound', figures.roundTrips.overBound);
   add('invocations over their store operation bound', figures.storeOps.overBound);
   if (!/succeeded \d+, paused \d+, failed 0/.test(figures.finalRun))
-    found.push(`final daemon run: ${figures.finalRun}`);
+    found.push(`final daemon run: ${[figures.finalRun, ...figures.finalRunProblems].join('; ')}`);
   return found;
 }

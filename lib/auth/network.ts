@@ -20,13 +20,21 @@ export interface NetworkClientOptions {
 export function createNetworkClient(options: NetworkClientOptions = {}): INetworkModule & { close(): void } {
   const agent = new Agent({ keepAlive: true, maxSockets: 64, ...(options.ca ? { ca: options.ca } : {}) });
   const timeoutMs = options.timeoutMs ?? DEFAULT_NETWORK_TIMEOUT_MS;
-  const send = <T>(method: 'GET' | 'POST', url: string, opts?: NetworkRequestOptions, timeout?: number) =>
+  const send = <T>(
+    method: 'GET' | 'POST',
+    url: string,
+    opts?: NetworkRequestOptions,
+    timeout?: number,
+    mayResend = true,
+  ): Promise<NetworkResponse<T>> =>
     new Promise<NetworkResponse<T>>((resolve, reject) => {
+      let answered = false;
       const body = method === 'POST' ? (opts?.body ?? '') : undefined;
       const headers: Record<string, string | number> = { ...opts?.headers };
       if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
       const signal = (opts as { signal?: AbortSignal } | undefined)?.signal;
       const req = request(url, { method, agent, headers, timeout: timeout ?? timeoutMs, signal }, (res) => {
+        answered = true;
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('error', reject);
@@ -50,11 +58,27 @@ export function createNetworkClient(options: NetworkClientOptions = {}): INetwor
       req.on('timeout', () =>
         req.destroy(new Error(`identity provider request timed out after ${timeout ?? timeoutMs} ms`)),
       );
-      req.on('error', (error) =>
+      req.on('error', (error) => {
+        // A kept-alive connection reset as this request went out on it, before any answer: usually the server closing
+        // it for being idle (Node's server after 5 s). Sent once more, on a new connection (Node's documented remedy,
+        // `request.reusedSocket`), when presenting it again is harmless; without it a user's first token request after
+        // an idle pause could fail. Not an authorization code: the server may have redeemed it before the reset, and
+        // a second redemption would answer invalid_grant where "not now" is the truth.
+        if (
+          mayResend &&
+          req.reusedSocket &&
+          !answered &&
+          isConnectionReset(error) &&
+          !signal?.aborted &&
+          repeatable(method, body)
+        ) {
+          resolve(send<T>(method, url, opts, timeout, false));
+          return;
+        }
         reject(
           new Error(`identity provider request to ${new URL(url).host} failed: ${error.message}`, { cause: error }),
-        ),
-      );
+        );
+      });
       req.end(body);
     });
   return {
@@ -75,4 +99,26 @@ function withBusyStatus(body: unknown, status: number): unknown {
   const busy = status === 429 || status >= 500;
   if (!busy || typeof body !== 'object' || body === null || Array.isArray(body) || 'status' in body) return body;
   return { ...body, status };
+}
+
+/**
+ * Whether a request may be presented twice: a GET, or a token request whose grant stays valid when used again (client
+ * credentials, on-behalf-of, a refresh token: Microsoft Entra ID accepts a refresh token again after redeeming it, and
+ * under strict rotation its first answer, were it lost, would have superseded it anyway).
+ */
+function repeatable(method: 'GET' | 'POST', body: string | undefined): boolean {
+  if (method === 'GET') return true;
+  const grant = new URLSearchParams(body ?? '').get('grant_type');
+  return grant !== null && REPEATABLE_GRANTS.has(grant);
+}
+
+const REPEATABLE_GRANTS = new Set([
+  'client_credentials',
+  'refresh_token',
+  'urn:ietf:params:oauth:grant-type:jwt-bearer',
+]);
+
+function isConnectionReset(error: Error): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ECONNRESET' || code === 'EPIPE';
 }
