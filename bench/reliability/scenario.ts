@@ -144,12 +144,12 @@ export async function runReliability(options: ReliabilityOptions): Promise<Relia
     progress(`${options.store}: load done; waiting ${Math.max(0, Math.round(wait / 1000))} s for tokens to age`);
     if (wait > 0) await sleep(wait);
     const logsBefore = stack.app.logs.length;
-    const final = await stack.app.host.timers.fire('userDaemon').then(
-      () => stack.app.logs.slice(logsBefore).find((l) => l.includes('user daemon: processed')) ?? 'no summary',
+    const firing = await stack.app.host.timers.fire('userDaemon').then(
+      () => undefined,
       (error: unknown) => `failed: ${error instanceof Error ? error.message : String(error)}`,
     );
-
     const finalLogs = stack.app.logs.slice(logsBefore);
+    const final = firing ?? finalLogs.find((l) => l.includes('user daemon: processed')) ?? 'no summary';
     progress(`${options.store}: checking the store and the authority`);
     const statuses = await backgroundStatuses(stack, people);
     const paused = people.filter((p) => statuses.get(p.index) === 'needs_sign_in').map((p) => p.partitionKey);
