@@ -120,7 +120,8 @@ export class PartitionedTokenCache {
     const partitionKey = (this.appPartition ??= appPartitionKey(this.clientId, this.tenantId));
     const claims = this.claimsOf(request);
     const key = [scopeKey(request.scopes), claims.key];
-    return this.acquire('client_credentials', partitionKey, key, options, claims, true, async ({ client, load }) => {
+    const run = { flow: 'client_credentials', partitionKey, key, claims, answerable: true };
+    return this.acquire(run, options, async ({ client, load }) => {
       // With claims msal-node skips its cache without calling the plugin: load it, so that the rejected token
       // leaves the partition even when no new token comes back.
       if (claims.withhold) await load();
@@ -159,12 +160,18 @@ export class PartitionedTokenCache {
     options: InvocationOptions = {},
   ): Promise<TokenOutcome> {
     const partitionKey = userPartitionKey(request.caller);
-    const assertionHash = assertionHashOf(request.assertion);
-    const mismatch = this.callerMismatch(partitionKey, assertionHash, request.caller, request.assertion);
+    // An incoming token the partition's warm client served was hashed and checked against this partition then.
+    const known = this.factory.knownAssertionHash(partitionKey, request.assertion);
+    const assertionHash = known ?? assertionHashOf(request.assertion);
+    const mismatch = known
+      ? undefined
+      : this.callerMismatch(partitionKey, assertionHash, request.caller, request.assertion);
     const claims = this.claimsOf(request);
     const checked = mismatch ? { ...claims, invalid: mismatch } : claims;
     const key = [assertionHash, scopeKey(request.scopes), claims.key];
-    return this.acquire('on_behalf_of', partitionKey, key, options, checked, true, async ({ client, load }) => {
+    const incoming = { assertion: request.assertion, hash: assertionHash };
+    const run = { flow: 'on_behalf_of', partitionKey, key, claims: checked, answerable: true, incoming };
+    return this.acquire(run, options, async ({ client, load }) => {
       // msal-node's OBO looks its cache up without calling the plugin first: load the partition before the call.
       await load({ oboAssertion: request.assertion });
       return client.acquireTokenOnBehalfOf({
@@ -208,8 +215,8 @@ export class PartitionedTokenCache {
     const forceRefresh = request.forceRefresh ?? false;
     const claims = this.claimsOf(request);
     const key = [scopeKey(request.scopes), String(forceRefresh), claims.key];
-    const answerable = !forceRefresh;
-    return this.acquire('silent', partitionKey, key, options, claims, answerable, async ({ client, unavailable }) => {
+    const run = { flow: 'silent', partitionKey, key, claims, answerable: !forceRefresh };
+    return this.acquire(run, options, async ({ client, unavailable }) => {
       // Partition keys are lower-cased; account ids from the authority may not be.
       const wanted = request.homeAccountId.toLowerCase();
       const accounts = await client.getTokenCache().getAllAccounts();
@@ -382,12 +389,8 @@ export class PartitionedTokenCache {
 
   /** Coalescing, abort, telemetry: what every wrapped flow shares. */
   private async acquire(
-    flow: string,
-    partitionKey: string,
-    key: readonly string[],
+    { flow, partitionKey, key, claims, answerable, incoming }: Acquisition,
     options: InvocationOptions,
-    claims: RequestClaims,
-    answerable: boolean,
     work: (bound: BoundClient) => Promise<AuthenticationResult | null>,
   ): Promise<TokenOutcome> {
     const logger = options.logger ?? this.logger;
@@ -408,8 +411,10 @@ export class PartitionedTokenCache {
         const { client, plugin } = bound;
         stats = plugin.stats;
         if (answerKey) {
-          const held = await plugin.heldAnswer(answerKey, (answer) => servable(answer, Date.now()));
+          await plugin.load();
+          const held = plugin.heldAnswer(answerKey, (answer) => servable(answer, Date.now()));
           if (held) {
+            if (incoming) bound.assertions.add(incoming.assertion, incoming.hash);
             this.factory.release(bound);
             return { result: { ...held, fromCache: true, correlationId: randomUUID() }, stats, saved: true };
           }
@@ -427,10 +432,12 @@ export class PartitionedTokenCache {
         await plugin.settle();
         if (answerKey) plugin.remember(answerKey, result);
         const saved = plugin.saved;
+        if (incoming) bound.assertions.add(incoming.assertion, incoming.hash);
         this.factory.release(bound);
         return { result, stats, saved };
       });
-      const { value, joined } = await abortable(run, options.abortSignal);
+      const value = await abortable(run.value, options.abortSignal);
+      const { joined } = run;
       const outcome = {
         result: value.result,
         partitionKey,
@@ -496,6 +503,19 @@ export class PartitionedTokenCache {
       outcome: classifyTokenError(error).code,
     });
   }
+}
+
+/** What {@link PartitionedTokenCache.acquire} runs: a flow's request, keyed for coalescing. */
+interface Acquisition {
+  readonly flow: string;
+  readonly partitionKey: string;
+  /** With the flow and partition: the coalescing key (and the warm client's answer key). */
+  readonly key: readonly string[];
+  readonly claims: RequestClaims;
+  /** Whether a warm client's earlier answer may serve it (see `heldAnswer`). */
+  readonly answerable: boolean;
+  /** On-behalf-of: the incoming token, checked against the partition, for the client to remember. */
+  readonly incoming?: { readonly assertion: string; readonly hash: string };
 }
 
 /** A request's `claims`, prepared by `claimsOf`. */

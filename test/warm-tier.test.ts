@@ -349,6 +349,31 @@ describe('warm tier', () => {
     expect(answered).toBeGreaterThanOrEqual(6);
   });
 
+  it("an incoming token a warm client served: still refused for another caller, never matched by a near copy, counted in the tier's bytes", async () => {
+    const store = newStore('memory');
+    const app = newApp(store);
+    const logger = captureLogger();
+    const [a, b] = [await callerOf(app), await callerOf(app)];
+    const obo = (caller: { oid: string; tid: string }, assertion: string) =>
+      app.tokens.acquireTokenOnBehalfOf({ caller, assertion, scopes: GRAPH }, { logger });
+    const first = await obo(a.claims, a.assertion);
+    const text = await readStoredText(store, app.keyRing, first.partitionKey);
+    expect(app.tokens.warmTierUsage.bytes).toBeGreaterThanOrEqual(estimateHeldBytes(text.length) + a.assertion.length);
+    await obo(b.claims, b.assertion);
+    expect((await obo(a.claims, a.assertion)).stats.tierAnswers).toBe(1);
+
+    // a's token presented with b as its caller: b's warm client never served it, a's is not b's.
+    await expect(obo(b.claims, a.assertion)).rejects.toMatchObject({ code: 'invalid_options' });
+    // A copy of a's token one character apart (same length, same claims) is another incoming token.
+    const last = a.assertion.at(-1) === 'A' ? 'B' : 'A';
+    const nearCopy = `${a.assertion.slice(0, -1)}${last}`;
+    const answer = await obo(a.claims, nearCopy).then(
+      (outcome) => outcome.result.accessToken,
+      (error: unknown) => error,
+    );
+    expect(answer).not.toBe(first.result.accessToken);
+  });
+
   it("a token inside MSAL's renewal window (5 minutes) is never answered again: MSAL renews it", async () => {
     const shortLived = await startLocalAuthority({ accessTokenLifetimeSeconds: 240 });
     try {

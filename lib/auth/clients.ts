@@ -8,6 +8,7 @@ import {
 import { TokenCacheError } from '../errors.js';
 import type { TokenCacheLogger } from '../log.js';
 import { PartitionCachePlugin, type PartitionCachePluginOptions } from '../cache/plugin.js';
+import { KnownAssertions } from '../cache/obo.js';
 import { WarmTier, estimateHeldBytes, type WarmTierUsage } from '../cache/warm-tier.js';
 import { lazy } from '../lazy.js';
 
@@ -45,6 +46,8 @@ export interface InvocationClient {
   readonly client: ConfidentialClientApplication;
   readonly plugin: PartitionCachePlugin;
   readonly log: LogTarget;
+  /** The on-behalf-of incoming tokens this client served (kept with it in the warm tier). */
+  readonly assertions: KnownAssertions;
 }
 
 /** The authority's openid-configuration, parsed once per process. */
@@ -176,7 +179,7 @@ export class ClientFactory {
     const log: LogTarget = { current: logger };
     const client = new PartitionClientApplication(await this.configuration(log, plugin), this.sharedAuthority);
     plugin.bindClient(client);
-    return { client, plugin, log };
+    return { client, plugin, log, assertions: new KnownAssertions() };
   }
 
   /**
@@ -188,8 +191,16 @@ export class ClientFactory {
     bound.log.current = undefined;
     const plaintextLength = bound.plugin.endInvocation();
     if (plaintextLength !== undefined) {
-      this.tier.put(bound.plugin.partitionKey, bound, estimateHeldBytes(plaintextLength));
+      this.tier.put(bound.plugin.partitionKey, bound, estimateHeldBytes(plaintextLength) + bound.assertions.bytes);
     }
+  }
+
+  /**
+   * The hash of an on-behalf-of incoming token that the partition's warm client served (so it was checked to be a
+   * token of that partition's caller then), or undefined: see {@link KnownAssertions}.
+   */
+  knownAssertionHash(partitionKey: string, assertion: string): string | undefined {
+    return this.tier?.peek(partitionKey)?.assertions.hashOf(assertion);
   }
 
   /** Drops the partition's warm client (its document was deleted). */

@@ -28,6 +28,45 @@ export function assertionHashOf(assertion: string): string {
   return hash('sha256', assertion, 'base64url');
 }
 
+/** Most incoming tokens a warm client remembers (see {@link KnownAssertions}); a person's devices and apps, usually. */
+export const MAX_KNOWN_ASSERTIONS = 4;
+
+/**
+ * The incoming tokens a partition's warm client served lately, with their hashes — each one checked, when first
+ * seen, to be a token of that partition's caller. The next call with the same token (compared whole, never by a
+ * prefix or a hash) skips hashing it and decoding it again: on a warm call those were the largest part of the
+ * library's own time. Held in memory only, with the client; counted in the warm tier's bytes.
+ */
+export class KnownAssertions {
+  private readonly entries: { readonly assertion: string; readonly hash: string }[] = [];
+  private heldBytes = 0;
+
+  /** The hash of exactly this incoming token if it is known, else undefined. */
+  hashOf(assertion: string): string | undefined {
+    for (const entry of this.entries) if (entry.assertion === assertion) return entry.hash;
+    return undefined;
+  }
+
+  /** Remembers a checked incoming token of the partition, forgetting the oldest beyond {@link MAX_KNOWN_ASSERTIONS}. */
+  add(assertion: string, hash: string): void {
+    if (this.hashOf(assertion) !== undefined) return;
+    // A copy: the caller's string may be a slice of a larger one (a header, a body) that it would keep alive.
+    const copy = Buffer.from(assertion, 'utf8').toString('utf8');
+    this.entries.unshift({ assertion: copy, hash });
+    this.heldBytes += entryBytes(copy);
+    while (this.entries.length > MAX_KNOWN_ASSERTIONS) this.heldBytes -= entryBytes(this.entries.pop()!.assertion);
+  }
+
+  /** Estimated bytes held: the tokens' characters plus each entry's hash and bookkeeping. */
+  get bytes(): number {
+    return this.heldBytes;
+  }
+}
+
+function entryBytes(assertion: string): number {
+  return assertion.length + 128;
+}
+
 function assertionHash(entry: Json | undefined): string | undefined {
   return isObject(entry) && typeof entry.userAssertionHash === 'string' && entry.userAssertionHash
     ? entry.userAssertionHash

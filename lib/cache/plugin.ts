@@ -173,16 +173,12 @@ export class PartitionCachePlugin implements ICachePlugin {
 
   /**
    * The answer this client gave to request `key` while it held the document the store still holds — confirmed by
-   * this invocation's revalidating read — and that `usable` accepts (MSAL would not renew it yet), or undefined. The
-   * same document holds the same token, so MSAL would give that answer again. Only a hit changes anything: it leaves
-   * the client holding what it held, for the next invocation.
+   * this invocation's revalidating read, which must have ended (see {@link load}) — and that `usable` accepts (MSAL
+   * would not renew it yet), or undefined. The same document holds the same token, so MSAL would give that answer
+   * again. Only a hit changes anything: it leaves the client holding what it held, for the next invocation.
    */
-  async heldAnswer(
-    key: string,
-    usable: (answer: AuthenticationResult) => boolean,
-  ): Promise<AuthenticationResult | undefined> {
-    const loaded = await this.load();
-    const confirmed = loaded.confirmed;
+  heldAnswer(key: string, usable: (answer: AuthenticationResult) => boolean): AuthenticationResult | undefined {
+    const confirmed = this.loaded?.confirmed;
     if (!confirmed || this.withheld || this.answersEtag !== confirmed.etag) return undefined;
     const answer = this.answers.get(key);
     if (!answer || !usable(answer)) return undefined;
@@ -409,33 +405,34 @@ export class PartitionCachePlugin implements ICachePlugin {
   /**
    * The invocation's first read. A client kept from the previous invocation asks the store only whether its
    * document is still current, the cheapest way the store offers (Cosmos DB: If-None-Match; Table: the ETag
-   * alone; Redis: the version field; memory: the version), and opens nothing when it is.
+   * alone; Redis: the version field; memory: the version), and opens nothing when it is. Written as one promise
+   * reaction on the store's answer, not as awaits through helpers: each of those cost a warm call about a microsecond.
    */
-  private async initialRead(): Promise<Loaded> {
+  private initialRead(): Promise<Loaded> {
     const held = this.held;
     this.held = undefined;
-    if (held) {
-      const answer = await this.revalidate(held.etag);
-      if (answer === 'unchanged') return this.warmHit(held);
-      if (answer !== 'read') return answer;
-    }
-    return this.readDocument(held);
-  }
-
-  /** `unchanged`, the new document (or none) when the store answered with it, or `read` when a full read must tell. */
-  private async revalidate(etag: string): Promise<'unchanged' | 'read' | Loaded> {
+    if (!held) return this.readDocument();
     const { store } = this.options;
+    const { partitionKey } = this;
     if (store.readVersion) {
-      const version = await this.timed(() => store.readVersion!(this.partitionKey));
-      if (version === undefined) return empty(undefined);
-      return version === etag ? 'unchanged' : 'read';
+      return this.timed(
+        () => store.readVersion!(partitionKey),
+        (version): Loaded | Promise<Loaded> => {
+          if (version === undefined) return empty(undefined);
+          return version === held.etag ? this.warmHit(held) : this.readDocument(held);
+        },
+      );
     }
     if (store.readIfChanged) {
-      const answer = await this.timed(() => store.readIfChanged!(this.partitionKey, etag));
-      if (answer === 'unchanged') return 'unchanged';
-      return answer ? this.openDocument(answer) : empty(undefined);
+      return this.timed(
+        () => store.readIfChanged!(partitionKey, held.etag),
+        (answer): Loaded => {
+          if (answer === 'unchanged') return this.warmHit(held);
+          return answer ? this.openDocument(answer) : empty(undefined);
+        },
+      );
     }
-    return 'read';
+    return this.readDocument(held);
   }
 
   private warmHit(held: Held): Loaded {
@@ -447,11 +444,15 @@ export class PartitionCachePlugin implements ICachePlugin {
    * One store read, opened. An unusable document is logged and treated as empty (see openDocument). When the client
    * already holds the document read (same ETag), nothing is opened.
    */
-  private async readDocument(held?: Held): Promise<Loaded> {
-    const stored = await this.timed(() => this.options.store.read(this.partitionKey));
-    if (!stored) return empty(undefined);
-    if (held && stored.etag === held.etag) return this.warmHit(held);
-    return this.openDocument(stored);
+  private readDocument(held?: Held): Promise<Loaded> {
+    return this.timed(
+      () => this.options.store.read(this.partitionKey),
+      (stored): Loaded => {
+        if (!stored) return empty(undefined);
+        if (held && stored.etag === held.etag) return this.warmHit(held);
+        return this.openDocument(stored);
+      },
+    );
   }
 
   /**
@@ -546,16 +547,30 @@ export class PartitionCachePlugin implements ICachePlugin {
     }
   }
 
-  /** One store read, timed and counted (a failed one counts as a failure, by load()). */
-  private async timed<T>(read: () => Promise<T>): Promise<T> {
+  /** One store read, timed and counted (a failed one counts as a failure, by load()), and `then` of its answer. */
+  private timed<T, R>(read: () => Promise<T>, then: (answer: T) => R | Promise<R>): Promise<R> {
     const started = performance.now();
-    try {
-      const answer = await read();
-      this.stats.reads++;
-      return answer;
-    } finally {
+    const stop = () => {
       this.stats.storeMs += performance.now() - started;
+    };
+    let reading: Promise<T>;
+    try {
+      reading = read();
+    } catch (error) {
+      stop();
+      return Promise.reject(error);
     }
+    return reading.then(
+      (answer) => {
+        stop();
+        this.stats.reads++;
+        return then(answer);
+      },
+      (error: unknown) => {
+        stop();
+        throw error;
+      },
+    );
   }
 
   private async write(document: OpenedDocument, etag: string | undefined): Promise<string> {

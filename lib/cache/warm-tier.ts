@@ -74,6 +74,11 @@ export class WarmTier<T> {
     return true;
   }
 
+  /** The partition's entry, left in the tier and in its LRU place: to read what it knows, never to use it (see {@link take}). */
+  peek(partitionKey: string): T | undefined {
+    return this.entries.get(partitionKey)?.value;
+  }
+
   drop(partitionKey: string): void {
     const entry = this.entries.get(partitionKey);
     if (entry) this.remove(partitionKey, entry.bytes);

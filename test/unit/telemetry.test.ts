@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { emptyStats } from '../../lib/cache/stats.js';
+import { type TokenTelemetry, telemetryJson } from '../../lib/telemetry.js';
+
+/** The line as JSON.stringify writes it: the format telemetryJson must keep, field for field and in order. */
+function stringified(t: TokenTelemetry): string {
+  const s = t.stats;
+  return JSON.stringify({
+    op: t.operation,
+    partition: t.partitionKey,
+    fromCache: t.fromCache,
+    saved: t.saved,
+    outcome: t.outcome,
+    reads: s.reads,
+    writes: s.writes,
+    conflicts: s.conflicts,
+    retries: s.retries,
+    failures: s.failures,
+    tierHits: s.tierHits,
+    tierAnswers: s.tierAnswers,
+    discarded: s.discarded,
+    foreign: s.foreign,
+    bytesRead: s.bytesRead,
+    bytesWritten: s.bytesWritten,
+    storeMs: Math.round(s.storeMs * 100) / 100,
+  });
+}
+
+describe('telemetryJson', () => {
+  const stats = {
+    ...emptyStats(),
+    reads: 2,
+    writes: 1,
+    conflicts: 1,
+    retries: 1,
+    tierHits: 1,
+    discarded: true,
+    bytesRead: 3_072,
+    bytesWritten: 2_048,
+    storeMs: 1.23456,
+  };
+  const cases: TokenTelemetry[] = [
+    { operation: 'on_behalf_of', partitionKey: 'a-b.c-d', fromCache: true, saved: true, stats, outcome: 'ok' },
+    { operation: 'silent', partitionKey: '', fromCache: undefined, saved: undefined, stats, outcome: 'store_conflict' },
+    { operation: 'op "quoted" \\ \n\u2028 é', partitionKey: 'p', fromCache: false, saved: false, stats, outcome: 'ok' },
+    { operation: 'x', partitionKey: 'p', fromCache: true, saved: undefined, stats: emptyStats(), outcome: 'ok' },
+    {
+      operation: 'x',
+      partitionKey: 'p',
+      fromCache: undefined,
+      saved: true,
+      stats: { ...stats, storeMs: 1e-7 },
+      outcome: 'ok',
+    },
+  ];
+
+  it.each(cases.map((c, i) => [i, c] as const))('writes case %i exactly as JSON.stringify of its fields', (_, c) => {
+    expect(telemetryJson(c)).toBe(stringified(c));
+  });
+});
