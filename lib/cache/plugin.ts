@@ -557,7 +557,9 @@ export class PartitionCachePlugin implements ICachePlugin {
     try {
       reading = read();
     } catch (error) {
+      // A store that throws instead of rejecting: its error, rejected as it is (load() handles it like any other).
       stop();
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
       return Promise.reject(error);
     }
     return reading.then(
