@@ -374,6 +374,30 @@ describe('warm tier', () => {
     expect(answer).not.toBe(first.result.accessToken);
   });
 
+  it('a store whose reads throw instead of rejecting: the call still gets its token, the failure counted and logged', async () => {
+    const inner = newStore('memory');
+    let broken = false;
+    const fail = (): never => {
+      throw new StoreError('store_unavailable', 'thrown by the test');
+    };
+    const store: CacheStore = {
+      ...inner,
+      read: (k) => (broken ? fail() : inner.read(k)),
+      readVersion: (k) => (broken ? fail() : inner.readVersion!(k)),
+    };
+    const app = newApp(store);
+    const logger = captureLogger();
+    await app.tokens.acquireTokenByClientCredential({ scopes: SCOPE_A }, { logger });
+    broken = true;
+    // The warm client's revalidation throws, then a new client's first read (a failed invocation's client is not kept).
+    for (let i = 0; i < 2; i++) {
+      const outcome = await app.tokens.acquireTokenByClientCredential({ scopes: SCOPE_A }, { logger });
+      expect(outcome.result.accessToken).toBeTruthy();
+      expect(outcome.stats).toMatchObject({ failures: 1, tierHits: 0, tierAnswers: 0 });
+    }
+    expect(logger.lines.filter((l) => l.includes('thrown by the test'))).toHaveLength(2);
+  });
+
   it("a token inside MSAL's renewal window (5 minutes) is never answered again: MSAL renews it", async () => {
     const shortLived = await startLocalAuthority({ accessTokenLifetimeSeconds: 240 });
     try {
