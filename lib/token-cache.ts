@@ -395,7 +395,7 @@ export class PartitionedTokenCache {
   ): Promise<TokenOutcome> {
     const logger = options.logger ?? this.logger;
     const operation = options.operation ?? flow;
-    let stats = emptyStats();
+    let stats: CacheStats | undefined;
     try {
       throwIfAborted(options.abortSignal);
       if (claims.invalid) throw claims.invalid;
@@ -412,11 +412,15 @@ export class PartitionedTokenCache {
         stats = plugin.stats;
         if (answerKey) {
           await plugin.load();
-          const held = plugin.heldAnswer(answerKey, (answer) => servable(answer, Date.now()));
+          const held = plugin.heldAnswer(answerKey, servableNow);
           if (held) {
             if (incoming) bound.assertions.add(incoming.assertion, incoming.hash);
             this.factory.release(bound);
-            return { result: { ...held, fromCache: true, correlationId: randomUUID() }, stats, saved: true };
+            return {
+              result: { ...held, fromCache: true, correlationId: randomUUID() },
+              stats: plugin.stats,
+              saved: true,
+            };
           }
         }
         if (claims.withhold) plugin.withholdAccessTokens(claims.withhold);
@@ -434,7 +438,7 @@ export class PartitionedTokenCache {
         const saved = plugin.saved;
         if (incoming) bound.assertions.add(incoming.assertion, incoming.hash);
         this.factory.release(bound);
-        return { result, stats, saved };
+        return { result, stats: plugin.stats, saved };
       });
       const value = await abortable(run.value, options.abortSignal);
       const { joined } = run;
@@ -448,7 +452,7 @@ export class PartitionedTokenCache {
       this.report(logger, operation, outcome, 'ok');
       return outcome;
     } catch (error) {
-      this.reportFailure(logger, operation, partitionKey, stats, error);
+      this.reportFailure(logger, operation, partitionKey, stats ?? emptyStats(), error);
       throw error;
     }
   }
@@ -458,7 +462,7 @@ export class PartitionedTokenCache {
    * share a run), and the cached tokens to withhold and remove.
    */
   private claimsOf(request: { readonly scopes: readonly string[]; readonly claims?: string }): RequestClaims {
-    if (request.claims === undefined) return { request: {}, key: '' };
+    if (request.claims === undefined) return NO_CLAIMS;
     let invalid: TokenCacheError | undefined;
     try {
       checkClaims(request.claims);
@@ -546,11 +550,18 @@ interface BoundClient {
 /** msal-node's default `tokenRenewalOffsetSeconds`: a token expiring sooner is not served from its cache. */
 const MSAL_RENEWAL_OFFSET_MS = 300_000;
 
+/** A request without `claims`. */
+const NO_CLAIMS: RequestClaims = Object.freeze({ request: Object.freeze({}), key: '' });
+
 /** Whether MSAL would still serve this token from its cache now: outside the renewal window and its `refreshOn`. */
 function servable(result: AuthenticationResult, now: number): boolean {
   const expiresOn = result.expiresOn?.getTime();
   if (expiresOn === undefined || expiresOn - now <= MSAL_RENEWAL_OFFSET_MS) return false;
   return result.refreshOn === undefined || result.refreshOn.getTime() > now;
+}
+
+function servableNow(result: AuthenticationResult): boolean {
+  return servable(result, Date.now());
 }
 
 /** Most caller and incoming-token pairs remembered as checked; the set starts over when full. */

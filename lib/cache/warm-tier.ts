@@ -67,6 +67,7 @@ export class WarmTier<T> {
     if (bytes > this.maxBytes) return false;
     this.entries.set(partitionKey, { value, bytes });
     this.total += bytes;
+    if (this.total <= this.maxBytes) return true;
     for (const [key, entry] of this.entries) {
       if (this.total <= this.maxBytes) break;
       this.remove(key, entry.bytes);
