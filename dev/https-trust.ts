@@ -1,10 +1,10 @@
 /**
- * HTTPS with an extra trusted certificate (the local authority's self-signed one), for tests and dev tools:
- * an MSAL `INetworkModule` and a small request helper that does not follow redirects.
+ * HTTPS with an extra trusted certificate (the local authority's self-signed one), for tests and dev tools: a small
+ * request helper that does not follow redirects. (MSAL's network module trusting it: the library's
+ * `createNetworkClient({ ca })`.)
  */
 import { Agent, request } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { INetworkModule, NetworkRequestOptions, NetworkResponse } from '@azure/msal-node';
 
 export interface HttpsResponse {
   readonly status: number;
@@ -53,31 +53,6 @@ export function httpsRequest(
     }
     req.end(options.body);
   });
-}
-
-/** MSAL's network module over `node:https` trusting `ca` (msal-node 7 has no agent options of its own). */
-export function trustingNetworkClient(ca: string): INetworkModule {
-  const agent = trustingAgent(ca);
-  const send = async <T>(method: string, url: string, options?: NetworkRequestOptions, timeoutMs?: number) => {
-    const response = await httpsRequest(agent, url, {
-      method,
-      ...(options?.headers ? { headers: options.headers } : {}),
-      ...(method === 'POST' ? { body: options?.body ?? '' } : {}),
-      ...(timeoutMs ? { timeoutMs } : {}),
-    });
-    let body: T;
-    try {
-      body = JSON.parse(response.body) as T;
-    } catch {
-      throw new Error(`${method} ${new URL(url).pathname}: HTTP ${response.status} with a body that is not JSON`);
-    }
-    return { status: response.status, headers: response.headers, body } satisfies NetworkResponse<T>;
-  };
-  return {
-    sendGetRequestAsync: <T>(url: string, options?: NetworkRequestOptions, timeout?: number) =>
-      send<T>('GET', url, options, timeout),
-    sendPostRequestAsync: <T>(url: string, options?: NetworkRequestOptions) => send<T>('POST', url, options),
-  };
 }
 
 function flattenHeaders(headers: IncomingHttpHeaders): Record<string, string> {

@@ -20,7 +20,7 @@ export {
   type CallerIdentity,
   type PartitionClient,
 } from './options.js';
-export { DEFAULT_NETWORK_TIMEOUT_MS } from './auth/network.js';
+export { createNetworkClient, DEFAULT_NETWORK_TIMEOUT_MS, type NetworkClientOptions } from './auth/network.js';
 export { type CacheStats } from './cache/stats.js';
 export { MAX_OBO_TOKENS_PER_TARGET } from './cache/merge.js';
 export { DEFAULT_WARM_TIER_BYTES, type WarmTierOptions, type WarmTierUsage } from './cache/warm-tier.js';

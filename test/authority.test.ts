@@ -19,14 +19,8 @@ import { createLocalJWKSet, decodeJwt, generateKeyPair, jwtVerify, SignJWT, type
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalAuthority, type LocalAuthority } from '../dev/authority/server.js';
 import { startDownstreamApi, type DownstreamApi } from '../dev/downstream.js';
-import { parseClaimsChallenge } from '../lib/index.js';
-import {
-  httpsRequest,
-  trustingAgent,
-  trustingNetworkClient,
-  type HttpsRequestOptions,
-  type HttpsResponse,
-} from '../dev/https-trust.js';
+import { createNetworkClient, parseClaimsChallenge } from '../lib/index.js';
+import { httpsRequest, trustingAgent, type HttpsRequestOptions, type HttpsResponse } from '../dev/https-trust.js';
 
 const SECRET = 'test-secret';
 const REDIRECT_URI = 'http://localhost:7071/auth/callback';
@@ -40,7 +34,7 @@ let networkClient: INetworkModule;
 beforeAll(async () => {
   authority = await startLocalAuthority({ clientSecret: SECRET });
   agent = trustingAgent(authority.ca);
-  networkClient = trustingNetworkClient(authority.ca);
+  networkClient = createNetworkClient({ ca: authority.ca });
 });
 
 afterAll(async () => {
@@ -56,7 +50,7 @@ interface Connected {
 }
 
 function connect(other: LocalAuthority): Connected {
-  return { authority: other, agent: trustingAgent(other.ca), networkClient: trustingNetworkClient(other.ca) };
+  return { authority: other, agent: trustingAgent(other.ca), networkClient: createNetworkClient({ ca: other.ca }) };
 }
 
 /** Runs `test` against an authority of its own with a browser listener, closed afterwards. */

@@ -4,8 +4,7 @@ import { decodeJwt, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalAuthority, type LocalAuthority } from '../dev/authority/server.js';
 import { startDownstreamApi, type DownstreamApi } from '../dev/downstream.js';
-import { parseClaimsChallenge } from '../lib/index.js';
-import { trustingNetworkClient } from '../dev/https-trust.js';
+import { createNetworkClient, parseClaimsChallenge } from '../lib/index.js';
 
 const GRAPH = 'https://graph.microsoft.com';
 const SECRET = 'downstream-test-secret';
@@ -16,7 +15,7 @@ let networkClient: INetworkModule;
 
 beforeAll(async () => {
   authority = await startLocalAuthority({ clientSecret: SECRET });
-  networkClient = trustingNetworkClient(authority.ca);
+  networkClient = createNetworkClient({ ca: authority.ca });
   api = await startDownstreamApi({
     jwks: { url: authority.jwksUri('common'), ca: authority.ca },
     issuers: (iss) => iss.startsWith(`${authority.url}/`) && iss.endsWith('/v2.0'),

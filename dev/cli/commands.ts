@@ -7,7 +7,7 @@ import {
   type AccountInfo,
   type Configuration,
 } from '@azure/msal-node';
-import { trustingNetworkClient } from '../https-trust.js';
+import { createNetworkClient } from '../../lib/index.js';
 import { FileCachePlugin } from './file-cache.js';
 import type { CliOptions } from './options.js';
 
@@ -64,7 +64,7 @@ async function createClient(options: CliOptions, io: Io): Promise<PublicClientAp
     },
     cache: { cachePlugin },
     system: {
-      ...(ca ? { networkClient: trustingNetworkClient(ca) } : {}),
+      ...(ca ? { networkClient: createNetworkClient({ ca }) } : {}),
       loggerOptions: { piiLoggingEnabled: false, logLevel: LogLevel.Error, loggerCallback: () => undefined },
     },
   };

@@ -13,9 +13,18 @@ export interface NetworkClientOptions {
 
 /**
  * MSAL's network module over `node:https` with one keep-alive agent per process: token requests of successive
- * invocations reuse the TLS connection instead of paying a handshake each time. Beyond `INetworkModule`, a
- * request's options may carry an abort `signal` (MSAL never sends one; the bearer validator's JWKS fetch does):
- * the request is destroyed when it fires.
+ * invocations reuse the TLS connection instead of paying a handshake each time. A request that a reused connection
+ * loses before any answer (the server closed it idle) is sent once more on a new one, unless it redeems an
+ * authorization code. A 429 or 5xx answer carries its status to msal-node in every flow. Beyond `INetworkModule`, a
+ * request's options may carry an abort `signal` (MSAL never sends one; the bearer validator's JWKS fetch does): the
+ * request is destroyed when it fires. `PartitionedTokenCache` makes one of its own (see its `system` options); make
+ * one yourself for an MSAL client or a bearer validator of your own. `close()` ends its kept-alive connections.
+ *
+ * @example
+ * ```ts
+ * const networkClient = createNetworkClient({ ca: localAuthorityCertificate, timeoutMs: 5_000 });
+ * const app = new PublicClientApplication({ auth, system: { networkClient } });
+ * ```
  */
 export function createNetworkClient(options: NetworkClientOptions = {}): INetworkModule & { close(): void } {
   const agent = new Agent({ keepAlive: true, maxSockets: 64, ...(options.ca ? { ca: options.ca } : {}) });

@@ -2,9 +2,9 @@
 import { ConfidentialClientApplication } from '@azure/msal-node';
 import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { trustingNetworkClient } from '../../dev/https-trust.js';
 import {
   BearerError,
+  createNetworkClient,
   DEFAULT_CLOCK_TOLERANCE_SECONDS,
   DEFAULT_JWKS_TIMEOUT_MS,
   TokenCacheError,
@@ -24,7 +24,7 @@ function validator(tenantId: string, clientId: string) {
     issuerFor: (tid) => `${url}/${tid}/v2.0`,
     requiredScopes: ['access_as_user'],
     jwksUri: `${url}/${tenantId}/discovery/v2.0/keys`,
-    networkClient: trustingNetworkClient(ca),
+    networkClient: createNetworkClient({ ca }),
   });
 }
 
@@ -73,7 +73,7 @@ describe('v1.0 tokens and the signing keys', () => {
       v1IssuerFor: (tid) => `${url}/${tid}/`,
       requiredScopes: ['access_as_user'],
       jwksUri: `${url}/${tenantId}/discovery/v2.0/keys`,
-      networkClient: trustingNetworkClient(ca),
+      networkClient: createNetworkClient({ ca }),
     });
     const claims = { oid: newId(), sub: 's', tid: tenantId, aud: `api://${clientId}`, scp: 'access_as_user' };
     const v1 = await authority.mint({ ...claims, ver: '1.0', iss: `${url}/${tenantId}/` });
@@ -152,7 +152,7 @@ describe('classifyTokenError', () => {
         clientSecret: CLIENT_SECRET,
         knownAuthorities: [new URL(url).host],
       },
-      system: { networkClient: trustingNetworkClient(ca) },
+      system: { networkClient: createNetworkClient({ ca }) },
     });
     await authority.failNext(clientId, 1, 503);
     const unavailable = await client

@@ -49,6 +49,7 @@ const EXERCISED = [
   'createCosmosStore',
   'createKeyRing',
   'createMemoryStore',
+  'createNetworkClient',
   'createRedisStore',
   'createTableStore',
   'describeError',
