@@ -169,7 +169,8 @@ export class PartitionedTokenCache {
     const claims = this.claimsOf(request);
     const checked = mismatch ? { ...claims, invalid: mismatch } : claims;
     const key = [assertionHash, scopeKey(request.scopes), claims.key];
-    const incoming = { assertion: request.assertion, hash: assertionHash };
+    // A known token stays known: the client that knows it is the one this call takes (or the call joins a run).
+    const incoming = known ? undefined : { assertion: request.assertion, hash: assertionHash };
     const run = { flow: 'on_behalf_of', partitionKey, key, claims: checked, answerable: true, incoming };
     return this.acquire(run, options, async ({ client, load }) => {
       // msal-node's OBO looks its cache up without calling the plugin first: load the partition before the call.
@@ -518,7 +519,7 @@ interface Acquisition {
   readonly claims: RequestClaims;
   /** Whether a warm client's earlier answer may serve it (see `heldAnswer`). */
   readonly answerable: boolean;
-  /** On-behalf-of: the incoming token, checked against the partition, for the client to remember. */
+  /** On-behalf-of, a token no warm client knew: checked against the partition, for the client to remember. */
   readonly incoming?: { readonly assertion: string; readonly hash: string };
 }
 
