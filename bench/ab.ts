@@ -15,17 +15,15 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AppRuntime } from '../app/runtime.js';
-import type { CountingStore } from '../dev/counting-store.js';
 import type * as Library from '../lib/index.js';
 import { prepareBaselineRead } from './scenarios/baseline.js';
-import { quietLogger, startBenchStack, type BenchStack, type BenchStoreKind } from './support/stack.js';
+import { quietLogger, startBenchStack, type BenchStoreKind } from './support/stack.js';
 import { percentile } from './support/stats.js';
 import { newCaller } from './support/users.js';
 
 interface OtherBuild {
   readonly createAppRuntime: typeof import('../app/runtime.js').createAppRuntime;
   readonly parseSettings: typeof import('../app/settings.js').parseSettings;
-  readonly countingStore: typeof import('../dev/counting-store.js').countingStore;
   readonly library: typeof Library;
 }
 
@@ -35,50 +33,16 @@ const option = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.s
 async function loadOtherBuild(root: string): Promise<OtherBuild> {
   // Typed as this build's modules: the other build is required to have the same layout.
   const load = <T>(path: string) => import(pathToFileURL(resolve(root, 'dist', path)).href) as Promise<T>;
-  const [runtime, settings, counting, library] = await Promise.all([
+  const [runtime, settings, library] = await Promise.all([
     load<typeof import('../app/runtime.js')>('app/runtime.js'),
     load<typeof import('../app/settings.js')>('app/settings.js'),
-    load<typeof import('../dev/counting-store.js')>('dev/counting-store.js'),
     load<typeof Library>('lib/index.js'),
   ]);
   return {
     createAppRuntime: runtime.createAppRuntime,
     parseSettings: settings.parseSettings,
-    countingStore: counting.countingStore,
     library,
   };
-}
-
-/** A store of the other build's library on the emulator of `kind`, as `BenchStack.newStore` makes this build's. */
-function otherStore(other: OtherBuild, stack: BenchStack, kind: BenchStoreKind, name: string): CountingStore {
-  const { library } = other;
-  switch (kind) {
-    case 'memory':
-      return other.countingStore(library.createMemoryStore());
-    case 'table':
-      return other.countingStore(
-        library.createTableStore({
-          connectionString: stack.table.connectionString,
-          tableName: `ab${name}`,
-          createIfMissing: true,
-          allowInsecureConnection: true,
-        }),
-      );
-    case 'cosmos':
-      return other.countingStore(
-        library.createCosmosStore({
-          endpoint: stack.cosmos.endpoint,
-          key: stack.cosmos.key,
-          databaseId: 'bench',
-          containerId: `ab${name}`,
-          createIfMissing: true,
-          connectionPolicy: { enableEndpointDiscovery: false },
-        }),
-      );
-    case 'redis':
-      if (!stack.redis) throw new Error(`no Redis: ${stack.redisMissing}`);
-      return other.countingStore(library.createRedisStore({ url: stack.redis.url, keyPrefix: `ab${name}:` }));
-  }
 }
 
 const BLOCK = 20;
@@ -97,7 +61,7 @@ async function main(): Promise<void> {
     const store = stack.newStore(kind);
     const app = stack.newApp(store);
     const otherTokens = other.createAppRuntime(other.parseSettings(app.env), {
-      stores: { tokens: otherStore(other, stack, kind, 'tokens'), records: otherStore(other, stack, kind, 'records') },
+      stores: { tokens: stack.newStoreOf(other.library, kind), records: stack.newStoreOf(other.library, kind) },
       logger: quietLogger(),
     }).tokens;
     const logger = quietLogger();

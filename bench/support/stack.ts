@@ -38,6 +38,16 @@ import { PeerApp, storeCacheClient } from './peer.js';
 
 export type BenchStoreKind = 'memory' | 'table' | 'cosmos' | 'redis';
 
+/** The library's store factories: this build's, or another build's of the same layout. */
+export interface StoreFactories {
+  readonly createMemoryStore: typeof createMemoryStore;
+  readonly createTableStore: typeof createTableStore;
+  readonly createCosmosStore: typeof createCosmosStore;
+  readonly createRedisStore: typeof createRedisStore;
+}
+
+const THIS_BUILD: StoreFactories = { createMemoryStore, createTableStore, createCosmosStore, createRedisStore };
+
 export interface BenchStack {
   readonly table: AzuriteTable;
   readonly cosmos: CosmosServer;
@@ -51,6 +61,8 @@ export interface BenchStack {
   readonly caPath: string;
   /** A fresh, empty store of `kind` (own table / container), wrapped to count its operations. */
   newStore(kind: BenchStoreKind): CountingStore;
+  /** The same, made by the store factories of another build of this library (`npm run bench:ab`). */
+  newStoreOf(factories: StoreFactories, kind: BenchStoreKind): CountingStore;
   /**
    * A loopback TCP proxy in front of the emulator of `kind` adding `eachWayMs` to every chunk each way (dev/proxy/tcp.ts),
    * and a maker of fresh stores (as `newStore`) that reach the emulator through it.
@@ -133,7 +145,11 @@ export async function startBenchStack(): Promise<BenchStack> {
   const proxies: { close(): Promise<void> }[] = [];
   let answering: Promise<CosmosServer> | undefined;
   /** `via`: the emulator's address is replaced by this one (a proxy in front of it). */
-  const newStore = (kind: BenchStoreKind, via?: { readonly host: string; readonly port: number }): CountingStore => {
+  const newStore = (
+    kind: BenchStoreKind,
+    via?: { readonly host: string; readonly port: number },
+    factories: StoreFactories = THIS_BUILD,
+  ): CountingStore => {
     const through = (url: string) => {
       if (!via) return url;
       const parsed = new URL(url);
@@ -143,10 +159,10 @@ export async function startBenchStack(): Promise<BenchStack> {
     let store: CacheStore;
     switch (kind) {
       case 'memory':
-        store = createMemoryStore();
+        store = factories.createMemoryStore();
         break;
       case 'table':
-        store = createTableStore({
+        store = factories.createTableStore({
           connectionString: table.connectionString.replace(table.url, through(table.url)),
           tableName: `bench${suffix()}`,
           createIfMissing: true,
@@ -154,7 +170,7 @@ export async function startBenchStack(): Promise<BenchStack> {
         });
         break;
       case 'cosmos':
-        store = createCosmosStore({
+        store = factories.createCosmosStore({
           endpoint: through(cosmos.endpoint),
           key: cosmos.key,
           databaseId: 'bench',
@@ -165,7 +181,7 @@ export async function startBenchStack(): Promise<BenchStack> {
         break;
       case 'redis':
         if (!redis) throw new Error(`no Redis in this run: ${redisMissing}`);
-        store = createRedisStore({ url: through(redis.url), keyPrefix: `bench${suffix()}:` });
+        store = factories.createRedisStore({ url: through(redis.url), keyPrefix: `bench${suffix()}:` });
         break;
     }
     stores.push(store);
@@ -223,6 +239,7 @@ export async function startBenchStack(): Promise<BenchStack> {
     downstream,
     caPath,
     newStore: (kind) => newStore(kind),
+    newStoreOf: (factories, kind) => newStore(kind, undefined, factories),
     async storeBehindProxy(kind, eachWayMs) {
       const proxy = await startTcpProxy({
         target: emulatorAddress(kind),
