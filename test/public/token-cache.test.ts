@@ -278,7 +278,7 @@ describe('PartitionedTokenCache', () => {
     await expect(call).rejects.toMatchObject({ code: 'aborted' });
   });
 
-  it('refuses incomplete options with code invalid_options, naming what is missing', () => {
+  it('refuses incomplete or malformed options with code invalid_options, naming which', () => {
     const { options: o } = options(createMemoryStore());
     const attempt = (changed: unknown) => {
       try {
@@ -301,6 +301,8 @@ describe('PartitionedTokenCache', () => {
       }),
     ).toMatch(/only one/);
     expect(attempt({ ...o, cache: { store: o.cache.store } })).toMatch(/keyRing/);
+    expect(attempt({ ...o, system: { ...o.system, networkTimeoutMs: -1 } })).toMatch(/network timeout/);
+    expect(attempt({ ...o, system: { ...o.system, ca: 'not a certificate' } })).toMatch(/PEM/);
   });
 
   it('uses DEFAULT_AUTHORITY_HOST (Entra ID) with the tenant when no authority host is given', () => {

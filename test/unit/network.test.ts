@@ -90,4 +90,14 @@ describe('network client', () => {
     await expect(client.sendPostRequestAsync(server.url, code)).rejects.toThrow(/failed/);
     expect(server.requests()).toBe(2);
   });
+
+  it('refuses a timeout that is not a positive number of milliseconds, or extra CAs that are not PEM, when made', () => {
+    for (const options of [{ timeoutMs: -1 }, { timeoutMs: 0 }, { timeoutMs: Number.NaN }, { timeoutMs: '5' }]) {
+      expect(() => createNetworkClient(options as { timeoutMs: number }), JSON.stringify(options)).toThrow(
+        expect.objectContaining({ code: 'invalid_options' }) as Error,
+      );
+    }
+    expect(() => createNetworkClient({ ca: 'not a certificate' })).toThrow(/PEM/);
+    createNetworkClient({ timeoutMs: 1 }).close();
+  });
 });
