@@ -10,6 +10,9 @@ export function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined):
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(new TokenCacheError('aborted', 'the caller aborted', { cause: signal.reason }));
     if (signal.aborted) {
+      // The work goes on without this caller: its failure must not surface as an unhandled rejection (which ends
+      // the process).
+      work.catch(() => undefined);
       onAbort();
       return;
     }

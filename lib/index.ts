@@ -38,6 +38,7 @@ export { isForeignSeal } from './cache/envelope.js';
 export {
   StoreError,
   StoreConflictError,
+  StoreCorruptError,
   StoreTooLargeError,
   DEFAULT_LIST_PAGE_SIZE,
   type CacheStore,

@@ -15,6 +15,7 @@ import { Coalescer } from './auth/coalesce.js';
 import { classifyTokenError } from './auth/token-errors.js';
 import { createNetworkClient } from './auth/network.js';
 import { isObject } from './cache/document.js';
+import { independentCopy, servedAnswer } from './cache/answers.js';
 import { assertionHashOf } from './cache/obo.js';
 import { type AccessTokenFilter, accessTokensFor } from './cache/withhold.js';
 import type { WarmTierUsage } from './cache/warm-tier.js';
@@ -276,6 +277,7 @@ export class PartitionedTokenCache {
     try {
       throwIfAborted(options.abortSignal);
       const client = await this.factory.withoutPersistence(logger);
+      throwIfAborted(options.abortSignal);
       const result = await abortable(client.acquireTokenByCode(request, options.authCodePayload), options.abortSignal);
       const homeAccountId = result?.account?.homeAccountId;
       if (!result || !homeAccountId) throw new TokenCacheError('no_token', 'the code redemption returned no account');
@@ -418,7 +420,7 @@ export class PartitionedTokenCache {
             if (incoming) bound.assertions.add(incoming.assertion, incoming.hash);
             this.factory.release(bound);
             return {
-              result: { ...held, fromCache: true, correlationId: randomUUID() },
+              result: servedAnswer(held, randomUUID()),
               stats: plugin.stats,
               saved: true,
             };
@@ -444,7 +446,8 @@ export class PartitionedTokenCache {
       const value = await abortable(run.value, options.abortSignal);
       const { joined } = run;
       const outcome = {
-        result: value.result,
+        // Calls that shared a run each get their own copy: what one of them changes in its result, the others keep.
+        result: run.shared() ? independentCopy(value.result) : value.result,
         partitionKey,
         stats: joined ? emptyStats() : value.stats,
         joined,

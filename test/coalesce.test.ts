@@ -51,4 +51,21 @@ describe('identical concurrent acquisitions in one process', () => {
     expect((await authority.requests(app.clientId)).token).toBe(before.token + 1);
     expect(outcomes.filter((o) => o.joined)).toHaveLength(9);
   });
+
+  it('calls that shared a run each get their own result: what one changes in it, the others keep', async () => {
+    const app = newApp(newStore('memory'));
+    const scopes = ['api://shared/.default'];
+    const changing = app.tokens.acquireTokenByClientCredential({ scopes }).then((outcome) => {
+      outcome.result.accessToken = '[redacted by the first caller]';
+      outcome.result.scopes.push('changed');
+      return outcome;
+    });
+    const joining = app.tokens.acquireTokenByClientCredential({ scopes });
+    const [changed, joined] = await Promise.all([changing, joining]);
+    expect(joined.joined).toBe(true);
+    expect(changed.result.accessToken).toBe('[redacted by the first caller]');
+    expect(joined.result.accessToken).not.toBe('[redacted by the first caller]');
+    expect(joined.result.accessToken.split('.')).toHaveLength(3);
+    expect(joined.result.scopes).toEqual(scopes);
+  });
 });

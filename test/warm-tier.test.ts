@@ -505,3 +505,45 @@ describe('warm tier', () => {
     expect(await tokenRequests(app.clientId)).toBe(before + 1);
   });
 });
+
+describe("the warm client's kept answers", () => {
+  it("are counted in the tier's bytes, at least the tokens they hold", async () => {
+    const store = newStore('memory');
+    const { warm } = twoInstances(store);
+    const call = (scopes: string[]) => warm.tokens.acquireTokenByClientCredential({ scopes });
+    const tokensOf = (outcome: Awaited<ReturnType<typeof call>>) =>
+      outcome.result.accessToken.length + outcome.result.idToken.length;
+    const a = await call(SCOPE_A);
+    const held = async () => estimateHeldBytes((await readStoredText(store, warm.keyRing, a.partitionKey)).length);
+    expect(warm.tokens.warmTierUsage.bytes).toBeGreaterThanOrEqual((await held()) + tokensOf(a));
+    const b = await call(SCOPE_B); // a write: the answers kept for the older document are dropped
+    expect((await call(SCOPE_A)).stats.tierAnswers).toBe(0);
+    expect((await call(SCOPE_B)).stats.tierAnswers).toBe(1);
+    expect(warm.tokens.warmTierUsage.bytes).toBeGreaterThanOrEqual((await held()) + tokensOf(a) + tokensOf(b));
+  });
+
+  it('an answer served again is the caller’s own: what one call changes in its result, the next call does not get', async () => {
+    const { warm } = twoInstances(newStore('memory'));
+    const call = () => warm.tokens.acquireTokenByClientCredential({ scopes: SCOPE_A });
+    const first = await call();
+    const token = first.result.accessToken;
+    const expiresAt = first.result.expiresOn!.getTime();
+    const change = (result: typeof first.result) => {
+      result.accessToken = '[redacted]';
+      result.scopes.push('changed');
+      result.expiresOn!.setTime(0);
+      (result.idTokenClaims as Record<string, unknown>).changed = true;
+      if (result.account) result.account.name = 'changed';
+    };
+    change(first.result);
+    for (let i = 0; i < 2; i++) {
+      const again = await call();
+      expect(again.stats.tierAnswers).toBe(1);
+      expect(again.result.accessToken).toBe(token);
+      expect(again.result.scopes).toEqual(SCOPE_A);
+      expect(again.result.expiresOn!.getTime()).toBe(expiresAt);
+      expect(again.result.idTokenClaims).not.toHaveProperty('changed');
+      change(again.result);
+    }
+  });
+});

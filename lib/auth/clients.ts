@@ -9,7 +9,7 @@ import { TokenCacheError } from '../errors.js';
 import type { TokenCacheLogger } from '../log.js';
 import { PartitionCachePlugin, type PartitionCachePluginOptions } from '../cache/plugin.js';
 import { KnownAssertions } from '../cache/obo.js';
-import { WarmTier, estimateHeldBytes, type WarmTierUsage } from '../cache/warm-tier.js';
+import { WarmTier, type WarmTierUsage } from '../cache/warm-tier.js';
 import { lazy } from '../lazy.js';
 
 /** How the app authenticates to the identity provider: exactly one of a secret or a certificate. */
@@ -189,10 +189,8 @@ export class ClientFactory {
   release(bound: InvocationClient): void {
     if (!this.tier) return;
     bound.log.current = undefined;
-    const plaintextLength = bound.plugin.endInvocation();
-    if (plaintextLength !== undefined) {
-      this.tier.put(bound.plugin.partitionKey, bound, estimateHeldBytes(plaintextLength) + bound.assertions.bytes);
-    }
+    const heldBytes = bound.plugin.endInvocation();
+    if (heldBytes !== undefined) this.tier.put(bound.plugin.partitionKey, bound, heldBytes + bound.assertions.bytes);
   }
 
   /**

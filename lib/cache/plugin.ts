@@ -16,7 +16,9 @@ import { mergeDocuments, pruneDocument, stampChanges } from './merge.js';
 import { assertionHashOf, visibleEntries, withHiddenEntries } from './obo.js';
 import { type AccessTokenFilter, withoutAccessTokens } from './withhold.js';
 import { type CacheStats, emptyStats } from './stats.js';
-import { type CacheStore, type StoredDocument, StoreError } from '../stores/store.js';
+import { type CacheStore, type StoredDocument, StoreCorruptError, StoreError } from '../stores/store.js';
+import { keptAnswer } from './answers.js';
+import { estimateAnswerBytes, estimateHeldBytes } from './warm-tier.js';
 
 export interface PartitionCachePluginOptions {
   readonly store: CacheStore;
@@ -137,9 +139,9 @@ export class PartitionCachePlugin implements ICachePlugin {
   }
 
   /**
-   * Ends the invocation. Returns the plaintext length of the document the client now holds when that is exactly the
-   * stored document at a known ETag — the warm tier may keep the client for the partition's next invocation, which
-   * revalidates that ETag — and undefined when the client must not be reused.
+   * Ends the invocation. Returns the estimated bytes the client holds — the document and the answers kept with it —
+   * when the document is exactly the stored one at a known ETag (the warm tier may keep the client for the partition's
+   * next invocation, which revalidates that ETag), and undefined when the client must not be reused.
    */
   endInvocation(): number | undefined {
     const loaded = this.loaded;
@@ -158,8 +160,11 @@ export class PartitionCachePlugin implements ICachePlugin {
       this.answers.clear();
       this.answersEtag = kept.etag;
     }
-    if (answer) this.answers.set(answer.key, answer.result);
-    return kept.document.text.length;
+    const keptResult = answer && keptAnswer(answer.result);
+    if (keptResult) this.answers.set(answer.key, keptResult);
+    let bytes = estimateHeldBytes(kept.document.text.length);
+    for (const result of this.answers.values()) bytes += estimateAnswerBytes(result);
+    return bytes;
   }
 
   private keep(loaded: Loaded | undefined): Held | undefined {
@@ -325,6 +330,13 @@ export class PartitionCachePlugin implements ICachePlugin {
         return (this.loaded = loaded);
       },
       (error: unknown): Loaded => {
+        if (error instanceof StoreCorruptError && error.etag !== undefined) {
+          // Malformed at the store level but answered with its ETag: unusable like a document that fails to open.
+          this.stats.reads++;
+          const loaded = empty(error.etag);
+          this.discard(loaded, error);
+          return (this.loaded = loaded);
+        }
         this.stats.failures++;
         this.logger.warn(
           `token cache: store read failed for partition ${this.partitionKey}; continuing without the cache: ${describeError(error)}`,

@@ -5,10 +5,11 @@
  * of the configured store. The client is created once and reused.
  */
 import type { ConnectionPolicy, Container, CosmosClientOptions, ErrorResponse, SqlParameter } from '@azure/cosmos';
-import { COSMOS_ID_MAX_LENGTH, encodeKey } from './keys.js';
+import { encodeCosmosId } from './keys.js';
 import {
   DEFAULT_LIST_PAGE_SIZE,
   StoreConflictError,
+  StoreCorruptError,
   StoreError,
   StoreTooLargeError,
   defaultAzureCredential,
@@ -18,11 +19,13 @@ import {
   isNetworkError,
   sdkOperations,
   type CacheStore,
+  type ListEntry,
   type ListOptions,
   type ListPage,
   type StoreCredential,
   type StoredDocument,
   type WriteOptions,
+  timeoutOption,
 } from './store.js';
 import { lazy } from '../lazy.js';
 
@@ -101,9 +104,10 @@ interface CacheItem {
   ttl?: number;
 }
 
+/** As listed: `key` and `_etag` are what an item written by this store has; a foreign item may lack them. */
 interface ListRow {
-  key: string;
-  _etag: string;
+  key?: unknown;
+  _etag?: unknown;
   updatedAt?: string;
   expiresAt?: string;
 }
@@ -128,12 +132,23 @@ export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
   const connection = resolveConnection(options);
   const databaseId = options.databaseId ?? DEFAULT_COSMOS_DATABASE_ID;
   const containerId = options.containerId ?? DEFAULT_COSMOS_CONTAINER_ID;
-  const operationTimeoutMs = options.operationTimeoutMs ?? DEFAULT_COSMOS_OPERATION_TIMEOUT_MS;
-  let dispose: (() => void) | undefined;
+  const operationTimeoutMs = timeoutOption(
+    STORE,
+    'operationTimeoutMs',
+    options.operationTimeoutMs,
+    DEFAULT_COSMOS_OPERATION_TIMEOUT_MS,
+  );
+  const requestTimeoutMs = timeoutOption(
+    STORE,
+    'requestTimeoutMs',
+    options.requestTimeoutMs,
+    DEFAULT_COSMOS_REQUEST_TIMEOUT_MS,
+  );
+  /** The SDK clients not yet disposed: each runs an endpoint-refresh interval until it is. */
+  const clients = new Set<{ dispose(): void }>();
 
   async function connect(): Promise<Container> {
     const { CosmosClient } = await importPeer(STORE, '@azure/cosmos', () => import('@azure/cosmos'));
-    const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_COSMOS_REQUEST_TIMEOUT_MS;
     const policy = options.connectionPolicy as ConnectionPolicy | undefined;
     const clientOptions: CosmosClientOptions = {
       endpoint: connection.endpoint,
@@ -151,15 +166,22 @@ export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
     if (connection.key !== undefined) clientOptions.key = connection.key;
     else clientOptions.aadCredentials = options.credential ?? (await defaultAzureCredential(STORE));
     const client = new CosmosClient(clientOptions);
-    dispose = () => client.dispose();
+    clients.add(client);
     if (!options.createIfMissing) return client.database(databaseId).container(containerId);
-    const abortSignal = AbortSignal.timeout(operationTimeoutMs);
-    const { database } = await client.databases.createIfNotExists({ id: databaseId }, { abortSignal });
-    const { container } = await database.containers.createIfNotExists(
-      { id: containerId, partitionKey: { paths: ['/id'] }, defaultTtl: -1 },
-      { abortSignal },
-    );
-    return container;
+    try {
+      const abortSignal = AbortSignal.timeout(operationTimeoutMs);
+      const { database } = await client.databases.createIfNotExists({ id: databaseId }, { abortSignal });
+      const { container } = await database.containers.createIfNotExists(
+        { id: containerId, partitionKey: { paths: ['/id'] }, defaultTtl: -1 },
+        { abortSignal },
+      );
+      return container;
+    } catch (error) {
+      // The next operation sets up a client of its own.
+      clients.delete(client);
+      client.dispose();
+      throw error;
+    }
   }
 
   const sdkContainer = lazy(connect);
@@ -173,18 +195,18 @@ export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
     kind: 'cosmos',
 
     async read(partitionKey: string): Promise<StoredDocument | undefined> {
-      const id = encodeKey(partitionKey, COSMOS_ID_MAX_LENGTH);
+      const id = encodeCosmosId(partitionKey);
       return run(partitionKey, async (container, abortSignal) => {
         // The SDK answers a 404 with an empty response instead of throwing.
         const { resource, substatus } = await container.item(id, id).read<CacheItem>({ abortSignal });
         if (substatus === OWNER_MISSING_SUBSTATUS) throw ownerMissing(partitionKey, `${databaseId}/${containerId}`);
         if (!resource) return undefined;
-        return { data: new Uint8Array(Buffer.from(resource.data, 'base64')), etag: etagOf(resource) };
+        return { data: dataOf(resource, partitionKey), etag: etagOf(resource) };
       });
     },
 
     async readIfChanged(partitionKey: string, etag: string): Promise<StoredDocument | 'unchanged' | undefined> {
-      const id = encodeKey(partitionKey, COSMOS_ID_MAX_LENGTH);
+      const id = encodeCosmosId(partitionKey);
       return run(partitionKey, async (container, abortSignal) => {
         // Real Cosmos answers 304 without a body; @vercel/cosmosdb-server ignores If-None-Match and answers 200.
         const { resource, statusCode, substatus } = await container
@@ -195,12 +217,12 @@ export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
         if (!resource) return undefined;
         const current = etagOf(resource);
         if (current === etag) return 'unchanged';
-        return { data: new Uint8Array(Buffer.from(resource.data, 'base64')), etag: current };
+        return { data: dataOf(resource, partitionKey), etag: current };
       });
     },
 
     async write(partitionKey: string, data: Uint8Array, writeOptions: WriteOptions = {}): Promise<string> {
-      const id = encodeKey(partitionKey, COSMOS_ID_MAX_LENGTH);
+      const id = encodeCosmosId(partitionKey);
       const item = toItem(id, partitionKey, data, writeOptions.expiresAt);
       const size = Buffer.byteLength(JSON.stringify(item), 'utf8') + SYSTEM_PROPERTIES_BYTES;
       if (size > COSMOS_MAX_ITEM_BYTES)
@@ -225,7 +247,7 @@ export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
     },
 
     async delete(partitionKey: string, deleteOptions: { readonly ifMatch?: string } = {}): Promise<boolean> {
-      const id = encodeKey(partitionKey, COSMOS_ID_MAX_LENGTH);
+      const id = encodeCosmosId(partitionKey);
       const { ifMatch } = deleteOptions;
       return run(partitionKey, async (container, abortSignal) => {
         try {
@@ -266,20 +288,27 @@ export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
           )
           .fetchNext();
         return {
-          entries: page.resources.map((row) => ({
-            partitionKey: row.key,
-            etag: row._etag,
-            ...(row.updatedAt ? { updatedAt: new Date(row.updatedAt) } : {}),
-            ...(row.expiresAt ? { expiresAt: new Date(row.expiresAt) } : {}),
-          })),
+          // An item without a string key or ETag was not written by this store: a sweep could not delete it safely.
+          entries: page.resources.flatMap((row): ListEntry[] =>
+            typeof row.key !== 'string' || typeof row._etag !== 'string'
+              ? []
+              : [
+                  {
+                    partitionKey: row.key,
+                    etag: row._etag,
+                    ...(row.updatedAt ? { updatedAt: new Date(row.updatedAt) } : {}),
+                    ...(row.expiresAt ? { expiresAt: new Date(row.expiresAt) } : {}),
+                  },
+                ],
+          ),
           ...(page.hasMoreResults && page.continuationToken ? { continuationToken: page.continuationToken } : {}),
         };
       });
     },
 
     close(): Promise<void> {
-      dispose?.();
-      dispose = undefined;
+      for (const client of clients) client.dispose();
+      clients.clear();
       sdkContainer.reset();
       return Promise.resolve();
     },
@@ -327,6 +356,18 @@ function toItem(id: string, partitionKey: string, data: Uint8Array, expiresAt: D
     item.ttl = Math.max(1, Math.ceil((expiresAt.getTime() - Date.now()) / 1000));
   }
   return item;
+}
+
+/** The item's bytes; `StoreCorruptError` (with the item's ETag, when it has one) when `data` is not a string. */
+function dataOf(resource: object, partitionKey: string): Uint8Array {
+  const { data, _etag: etag } = resource as { data?: unknown; _etag?: unknown };
+  if (typeof data !== 'string') {
+    throw new StoreCorruptError(
+      `cache document for partition "${partitionKey}" lacks its data`,
+      typeof etag === 'string' ? etag : undefined,
+    );
+  }
+  return new Uint8Array(Buffer.from(data, 'base64'));
 }
 
 function etagOf(resource: object): string {

@@ -124,3 +124,13 @@ export function encodedPrefixRange(prefix: string, maxLength: number): { start: 
   const end = start.slice(0, -1) + String.fromCharCode(start.charCodeAt(start.length - 1) + 1);
   return { start, end };
 }
+
+/**
+ * Encodes a partition key as a Cosmos DB item id: {@link encodeKey}, except that the ids `.` and `..` have their dots
+ * escaped (`~2E`). The SDK puts the id in a URL path, where those segments would be resolved: `docs/..` names the
+ * container itself. Still injective: {@link encodeKey} never escapes a dot, so no other key encodes as `~2E`.
+ */
+export function encodeCosmosId(partitionKey: string): string {
+  const encoded = encodeKey(partitionKey, COSMOS_ID_MAX_LENGTH);
+  return encoded === '.' || encoded === '..' ? encoded.replaceAll('.', '~2E') : encoded;
+}

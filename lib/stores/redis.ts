@@ -33,6 +33,7 @@ import { SCRIPTS, type LuaScript } from './redis/scripts.js';
 import {
   DEFAULT_LIST_PAGE_SIZE,
   StoreConflictError,
+  StoreCorruptError,
   StoreError,
   StoreTooLargeError,
   defaultAzureCredential,
@@ -46,6 +47,7 @@ import {
   type StoreCredential,
   type StoredDocument,
   type WriteOptions,
+  timeoutOption,
 } from './store.js';
 
 export interface RedisStoreOptions {
@@ -166,11 +168,17 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
     );
   }
   const maxDocumentBytes = positive(options.maxDocumentBytes, DEFAULT_REDIS_MAX_DOCUMENT_BYTES, 'maxDocumentBytes');
-  const connectTimeoutMs = positive(options.connectTimeoutMs, DEFAULT_REDIS_CONNECT_TIMEOUT_MS, 'connectTimeoutMs');
-  const operationTimeoutMs = positive(
+  const connectTimeoutMs = timeoutOption(
+    STORE,
+    'connectTimeoutMs',
+    options.connectTimeoutMs,
+    DEFAULT_REDIS_CONNECT_TIMEOUT_MS,
+  );
+  const operationTimeoutMs = timeoutOption(
+    STORE,
+    'operationTimeoutMs',
     options.operationTimeoutMs,
     DEFAULT_REDIS_OPERATION_TIMEOUT_MS,
-    'operationTimeoutMs',
   );
   const minTtlMs = positive(options.minTtlMs, DEFAULT_REDIS_MIN_TTL_MS, 'minTtlMs');
   const password = options.password ?? endpoint.password;
@@ -320,9 +328,9 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
         const [data, etag] = Array.isArray(reply) ? (reply as unknown[]) : [];
         if (etag === null || etag === undefined) return undefined;
         if (!Buffer.isBuffer(data) || !Buffer.isBuffer(etag)) {
-          throw new StoreError(
-            'store_corrupt',
+          throw new StoreCorruptError(
             `cache document for partition "${partitionKey}" lacks its data or ETag`,
+            Buffer.isBuffer(etag) ? etag.toString('utf8') : undefined,
           );
         }
         // A copy: the reply may be a view of a larger buffer.
@@ -337,7 +345,7 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
         const reply = await connection.client.sendCommand(['HGET', documentKey(partitionKey), 'etag'], { abortSignal });
         if (reply === null || reply === undefined) return undefined;
         if (typeof reply !== 'string')
-          throw new StoreError('store_corrupt', `${target} answered HGET with an unexpected reply`);
+          throw new StoreCorruptError(`${target} answered HGET with an unexpected reply`, undefined);
         return reply;
       });
     },
@@ -356,10 +364,13 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
         const parts = Array.isArray(reply) ? (reply as unknown[]) : [];
         const [current, data] = parts;
         if (!Buffer.isBuffer(current))
-          throw new StoreError('store_corrupt', `${target} answered a read with an unexpected reply`);
+          throw new StoreCorruptError(`${target} answered a read with an unexpected reply`, undefined);
         if (parts.length === 1) return 'unchanged';
         if (!Buffer.isBuffer(data)) {
-          throw new StoreError('store_corrupt', `cache document for partition "${partitionKey}" lacks its data`);
+          throw new StoreCorruptError(
+            `cache document for partition "${partitionKey}" lacks its data`,
+            current.toString('utf8'),
+          );
         }
         return { data: new Uint8Array(data), etag: current.toString('utf8') };
       });
@@ -437,7 +448,7 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
           abortSignal,
         );
         if (!Array.isArray(reply) || reply.length < 2 || (reply.length - 2) % 4 !== 0) {
-          throw new StoreError('store_corrupt', `${target} answered a listing with an unexpected reply`);
+          throw new StoreCorruptError(`${target} answered a listing with an unexpected reply`, undefined);
         }
         const text = (value: unknown) => (Buffer.isBuffer(value) ? value.toString('utf8') : String(value));
         const time = (value: unknown) => {
@@ -509,8 +520,8 @@ function parseEndpoint(url: string): Endpoint {
     );
   }
   if (!parsed.hostname) throw new StoreError('store_misconfigured', 'Redis store: url has no host');
-  const username = parsed.username ? decodeURIComponent(parsed.username) : undefined;
-  const password = parsed.password ? decodeURIComponent(parsed.password) : undefined;
+  const username = parsed.username ? decodeUserInfo(parsed.username, 'user name') : undefined;
+  const password = parsed.password ? decodeUserInfo(parsed.password, 'password') : undefined;
   parsed.username = '';
   parsed.password = '';
   return {
@@ -521,6 +532,15 @@ function parseEndpoint(url: string): Endpoint {
     ...(username !== undefined ? { username } : {}),
     ...(password !== undefined ? { password } : {}),
   };
+}
+
+/** Decodes the user name or password of the URL; the message names which, never its value. */
+function decodeUserInfo(value: string, what: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new StoreError('store_misconfigured', `Redis store: url has a malformed percent-escape in its ${what}`);
+  }
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

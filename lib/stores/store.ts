@@ -84,8 +84,9 @@ export interface CacheStore {
 }
 
 /**
- * The codes a store throws. `store_corrupt`: the stored record is malformed at the store level (e.g. a Table entity
- * missing one of its chunks) — treat it like an unreadable document.
+ * The codes a store throws. `store_corrupt` ({@link StoreCorruptError}): the stored record is malformed at the store
+ * level (e.g. a Table entity missing one of its chunks) — treat it like an unreadable document, and replace it when
+ * its ETag is known.
  */
 export type StoreErrorCode = Extract<
   TokenCacheErrorCode,
@@ -98,12 +99,44 @@ export type StoreErrorCode = Extract<
   | 'invalid_options'
 >;
 
+/** The longest timer Node can set (a longer one fires after 1 ms, with a warning). */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/**
+ * A store's timeout option: `fallback` when not given; refused (`store_misconfigured`, naming the option) unless a
+ * positive, finite number of milliseconds that Node can wait.
+ */
+export function timeoutOption(store: string, name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0 || value > MAX_TIMEOUT_MS) {
+    throw new StoreError(
+      'store_misconfigured',
+      `${store}: ${name} must be a positive number of ms up to ${MAX_TIMEOUT_MS}, got ${value}`,
+    );
+  }
+  return value;
+}
+
 /** Every store throws this (never a raw SDK error): the SDK's error, if any, is its `cause`. */
 export class StoreError extends TokenCacheError {
   declare readonly code: StoreErrorCode;
   constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
     this.name = 'StoreError';
+  }
+}
+
+/**
+ * The stored record is malformed at the store level: a field missing or of the wrong type, a chunk missing. `etag` is
+ * the record's ETag when the store could read it: a write with `ifMatch` of it replaces the record (and fails with a
+ * conflict if the record changed meanwhile). Without it the record cannot be replaced safely.
+ */
+export class StoreCorruptError extends StoreError {
+  readonly etag: string | undefined;
+  constructor(message: string, etag: string | undefined, options?: { cause?: unknown }) {
+    super('store_corrupt', message, options);
+    this.name = 'StoreCorruptError';
+    this.etag = etag;
   }
 }
 

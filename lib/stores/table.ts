@@ -9,6 +9,7 @@ import { TABLE_KEY_MAX_LENGTH, encodeKey, encodedPrefixRange } from './keys.js';
 import {
   DEFAULT_LIST_PAGE_SIZE,
   StoreConflictError,
+  StoreCorruptError,
   StoreError,
   StoreTooLargeError,
   defaultAzureCredential,
@@ -24,6 +25,7 @@ import {
   type StoreCredential,
   type StoredDocument,
   type WriteOptions,
+  timeoutOption,
 } from './store.js';
 import { lazy } from '../lazy.js';
 
@@ -122,7 +124,18 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
   if ((options.accountName === undefined) !== (options.accountKey === undefined)) {
     throw new StoreError('store_misconfigured', 'Table store: accountName and accountKey go together');
   }
-  const operationTimeoutMs = options.operationTimeoutMs ?? DEFAULT_TABLE_OPERATION_TIMEOUT_MS;
+  const operationTimeoutMs = timeoutOption(
+    STORE,
+    'operationTimeoutMs',
+    options.operationTimeoutMs,
+    DEFAULT_TABLE_OPERATION_TIMEOUT_MS,
+  );
+  const requestTimeoutMs = timeoutOption(
+    STORE,
+    'requestTimeoutMs',
+    options.requestTimeoutMs,
+    DEFAULT_TABLE_REQUEST_TIMEOUT_MS,
+  );
 
   async function connect(): Promise<TableClient> {
     const tables = await loadTables();
@@ -135,7 +148,7 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
       },
       additionalPolicies: [
         {
-          policy: attemptTimeoutPolicy(options.requestTimeoutMs ?? DEFAULT_TABLE_REQUEST_TIMEOUT_MS),
+          policy: attemptTimeoutPolicy(requestTimeoutMs),
           position: 'perRetry',
         },
       ],
@@ -178,8 +191,8 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
           throw error;
         }
         if (entity.etag === undefined)
-          throw new StoreError('store_corrupt', 'Table storage returned an entity without ETag');
-        return { data: joinChunks(entity, partitionKey), etag: entity.etag };
+          throw new StoreCorruptError('Table storage returned an entity without ETag', undefined);
+        return { data: joinChunks(entity, partitionKey, entity.etag), etag: entity.etag };
       });
     },
 
@@ -193,7 +206,7 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
             queryOptions: { select: ['PartitionKey'] },
           });
           if (entity.etag === undefined)
-            throw new StoreError('store_corrupt', 'Table storage returned an entity without ETag');
+            throw new StoreCorruptError('Table storage returned an entity without ETag', undefined);
           return entity.etag;
         } catch (error) {
           if (statusOf(error) === 404 && odataCode(error) !== 'TableNotFound') return undefined;
@@ -220,7 +233,7 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
             ifMatch === undefined
               ? await client.createEntity(entity, { abortSignal })
               : await client.updateEntity(entity, 'Replace', { etag: ifMatch, abortSignal });
-          if (response.etag === undefined) throw new StoreError('store_corrupt', 'Table storage returned no ETag');
+          if (response.etag === undefined) throw new StoreCorruptError('Table storage returned no ETag', undefined);
           return response.etag;
         } catch (error) {
           const status = statusOf(error);
@@ -337,19 +350,17 @@ function toEntity(
   return entity;
 }
 
-function joinChunks(entity: Record<string, unknown>, partitionKey: string): Uint8Array {
+/** The entity's bytes; `StoreCorruptError` with the entity's ETag when its chunk count or a chunk is malformed. */
+function joinChunks(entity: Record<string, unknown>, partitionKey: string, etag: string): Uint8Array {
   const { chunks } = entity;
   if (typeof chunks !== 'number' || !Number.isInteger(chunks) || chunks < 0) {
-    throw new StoreError('store_corrupt', `cache entity for partition "${partitionKey}" has no valid chunk count`);
+    throw new StoreCorruptError(`cache entity for partition "${partitionKey}" has no valid chunk count`, etag);
   }
   const parts: Uint8Array[] = [];
   for (let i = 0; i < chunks; i++) {
     const part = entity[`d${i}`];
     if (!(part instanceof Uint8Array)) {
-      throw new StoreError(
-        'store_corrupt',
-        `cache entity for partition "${partitionKey}" lacks chunk d${i} of ${chunks}`,
-      );
+      throw new StoreCorruptError(`cache entity for partition "${partitionKey}" lacks chunk d${i} of ${chunks}`, etag);
     }
     parts.push(part);
   }

@@ -38,6 +38,7 @@ const EXERCISED = [
   'PartitionNotSavedError',
   'PartitionedTokenCache',
   'StoreConflictError',
+  'StoreCorruptError',
   'StoreError',
   'StoreTooLargeError',
   'TABLE_MAX_ENTITY_BYTES',

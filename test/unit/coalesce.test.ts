@@ -20,4 +20,14 @@ describe('Coalescer', () => {
     expect(await again.value).toBe(3);
     expect(coalescer.has('k')).toBe(false);
   });
+
+  it('tells the calls of a run whether another call got its value too', async () => {
+    const coalescer = new Coalescer<number>();
+    const alone = coalescer.run('a', () => Promise.resolve(1));
+    await alone.value;
+    const first = coalescer.run('b', () => Promise.resolve(2));
+    const joiner = coalescer.run('b', () => Promise.resolve(3));
+    await first.value;
+    expect([alone.shared(), first.shared(), joiner.shared()]).toEqual([false, true, true]);
+  });
 });

@@ -1,0 +1,88 @@
+/**
+ * A record malformed at the store level (a field missing or of the wrong type: not a document that fails to open) is
+ * logged, treated as empty and replaced by the invocation's conditional write, like an undecryptable document.
+ */
+import { CosmosClient } from '@azure/cosmos';
+import { TableClient } from '@azure/data-tables';
+import { randomBytes } from 'node:crypto';
+import { createClient } from 'redis';
+import { expect, it } from 'vitest';
+import { appPartitionKey } from '../lib/index.js';
+import { authority, captureLogger, describeStores, newApp, newStore, stack, type StoreKind } from './support/stack.js';
+import { readStored } from './support/stored.js';
+
+const SCOPES = ['api://corrupt/.default'];
+
+/**
+ * Breaks the stored record of `partitionKey` in the store named by `suffix` (see newStore), through the store's SDK.
+ * An app partition key (letters, digits, dashes and a dot) is its own Cosmos id and Table partition key.
+ */
+async function breakRecord(kind: StoreKind, suffix: string, partitionKey: string): Promise<void> {
+  const s = stack();
+  switch (kind) {
+    case 'redis': {
+      const client = createClient({ url: s.redis!.url });
+      await client.connect();
+      try {
+        expect(await client.hDel(`{r${suffix}:}d:${partitionKey}`, 'data')).toBe(1);
+      } finally {
+        client.destroy();
+      }
+      return;
+    }
+    case 'cosmos': {
+      const client = new CosmosClient({
+        endpoint: s.cosmos.endpoint,
+        key: s.cosmos.key,
+        connectionPolicy: { enableEndpointDiscovery: false },
+      });
+      try {
+        const item = client.database('tests').container(`c${suffix}`).item(partitionKey, partitionKey);
+        const { resource } = await item.read<Record<string, unknown>>();
+        expect(resource?.data).toBeTypeOf('string');
+        await item.replace({ ...resource!, data: 17 });
+      } finally {
+        client.dispose();
+      }
+      return;
+    }
+    case 'table': {
+      const table = TableClient.fromConnectionString(s.table.connectionString, `t${suffix}`, {
+        allowInsecureConnection: true,
+      });
+      const entityKey = { partitionKey, rowKey: 'cache' };
+      expect((await table.getEntity(entityKey.partitionKey, entityKey.rowKey)).chunks).toBeTypeOf('number');
+      await table.updateEntity({ ...entityKey, chunks: 'many' }, 'Merge');
+      return;
+    }
+    case 'memory':
+      throw new Error('the memory store holds no store-level record to break');
+  }
+}
+
+describeStores(['table', 'cosmos', 'redis'], 'a record malformed at the store level', (kind) => {
+  it('is logged, treated as empty and replaced by the next write; the call after that is answered from the cache', async () => {
+    const suffix = randomBytes(6).toString('hex');
+    const store = newStore(kind, suffix);
+    const logger = captureLogger();
+    // Tier off: every call reads the record itself.
+    const app = newApp(store, { logger, warmTier: { maxBytes: 0 } });
+    const partitionKey = appPartitionKey(app.clientId, app.tenantId);
+    await app.tokens.acquireTokenByClientCredential({ scopes: SCOPES });
+    await breakRecord(kind, suffix, partitionKey);
+    const requestsBefore = (await authority.requests(app.clientId)).token;
+
+    const served = await app.tokens.acquireTokenByClientCredential({ scopes: SCOPES });
+    expect(served.result.fromCache).toBe(false);
+    expect(served.stats).toMatchObject({ discarded: true, writes: 1, failures: 0 });
+    expect(served.saved).toBe(true);
+    expect(logger.lines.filter((line) => line.includes('is unusable and will be replaced'))).toHaveLength(1);
+    expect(await readStored(store, app.keyRing, partitionKey)).toBeDefined();
+
+    const again = await app.tokens.acquireTokenByClientCredential({ scopes: SCOPES });
+    expect(again.result.fromCache).toBe(true);
+    expect(again.result.accessToken).toBe(served.result.accessToken);
+    expect((await authority.requests(app.clientId)).token).toBe(requestsBefore + 1);
+    await store.close?.();
+  });
+});
