@@ -524,25 +524,35 @@ describe("the warm client's kept answers", () => {
 
   it('an answer served again is the caller’s own: what one call changes in its result, the next call does not get', async () => {
     const { warm } = twoInstances(newStore('memory'));
-    const call = () => warm.tokens.acquireTokenByClientCredential({ scopes: SCOPE_A });
+    const caller = await callerOf(warm);
+    const call = () =>
+      warm.tokens.acquireTokenOnBehalfOf({ caller: caller.claims, assertion: caller.assertion, scopes: SCOPE_A });
     const first = await call();
     const token = first.result.accessToken;
     const expiresAt = first.result.expiresOn!.getTime();
+    const scopes = [...first.result.scopes];
+    const profiles = first.result.account?.tenantProfiles?.size;
+    expect(profiles).toBeGreaterThan(0);
     const change = (result: typeof first.result) => {
+      result.account!.tenantProfiles!.clear();
+      result.account!.name = 'changed';
       result.accessToken = '[redacted]';
       result.scopes.push('changed');
       result.expiresOn!.setTime(0);
       (result.idTokenClaims as Record<string, unknown>).changed = true;
-      if (result.account) result.account.name = 'changed';
     };
     change(first.result);
     for (let i = 0; i < 2; i++) {
       const again = await call();
       expect(again.stats.tierAnswers).toBe(1);
       expect(again.result.accessToken).toBe(token);
-      expect(again.result.scopes).toEqual(SCOPE_A);
+      expect(again.result.scopes).toEqual(scopes);
       expect(again.result.expiresOn!.getTime()).toBe(expiresAt);
       expect(again.result.idTokenClaims).not.toHaveProperty('changed');
+      expect(again.result.account!.tenantProfiles!.size).toBe(profiles);
+      expect(again.result.account!.name).not.toBe('changed');
+      const [profile] = again.result.account!.tenantProfiles!.values();
+      expect(() => Object.assign(profile!, { name: 'changed' })).toThrow(TypeError);
       change(again.result);
     }
   });
