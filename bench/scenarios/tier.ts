@@ -154,7 +154,7 @@ export function tierScenario(
     notes: [
       "On: the partition's MSAL client is kept between invocations and every invocation revalidates the ETag with the store's cheapest read (Cosmos: If-None-Match; Table: a point query of the ETag only; Redis, memory: the version); unchanged, nothing is decrypted, parsed or deserialized. Off (CACHE_WARM_TIER_MIB=0): a new client per invocation, the document opened each time.",
       `@vercel/cosmosdb-server ignores If-None-Match and answers 200 with the item: the store then compares the ETag itself (the transfer a 304 saves on Azure is not saved here). The 304 branch is exercised in npm test through the Cosmos stand-in, and measured in scenarios 2 and 5a on a Cosmos DB server answering If-None-Match ("cosmos via ${COSMOS_304}").`,
-      'Memory: "accounted" = what the tier counts against its bound (a fixed cost per client plus a multiple of the plaintext length, lib/cache/warm-tier.ts); "retained" = live heap with the token cache alive minus live heap once it is unreachable, both right after a forced full GC.',
+      'Memory: "accounted" = what the tier counts against its bound (a fixed cost per client plus a multiple of the plaintext length, and for each answer the client keeps a fixed cost plus the length of its tokens, lib/cache/warm-tier.ts); "retained" = live heap with the token cache alive minus live heap once it is unreachable, both right after a forced full GC.',
     ],
   };
 }
