@@ -534,6 +534,7 @@ describe("the warm client's kept answers", () => {
     const profiles = first.result.account?.tenantProfiles?.size;
     expect(profiles).toBeGreaterThan(0);
     const change = (result: typeof first.result) => {
+      for (const profile of result.account!.tenantProfiles!.values()) profile.name = 'changed';
       result.account!.tenantProfiles!.clear();
       result.account!.name = 'changed';
       result.accessToken = '[redacted]';
@@ -551,8 +552,7 @@ describe("the warm client's kept answers", () => {
       expect(again.result.idTokenClaims).not.toHaveProperty('changed');
       expect(again.result.account!.tenantProfiles!.size).toBe(profiles);
       expect(again.result.account!.name).not.toBe('changed');
-      const [profile] = again.result.account!.tenantProfiles!.values();
-      expect(() => Object.assign(profile!, { name: 'changed' })).toThrow(TypeError);
+      expect([...again.result.account!.tenantProfiles!.values()].map((p) => p.name)).not.toContain('changed');
       change(again.result);
     }
   });

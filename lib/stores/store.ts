@@ -130,6 +130,11 @@ export class StoreError extends TokenCacheError {
  * The stored record is malformed at the store level: a field missing or of the wrong type, a chunk missing. `etag` is
  * the record's ETag when the store could read it: a write with `ifMatch` of it replaces the record (and fails with a
  * conflict if the record changed meanwhile). Without it the record cannot be replaced safely.
+ *
+ * The plugin replaces such a record, so a store's record layout (field names, chunking) is fixed: a later version
+ * that changes it must write under another key prefix, table or container, or instances of this one would replace
+ * its records during a rolling upgrade. What changes inside a document is versioned by its envelope instead, and a
+ * document of a newer envelope format is left alone.
  */
 export class StoreCorruptError extends StoreError {
   readonly etag: string | undefined;
