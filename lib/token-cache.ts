@@ -417,8 +417,7 @@ export class PartitionedTokenCache {
           await plugin.load();
           const held = plugin.heldAnswer(answerKey, servableNow);
           if (held) {
-            if (incoming) bound.assertions.add(incoming.assertion, incoming.hash);
-            this.factory.release(bound);
+            this.factory.release(bound, incoming);
             return {
               result: servedAnswer(held, randomUUID()),
               stats: plugin.stats,
@@ -439,8 +438,7 @@ export class PartitionedTokenCache {
         await plugin.settle();
         if (answerKey) plugin.remember(answerKey, result);
         const saved = plugin.saved;
-        if (incoming) bound.assertions.add(incoming.assertion, incoming.hash);
-        this.factory.release(bound);
+        this.factory.release(bound, incoming);
         return { result, stats: plugin.stats, saved };
       });
       const value = await abortable(run.value, options.abortSignal);

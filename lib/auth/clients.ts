@@ -184,13 +184,17 @@ export class ClientFactory {
 
   /**
    * The invocation that used `bound` succeeded: the tier keeps the client for the partition's next invocation when
-   * the client holds exactly the stored document at a known ETag. A failed invocation's client is not given back.
+   * the client holds exactly the stored document at a known ETag, remembering the on-behalf-of `incoming` token the
+   * invocation checked against the partition (see {@link KnownAssertions}). A failed invocation's client is not given
+   * back.
    */
-  release(bound: InvocationClient): void {
+  release(bound: InvocationClient, incoming?: { readonly assertion: string; readonly hash: string }): void {
     if (!this.tier) return;
     bound.log.current = undefined;
     const heldBytes = bound.plugin.endInvocation();
-    if (heldBytes !== undefined) this.tier.put(bound.plugin.partitionKey, bound, heldBytes + bound.assertions.bytes);
+    if (heldBytes === undefined) return;
+    if (incoming) bound.assertions.add(incoming.assertion, incoming.hash);
+    this.tier.put(bound.plugin.partitionKey, bound, heldBytes + bound.assertions.bytes);
   }
 
   /**

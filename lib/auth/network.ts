@@ -1,6 +1,7 @@
 import type { INetworkModule, NetworkRequestOptions, NetworkResponse } from '@azure/msal-node';
 import { Agent, request } from 'node:https';
 import { TokenCacheError } from '../errors.js';
+import { MAX_TIMEOUT_MS, isTimeoutMs } from '../timeouts.js';
 
 /** Timeout of one request of the default network client to the identity provider (token, metadata, keys), in ms. */
 export const DEFAULT_NETWORK_TIMEOUT_MS = 10_000;
@@ -20,7 +21,7 @@ export interface NetworkClientOptions {
  * request's options may carry an abort `signal` (MSAL never sends one; the bearer validator's JWKS fetch does): the
  * request is destroyed when it fires. `PartitionedTokenCache` makes one of its own (see its `system` options); make
  * one yourself for an MSAL client or a bearer validator of your own. `close()` ends its kept-alive connections.
- * Throws `invalid_options` for a timeout that is not a positive number or extra CAs that are not PEM certificates.
+ * Throws `invalid_options` for a timeout that is not a positive number of milliseconds Node can wait or extra CAs that are not PEM certificates.
  *
  * @example
  * ```ts
@@ -103,8 +104,11 @@ export function createNetworkClient(options: NetworkClientOptions = {}): INetwor
 /** Throws `invalid_options` now, rather than on every request later (Node checks a request's timeout only then). */
 function checkNetworkClientOptions(options: NetworkClientOptions): void {
   const { timeoutMs, ca } = options;
-  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && Number.isFinite(timeoutMs) && timeoutMs > 0)) {
-    throw new TokenCacheError('invalid_options', 'the network timeout must be a positive number of milliseconds');
+  if (timeoutMs !== undefined && !isTimeoutMs(timeoutMs)) {
+    throw new TokenCacheError(
+      'invalid_options',
+      `the network timeout must be a positive number of milliseconds up to ${MAX_TIMEOUT_MS}`,
+    );
   }
   if (ca !== undefined && !(typeof ca === 'string' && ca.includes('-----BEGIN CERTIFICATE-----'))) {
     throw new TokenCacheError('invalid_options', 'the extra certificate authorities must be PEM certificates');

@@ -201,7 +201,8 @@ export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
         const { resource, substatus } = await container.item(id, id).read<CacheItem>({ abortSignal });
         if (substatus === OWNER_MISSING_SUBSTATUS) throw ownerMissing(partitionKey, `${databaseId}/${containerId}`);
         if (!resource) return undefined;
-        return { data: dataOf(resource, partitionKey), etag: etagOf(resource) };
+        const etag = etagOf(resource);
+        return { data: dataOf(resource, partitionKey, etag), etag };
       });
     },
 
@@ -217,7 +218,7 @@ export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
         if (!resource) return undefined;
         const current = etagOf(resource);
         if (current === etag) return 'unchanged';
-        return { data: dataOf(resource, partitionKey), etag: current };
+        return { data: dataOf(resource, partitionKey, current), etag: current };
       });
     },
 
@@ -358,14 +359,11 @@ function toItem(id: string, partitionKey: string, data: Uint8Array, expiresAt: D
   return item;
 }
 
-/** The item's bytes; `StoreCorruptError` (with the item's ETag, when it has one) when `data` is not a string. */
-function dataOf(resource: object, partitionKey: string): Uint8Array {
-  const { data, _etag: etag } = resource as { data?: unknown; _etag?: unknown };
+/** The item's bytes; `StoreCorruptError` with the item's ETag when `data` is not a string. */
+function dataOf(resource: object, partitionKey: string, etag: string): Uint8Array {
+  const { data } = resource as { data?: unknown };
   if (typeof data !== 'string') {
-    throw new StoreCorruptError(
-      `cache document for partition "${partitionKey}" lacks its data`,
-      typeof etag === 'string' ? etag : undefined,
-    );
+    throw new StoreCorruptError(`cache document for partition "${partitionKey}" lacks its data`, etag);
   }
   return new Uint8Array(Buffer.from(data, 'base64'));
 }

@@ -1,4 +1,5 @@
 import { TokenCacheError, type TokenCacheErrorCode } from '../errors.js';
+import { MAX_TIMEOUT_MS, isTimeoutMs } from '../timeouts.js';
 
 /**
  * The one small interface every cache store implements (Cosmos DB, Azure Table storage, memory, ...).
@@ -99,16 +100,13 @@ export type StoreErrorCode = Extract<
   | 'invalid_options'
 >;
 
-/** The longest timer Node can set (a longer one fires after 1 ms, with a warning). */
-const MAX_TIMEOUT_MS = 2 ** 31 - 1;
-
 /**
  * A store's timeout option: `fallback` when not given; refused (`store_misconfigured`, naming the option) unless a
  * positive, finite number of milliseconds that Node can wait.
  */
 export function timeoutOption(store: string, name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0 || value > MAX_TIMEOUT_MS) {
+  if (!isTimeoutMs(value)) {
     throw new StoreError(
       'store_misconfigured',
       `${store}: ${name} must be a positive number of ms up to ${MAX_TIMEOUT_MS}, got ${value}`,

@@ -91,13 +91,22 @@ describe('network client', () => {
     expect(server.requests()).toBe(2);
   });
 
-  it('refuses a timeout that is not a positive number of milliseconds, or extra CAs that are not PEM, when made', () => {
-    for (const options of [{ timeoutMs: -1 }, { timeoutMs: 0 }, { timeoutMs: Number.NaN }, { timeoutMs: '5' }]) {
+  it('refuses a timeout that is not a positive number of milliseconds Node can wait, or extra CAs that are not PEM, when made', () => {
+    // 2 ** 31 ms: longer than Node's timers wait (they fire after 1 ms instead).
+    const invalid = [
+      { timeoutMs: -1 },
+      { timeoutMs: 0 },
+      { timeoutMs: Number.NaN },
+      { timeoutMs: '5' },
+      { timeoutMs: 2 ** 31 },
+    ];
+    for (const options of invalid) {
       expect(() => createNetworkClient(options as { timeoutMs: number }), JSON.stringify(options)).toThrow(
         expect.objectContaining({ code: 'invalid_options' }) as Error,
       );
     }
     expect(() => createNetworkClient({ ca: 'not a certificate' })).toThrow(/PEM/);
     createNetworkClient({ timeoutMs: 1 }).close();
+    createNetworkClient({ timeoutMs: 2 ** 31 - 1 }).close();
   });
 });
