@@ -1,5 +1,5 @@
 import type { TokenCacheLogger } from './log.js';
-import type { CacheStats } from './cache/stats.js';
+import type { CacheStats, StatsCounts } from './cache/stats.js';
 
 /** One structured line per token acquisition, for dashboards (hit ratio, store latency, conflicts). No contents. */
 export interface TokenTelemetry {
@@ -15,8 +15,13 @@ export interface TokenTelemetry {
 
 export const TOKEN_TELEMETRY_PREFIX = 'token-cache-telemetry';
 
-export function logTokenTelemetry(logger: TokenCacheLogger, telemetry: TokenTelemetry): void {
-  logger.info(`${TOKEN_TELEMETRY_PREFIX} ${telemetryJson(telemetry)}`);
+/** Logs the line; `head` is {@link telemetryHead} of the same telemetry, when made beforehand. */
+export function logTokenTelemetry(
+  logger: TokenCacheLogger,
+  telemetry: TokenTelemetry,
+  head: string = telemetryHead(telemetry),
+): void {
+  logger.info(`${TOKEN_TELEMETRY_PREFIX} ${head}${Math.round(telemetry.stats.storeMs * 100) / 100}}`);
 }
 
 /**
@@ -25,6 +30,14 @@ export function logTokenTelemetry(logger: TokenCacheLogger, telemetry: TokenTele
  * finite numbers (counts, and a sum of `performance.now()` differences).
  */
 export function telemetryJson(telemetry: TokenTelemetry): string {
+  return `${telemetryHead(telemetry)}${Math.round(telemetry.stats.storeMs * 100) / 100}}`;
+}
+
+/**
+ * {@link telemetryJson} up to the value of `storeMs`, the one field known only once the store answered: a warm call
+ * makes it while it waits (see `PartitionedTokenCache`).
+ */
+export function telemetryHead(telemetry: Omit<TokenTelemetry, 'stats'> & { readonly stats: StatsCounts }): string {
   const { stats } = telemetry;
   const fromCache = telemetry.fromCache === undefined ? '' : `,"fromCache":${telemetry.fromCache}`;
   const saved = telemetry.saved === undefined ? '' : `,"saved":${telemetry.saved}`;
@@ -34,6 +47,6 @@ export function telemetryJson(telemetry: TokenTelemetry): string {
     `,"conflicts":${stats.conflicts},"retries":${stats.retries},"failures":${stats.failures}` +
     `,"tierHits":${stats.tierHits},"tierAnswers":${stats.tierAnswers},"discarded":${stats.discarded}` +
     `,"foreign":${stats.foreign},"bytesRead":${stats.bytesRead},"bytesWritten":${stats.bytesWritten}` +
-    `,"storeMs":${Math.round(stats.storeMs * 100) / 100}}`
+    `,"storeMs":`
   );
 }

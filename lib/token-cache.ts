@@ -20,7 +20,7 @@ import { assertionHashOf } from './cache/obo.js';
 import { type AccessTokenFilter, accessTokensFor } from './cache/withhold.js';
 import type { WarmTierUsage } from './cache/warm-tier.js';
 import { appPartitionKey, partitionKeyOfAccount, userPartitionKey } from './cache/partitions.js';
-import { type CacheStats, emptyStats } from './cache/stats.js';
+import { type CacheStats, emptyStats, sameCounts, type StatsCounts } from './cache/stats.js';
 import { PartitionNotSavedError, TokenCacheError } from './errors.js';
 import type { TokenCacheLogger } from './log.js';
 import {
@@ -32,7 +32,8 @@ import {
   type TokenOutcome,
 } from './options.js';
 import type { CacheStore } from './stores/store.js';
-import { logTokenTelemetry } from './telemetry.js';
+import { logTokenTelemetry, telemetryHead } from './telemetry.js';
+import { WhileWaiting } from './while-waiting.js';
 
 /**
  * MSAL token caches for a serverless app, one per partition (a user: `{oid}.{tid}`; the app: `{clientId}.{tenantId}`),
@@ -414,15 +415,17 @@ export class PartitionedTokenCache {
         const { client, plugin } = bound;
         stats = plugin.stats;
         if (answerKey) {
+          // The answer the warm client would serve again, made ready while the store confirms its document.
+          const kept = warm && plugin.keptAnswerFor(answerKey);
+          const ready = kept ? new WhileWaiting(() => this.answerAgain(kept, operation, partitionKey)) : undefined;
           await plugin.load();
           const held = plugin.heldAnswer(answerKey, servableNow);
-          if (held) {
+          const again =
+            held && (held === kept && ready ? ready.take() : this.answerAgain(held, operation, partitionKey));
+          ready?.drop();
+          if (again) {
             this.factory.release(bound, incoming);
-            return {
-              result: servedAnswer(held, randomUUID()),
-              stats: plugin.stats,
-              saved: true,
-            };
+            return { ...again, stats: plugin.stats, saved: true };
           }
         }
         if (claims.withhold) plugin.withholdAccessTokens(claims.withhold);
@@ -451,7 +454,7 @@ export class PartitionedTokenCache {
         joined,
         saved: value.saved,
       };
-      this.report(logger, operation, outcome, 'ok');
+      this.report(logger, operation, outcome, 'ok', joined ? undefined : value.telemetry);
       return outcome;
     } catch (error) {
       this.reportFailure(logger, operation, partitionKey, stats ?? emptyStats(), error);
@@ -480,16 +483,39 @@ export class PartitionedTokenCache {
     };
   }
 
-  private report(logger: TokenCacheLogger, operation: string, outcome: TokenOutcome, result: string): void {
+  /**
+   * A warm client's kept answer served again: the call's copy, and the head of its telemetry line as it will be when
+   * the invocation counted what {@link ANSWERED_AGAIN} counts.
+   */
+  private answerAgain(kept: AuthenticationResult, operation: string, partitionKey: string): AnsweredAgain {
+    const result = servedAnswer(kept, randomUUID());
+    if (!this.telemetry) return { result };
+    const telemetry = { operation, partitionKey, fromCache: true, saved: true, stats: ANSWERED_AGAIN, outcome: 'ok' };
+    return { result, telemetry: { counts: ANSWERED_AGAIN, head: telemetryHead(telemetry) } };
+  }
+
+  private report(
+    logger: TokenCacheLogger,
+    operation: string,
+    outcome: TokenOutcome,
+    result: string,
+    prepared?: PreparedTelemetry,
+  ): void {
     if (!this.telemetry) return;
-    logTokenTelemetry(logger, {
+    const telemetry = {
       operation,
       partitionKey: outcome.partitionKey,
       fromCache: outcome.result.fromCache,
       saved: outcome.saved,
       stats: outcome.stats,
       outcome: result,
-    });
+    };
+    const ready = prepared && result === 'ok' && outcome.result.fromCache && outcome.saved;
+    logTokenTelemetry(
+      logger,
+      telemetry,
+      ready && sameCounts(prepared.counts, outcome.stats) ? prepared.head : undefined,
+    );
   }
 
   private reportFailure(
@@ -540,7 +566,23 @@ interface Acquired {
   readonly result: AuthenticationResult;
   readonly stats: CacheStats;
   readonly saved: boolean;
+  readonly telemetry?: PreparedTelemetry;
 }
+
+/** The head of a telemetry line made beforehand (see `telemetryHead`), for an invocation with these counts. */
+interface PreparedTelemetry {
+  readonly counts: StatsCounts;
+  readonly head: string;
+}
+
+/** A kept answer served again (see `answerAgain`). */
+interface AnsweredAgain {
+  readonly result: AuthenticationResult;
+  readonly telemetry?: PreparedTelemetry;
+}
+
+/** What an invocation counts when the store confirmed the warm client's document and its kept answer was served. */
+const ANSWERED_AGAIN: StatsCounts = Object.freeze({ ...emptyStats(), reads: 1, tierHits: 1, tierAnswers: 1 });
 
 /** The invocation's MSAL client, the load of its partition, and whether that partition could be read. */
 interface BoundClient {

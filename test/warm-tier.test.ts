@@ -5,6 +5,7 @@ import { startLocalAuthority } from '../dev/authority/server.js';
 import {
   PartitionedTokenCache,
   StoreError,
+  TOKEN_TELEMETRY_PREFIX,
   appPartitionKey,
   createCosmosStore,
   type CacheStore,
@@ -118,6 +119,39 @@ describeStores(['memory', 'table', 'cosmos', 'redis'], 'warm tier', (kind: Store
     const fourth = await warm.tokens.acquireTokenByClientCredential({ scopes: SCOPE_A }, { logger });
     expect(fourth.stats).toMatchObject({ tierHits: 1, reads: 1, bytesRead: 0 });
     expect(logger.lines.filter((l) => l.startsWith('warn') || l.startsWith('error'))).toEqual([]);
+  });
+
+  it("a warm client's answer served again: each call its own copy and correlation id, and the telemetry line of its stats", async () => {
+    const logger = captureLogger();
+    const app = newApp(newStore(kind), { logger, telemetry: true });
+    const caller = await callerOf(app);
+    const obo = () =>
+      app.tokens.acquireTokenOnBehalfOf(
+        { caller: caller.claims, assertion: caller.assertion, scopes: GRAPH },
+        { logger, operation: 'me' },
+      );
+    await obo();
+    const again = [await obo(), await obo(), await obo()];
+    for (const outcome of again) expect(outcome.stats).toMatchObject({ reads: 1, tierHits: 1, tierAnswers: 1 });
+    const head = `info: ${TOKEN_TELEMETRY_PREFIX} `;
+    const lines = logger.lines.filter((l) => l.startsWith(head)).slice(1);
+    expect(lines.map((l) => JSON.parse(l.slice(head.length)) as unknown)).toEqual(
+      again.map((o) => ({
+        op: 'me',
+        partition: o.partitionKey,
+        fromCache: true,
+        saved: true,
+        outcome: 'ok',
+        ...o.stats,
+        storeMs: Math.round(o.stats.storeMs * 100) / 100,
+      })),
+    );
+    expect(new Set(again.map((o) => o.result.correlationId)).size).toBe(again.length);
+    const [one, two] = again as [(typeof again)[0], (typeof again)[0]];
+    expect(two.result).toEqual({ ...one.result, correlationId: two.result.correlationId });
+    expect(two.result).not.toBe(one.result);
+    expect(two.result.account).not.toBe(one.result.account);
+    expect(two.result.idTokenClaims).not.toBe(one.result.idTokenClaims);
   });
 
   it('a repeated request is answered by the warm client without MSAL, one read confirming the ETag', async () => {

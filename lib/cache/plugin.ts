@@ -193,6 +193,14 @@ export class PartitionCachePlugin implements ICachePlugin {
     return answer;
   }
 
+  /**
+   * The answer this client keeps for request `key`, not yet confirmed (see {@link heldAnswer}): to prepare the call's
+   * copy of it while the revalidating read is in flight.
+   */
+  keptAnswerFor(key: string): AuthenticationResult | undefined {
+    return this.answers.get(key);
+  }
+
   /** Records this invocation's answer to request `key`: kept with the client if it stays warm. */
   remember(key: string, result: AuthenticationResult): void {
     this.answer = { key, result };

@@ -54,3 +54,23 @@ export function emptyStats(): CacheStats {
     storeMs: 0,
   };
 }
+
+/** The stats but the time: what `telemetryHead` writes before it. */
+export type StatsCounts = Omit<CacheStats, 'storeMs'>;
+
+/** Whether two invocations' stats count the same (their times aside). */
+export function sameCounts(a: StatsCounts, b: StatsCounts): boolean {
+  return (
+    a.reads === b.reads &&
+    a.writes === b.writes &&
+    a.conflicts === b.conflicts &&
+    a.retries === b.retries &&
+    a.failures === b.failures &&
+    a.tierHits === b.tierHits &&
+    a.tierAnswers === b.tierAnswers &&
+    a.discarded === b.discarded &&
+    a.foreign === b.foreign &&
+    a.bytesRead === b.bytesRead &&
+    a.bytesWritten === b.bytesWritten
+  );
+}

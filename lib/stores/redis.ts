@@ -283,7 +283,9 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
     try {
       return await withDeadline(operationTimeoutMs, target, async (abortSignal) => {
         deadline = abortSignal;
-        used = await getConnection();
+        // An open connection is used at once: the command is then sent (and its write scheduled) in the caller's
+        // synchronous step, before any work the caller does while it waits (see WhileWaiting).
+        used = current?.client.isOpen ? current : await getConnection();
         return operation(used, abortSignal);
       });
     } catch (error) {

@@ -172,6 +172,8 @@ export function newApp(
     warmTier?: WarmTierOptions;
     logger?: TokenCacheLogger;
     clientCapabilities?: string[];
+    /** The library's telemetry lines (off unless asked for: most tests assert on warnings only). */
+    telemetry?: boolean;
   } = {},
 ): TestApp {
   const { url, ca } = stack().authority;
@@ -187,7 +189,7 @@ export function newApp(
       ...(options.clientCapabilities ? { clientCapabilities: options.clientCapabilities } : {}),
     },
     cache: { store, keyRing, ...(options.warmTier ? { warmTier: options.warmTier } : {}) },
-    system: { ca, logger: options.logger ?? captureLogger(), telemetry: false },
+    system: { ca, logger: options.logger ?? captureLogger(), telemetry: options.telemetry ?? false },
   });
   return { clientId, tenantId, tokens, store, keyRing };
 }
