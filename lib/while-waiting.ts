@@ -6,11 +6,11 @@
  */
 export class WhileWaiting<T> {
   private made: T | undefined;
-  private settled = false;
+  private readonly immediate: NodeJS.Immediate;
 
   constructor(private readonly make: () => T) {
-    setImmediate(() => {
-      if (!this.settled) this.made = make();
+    this.immediate = setImmediate(() => {
+      this.made = make();
     });
   }
 
@@ -20,9 +20,13 @@ export class WhileWaiting<T> {
     return made;
   }
 
-  /** Nothing is needed (any more): nothing more is made. */
+  /**
+   * Nothing is needed (any more): nothing more is made. The immediate is cleared, not left to find nothing to do: a
+   * store that answers without I/O (the memory store) lets a loop of calls run without the event loop turning, and
+   * thousands of waiting immediates would then pile up.
+   */
   drop(): void {
-    this.settled = true;
+    clearImmediate(this.immediate);
     this.made = undefined;
   }
 }

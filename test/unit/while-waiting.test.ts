@@ -38,4 +38,12 @@ describe('WhileWaiting', () => {
     await nextTurn();
     expect(made()).toBe(0);
   });
+
+  it('taken or dropped before the check phase, it leaves no immediate pending', () => {
+    const immediates = () => process.getActiveResourcesInfo().filter((name) => name === 'Immediate').length;
+    const before = immediates();
+    for (let i = 0; i < 50; i++) counted().waiting.take();
+    for (let i = 0; i < 50; i++) counted().waiting.drop();
+    expect(immediates()).toBe(before);
+  });
 });
