@@ -9,7 +9,6 @@
  * (JIT, GC, a noisy neighbour on a 2-core machine) hits them alike and the ratios compare like with like.
  */
 import type { AuthenticationResult } from '@azure/msal-node';
-import { randomUUID } from 'node:crypto';
 import type { CountingStore } from '../../dev/counting-store.js';
 import { delta, snapshot } from '../../dev/counting-store.js';
 import { getMe } from '../../app/webapi/me.js';
@@ -49,8 +48,6 @@ export type Contender = 'ours' | 'ours, tier off' | 'peer';
 export interface PathFigures extends Summary {
   /** Median of this path ÷ median of the baseline read of the same store. */
   readonly ratioToBaseline: number;
-  /** Median of this path ÷ median of the busy read (see WarmFigures.busyBaselineMedianMs). */
-  readonly ratioToBusyBaseline: number;
   /** Median time waiting for the store (the plugin's own `storeMs`; the peer's cache client's). */
   readonly medianStoreMs: number | undefined;
   /** Median of (invocation − store wait): MSAL, decryption, client construction, JSON. */
@@ -79,13 +76,6 @@ export interface WarmFigures {
   readonly via?: string;
   readonly contender: Contender;
   readonly baselineMedianMs: number;
-  /**
-   * A control, not a goal's yardstick: the same raw read while the process makes, as it waits for the answer, the
-   * copy of a warm answer that this library's warm call makes then (lib/while-waiting.ts). On this VM a process that is
-   * still working when the reply arrives can get it sooner than one that went idle; this read shows how much of a
-   * warm call's edge over the raw read is that.
-   */
-  readonly busyBaselineMedianMs: number;
   readonly baselineCpuUsPerCall: number;
   /**
    * The floor of any cache that reads the store once per call: the same raw read, then the same lookup by ONE bare
@@ -179,7 +169,7 @@ class Recorder {
     return round(this.cpuUs / Math.max(1, this.samples.length), 1);
   }
 
-  figures(baselineMedianMs: number, busyBaselineMedianMs: number): PathFigures {
+  figures(baselineMedianMs: number): PathFigures {
     const summary = this.summary();
     const n = this.samples.length;
     const median = (values: number[]) =>
@@ -195,7 +185,6 @@ class Recorder {
     return {
       ...summary,
       ratioToBaseline: round(summary.medianMs / baselineMedianMs, 2),
-      ratioToBusyBaseline: round(summary.medianMs / busyBaselineMedianMs, 2),
       medianStoreMs: median(this.storeMs),
       medianOtherMs: median(this.other),
       cpuUsPerCall: this.cpuUsPerCall(),
@@ -218,8 +207,6 @@ interface Paths {
   readonly appDaemon: Recorder;
   readonly getMe: Recorder;
   readonly documentBytes: { user: number; app: number };
-  /** This library's warm on-behalf-of answer (what the busy read copies). */
-  readonly sample?: AuthenticationResult;
 }
 
 const ME_URL = 'http://127.0.0.1:7071/api/me';
@@ -239,11 +226,9 @@ async function ourPaths(stack: BenchStack, app: BenchApp, contender: Contender):
   const firstApp = await appToken();
   if (first.result.fromCache || firstApp.result.fromCache) throw new Error('first calls unexpectedly from cache');
   const counted = { store: app.store, clientId: app.clientId };
-  const sample = (await obo()).result;
   return {
     contender,
     logger,
-    sample,
     documentBytes: {
       user: (await app.store.inner.read(first.partitionKey))?.data.byteLength ?? 0,
       app: (await app.store.inner.read(firstApp.partitionKey))?.data.byteLength ?? 0,
@@ -388,12 +373,6 @@ export async function measureWarmRounds(
   const app = stack.newApp(store);
   const floor = await floorPaths(stack, app, read);
   const contenders = [await ourPaths(stack, app, 'ours')];
-  const busyRead = new Recorder(stack, undefined, async () => {
-    const reading = read(); // sent in this step (the stores send at once on an open connection)
-    setImmediate(copyOfAnswer, contenders[0]!.sample!);
-    await reading;
-    return { ok: true };
-  });
   if (options.tierOff) {
     contenders.push(await ourPaths(stack, stack.newApp(store, { CACHE_WARM_TIER_MIB: '0' }), 'ours, tier off'));
   }
@@ -402,7 +381,6 @@ export async function measureWarmRounds(
     contenders.push(await peerPaths(stack, app, await newPeer(app, peerStore), peerStore));
   }
   await baselineRead.warmUp(WARM_UP);
-  await busyRead.warmUp(WARM_UP);
   await floor.obo.warmUp(WARM_UP);
   await floor.appDaemon.warmUp(WARM_UP);
   for (const c of contenders) {
@@ -412,7 +390,6 @@ export async function measureWarmRounds(
   }
   const blocks = [
     () => baselineRead.block(BLOCK),
-    () => busyRead.block(BLOCK),
     () => floor.obo.block(BLOCK),
     () => floor.appDaemon.block(BLOCK),
     ...contenders.flatMap((c) => [
@@ -438,12 +415,11 @@ export async function measureWarmRounds(
       ...(options.via ? { via: options.via } : {}),
       contender: c.contender,
       baselineMedianMs: baseline.medianMs,
-      busyBaselineMedianMs: busyRead.summary().medianMs,
       baselineCpuUsPerCall: baseline.cpuUsPerRead,
       floor: { obo: floor.obo.summary(), appDaemon: floor.appDaemon.summary() },
-      obo: c.obo.figures(baseline.medianMs, busyRead.summary().medianMs),
-      getMe: c.getMe.figures(baseline.medianMs, busyRead.summary().medianMs),
-      appDaemon: c.appDaemon.figures(baseline.medianMs, busyRead.summary().medianMs),
+      obo: c.obo.figures(baseline.medianMs),
+      getMe: c.getMe.figures(baseline.medianMs),
+      appDaemon: c.appDaemon.figures(baseline.medianMs),
       documentBytes: c.documentBytes,
       warnings: c.logger.problems.count,
     })),
@@ -470,7 +446,6 @@ export function warmRows(figures: readonly WarmFigures[], withContender: boolean
         p.p95Ms,
         p.p99Ms,
         p.ratioToBaseline,
-        p.ratioToBusyBaseline,
         path === 'getMe' ? undefined : f.floor[path].medianMs,
         path === 'getMe' ? undefined : Math.round((p.medianMs / f.floor[path].medianMs) * 100) / 100,
         p.medianStoreMs,
@@ -494,7 +469,6 @@ export function warmColumns(withContender: boolean): string[] {
     'p95 ms',
     'p99 ms',
     '× baseline',
-    '× busy read',
     'floor ms (read + bare lookup)',
     '× floor',
     'store wait ms (median)',
@@ -516,7 +490,7 @@ export function warmGoals(figures: readonly WarmFigures[]): Goal[] {
         {
           goal: `warm ${PATH_LABELS[path]} ÷ baseline read, ${storeLabel(f)}`,
           target: `≤ ${RATIO_GOAL}`,
-          measured: `${p.ratioToBaseline} (${p.medianMs} ms vs ${f.baselineMedianMs} ms; ${p.ratioToBusyBaseline} of the busy read, ${f.busyBaselineMedianMs} ms)`,
+          measured: `${p.ratioToBaseline} (${p.medianMs} ms vs ${f.baselineMedianMs} ms)`,
           met: p.ratioToBaseline <= RATIO_GOAL,
         },
         {
@@ -541,7 +515,6 @@ export function warmScenario(figures: readonly WarmFigures[], notes: readonly st
     notes: [
       `${ROUNDS} rounds, each: a block of ${BLOCK} baseline reads, one of ${BLOCK} calls of each floor path, and per contender one of ${BLOCK} invocations of each token path and one of ${HANDLER_BLOCK} of the full handler (after ${WARM_UP} warm-up ones), the blocks in a new seeded shuffled order every round (a block right after msal-node-heavy work runs slower; see bench/support/order.ts); sequential, same store client as the baseline.`,
       `"× baseline" = median of the path ÷ median raw read of the same store (scenario 1); goal ≤ ${RATIO_GOAL} for the token paths. "store wait" is the plugin's own storeMs; "rest" = invocation − store wait (MSAL, client, JSON).`,
-      '"× busy read" (a control, not a goal): ÷ the median of the same raw read while the process copies a warm answer as it waits, as a warm call does (lib/while-waiting.ts). On this VM a process still working when the reply arrives can get it sooner than one that went idle: where a warm call\'s store wait is below the raw read\'s, compare with this column.',
       "CPU µs per inv. = process CPU time (user + system) over the timed blocks ÷ invocations; the emulators run in this process, so it includes the store's own work (the baseline read's is in scenario 1).",
       '"floor" = the raw read of scenario 1 followed by the same cache lookup in ONE bare msal-node client shared by the process with the token in its memory (no persistence), measured in the same rounds: what any cache that reads its store once per call cannot go below here. On this single thread a lookup right after a read costs more than the two apart.',
       'The full getMe handler also validates the bearer token (RS256, JWKS cached) and calls the downstream API over HTTP: shown for scale, not held to the ratio goal.',
@@ -549,18 +522,4 @@ export function warmScenario(figures: readonly WarmFigures[], notes: readonly st
       ...notes,
     ],
   };
-}
-
-/** The busy read's work: a copy of a warm answer like the one a warm call makes while it waits, and a log line's JSON. */
-function copyOfAnswer(answer: AuthenticationResult): void {
-  const { account } = answer;
-  const copy = {
-    ...answer,
-    correlationId: randomUUID(),
-    scopes: [...answer.scopes],
-    account: account && { ...account, idTokenClaims: account.idTokenClaims && { ...account.idTokenClaims } },
-    idTokenClaims: { ...answer.idTokenClaims },
-    expiresOn: answer.expiresOn && new Date(answer.expiresOn.getTime()),
-  };
-  JSON.stringify({ op: 'busy', partition: copy.account?.homeAccountId, correlationId: copy.correlationId });
 }
