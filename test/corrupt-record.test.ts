@@ -2,14 +2,12 @@
  * A record malformed at the store level (a field missing or of the wrong type: not a document that fails to open) is
  * logged, treated as empty and replaced by the invocation's conditional write, like an undecryptable document.
  */
-import { CosmosClient } from '@azure/cosmos';
-import { TableClient } from '@azure/data-tables';
 import { randomBytes } from 'node:crypto';
-import { createClient } from 'redis';
 import { expect, it } from 'vitest';
 import { appPartitionKey } from '../lib/index.js';
 import { authority, captureLogger, describeStores, newApp, newStore, stack, type StoreKind } from './support/stack.js';
 import { readStored } from './support/stored.js';
+import { rawTable, withRawCosmos, withRawRedis } from './support/raw-sdk.js';
 
 const SCOPES = ['api://corrupt/.default'];
 
@@ -20,36 +18,21 @@ const SCOPES = ['api://corrupt/.default'];
 async function breakRecord(kind: StoreKind, suffix: string, partitionKey: string): Promise<void> {
   const s = stack();
   switch (kind) {
-    case 'redis': {
-      const client = createClient({ url: s.redis!.url });
-      await client.connect();
-      try {
+    case 'redis':
+      await withRawRedis(s.redis!.url, async (client) => {
         expect(await client.hDel(`{r${suffix}:}d:${partitionKey}`, 'data')).toBe(1);
-      } finally {
-        client.destroy();
-      }
-      return;
-    }
-    case 'cosmos': {
-      const client = new CosmosClient({
-        endpoint: s.cosmos.endpoint,
-        key: s.cosmos.key,
-        connectionPolicy: { enableEndpointDiscovery: false },
       });
-      try {
-        const item = client.database('tests').container(`c${suffix}`).item(partitionKey, partitionKey);
+      return;
+    case 'cosmos':
+      await withRawCosmos(s.cosmos, 'tests', `c${suffix}`, async (container) => {
+        const item = container.item(partitionKey, partitionKey);
         const { resource } = await item.read<Record<string, unknown>>();
         expect(resource?.data).toBeTypeOf('string');
         await item.replace({ ...resource!, data: 17 });
-      } finally {
-        client.dispose();
-      }
-      return;
-    }
-    case 'table': {
-      const table = TableClient.fromConnectionString(s.table.connectionString, `t${suffix}`, {
-        allowInsecureConnection: true,
       });
+      return;
+    case 'table': {
+      const table = rawTable(s.table, `t${suffix}`);
       const entityKey = { partitionKey, rowKey: 'cache' };
       expect((await table.getEntity(entityKey.partitionKey, entityKey.rowKey)).chunks).toBeTypeOf('number');
       await table.updateEntity({ ...entityKey, chunks: 'many' }, 'Merge');

@@ -6,9 +6,6 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AzureNamedKeyCredential, TableClient } from '@azure/data-tables';
-import { CosmosClient, type Container } from '@azure/cosmos';
-import { createClient } from 'redis';
 import {
   StoreCorruptError,
   StoreError,
@@ -19,8 +16,8 @@ import {
   type CacheStore,
 } from '../lib/index.js';
 import { getEmulators, redisAvailable, redisSkipNote, releaseEmulators } from './support/emulators.js';
+import { EMULATOR_POLICY, rawTable, withRawCosmos, withRawRedis } from './support/raw-sdk.js';
 
-const EMULATOR_POLICY = { enableEndpointDiscovery: false };
 const bytes = (text: string) => new Uint8Array(Buffer.from(text));
 const text = (data: Uint8Array | undefined) => (data ? Buffer.from(data).toString() : undefined);
 
@@ -28,8 +25,8 @@ afterAll(async () => {
   await releaseEmulators();
 });
 
-/** A store over a fresh Cosmos container, and the raw SDK container under it. */
-async function freshCosmos(): Promise<{ store: CacheStore; raw: Container }> {
+/** A store over a fresh Cosmos container, and a way to create items in that container through the SDK. */
+async function freshCosmos() {
   const { cosmos } = await getEmulators();
   const containerId = `h-${randomUUID()}`;
   const store = createCosmosStore({
@@ -42,8 +39,13 @@ async function freshCosmos(): Promise<{ store: CacheStore; raw: Container }> {
   });
   // Creates the database and container.
   await store.read('setup');
-  const client = new CosmosClient({ endpoint: cosmos.endpoint, key: cosmos.key, connectionPolicy: EMULATOR_POLICY });
-  return { store, raw: client.database('hardening').container(containerId) };
+  const createItems = (...items: Record<string, unknown>[]) =>
+    withRawCosmos(cosmos, 'hardening', containerId, async (container) => {
+      const created = [];
+      for (const item of items) created.push(await container.items.create(item));
+      return created;
+    });
+  return { store, createItems };
 }
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -55,12 +57,14 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 
 describe('cosmos store: malformed items', () => {
   it('reads an item without string data as StoreCorruptError with its ETag, which a write can replace', async () => {
-    const { store, raw: container } = await freshCosmos();
-    const missing = await container.items.create({ id: 'bad.1', key: 'bad.1', updatedAt: 'x' });
-    const numeric = await container.items.create({ id: 'bad.2', key: 'bad.2', data: 42 });
+    const { store, createItems } = await freshCosmos();
+    const [missing, numeric] = await createItems(
+      { id: 'bad.1', key: 'bad.1', updatedAt: 'x' },
+      { id: 'bad.2', key: 'bad.2', data: 42 },
+    );
     for (const [key, created] of [
-      ['bad.1', missing],
-      ['bad.2', numeric],
+      ['bad.1', missing!],
+      ['bad.2', numeric!],
     ] as const) {
       for (const read of [() => store.read(key), () => store.readIfChanged!(key, 'some-other-etag')]) {
         const error = await rejection(read());
@@ -74,10 +78,12 @@ describe('cosmos store: malformed items', () => {
   });
 
   it('lists past an item without a key: a sweep removes the good expired items', async () => {
-    const { store, raw: container } = await freshCosmos();
+    const { store, createItems } = await freshCosmos();
     const past = new Date(Date.now() - 60_000);
-    await container.items.create({ id: 'nokey.1', data: '', expiresAt: past.toISOString() });
-    await container.items.create({ id: 'numkey.1', key: 7, data: '', expiresAt: past.toISOString() });
+    await createItems(
+      { id: 'nokey.1', data: '', expiresAt: past.toISOString() },
+      { id: 'numkey.1', key: 7, data: '', expiresAt: past.toISOString() },
+    );
     await store.write('good.1', bytes('x'), { expiresAt: past });
     await store.write('good.2', bytes('x'), { expiresAt: past });
     const listed = await store.list({ expiredBefore: new Date() });
@@ -177,12 +183,7 @@ describe('table store: malformed entities', () => {
       allowInsecureConnection: true,
     });
     await store.read('setup');
-    const raw = new TableClient(
-      table.url,
-      tableName,
-      new AzureNamedKeyCredential(table.accountName, table.accountKey),
-      { allowInsecureConnection: true },
-    );
+    const raw = rawTable(table, tableName);
     const entities = {
       'bad.1': { key: 'bad.1', chunks: 2, d0: new Uint8Array([1]) },
       'bad.2': { key: 'bad.2', chunks: 1, d0: 'not binary' },
@@ -212,10 +213,10 @@ describe.skipIf(!redisAvailable())(`redis store: malformed documents${redisSkipN
     const { redis } = await getEmulators();
     const keyPrefix = `hardening-${randomUUID()}:`;
     const store = createRedisStore({ url: redis.url, keyPrefix });
-    const admin = createClient({ url: redis.url });
-    await admin.connect();
     try {
-      await admin.sendCommand(['HSET', `{${keyPrefix}}d:bad.1`, 'etag', 'etag-1', 'key', 'bad.1']);
+      await withRawRedis(redis.url, (admin) =>
+        admin.sendCommand(['HSET', `{${keyPrefix}}d:bad.1`, 'etag', 'etag-1', 'key', 'bad.1']),
+      );
       for (const read of [() => store.read('bad.1'), () => store.readIfChanged!('bad.1', 'etag-0')]) {
         const error = await rejection(read());
         expect(error).toBeInstanceOf(StoreCorruptError);
@@ -224,7 +225,6 @@ describe.skipIf(!redisAvailable())(`redis store: malformed documents${redisSkipN
       const etag = await store.write('bad.1', bytes('replaced'), { ifMatch: 'etag-1' });
       expect(await store.read('bad.1')).toEqual({ data: bytes('replaced'), etag });
     } finally {
-      await admin.close();
       await store.close?.();
     }
   });

@@ -18,7 +18,9 @@ function result(): AuthenticationResult {
       localAccountId: 'o',
       name: 'Person',
       idTokenClaims: claims,
-      tenantProfiles: new Map([['t', { tenantId: 't', localAccountId: 'o', name: 'Person', isHomeTenant: true }]]),
+      tenantProfiles: new Map([
+        ['t', { tenantId: 't', localAccountId: 'o', name: 'Person', username: 'u@example.com', isHomeTenant: true }],
+      ]),
     },
     idToken: 'id.token.sig',
     idTokenClaims: claims,
