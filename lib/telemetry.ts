@@ -16,12 +16,8 @@ export interface TokenTelemetry {
 export const TOKEN_TELEMETRY_PREFIX = 'token-cache-telemetry';
 
 /** Logs the line; `head` is {@link telemetryHead} of the same telemetry, when made beforehand. */
-export function logTokenTelemetry(
-  logger: TokenCacheLogger,
-  telemetry: TokenTelemetry,
-  head: string = telemetryHead(telemetry),
-): void {
-  logger.info(`${TOKEN_TELEMETRY_PREFIX} ${head}${Math.round(telemetry.stats.storeMs * 100) / 100}}`);
+export function logTokenTelemetry(logger: TokenCacheLogger, telemetry: TokenTelemetry, head?: string): void {
+  logger.info(`${TOKEN_TELEMETRY_PREFIX} ${telemetryJson(telemetry, head)}`);
 }
 
 /**
@@ -29,8 +25,8 @@ export function logTokenTelemetry(
  * call, warm ones included, and in half the time. Strings go through `JSON.stringify`; the rest are booleans and
  * finite numbers (counts, and a sum of `performance.now()` differences).
  */
-export function telemetryJson(telemetry: TokenTelemetry): string {
-  return `${telemetryHead(telemetry)}${Math.round(telemetry.stats.storeMs * 100) / 100}}`;
+export function telemetryJson(telemetry: TokenTelemetry, head: string = telemetryHead(telemetry)): string {
+  return `${head}${Math.round(telemetry.stats.storeMs * 100) / 100}}`;
 }
 
 /**

@@ -44,6 +44,7 @@ import { startTcpProxy } from '../dev/proxy/tcp.js';
 import { parseSettings } from '../app/settings.js';
 import { createStores } from '../app/stores.js';
 import { closedPort, getEmulators, redisAvailable, redisSkipNote, releaseEmulators } from './support/emulators.js';
+import { EMULATOR_POLICY, withRawCosmos } from './support/raw-sdk.js';
 
 interface StoreUnderTest {
   readonly name: string;
@@ -332,8 +333,6 @@ describeStore({
   tooLargeBytes: 1024 * 1024 + 1,
 });
 
-const EMULATOR_POLICY = { enableEndpointDiscovery: false };
-
 describeStore({
   name: 'cosmos',
   async create() {
@@ -473,7 +472,6 @@ describe('table store specifics', () => {
 describe('cosmos store specifics', () => {
   it('stores the original key, an encoded id, base64 data and a ttl', async () => {
     const { cosmos } = await getEmulators();
-    const { CosmosClient } = await import('@azure/cosmos');
     const containerId = `c-${randomUUID()}`;
     const store = createCosmosStore({
       connectionString: `AccountEndpoint=${cosmos.endpoint}/;AccountKey=${cosmos.key};`,
@@ -488,13 +486,10 @@ describe('cosmos store specifics', () => {
     const before = Date.now();
     await store.write(key, bytes('hello'), { expiresAt: new Date(expiresAt) });
     const after = Date.now();
-    const client = new CosmosClient({ endpoint: cosmos.endpoint, key: cosmos.key, connectionPolicy: EMULATOR_POLICY });
     const id = encodeKey(key, COSMOS_ID_MAX_LENGTH);
-    const { resource } = await client
-      .database('conformance')
-      .container(containerId)
-      .item(id, id)
-      .read<Record<string, unknown>>();
+    const { resource } = await withRawCosmos(cosmos, 'conformance', containerId, (container) =>
+      container.item(id, id).read<Record<string, unknown>>(),
+    );
     expect(resource).toMatchObject({
       id: 'user~2Fwith~23odd~3Fchars',
       key,
@@ -502,7 +497,6 @@ describe('cosmos store specifics', () => {
     });
     expect(resource?.ttl).toBeGreaterThanOrEqual(Math.ceil((expiresAt - after) / 1000));
     expect(resource?.ttl).toBeLessThanOrEqual(Math.ceil((expiresAt - before) / 1000));
-    client.dispose();
     await store.close?.();
   });
 

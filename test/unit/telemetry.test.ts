@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emptyStats } from '../../lib/cache/stats.js';
+import { type CacheStats, emptyStats, sameCounts } from '../../lib/cache/stats.js';
 import { type TokenTelemetry, telemetryJson } from '../../lib/telemetry.js';
 
 /** The line as JSON.stringify writes it: the format telemetryJson must keep, field for field and in order. */
@@ -56,5 +56,18 @@ describe('telemetryJson', () => {
 
   it.each(cases.map((c, i) => [i, c] as const))('writes case %i exactly as JSON.stringify of its fields', (_, c) => {
     expect(telemetryJson(c)).toBe(stringified(c));
+  });
+});
+
+describe('sameCounts', () => {
+  it('tells apart stats that differ in any one count, and ignores the time', () => {
+    const base = emptyStats();
+    const timed: CacheStats = { ...emptyStats(), storeMs: 12.5 };
+    expect(sameCounts(base, timed)).toBe(true);
+    for (const name of Object.keys(base) as (keyof CacheStats)[]) {
+      if (name === 'storeMs') continue;
+      const changed = { ...base, [name]: typeof base[name] === 'boolean' ? !base[name] : base[name] + 1 };
+      expect(sameCounts(base, changed), name).toBe(false);
+    }
   });
 });
