@@ -5,9 +5,10 @@
  * Each build gets its own app runtime over a store made by its own library, against the same emulator; one caller,
  * the same incoming token. Every round runs 30 sets of three 20-call blocks — the raw read (this build's store),
  * the other build, this build — in alternating order, and prints each path's median and its ratio to the raw read;
- * the last line gives the medians over all rounds. It measures a change of a few microseconds that the shuffled
- * rounds of `npm run bench` cannot show through their noise (a warm path here runs warmer than among the bench's
- * msal-node-heavy paths, so its figures are lower). A script, not a test: it asserts nothing.
+ * the last line gives the medians over all rounds. Each path first warms up as in `npm run bench`
+ * (bench/support/warm-up.ts). It measures a change of a few microseconds that the shuffled rounds of `npm run bench`
+ * cannot show through their noise (a warm path here does not follow msal-node-heavy paths, so its figures are lower).
+ * A script, not a test: it asserts nothing.
  *
  * The other build must have been built (`npm ci && npm run build` in it) from a version of this repository whose
  * `dist/` has the same module layout and app settings.
@@ -20,6 +21,7 @@ import { prepareBaselineRead } from './scenarios/baseline.js';
 import { quietLogger, startBenchStack, type BenchStoreKind } from './support/stack.js';
 import { percentile } from './support/stats.js';
 import { newCaller } from './support/users.js';
+import { STEADY_STATE, warmUp } from './support/warm-up.js';
 
 interface OtherBuild {
   readonly createAppRuntime: typeof import('../app/runtime.js').createAppRuntime;
@@ -85,7 +87,7 @@ async function main(): Promise<void> {
         into.push(performance.now() - started);
       }
     };
-    for (const name of Object.keys(paths)) await block(name, 3_000, []);
+    for (const call of Object.values(paths)) await warmUp(call, STEADY_STATE);
     const line = (label: string, samples: Record<string, number[]>) => {
       const µs = (name: string) =>
         percentile(

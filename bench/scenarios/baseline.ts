@@ -15,6 +15,8 @@ export interface BaselineFigures extends Summary {
   readonly documentBytes: number;
   /** Process CPU time per read, in µs (the in-process emulator's work included). */
   readonly cpuUsPerRead: number;
+  /** Reads made before timing (see bench/support/warm-up.ts). */
+  readonly warmUpCalls: number;
 }
 
 /** Writes the document and returns one timed operation: a point read of it. */

@@ -33,6 +33,7 @@ import {
 import { roundOrder } from '../support/order.js';
 import { percentile, round, summarize, type Summary } from '../support/stats.js';
 import { newCaller } from '../support/users.js';
+import { HANDLER, STEADY_STATE, describeWarmUp, warmUp, type WarmUp } from '../support/warm-up.js';
 import { BASELINE_DOCUMENT_BYTES, prepareBaselineRead, type BaselineFigures } from './baseline.js';
 
 // Many short blocks, not a few long ones: a burst of load on the machine then falls on every contender alike instead
@@ -40,7 +41,6 @@ import { BASELINE_DOCUMENT_BYTES, prepareBaselineRead, type BaselineFigures } fr
 export const ROUNDS = scaled(25, 6);
 const BLOCK = scaled(20, 10);
 const HANDLER_BLOCK = scaled(8, 4);
-const WARM_UP = scaled(50, 20);
 export const RATIO_GOAL = 1.1;
 
 export type Contender = 'ours' | 'ours, tier off' | 'peer';
@@ -57,6 +57,8 @@ export interface PathFigures extends Summary {
    * so it includes the store's own work (compare with the baseline read's).
    */
   readonly cpuUsPerCall: number;
+  /** Calls made before timing (see bench/support/warm-up.ts). */
+  readonly warmUpCalls: number;
   readonly perInvocation: {
     readonly storeReads: number;
     readonly storeWrites: number;
@@ -117,6 +119,7 @@ class Recorder {
   private tierHits = 0;
   private tierKnown = 0;
   private cpuUs = 0;
+  private warmedUp = 0;
 
   constructor(
     private readonly stack: BenchStack,
@@ -124,8 +127,12 @@ class Recorder {
     readonly invoke: () => Promise<Outcome>,
   ) {}
 
-  async warmUp(count: number): Promise<void> {
-    for (let i = 0; i < count; i++) await this.invoke();
+  async warmUp(rule: WarmUp): Promise<void> {
+    this.warmedUp += await warmUp(this.invoke, rule);
+  }
+
+  get warmUpCalls(): number {
+    return this.warmedUp;
   }
 
   async block(count: number): Promise<void> {
@@ -188,6 +195,7 @@ class Recorder {
       medianStoreMs: median(this.storeMs),
       medianOtherMs: median(this.other),
       cpuUsPerCall: this.cpuUsPerCall(),
+      warmUpCalls: this.warmedUp,
       perInvocation: {
         storeReads: round(this.ops.read / n, 3),
         storeWrites: round(this.ops.write / n, 3),
@@ -355,6 +363,8 @@ export interface WarmOptions {
   readonly rounds?: number;
   /** How `newStore`'s stores reach their store, for the rows' label (see WarmFigures.via). */
   readonly via?: string;
+  /** Before timing, each token path and the raw read (default STEADY_STATE), and the full handler (default HANDLER). */
+  readonly warmUp?: { readonly paths: WarmUp; readonly handler: WarmUp };
 }
 
 /** Scenarios 1, 2 and (per options) 7 and the peer comparison for one store, in interleaved rounds. */
@@ -380,13 +390,14 @@ export async function measureWarmRounds(
     const peerStore = newStore();
     contenders.push(await peerPaths(stack, app, await newPeer(app, peerStore), peerStore));
   }
-  await baselineRead.warmUp(WARM_UP);
-  await floor.obo.warmUp(WARM_UP);
-  await floor.appDaemon.warmUp(WARM_UP);
+  const rule = options.warmUp ?? { paths: STEADY_STATE, handler: HANDLER };
+  await baselineRead.warmUp(rule.paths);
+  await floor.obo.warmUp(rule.paths);
+  await floor.appDaemon.warmUp(rule.paths);
   for (const c of contenders) {
-    await c.obo.warmUp(WARM_UP);
-    await c.appDaemon.warmUp(WARM_UP);
-    await c.getMe.warmUp(WARM_UP / 5);
+    await c.obo.warmUp(rule.paths);
+    await c.appDaemon.warmUp(rule.paths);
+    await c.getMe.warmUp(rule.handler);
   }
   const blocks = [
     () => baselineRead.block(BLOCK),
@@ -406,6 +417,7 @@ export async function measureWarmRounds(
     on: measuredOn(kind),
     documentBytes: BASELINE_DOCUMENT_BYTES,
     cpuUsPerRead: baselineRead.cpuUsPerCall(),
+    warmUpCalls: baselineRead.warmUpCalls,
     ...baselineRead.summary(),
   };
   return {
@@ -513,7 +525,7 @@ export function warmScenario(figures: readonly WarmFigures[], notes: readonly st
     figures: Object.fromEntries(figures.map((f) => [storeLabel(f), f])),
     goals: warmGoals(figures),
     notes: [
-      `${ROUNDS} rounds, each: a block of ${BLOCK} baseline reads, one of ${BLOCK} calls of each floor path, and per contender one of ${BLOCK} invocations of each token path and one of ${HANDLER_BLOCK} of the full handler (after ${WARM_UP} warm-up ones), the blocks in a new seeded shuffled order every round (a block right after msal-node-heavy work runs slower; see bench/support/order.ts); sequential, same store client as the baseline.`,
+      `${ROUNDS} rounds, each: a block of ${BLOCK} baseline reads, one of ${BLOCK} calls of each floor path, and per contender one of ${BLOCK} invocations of each token path and one of ${HANDLER_BLOCK} of the full handler (the raw read and each token path after ${describeWarmUp(STEADY_STATE)}, the handler after ${describeWarmUp(HANDLER)}: see bench/support/warm-up.ts; the JSON gives each path's warmUpCalls), the blocks in a new seeded shuffled order every round (a block right after msal-node-heavy work runs slower; see bench/support/order.ts); sequential, same store client as the baseline.`,
       `"× baseline" = median of the path ÷ median raw read of the same store (scenario 1); goal ≤ ${RATIO_GOAL} for the token paths. "store wait" is the plugin's own storeMs; "rest" = invocation − store wait (MSAL, client, JSON).`,
       "CPU µs per inv. = process CPU time (user + system) over the timed blocks ÷ invocations; the emulators run in this process, so it includes the store's own work (the baseline read's is in scenario 1).",
       '"floor" = the raw read of scenario 1 followed by the same cache lookup in ONE bare msal-node client shared by the process with the token in its memory (no persistence), measured in the same rounds: what any cache that reads its store once per call cannot go below here. On this single thread a lookup right after a read costs more than the two apart.',
