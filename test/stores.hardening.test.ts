@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Socket, type AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   StoreCorruptError,
@@ -225,6 +225,49 @@ describe.skipIf(!redisAvailable())(`redis store: malformed documents${redisSkipN
       const etag = await store.write('bad.1', bytes('replaced'), { ifMatch: 'etag-1' });
       expect(await store.read('bad.1')).toEqual({ data: bytes('replaced'), etag });
     } finally {
+      await store.close?.();
+    }
+  });
+});
+
+describe.skipIf(!redisAvailable())(`redis store: when a command leaves${redisSkipNote()}`, () => {
+  // node-redis writes queued commands in an immediate. A warm call prepares its answer in an immediate set after its
+  // read (lib/while-waiting.ts), so that work overlaps the round trip only if the read was queued before that
+  // immediate was set: on an open connection, in the caller's synchronous step.
+  it('on an open connection, an operation is written before an immediate set right after the call runs', async () => {
+    const { redis } = await getEmulators();
+    const port = Number(new URL(redis.url).port);
+    const store = createRedisStore({ url: redis.url, keyPrefix: `sending-${randomUUID()}:` });
+    let written = 0;
+    const own = Object.getOwnPropertyDescriptor(Socket.prototype, 'write');
+    const socketWrite = Reflect.get(Socket.prototype, 'write') as (...args: unknown[]) => boolean;
+    try {
+      await store.write('send.1', bytes('document'));
+      Object.defineProperty(Socket.prototype, 'write', {
+        configurable: true,
+        writable: true,
+        value: function (this: Socket, ...args: unknown[]): boolean {
+          if (this.remotePort === port) written++;
+          return socketWrite.apply(this, args);
+        },
+      });
+      const operations = {
+        read: () => store.read('send.1'),
+        readVersion: () => store.readVersion!('send.1'),
+        readIfChanged: () => store.readIfChanged!('send.1', 'another-etag'),
+      };
+      for (const [name, operation] of Object.entries(operations)) {
+        const before = written;
+        const pending = operation();
+        const writtenBeforeImmediate = await new Promise<number>((resolve) =>
+          setImmediate(() => resolve(written - before)),
+        );
+        await pending;
+        expect(writtenBeforeImmediate, name).toBeGreaterThanOrEqual(1);
+      }
+    } finally {
+      if (own) Object.defineProperty(Socket.prototype, 'write', own);
+      else Reflect.deleteProperty(Socket.prototype, 'write');
       await store.close?.();
     }
   });
