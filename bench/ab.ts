@@ -87,7 +87,7 @@ async function main(): Promise<void> {
         into.push(performance.now() - started);
       }
     };
-    for (const call of Object.values(paths)) await warmUp(call, STEADY_STATE);
+    await warmUp(Object.values(paths), STEADY_STATE);
     const line = (label: string, samples: Record<string, number[]>) => {
       const µs = (name: string) =>
         percentile(

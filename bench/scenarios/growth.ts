@@ -87,8 +87,7 @@ async function grow(
     storeWaits.push(outcome.stats.storeMs);
   };
   const read = await prepareBaselineRead(store.inner);
-  await warmUp(warm, WARM_UP);
-  await warmUp(read, WARM_UP);
+  await warmUp([warm, read], WARM_UP);
   const samples: number[] = [];
   const waits: number[] = [];
   const rests: number[] = [];
@@ -201,7 +200,7 @@ export function growthScenario(figures: readonly GrowthFigures[]): ScenarioResul
         met: f.ratioToBaseline <= GROWTH_GOAL.ratio,
       })),
     notes: [
-      `Filled with one OBO per resource (api://bench-resource-N/.default), same assertion; then (after ${describeWarmUp(WARM_UP)}, for each of the two) ${ROUNDS} rounds of a block of ${BLOCK} raw reads of a 3 KB baseline document and one of ${BLOCK} warm OBO calls for the first resource (in a seeded shuffled order each round), on the same store client. Document bytes = the sealed document as stored (AES-GCM envelope, not compressed).`,
+      `Filled with one OBO per resource (api://bench-resource-N/.default), same assertion; then (after ${describeWarmUp(WARM_UP)}) ${ROUNDS} rounds of a block of ${BLOCK} raw reads of a 3 KB baseline document and one of ${BLOCK} warm OBO calls for the first resource (in a seeded shuffled order each round), on the same store client. Document bytes = the sealed document as stored (AES-GCM envelope, not compressed).`,
       "A warm call revalidates the partition's ETag and reuses the warm client: nothing is decrypted or deserialized, whatever the size. What still grows: MSAL's own lookup over more tokens, and on the Cosmos DB server the transfer, since it ignores If-None-Match and answers every conditional read with the whole item (the library then compares the ETag itself).",
       COSMOS_304_NOTE,
     ],

@@ -101,7 +101,7 @@ export function latencyScenario(figures: readonly LatencyFigures[]): ScenarioRes
     notes: [
       'A simulation, not a measurement of Azure: the emulators still run in this process, and the proxy (dev/proxy/tcp.ts) delays every chunk by the given time in each direction, so a point read costs at least twice that more. Azure Cosmos DB, Table storage and Redis in a region were not measured.',
       'The proxy meets sub-millisecond deadlines by polling the event loop (dev/proxy/precise-timer.ts), on the same thread as everything else: CPU figures are not comparable here and are left out.',
-      `${ROUNDS} interleaved rounds per store and latency, as in scenario 2, each path after ${describeWarmUp(WARM_UP)} (scenario 2 ran first, so the code is through V8's tiers); "ours" is this library in its default configuration (warm tier on).`,
+      `${ROUNDS} interleaved rounds per store and latency, as in scenario 2, after ${describeWarmUp(WARM_UP)} (scenario 2 ran first, so the code is through V8's tiers); "ours" is this library in its default configuration (warm tier on).`,
     ],
   };
 }

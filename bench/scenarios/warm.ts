@@ -127,8 +127,13 @@ class Recorder {
     readonly invoke: () => Promise<Outcome>,
   ) {}
 
-  async warmUp(rule: WarmUp): Promise<void> {
-    this.warmedUp += await warmUp(this.invoke, rule);
+  /** Warms these recorders' paths up together (see bench/support/warm-up.ts). */
+  static async warmUp(recorders: readonly Recorder[], rule: WarmUp): Promise<void> {
+    const made = await warmUp(
+      recorders.map((r) => r.invoke),
+      rule,
+    );
+    for (const recorder of recorders) recorder.warmedUp += made;
   }
 
   get warmUpCalls(): number {
@@ -391,14 +396,14 @@ export async function measureWarmRounds(
     contenders.push(await peerPaths(stack, app, await newPeer(app, peerStore), peerStore));
   }
   const rule = options.warmUp ?? { paths: STEADY_STATE, handler: HANDLER };
-  await baselineRead.warmUp(rule.paths);
-  await floor.obo.warmUp(rule.paths);
-  await floor.appDaemon.warmUp(rule.paths);
-  for (const c of contenders) {
-    await c.obo.warmUp(rule.paths);
-    await c.appDaemon.warmUp(rule.paths);
-    await c.getMe.warmUp(rule.handler);
-  }
+  await Recorder.warmUp(
+    [baselineRead, floor.obo, floor.appDaemon, ...contenders.flatMap((c) => [c.obo, c.appDaemon])],
+    rule.paths,
+  );
+  await Recorder.warmUp(
+    contenders.map((c) => c.getMe),
+    rule.handler,
+  );
   const blocks = [
     () => baselineRead.block(BLOCK),
     () => floor.obo.block(BLOCK),
@@ -525,7 +530,7 @@ export function warmScenario(figures: readonly WarmFigures[], notes: readonly st
     figures: Object.fromEntries(figures.map((f) => [storeLabel(f), f])),
     goals: warmGoals(figures),
     notes: [
-      `${ROUNDS} rounds, each: a block of ${BLOCK} baseline reads, one of ${BLOCK} calls of each floor path, and per contender one of ${BLOCK} invocations of each token path and one of ${HANDLER_BLOCK} of the full handler (the raw read and each token path after ${describeWarmUp(STEADY_STATE)}, the handler after ${describeWarmUp(HANDLER)}: see bench/support/warm-up.ts; the JSON gives each path's warmUpCalls), the blocks in a new seeded shuffled order every round (a block right after msal-node-heavy work runs slower; see bench/support/order.ts); sequential, same store client as the baseline.`,
+      `${ROUNDS} rounds, each: a block of ${BLOCK} baseline reads, one of ${BLOCK} calls of each floor path, and per contender one of ${BLOCK} invocations of each token path and one of ${HANDLER_BLOCK} of the full handler (first the raw read and the token paths, ${describeWarmUp(STEADY_STATE)}; then the handlers, ${describeWarmUp(HANDLER)}: see bench/support/warm-up.ts; the JSON gives each path's warmUpCalls), the blocks in a new seeded shuffled order every round (a block right after msal-node-heavy work runs slower; see bench/support/order.ts); sequential, same store client as the baseline.`,
       `"× baseline" = median of the path ÷ median raw read of the same store (scenario 1); goal ≤ ${RATIO_GOAL} for the token paths. "store wait" is the plugin's own storeMs; "rest" = invocation − store wait (MSAL, client, JSON).`,
       "CPU µs per inv. = process CPU time (user + system) over the timed blocks ÷ invocations; the emulators run in this process, so it includes the store's own work (the baseline read's is in scenario 1).",
       '"floor" = the raw read of scenario 1 followed by the same cache lookup in ONE bare msal-node client shared by the process with the token in its memory (no persistence), measured in the same rounds: what any cache that reads its store once per call cannot go below here. On this single thread a lookup right after a read costs more than the two apart.',
