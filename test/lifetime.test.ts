@@ -1,4 +1,3 @@
-import { CosmosClient } from '@azure/cosmos';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { startCosmosStandIn } from '../dev/proxy/cosmos-standin.js';
@@ -12,6 +11,7 @@ import {
 import { CookieJar, startTestApp, visit, webSignInPartition } from './support/app.js';
 import { authority, captureLogger, newApp, newId, newStore, stack } from './support/stack.js';
 import { readStored, section } from './support/stored.js';
+import { withRawCosmos } from './support/raw-sdk.js';
 
 const GRAPH = ['https://graph.microsoft.com/User.Read'];
 
@@ -158,17 +158,9 @@ describe('Cosmos DB time to live (emulated: the Cosmos server stores ttl and nev
 
 /** Every item of a container of the tests' Cosmos database, read from the server directly. */
 async function rawItems(containerId: string): Promise<Record<string, unknown>[]> {
-  const s = stack();
-  const client = new CosmosClient({
-    endpoint: s.cosmos.endpoint,
-    key: s.cosmos.key,
-    connectionPolicy: { enableEndpointDiscovery: false },
+  return withRawCosmos(stack().cosmos, 'tests', containerId, async (container) => {
+    return (await container.items.readAll().fetchAll()).resources;
   });
-  try {
-    return (await client.database('tests').container(containerId).items.readAll().fetchAll()).resources;
-  } finally {
-    client.dispose();
-  }
 }
 
 describe('size', () => {

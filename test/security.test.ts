@@ -1,7 +1,5 @@
-import { CosmosClient } from '@azure/cosmos';
-import { TableClient } from '@azure/data-tables';
 import { randomBytes } from 'node:crypto';
-import { RESP_TYPES, createClient } from 'redis';
+import { RESP_TYPES } from 'redis';
 import { describe, expect, it } from 'vitest';
 import { appPartitionKey, createKeyRing } from '../lib/index.js';
 import { newCacheKey } from './support/log-audit.js';
@@ -18,6 +16,7 @@ import {
   type TestApp,
 } from './support/stack.js';
 import { readStored, seal, sealedWith } from './support/stored.js';
+import { rawTable, withRawCosmos, withRawRedis } from './support/raw-sdk.js';
 
 const GRAPH = ['https://graph.microsoft.com/User.Read'];
 
@@ -35,9 +34,8 @@ async function rawStoreDump(kind: StoreKind, suffix: string): Promise<string> {
   const s = stack();
   if (kind === 'redis') {
     // Every key under the store's prefix (newStore: `r{suffix}:`, in the hash tag `{r{suffix}:}`), bytes as bytes.
-    const client = createClient({ url: s.redis!.url }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
-    await client.connect();
-    try {
+    return withRawRedis(s.redis!.url, async (raw) => {
+      const client = raw.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
       const parts: string[] = [];
       for (const key of await client.keys(`{r${suffix}:}*`)) {
         const type = String(await client.type(key));
@@ -51,27 +49,19 @@ async function rawStoreDump(kind: StoreKind, suffix: string): Promise<string> {
       }
       expect(parts.length).toBeGreaterThan(0);
       return parts.join('\n');
-    } finally {
-      client.destroy();
-    }
+    });
   }
   if (kind === 'cosmos') {
-    const client = new CosmosClient({
-      endpoint: s.cosmos.endpoint,
-      key: s.cosmos.key,
-      connectionPolicy: { enableEndpointDiscovery: false },
-    });
-    const { resources } = await client.database('tests').container(`c${suffix}`).items.readAll().fetchAll();
-    client.dispose();
+    const { resources } = await withRawCosmos(s.cosmos, 'tests', `c${suffix}`, (container) =>
+      container.items.readAll().fetchAll(),
+    );
     expect(resources.length).toBeGreaterThan(0);
     return resources
       .map((item) => `${JSON.stringify(item)}\n${Buffer.from(String(item.data), 'base64').toString('latin1')}`)
       .join('\n');
   }
   if (kind === 'memory') throw new Error('a memory store keeps nothing outside the process');
-  const table = TableClient.fromConnectionString(s.table.connectionString, `t${suffix}`, {
-    allowInsecureConnection: true,
-  });
+  const table = rawTable(s.table, `t${suffix}`);
   const parts: string[] = [];
   for await (const entity of table.listEntities()) {
     for (const value of Object.values(entity)) {
