@@ -38,6 +38,7 @@ export function countingStore(inner: CacheStore, observe?: StoreObserver): Count
   };
   return {
     kind: inner.kind,
+    ...(inner.sendsInImmediate ? { sendsInImmediate: true } : {}),
     inner,
     counts,
     read: (key) => counted('read', key, () => inner.read(key)),

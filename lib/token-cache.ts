@@ -56,6 +56,8 @@ export class PartitionedTokenCache {
   private readonly store: CacheStore;
   private readonly logger: TokenCacheLogger;
   private readonly telemetry: boolean;
+  /** Whether a warm call makes its answer while the store answers (see {@link CacheStore.sendsInImmediate}). */
+  private readonly prepareWhileReading: boolean;
   private readonly inFlight = new Coalescer<Acquired>();
   /** `{partitionKey}|{assertion hash}` pairs already checked to go together (see `callerMismatch`), bounded. */
   private readonly matchedCallers = new Set<string>();
@@ -77,6 +79,7 @@ export class PartitionedTokenCache {
       this.closeNetwork = () => created.close();
     }
     this.store = plugins.store;
+    this.prepareWhileReading = plugins.store.sendsInImmediate === true;
     this.logger = system.logger ?? console;
     this.telemetry = system.telemetry ?? true;
     this.factory = new ClientFactory(identity, plugins, this.networkClient, warmTierBytes);
@@ -416,7 +419,7 @@ export class PartitionedTokenCache {
         stats = plugin.stats;
         if (answerKey) {
           // The answer the warm client would serve again, made ready while the store confirms its document.
-          const kept = warm && plugin.keptAnswerFor(answerKey);
+          const kept = this.prepareWhileReading && warm && plugin.keptAnswerFor(answerKey);
           const ready = kept ? new WhileWaiting(() => this.answerAgain(kept, operation, partitionKey)) : undefined;
           await plugin.load();
           const held = plugin.heldAnswer(answerKey, servableNow);

@@ -231,9 +231,17 @@ describe.skipIf(!redisAvailable())(`redis store: malformed documents${redisSkipN
 });
 
 describe.skipIf(!redisAvailable())(`redis store: when a command leaves${redisSkipNote()}`, () => {
-  // node-redis writes queued commands in an immediate. A warm call prepares its answer in an immediate set after its
-  // read (lib/while-waiting.ts), so that work overlaps the round trip only if the read was queued before that
-  // immediate was set: on an open connection, in the caller's synchronous step.
+  // node-redis writes queued commands in an immediate. Over a store that says so (`sendsInImmediate`), a warm call
+  // prepares its answer in an immediate set after its read (lib/while-waiting.ts), so that work overlaps the round
+  // trip only if the read was queued before that immediate was set: on an open connection, in the caller's
+  // synchronous step.
+  it('declares sendsInImmediate', async () => {
+    const { redis } = await getEmulators();
+    const store = createRedisStore({ url: redis.url });
+    expect(store.sendsInImmediate).toBe(true);
+    await store.close?.();
+  });
+
   it('on an open connection, an operation is written before an immediate set right after the call runs', async () => {
     const { redis } = await getEmulators();
     const port = Number(new URL(redis.url).port);

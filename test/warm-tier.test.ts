@@ -556,6 +556,22 @@ describe("the warm client's kept answers", () => {
     expect(warm.tokens.warmTierUsage.bytes).toBeGreaterThanOrEqual((await held()) + tokensOf(a) + tokensOf(b));
   });
 
+  it('are made in an immediate while the store answers only over a store that sends its reads in one', async () => {
+    const immediates = () => process.getActiveResourcesInfo().filter((name) => name === 'Immediate').length;
+    for (const sendsInImmediate of [false, true]) {
+      const store = newStore('memory');
+      const { warm } = twoInstances(sendsInImmediate ? { ...store, sendsInImmediate } : store);
+      const call = () => warm.tokens.acquireTokenByClientCredential({ scopes: SCOPE_A });
+      await call();
+      const before = immediates();
+      const answering = call();
+      const set = immediates() - before;
+      expect((await answering).stats.tierAnswers).toBe(1);
+      expect(set, `sendsInImmediate: ${sendsInImmediate}`).toBe(sendsInImmediate ? 1 : 0);
+      expect(immediates()).toBe(before);
+    }
+  });
+
   it('an answer served again is the caller’s own: what one call changes in its result, the next call does not get', async () => {
     const { warm } = twoInstances(newStore('memory'));
     const caller = await callerOf(warm);

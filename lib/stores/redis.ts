@@ -319,6 +319,7 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
 
   return {
     kind: 'redis',
+    sendsInImmediate: true,
 
     async read(partitionKey: string): Promise<StoredDocument | undefined> {
       assertValidPartitionKey(partitionKey);

@@ -70,6 +70,14 @@ export interface CacheStore {
    * present (in preference to `readIfChanged`) and reads the document in full when the ETag changed.
    */
   readVersion?(partitionKey: string): Promise<string | undefined>;
+  /**
+   * Optional: `true` when the store's client writes a read's request in an immediate of its own (node-redis does, to
+   * pipeline commands). A warm call then makes its answer in an immediate set behind that one: after the request is
+   * written, while the store answers, at the cost of one more callback in a check phase the client runs anyway. Leave
+   * it unset for a client that writes within the call's promise reactions (the HTTP SDKs of Table and Cosmos DB): an
+   * immediate of the call's own costs it more there than the overlap saves (see the README's troubleshooting).
+   */
+  readonly sendsInImmediate?: boolean;
   /** Conditional write (see {@link WriteOptions}); returns the new ETag. Throws {@link StoreConflictError}. */
   write(partitionKey: string, data: Uint8Array, options?: WriteOptions): Promise<string>;
   /** Deletes the partition's document; resolves `false` when there was none. Unconditional unless `ifMatch`. */
