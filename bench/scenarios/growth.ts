@@ -11,7 +11,7 @@ import type { ScenarioResult } from '../support/report.js';
 import { authorityTokenRequests, quietLogger, type BenchStack, type BenchStoreKind } from '../support/stack.js';
 import { scaled } from '../support/config.js';
 import { roundOrder } from '../support/order.js';
-import { round, summarize, timeEach } from '../support/stats.js';
+import { median, round, roundRatio, summarize, timeEach } from '../support/stats.js';
 import { newCaller } from '../support/users.js';
 import { describeWarmUp, warmUp, type WarmUp } from '../support/warm-up.js';
 import { prepareBaselineRead } from './baseline.js';
@@ -40,7 +40,10 @@ export interface GrowthFigures {
   readonly warmP99Ms: number;
   /** Median of the raw baseline read measured in the same rounds. */
   readonly baselineMedianMs: number;
+  /** Warm median ÷ baseline median, each over the whole run. */
   readonly ratioToBaseline: number;
+  /** The same paired by round (bench/support/stats.ts `roundRatio`): what the goal is checked on. */
+  readonly roundRatio: number;
   readonly perWarmInvocation: {
     readonly storeReads: number;
     readonly storeWrites: number;
@@ -92,11 +95,15 @@ async function grow(
   const waits: number[] = [];
   const rests: number[] = [];
   const baselineSamples: number[] = [];
+  const blockMedians: number[] = [];
+  const baselineBlockMedians: number[] = [];
   const ops = { read: 0, write: 0 };
   let authority = 0;
   const order = roundOrder();
   const readBlock = async () => {
-    baselineSamples.push(...(await timeEach(BLOCK, read)));
+    const times = await timeEach(BLOCK, read);
+    baselineSamples.push(...times);
+    baselineBlockMedians.push(median(times));
   };
   const warmBlock = async () => {
     const storeBefore = snapshot(store.counts);
@@ -104,6 +111,7 @@ async function grow(
     storeWaits.length = 0;
     const times = await timeEach(BLOCK, warm);
     samples.push(...times);
+    blockMedians.push(median(times));
     rests.push(...times.map((t, i) => t - storeWaits[i]!));
     waits.push(...storeWaits);
     const block = delta(store.counts, storeBefore);
@@ -131,6 +139,7 @@ async function grow(
     warmP99Ms: summary.p99Ms,
     baselineMedianMs: baseline.medianMs,
     ratioToBaseline: round(summary.medianMs / baseline.medianMs, 2),
+    roundRatio: round(roundRatio(blockMedians, baselineBlockMedians), 2),
     perWarmInvocation: {
       storeReads: round(ops.read / calls, 3),
       storeWrites: round(ops.write / calls, 3),
@@ -172,6 +181,7 @@ export function growthScenario(figures: readonly GrowthFigures[]): ScenarioResul
       'warm p99 ms',
       'baseline read ms',
       '× baseline',
+      '× baseline, paired by round',
       'reads / writes / authority per warm inv.',
       'warnings',
     ],
@@ -187,6 +197,7 @@ export function growthScenario(figures: readonly GrowthFigures[]): ScenarioResul
       f.warmP99Ms,
       f.baselineMedianMs,
       f.ratioToBaseline,
+      f.roundRatio,
       `${f.perWarmInvocation.storeReads} / ${f.perWarmInvocation.storeWrites} / ${f.perWarmInvocation.authorityRequests}`,
       f.warnings,
     ]),
@@ -196,11 +207,11 @@ export function growthScenario(figures: readonly GrowthFigures[]): ScenarioResul
       .map((f) => ({
         goal: `warm OBO with ${f.tokens} resources in the partition ÷ baseline read, ${storeLabel(f)}`,
         target: `≤ ${GROWTH_GOAL.ratio}`,
-        measured: `${f.ratioToBaseline} (${f.warmMedianMs} ms vs ${f.baselineMedianMs} ms)`,
-        met: f.ratioToBaseline <= GROWTH_GOAL.ratio,
+        measured: `${f.roundRatio} paired by round; medians of the run ${f.ratioToBaseline} (${f.warmMedianMs} ms vs ${f.baselineMedianMs} ms)`,
+        met: f.roundRatio <= GROWTH_GOAL.ratio,
       })),
     notes: [
-      `Filled with one OBO per resource (api://bench-resource-N/.default), same assertion; then (after ${describeWarmUp(WARM_UP)}) ${ROUNDS} rounds of a block of ${BLOCK} raw reads of a 3 KB baseline document and one of ${BLOCK} warm OBO calls for the first resource (in a seeded shuffled order each round), on the same store client. Document bytes = the sealed document as stored (AES-GCM envelope, not compressed).`,
+      `Filled with one OBO per resource (api://bench-resource-N/.default), same assertion; then (after ${describeWarmUp(WARM_UP)}) ${ROUNDS} rounds of a block of ${BLOCK} raw reads of a 3 KB baseline document and one of ${BLOCK} warm OBO calls for the first resource (in a seeded shuffled order each round), on the same store client. "× baseline, paired by round" (what the goal is checked on) as in scenario 2. Document bytes = the sealed document as stored (AES-GCM envelope, not compressed).`,
       "A warm call revalidates the partition's ETag and reuses the warm client: nothing is decrypted or deserialized, whatever the size. What still grows: MSAL's own lookup over more tokens, and on the Cosmos DB server the transfer, since it ignores If-None-Match and answers every conditional read with the whole item (the library then compares the ETag itself).",
       COSMOS_304_NOTE,
     ],

@@ -9,7 +9,7 @@ import { scaled } from '../support/config.js';
 import type { Goal, ScenarioResult } from '../support/report.js';
 import type { BenchStack } from '../support/stack.js';
 import { describeWarmUp, type WarmUp } from '../support/warm-up.js';
-import { RATIO_GOAL, measureWarmRounds, type WarmFigures } from './warm.js';
+import { RATIO_GOAL, measureWarmRounds, pairedRatioText, type WarmFigures } from './warm.js';
 
 export const LATENCIES_MS = [0.5, 2] as const;
 const ROUNDS = scaled(15, 3);
@@ -55,6 +55,7 @@ export function latencyScenario(figures: readonly LatencyFigures[]): ScenarioRes
       f.ours[path].medianMs,
       f.ours[path].p99Ms,
       f.ours[path].ratioToBaseline,
+      f.ours[path].roundRatio,
       f.peer?.[path].medianMs,
       f.peer?.[path].ratioToBaseline,
       f.peer ? Math.round((f.ours[path].medianMs / f.peer[path].medianMs) * 100) / 100 : undefined,
@@ -67,8 +68,8 @@ export function latencyScenario(figures: readonly LatencyFigures[]): ScenarioRes
     (['obo', 'appDaemon'] as const).map((path) => ({
       goal: `SIMULATED region (${f.eachWayMs} ms each way): warm ${path} ÷ raw read, ${f.store}`,
       target: `≤ ${RATIO_GOAL}`,
-      measured: `${f.ours[path].ratioToBaseline} (${f.ours[path].medianMs} ms vs ${f.baselineMedianMs} ms)`,
-      met: f.ours[path].ratioToBaseline <= RATIO_GOAL,
+      measured: pairedRatioText(f.ours[path], f.baselineMedianMs),
+      met: f.ours[path].roundRatio <= RATIO_GOAL,
     })),
   );
   return {
@@ -83,6 +84,7 @@ export function latencyScenario(figures: readonly LatencyFigures[]): ScenarioRes
       'ours median ms',
       'ours p99 ms',
       'ours × read',
+      'ours × read, paired by round',
       'peer median ms',
       'peer × read',
       'ours ÷ peer',

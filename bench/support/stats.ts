@@ -30,6 +30,28 @@ export function summarize(samples: readonly number[]): Summary {
   };
 }
 
+/** The median (nearest rank) of `values`, in any order; NaN for none. */
+export function median(values: readonly number[]): number {
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
+}
+
+/**
+ * A path's time ÷ the baseline's, paired by round: the median over rounds of (the path's block median ÷ the
+ * baseline's block median in the same round). Each path runs one block per round, and a round's blocks run within
+ * a fraction of a second of each other; this machine's speed changes by up to 2× for seconds at a time (a raw
+ * Cosmos DB read measured 180 µs per call for seconds, then 400), so the ratio of two paths' medians over the whole
+ * run also measures how their blocks happened to fall in those phases. Pairing by round leaves that out.
+ */
+export function roundRatio(blockMedians: readonly number[], baselineBlockMedians: readonly number[]): number {
+  if (blockMedians.length !== baselineBlockMedians.length || blockMedians.length === 0) {
+    throw new Error(`roundRatio: ${blockMedians.length} blocks against ${baselineBlockMedians.length} of the baseline`);
+  }
+  return median(blockMedians.map((ms, round) => ms / baselineBlockMedians[round]!));
+}
+
 export function round(value: number, digits = 2): number {
   const factor = 10 ** digits;
   return Math.round(value * factor) / factor;
