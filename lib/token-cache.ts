@@ -418,7 +418,8 @@ export class PartitionedTokenCache {
         const { client, plugin } = bound;
         stats = plugin.stats;
         if (answerKey) {
-          // The answer the warm client would serve again, made ready while the store confirms its document.
+          // The answer the warm client would serve again, made ready while the store confirms its document (over a
+          // store whose client sends in an immediate; over others the answer is made once the store has answered).
           const kept = this.prepareWhileReading && warm && plugin.keptAnswerFor(answerKey);
           const ready = kept ? new WhileWaiting(() => this.answerAgain(kept, operation, partitionKey)) : undefined;
           await plugin.load();
