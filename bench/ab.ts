@@ -19,7 +19,7 @@ import type { AppRuntime } from '../app/runtime.js';
 import type * as Library from '../lib/index.js';
 import { prepareBaselineRead } from './scenarios/baseline.js';
 import { quietLogger, startBenchStack, type BenchStoreKind } from './support/stack.js';
-import { percentile } from './support/stats.js';
+import { median } from './support/stats.js';
 import { newCaller } from './support/users.js';
 import { STEADY_STATE, warmUp } from './support/warm-up.js';
 
@@ -89,11 +89,7 @@ async function main(): Promise<void> {
     };
     await warmUp(Object.values(paths), STEADY_STATE);
     const line = (label: string, samples: Record<string, number[]>) => {
-      const µs = (name: string) =>
-        percentile(
-          [...samples[name]!].sort((a, b) => a - b),
-          50,
-        ) * 1000;
+      const µs = (name: string) => median(samples[name]!) * 1000;
       const [read, otherBuild, thisBuild] = [µs('read'), µs('other'), µs('this')];
       console.log(
         `${label}: read ${read.toFixed(1)} µs, other build ${otherBuild.toFixed(1)} µs (${(otherBuild / read).toFixed(3)}×, +${(otherBuild - read).toFixed(1)}), this build ${thisBuild.toFixed(1)} µs (${(thisBuild / read).toFixed(3)}×, +${(thisBuild - read).toFixed(1)})`,

@@ -12,7 +12,7 @@ import { createStores } from '../../app/stores.js';
 import { measuredOn, ROOT, type MeasuredOn, type StoreKind } from '../support/environment.js';
 import type { Goal, ScenarioResult } from '../support/report.js';
 import { suffix, type BenchStack } from '../support/stack.js';
-import { percentile, round } from '../support/stats.js';
+import { median, round } from '../support/stats.js';
 
 const run = promisify(execFile);
 const TIMED_RUNS = 5;
@@ -65,14 +65,7 @@ async function child(env: Record<string, string>, trace: boolean): Promise<Child
   return JSON.parse(line) as ChildReport;
 }
 
-const median = (values: number[]) =>
-  round(
-    percentile(
-      [...values].sort((a, b) => a - b),
-      50,
-    ),
-    1,
-  );
+const medianRounded = (values: number[]) => round(median(values), 1);
 
 async function measure(stack: BenchStack, kind: StoreKind, redis: RedisServer | undefined): Promise<ColdStartFigures> {
   const specific: Record<StoreKind, Record<string, string>> = {
@@ -109,12 +102,12 @@ async function measure(stack: BenchStack, kind: StoreKind, redis: RedisServer | 
     runs: TIMED_RUNS,
     functions: traced.functions,
     medianMs: {
-      boot: median(timed.map((r) => r.bootMs)),
-      import: median(timed.map((r) => r.importMs)),
-      firstRead: median(timed.map((r) => r.firstReadMs)),
-      total: median(timed.map((r) => r.totalMs)),
+      boot: medianRounded(timed.map((r) => r.bootMs)),
+      import: medianRounded(timed.map((r) => r.importMs)),
+      firstRead: medianRounded(timed.map((r) => r.firstReadMs)),
+      total: medianRounded(timed.map((r) => r.totalMs)),
     },
-    secondReadMs: median(timed.map((r) => r.secondReadMs)),
+    secondReadMs: medianRounded(timed.map((r) => r.secondReadMs)),
     probeFound: traced.probeFound,
     sdksAfterImport,
     sdksAfterFirstRead,

@@ -31,7 +31,7 @@ import {
   type QuietLogger,
 } from '../support/stack.js';
 import { roundOrder } from '../support/order.js';
-import { median, percentile, round, roundRatio, summarize, type Summary } from '../support/stats.js';
+import { median, round, roundRatio, summarize, type Summary } from '../support/stats.js';
 import { newCaller } from '../support/users.js';
 import { HANDLER, STEADY_STATE, describeWarmUp, warmUp, type WarmUp } from '../support/warm-up.js';
 import { BASELINE_DOCUMENT_BYTES, prepareBaselineRead, type BaselineFigures } from './baseline.js';
@@ -194,22 +194,13 @@ class Recorder {
     const summary = this.summary();
     const baselineMedianMs = baseline.summary().medianMs;
     const n = this.samples.length;
-    const median = (values: number[]) =>
-      values.length
-        ? round(
-            percentile(
-              [...values].sort((a, b) => a - b),
-              50,
-            ),
-            3,
-          )
-        : undefined;
+    const medianMs = (values: number[]) => (values.length ? round(median(values), 3) : undefined);
     return {
       ...summary,
       ratioToBaseline: round(summary.medianMs / baselineMedianMs, 2),
       roundRatio: round(roundRatio(this.blockMedians, baseline.blockMedians), 2),
-      medianStoreMs: median(this.storeMs),
-      medianOtherMs: median(this.other),
+      medianStoreMs: medianMs(this.storeMs),
+      medianOtherMs: medianMs(this.other),
       cpuUsPerCall: this.cpuUsPerCall(),
       warmUpCalls: this.warmedUp,
       perInvocation: {
