@@ -20,6 +20,14 @@ export function opaqueToken(bytes = 32): string {
   return randomBytes(bytes).toString('base64url');
 }
 
+/**
+ * A refresh token the size of Entra's: those are opaque encrypted blobs of about 1 KB, and a cache document's size
+ * and compressibility (what `npm run bench` measures) depend on them.
+ */
+export function refreshTokenValue(): string {
+  return `0.A${opaqueToken(720)}`;
+}
+
 export function newTraceId(): string {
   return randomUUID();
 }

@@ -1,4 +1,4 @@
-import { opaqueToken } from './ids.js';
+import { refreshTokenValue } from './ids.js';
 import type { SignedInUser } from './users.js';
 
 export interface RefreshTokenRecord {
@@ -41,7 +41,7 @@ export class RefreshTokenStore {
 
   issue(clientId: string, user: SignedInUser, issuedBy: string, options: IssueOptions = {}): string {
     const record: RefreshTokenRecord = {
-      token: opaqueToken(48),
+      token: refreshTokenValue(),
       clientId,
       user,
       issuedBy,
