@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import {
   DEFAULT_AUTHORITY_HOST,
   DEFAULT_CACHE_LIFETIME_MS,
+  DEFAULT_COMPRESS,
   DEFAULT_COSMOS_CONTAINER_ID,
   DEFAULT_COSMOS_DATABASE_ID,
   DEFAULT_REDIS_KEY_PREFIX,
@@ -45,7 +46,7 @@ export interface AppSettings {
     readonly store: 'cosmos' | 'table' | 'redis' | 'memory';
     /** CACHE_KEYS — key ring `id:base64key,...`, current key first. Required. */
     readonly keys: string;
-    /** CACHE_COMPRESS — deflate before encrypting. Default false. */
+    /** CACHE_COMPRESS — deflate before encrypting. Default true. */
     readonly compress: boolean;
     /** CACHE_LIFETIME_DAYS — a document untouched this long may be removed. Default 90. */
     readonly lifetimeDays: number;
@@ -238,7 +239,7 @@ export function parseSettings(env: Env): AppSettings {
     cache: {
       store,
       keys: required(env, 'CACHE_KEYS', 'the key ring that encrypts cached tokens at rest ("id:base64key,...")'),
-      compress: bool(env, 'CACHE_COMPRESS', false),
+      compress: bool(env, 'CACHE_COMPRESS', DEFAULT_COMPRESS),
       lifetimeDays: positiveNumber(env, 'CACHE_LIFETIME_DAYS', DEFAULT_CACHE_LIFETIME_MS / 86_400_000),
       createIfMissing: bool(env, 'CACHE_CREATE_IF_MISSING', false),
       warmTierMiB: nonNegativeNumber(env, 'CACHE_WARM_TIER_MIB', DEFAULT_WARM_TIER_BYTES / MIB),

@@ -90,7 +90,7 @@ param cacheStore string = 'cosmos'
   'true'
   'false'
 ])
-param cacheCompress string = 'false'
+param cacheCompress string = 'true'
 
 @description('CACHE_LIFETIME_DAYS: a cache document not written for this long may be removed (Cosmos ttl or the sweeper).')
 param cacheLifetimeDays string = '90'

@@ -32,7 +32,7 @@ export { userPartitionKey, appPartitionKey, partitionKeyOfAccount } from './cach
 export { parseKeyRing, createKeyRing, generateKeySetting, type KeyRing, type CacheKey } from './cache/keyring.js';
 // Your app's own small records (consents, links), sealed the same way, bound to their key.
 export { sealRecord, openRecord } from './records.js';
-export { isForeignSeal } from './cache/envelope.js';
+export { DEFAULT_COMPRESS, isForeignSeal } from './cache/envelope.js';
 
 // Stores: one small interface, one factory per store; each store's SDK is imported on first use.
 export {

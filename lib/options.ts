@@ -1,5 +1,6 @@
 import type { AuthenticationResult, ConfidentialClientApplication, INetworkModule } from '@azure/msal-node';
 import type { ClientCredential, ClientIdentity, SharedPluginOptions } from './auth/clients.js';
+import { DEFAULT_COMPRESS } from './cache/envelope.js';
 import type { KeyRing } from './cache/keyring.js';
 import type { CacheStats } from './cache/stats.js';
 import { DEFAULT_WARM_TIER_BYTES, type WarmTierOptions } from './cache/warm-tier.js';
@@ -57,7 +58,7 @@ export interface TokenCacheStorageOptions {
   readonly store: CacheStore;
   /** Encrypts every document at rest; the first key writes, all keys read. See `parseKeyRing`. */
   readonly keyRing: KeyRing;
-  /** Deflate documents before encrypting them. @defaultValue false */
+  /** Deflate documents before encrypting them. @defaultValue {@link DEFAULT_COMPRESS} (true) */
   readonly compress?: boolean;
   /** Lifetime of a document after its last write. @defaultValue {@link DEFAULT_CACHE_LIFETIME_MS} */
   readonly lifetimeMs?: number;
@@ -188,7 +189,7 @@ export function resolveOptions(options: PartitionedTokenCacheOptions): ResolvedO
     plugins: {
       store: cache.store,
       keyRing: cache.keyRing,
-      compress: cache.compress ?? false,
+      compress: cache.compress ?? DEFAULT_COMPRESS,
       lifetimeMs: cache.lifetimeMs ?? DEFAULT_CACHE_LIFETIME_MS,
       maxWriteAttempts: cache.maxWriteAttempts ?? DEFAULT_MAX_WRITE_ATTEMPTS,
     },

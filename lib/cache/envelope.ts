@@ -17,6 +17,15 @@ const FLAG_DEFLATE = 1;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 
+/**
+ * Documents are deflated before they are encrypted unless told otherwise: a user's document shrinks to about half
+ * (the cache's keys and ids repeat in every entry), which a store that sends the document back on every conditional
+ * read, every cold load and every write transfers, and Cosmos DB charges by. Each partition is compressed alone and
+ * holds only what the identity provider issued for it, so no one's chosen text shares a compression window with
+ * another's secrets.
+ */
+export const DEFAULT_COMPRESS = true;
+
 export interface SealOptions {
   /** Compress before encrypting (deflate). */
   readonly compress?: boolean;

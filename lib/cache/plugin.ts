@@ -10,7 +10,7 @@ import {
   isObject,
   jsonEqual,
 } from './document.js';
-import { isForeignSeal, open, seal } from './envelope.js';
+import { DEFAULT_COMPRESS, isForeignSeal, open, seal } from './envelope.js';
 import type { KeyRing } from './keyring.js';
 import { mergeDocuments, pruneDocument, stampChanges } from './merge.js';
 import { assertionHashOf, visibleEntries, withHiddenEntries } from './obo.js';
@@ -28,7 +28,7 @@ export interface PartitionCachePluginOptions {
   readonly logger: TokenCacheLogger;
   /** Write attempts before giving up on a contended partition (each conflict re-reads and merges). @defaultValue 20 */
   readonly maxWriteAttempts?: number;
-  /** Deflate the cache before encrypting it. @defaultValue false */
+  /** Deflate the cache before encrypting it. @defaultValue {@link DEFAULT_COMPRESS} (true) */
   readonly compress?: boolean;
   /** How long an untouched document lives before a store TTL or sweeper may remove it. @defaultValue 90 days */
   readonly lifetimeMs?: number;
@@ -597,7 +597,7 @@ export class PartitionCachePlugin implements ICachePlugin {
 
   private async write(document: OpenedDocument, etag: string | undefined): Promise<string> {
     const sealed = seal(this.options.keyRing, this.partitionKey, Buffer.from(document.text, 'utf8'), {
-      compress: this.options.compress ?? false,
+      compress: this.options.compress ?? DEFAULT_COMPRESS,
     });
     const started = performance.now();
     try {

@@ -5,6 +5,7 @@ import { signInWithLoginHint } from '../../dev/sign-in.js';
 import {
   DEFAULT_AUTHORITY_HOST,
   DEFAULT_CACHE_LIFETIME_MS,
+  DEFAULT_COMPRESS,
   DEFAULT_MAX_WRITE_ATTEMPTS,
   DEFAULT_NETWORK_TIMEOUT_MS,
   DEFAULT_WARM_TIER_BYTES,
@@ -240,6 +241,32 @@ describe('PartitionedTokenCache', () => {
     const { options: short } = options(shortLived, { lifetimeMs: 60_000 });
     await new PartitionedTokenCache(short).acquireTokenByClientCredential({ scopes: APP_SCOPES });
     expect((await shortLived.list()).entries[0]!.expiresAt!.getTime()).toBeLessThanOrEqual(Date.now() + 61_000);
+  });
+
+  it("compresses documents unless told otherwise (DEFAULT_COMPRESS); either setting serves the other one's documents", async () => {
+    expect(DEFAULT_COMPRESS).toBe(true);
+    const compressedStore = createMemoryStore();
+    const plainStore = createMemoryStore();
+    const { options: compressing } = options(compressedStore);
+    const plain = { ...compressing, cache: { ...compressing.cache, store: plainStore, compress: false } };
+    await new PartitionedTokenCache(compressing).acquireTokenByClientCredential({ scopes: APP_SCOPES });
+    await new PartitionedTokenCache(plain).acquireTokenByClientCredential({ scopes: APP_SCOPES });
+    const key = appPartitionKey(compressing.auth.clientId, compressing.auth.tenantId);
+    const compressedBytes = (await compressedStore.read(key))!.data.byteLength;
+    const plainBytes = (await plainStore.read(key))!.data.byteLength;
+    expect(compressedBytes).toBeLessThan(plainBytes * 0.8);
+
+    const before = await authority.requests(compressing.auth.clientId);
+    const crossed = [
+      new PartitionedTokenCache({ ...plain, cache: { ...plain.cache, store: compressedStore } }),
+      new PartitionedTokenCache({ ...compressing, cache: { ...compressing.cache, store: plainStore } }),
+    ];
+    for (const tokens of crossed) {
+      const { result, stats } = await tokens.acquireTokenByClientCredential({ scopes: APP_SCOPES });
+      expect(result.fromCache).toBe(true);
+      expect(stats).toMatchObject({ reads: 1, writes: 0 });
+    }
+    expect((await authority.requests(compressing.auth.clientId)).token).toBe(before.token);
   });
 
   it('gives up a contended write after DEFAULT_MAX_WRITE_ATTEMPTS, and the token is still returned', async () => {

@@ -72,7 +72,7 @@ describe('configuration', () => {
 
   it('applies documented defaults and freezes the result', () => {
     const config = parseSettings(base);
-    expect(config.cache).toMatchObject({ store: 'table', compress: false, lifetimeDays: 90, createIfMissing: false });
+    expect(config.cache).toMatchObject({ store: 'table', compress: true, lifetimeDays: 90, createIfMissing: false });
     expect(config.identity.authorityHost).toBe('https://login.microsoftonline.com');
     expect(config.web.audiences).toEqual(['client-1', 'api://client-1']);
     expect(config.web.allowedTenants).toEqual(['72f988bf-86f1-41af-91ab-2d7cd011db47']);

@@ -9,6 +9,7 @@ function row(store: 'table' | 'cosmos', tokens: number, roundRatio: number, via?
     tokens,
     accessTokensStored: tokens,
     documentBytes: 1000 * tokens,
+    plaintextBytes: 2000 * tokens,
     fillSeconds: 1,
     warmMedianMs: roundRatio,
     medianStoreMs: 0.5,
