@@ -1,13 +1,13 @@
 /**
  * Many signed-in users without signing each in: ONE user signs in for real (auth code + PKCE against the local
  * authority) and their MSAL cache is cloned into every other partition with the oid rewritten (account, id token,
- * access and refresh token entries and their keys), sealed for that partition and written directly. The cloned
- * access tokens are valid and signed, but still carry the first user's oid inside the JWT: served from the cache,
- * which is the path being measured.
+ * access and refresh token entries and their keys), sealed for that partition as the library seals by default
+ * (compressed) and written directly. The cloned access tokens are valid and signed, but still carry the first user's
+ * oid inside the JWT: served from the cache, which is the path being measured.
  */
 import { randomUUID } from 'node:crypto';
 import { EMPTY_DOCUMENT, encodeDocument, isObject } from '../../lib/cache/document.js';
-import { seal } from '../../lib/cache/envelope.js';
+import { DEFAULT_COMPRESS, seal } from '../../lib/cache/envelope.js';
 import { stampChanges } from '../../lib/cache/merge.js';
 import { partitionKeyOfAccount } from '../../lib/cache/partitions.js';
 import type { TokenCacheLogger } from '../../lib/index.js';
@@ -45,7 +45,8 @@ export async function seedClonedUsers(
     const oid = partitionKey.split('.')[0]!;
     const msal: unknown = JSON.parse(template.split(templateOid).join(oid));
     if (!isObject(msal)) throw new Error('cloned cache is not an object');
-    const sealed = seal(app.keyRing, partitionKey, encodeDocument(stampChanges(EMPTY_DOCUMENT, msal, Date.now())));
+    const plaintext = encodeDocument(stampChanges(EMPTY_DOCUMENT, msal, Date.now()));
+    const sealed = seal(app.keyRing, partitionKey, plaintext, { compress: DEFAULT_COMPRESS });
     documentBytes = sealed.byteLength;
     const expiresAt = new Date(Date.now() + 90 * DAY_MS);
     await app.store.write(partitionKey, sealed, { expiresAt });
