@@ -1,6 +1,7 @@
 /**
  * This build's warm path against another build's, in one process, on one store server: `npm run bench:ab --
- * --base=<a built clone of this repository> [--store=redis|table|cosmos|memory] [--flow=obo|app] [--rounds=6]`.
+ * --base=<a built clone of this repository> [--store=redis|table|cosmos|memory] [--flow=obo|app] [--rounds=6]
+ * [--setting=NAME=value ...]`; each `--setting` is an app setting both builds run with (e.g. `CACHE_WARM_TIER_MIB=0`).
  *
  * Each build gets its own app runtime over a store made by its own library, against the same emulator; one caller,
  * the same incoming token. Every round runs 30 sets of three 20-call blocks — the raw read (this build's store),
@@ -32,6 +33,17 @@ interface OtherBuild {
 const args = process.argv.slice(2);
 const option = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 
+/** The `--setting=NAME=value` arguments, as app settings. */
+function settingsOf(argv: readonly string[]): Record<string, string> {
+  const settings: Record<string, string> = {};
+  for (const arg of argv.filter((a) => a.startsWith('--setting='))) {
+    const [name, ...value] = arg.slice('--setting='.length).split('=');
+    if (!name || value.length === 0) throw new Error(`--setting needs NAME=value, got "${arg}"`);
+    settings[name] = value.join('=');
+  }
+  return settings;
+}
+
 async function loadOtherBuild(root: string): Promise<OtherBuild> {
   // Typed as this build's modules: the other build is required to have the same layout.
   const load = <T>(path: string) => import(pathToFileURL(resolve(root, 'dist', path)).href) as Promise<T>;
@@ -61,7 +73,7 @@ async function main(): Promise<void> {
   const stack = await startBenchStack();
   try {
     const store = stack.newStore(kind);
-    const app = stack.newApp(store);
+    const app = stack.newApp(store, settingsOf(args));
     const otherTokens = other.createAppRuntime(other.parseSettings(app.env), {
       stores: { tokens: stack.newStoreOf(other.library, kind), records: stack.newStoreOf(other.library, kind) },
       logger: quietLogger(),
