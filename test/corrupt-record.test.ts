@@ -3,8 +3,8 @@
  * logged, treated as empty and replaced by the invocation's conditional write, like an undecryptable document.
  */
 import { randomBytes } from 'node:crypto';
-import { expect, it } from 'vitest';
-import { appPartitionKey } from '../lib/index.js';
+import { describe, expect, it } from 'vitest';
+import { StoreCorruptError, appPartitionKey, type CacheStore } from '../lib/index.js';
 import { authority, captureLogger, describeStores, newApp, newStore, stack, type StoreKind } from './support/stack.js';
 import { readStored } from './support/stored.js';
 import { rawTable, withRawCosmos, withRawRedis } from './support/raw-sdk.js';
@@ -67,5 +67,38 @@ describeStores(['table', 'cosmos', 'redis'], 'a record malformed at the store le
     expect(again.result.accessToken).toBe(served.result.accessToken);
     expect((await authority.requests(app.clientId)).token).toBe(requestsBefore + 1);
     await store.close?.();
+  });
+});
+
+describe('a record malformed at the store level, reported without its ETag', () => {
+  it('is left as it is: the call is served by the identity provider, the failure logged, nothing written', async () => {
+    const inner = newStore('memory');
+    let malformed = false;
+    // What a store throws for a reply it cannot place (e.g. Redis answering with an unexpected type): no ETag to
+    // make a replacing write conditional on.
+    const refuse = (): Promise<never> =>
+      Promise.reject(new StoreCorruptError('the store answered with an unexpected reply (test)', undefined));
+    const store: CacheStore = {
+      ...inner,
+      read: (key) => (malformed ? refuse() : inner.read(key)),
+      readVersion: (key) => (malformed ? refuse() : inner.readVersion!(key)),
+      readIfChanged: (key, etag) => (malformed ? refuse() : inner.readIfChanged!(key, etag)),
+    };
+    const logger = captureLogger();
+    const app = newApp(store, { logger, warmTier: { maxBytes: 0 } });
+    const partitionKey = appPartitionKey(app.clientId, app.tenantId);
+    await app.tokens.acquireTokenByClientCredential({ scopes: SCOPES });
+    const stored = await inner.read(partitionKey);
+    const requestsBefore = (await authority.requests(app.clientId)).token;
+
+    malformed = true;
+    const served = await app.tokens.acquireTokenByClientCredential({ scopes: SCOPES });
+    expect(served.result.accessToken).toBeTruthy();
+    expect(served.result.fromCache).toBe(false);
+    expect(served.stats).toMatchObject({ writes: 0, failures: 1 });
+    expect(served.stats.discarded).toBeFalsy();
+    expect((await authority.requests(app.clientId)).token).toBe(requestsBefore + 1);
+    expect((await inner.read(partitionKey))!.etag).toBe(stored!.etag);
+    expect(logger.lines.filter((line) => line.includes('unexpected reply (test)'))).toHaveLength(1);
   });
 });
