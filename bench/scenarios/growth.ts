@@ -171,13 +171,13 @@ export const COSMOS_304 = 'server answering If-None-Match (304)';
 /** What the rows "via {@link COSMOS_304}" are (growth and warm). */
 export const COSMOS_304_NOTE = `"cosmos via ${COSMOS_304}": a second @vercel/cosmosdb-server in this process, with its point reads made conditional as Azure Cosmos DB documents them (dev/cosmos-if-none-match.ts): If-None-Match listing the item's _etag is answered 304 without a body, after the same lookup of the item, nothing serialized or sent. An emulation of the service's behaviour, not a measurement of it; the baseline is the same unconditional raw read on that server.`;
 
-/** One size of partition in the JSON (`growth.<n>`): every store measured, and the highest ratio among them. */
+/** One size of partition in the JSON (`growth.<n>`): every store measured, and the ratios of the highest among them. */
 export interface GrowthBySize {
   readonly tokens: number;
-  /** The highest of the stores' ratios (the store it was measured on is `highestOn`). */
+  /** The ratios of the store whose `roundRatio` (what the goal is checked on) is the highest: `highestOn`. */
   readonly ratioToBaseline: number;
   readonly roundRatio: number;
-  /** The store label of the highest `roundRatio`. */
+  /** The label of that store. */
   readonly highestOn: string;
   /** Keyed by store label, as `warm.<store>`. */
   readonly stores: Readonly<Record<string, GrowthFigures>>;
@@ -192,7 +192,7 @@ export function growthBySize(figures: readonly GrowthFigures[]): Record<string, 
       const highest = rows.reduce((a, b) => (b.roundRatio > a.roundRatio ? b : a));
       const size: GrowthBySize = {
         tokens,
-        ratioToBaseline: Math.max(...rows.map((f) => f.ratioToBaseline)),
+        ratioToBaseline: highest.ratioToBaseline,
         roundRatio: highest.roundRatio,
         highestOn: storeLabel(highest),
         stores: Object.fromEntries(rows.map((f) => [storeLabel(f), f])),

@@ -1,5 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { appObjectId, base64UrlJson } from './ids.js';
+import { createHash } from 'node:crypto';
+import { appObjectId, base64UrlJson, opaqueToken } from './ids.js';
 import type { SigningKey } from './keys.js';
 import type { OptionalClaims } from './optional-claims.js';
 import type { UserScopes } from './scopes.js';
@@ -53,7 +53,7 @@ export function clientInfo(user: SignedInUser): string {
 }
 
 function uti(): string {
-  return randomBytes(16).toString('base64url');
+  return opaqueToken(16);
 }
 
 /**
@@ -61,7 +61,7 @@ function uti(): string {
  * compressibility, and so a cache document's, close to a real one's.
  */
 function opaqueClaims(): { aio: string; rh: string } {
-  return { aio: randomBytes(96).toString('base64url'), rh: `0.${randomBytes(40).toString('base64url')}.` };
+  return { aio: opaqueToken(96), rh: `0.${opaqueToken(40)}.` };
 }
 
 export async function issueAppToken(
