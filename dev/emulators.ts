@@ -5,12 +5,13 @@
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
+import { requireEntraIdTokens } from './cosmos-entra-id.js';
 import { answerIfNoneMatch, prepareConditionalReads } from './cosmos-if-none-match.js';
 
 /** Azurite's well-known development account (public, documented by Microsoft). */
@@ -22,7 +23,7 @@ export const COSMOS_EMULATOR_KEY =
   'C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==';
 
 export interface AzuriteTable {
-  /** Table endpoint, `http://127.0.0.1:PORT/devstoreaccount1`. */
+  /** Table endpoint, `http://127.0.0.1:PORT/devstoreaccount1` (`https://` with {@link AzuriteTableOptions.entraId}). */
   readonly url: string;
   readonly accountName: string;
   readonly accountKey: string;
@@ -38,6 +39,12 @@ export interface AzuriteTableOptions {
   readonly port?: number;
   /** Folder to persist the tables in (created when missing). Default: in memory, gone on close. */
   readonly location?: string;
+  /**
+   * Serve https with this certificate and key (PEM), and accept Microsoft Entra ID bearer tokens as Azurite's
+   * `--oauth basic` does: it checks a token's issuer (an Entra ID `https://sts.windows.net/...` one), audience (the
+   * storage audiences), `nbf` and `exp`, not its signature. Shared keys keep working. Default: http, keys only.
+   */
+  readonly entraId?: { readonly cert: string; readonly key: string };
 }
 
 /** Starts Azurite's Table service in this process. */
@@ -60,6 +67,8 @@ export async function startAzuriteTable(options: AzuriteTableOptions = {}): Prom
     // Azurite's metadata store is one LokiJS file (autosaved every 5 s and on close).
     dbPath = join(resolve(options.location), '__azurite_db_table__.json');
   }
+  // Azurite reads the certificate and key from files: written for it, removed once it has started.
+  const tls = options.entraId && (await writeTlsFiles(options.entraId));
   const configuration = new TableConfiguration(
     options.host ?? '127.0.0.1',
     options.port ?? 0,
@@ -71,15 +80,22 @@ export async function startAzuriteTable(options: AzuriteTableOptions = {}): Prom
     undefined,
     false, // loose
     true, // skipApiVersionCheck: newer SDKs send API versions Azurite does not list yet
+    tls?.certPath ?? '',
+    tls?.keyPath ?? '',
     '',
-    '',
-    '',
-    undefined,
+    tls ? 'basic' : undefined, // OAuth level
     false, // disableProductStyleUrl
     inMemory,
   );
-  const server = new TableServer(configuration);
-  await server.start();
+  const server = await (async () => {
+    try {
+      const started = new TableServer(configuration);
+      await started.start();
+      return started;
+    } finally {
+      await tls?.remove();
+    }
+  })();
   const url = `${server.getHttpServerAddress()}/${AZURITE_ACCOUNT_NAME}`;
   let closed: Promise<void> | undefined;
   return {
@@ -87,14 +103,14 @@ export async function startAzuriteTable(options: AzuriteTableOptions = {}): Prom
     accountName: AZURITE_ACCOUNT_NAME,
     accountKey: AZURITE_ACCOUNT_KEY,
     connectionString:
-      `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT_NAME};AccountKey=${AZURITE_ACCOUNT_KEY};` +
+      `DefaultEndpointsProtocol=${tls ? 'https' : 'http'};AccountName=${AZURITE_ACCOUNT_NAME};AccountKey=${AZURITE_ACCOUNT_KEY};` +
       `TableEndpoint=${url};`,
     close: () => (closed ??= server.close()),
   };
 }
 
 export interface CosmosServer {
-  /** `http://127.0.0.1:PORT` — connect with `connectionPolicy: { enableEndpointDiscovery: false }`. */
+  /** `http://127.0.0.1:PORT` (`https://` with {@link CosmosServerOptions.entraId}) — connect with `connectionPolicy: { enableEndpointDiscovery: false }`. */
   readonly endpoint: string;
   readonly key: string;
   close(): Promise<void>;
@@ -110,16 +126,37 @@ export interface CosmosServerOptions {
    * (dev/cosmos-if-none-match.ts). Default `false`: the package's own behaviour, 200 with the item.
    */
   readonly answerIfNoneMatch?: boolean;
+  /**
+   * Serve https with this certificate and key (PEM), and take only Microsoft Entra ID tokens, checked as far as their
+   * claims go (dev/cosmos-entra-id.ts). Default: http, and no credentials checked at all.
+   */
+  readonly entraId?: { readonly cert: string; readonly key: string };
 }
 
-/** Starts `@vercel/cosmosdb-server` over http in this process. Data lives in memory only. */
+/** The PEM files Azurite reads at start, in a folder of their own that only this user can read. */
+async function writeTlsFiles(pems: { readonly cert: string; readonly key: string }) {
+  const folder = await mkdtemp(join(tmpdir(), 'azurite-tls-'));
+  const certPath = join(folder, 'cert.pem');
+  const keyPath = join(folder, 'key.pem');
+  await writeFile(certPath, pems.cert, { mode: 0o600 });
+  await writeFile(keyPath, pems.key, { mode: 0o600 });
+  return { certPath, keyPath, remove: () => rm(folder, { recursive: true, force: true }) };
+}
+
+/** Starts `@vercel/cosmosdb-server` over http (or https) in this process. Data lives in memory only. */
 export async function startCosmosServer(options: CosmosServerOptions = {}): Promise<CosmosServer> {
   prepareConditionalReads();
-  const { createHttpServer } = await import('@vercel/cosmosdb-server');
+  const { createHttpServer, createHttpsServer } = await import('@vercel/cosmosdb-server');
+  const { entraId } = options;
   // keepAlive makes it about 4x faster: the SDK reuses connections.
-  const server = createHttpServer({ keepAlive: true });
+  const server = entraId
+    ? createHttpsServer({ keepAlive: true, cert: entraId.cert, key: entraId.key })
+    : createHttpServer({ keepAlive: true });
   if (options.answerIfNoneMatch) answerIfNoneMatch(server);
   const host = options.host ?? '127.0.0.1';
+  const endpoint = () =>
+    `${entraId ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${(server.address() as AddressInfo).port}`;
+  if (entraId) requireEntraIdTokens(server, endpoint);
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => {
@@ -127,10 +164,9 @@ export async function startCosmosServer(options: CosmosServerOptions = {}): Prom
       resolveListen();
     });
   });
-  const { port } = server.address() as AddressInfo;
   let closed: Promise<void> | undefined;
   return {
-    endpoint: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    endpoint: endpoint(),
     key: COSMOS_EMULATOR_KEY,
     close: () =>
       (closed ??= new Promise<void>((resolveClose, reject) => {

@@ -72,7 +72,7 @@ console.log(JSON.stringify({ memory: stored?.data.length, failures }));
 /** A Table store that signs in with Entra ID by default, where `@azure/identity` is not installed. */
 const IDENTITY_MISSING = `
 import { createTableStore, hasErrorCode } from '${PACKAGE}';
-const store = createTableStore({ accountUrl: 'http://127.0.0.1:9/devstoreaccount1' });
+const store = createTableStore({ accountUrl: 'https://127.0.0.1:9/devstoreaccount1' });
 const failure = await store.read('a.b').then(
   () => ({ code: 'none', message: '' }),
   (error) => ({ code: error.code, message: error.message, misconfigured: hasErrorCode(error, 'store_misconfigured') }),

@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { createSecureContext, createServer as createTlsServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TableClient, AzureNamedKeyCredential } from '@azure/data-tables';
-import type { AccessToken, TokenCredential } from '@azure/identity';
 import { createClient } from 'redis';
 import {
   COSMOS_MAX_ITEM_BYTES,
@@ -38,6 +37,7 @@ import {
   escapeKey,
 } from '../lib/stores/keys.js';
 import { isAzureRedisHost } from '../lib/stores/redis.js';
+import { fakeCredential, fakeJwt } from './support/credentials.js';
 import { createTlsMaterial } from '../dev/authority/tls.js';
 import { startAzuriteTable, startRedisServer } from '../dev/emulators.js';
 import { startTcpProxy } from '../dev/proxy/tcp.js';
@@ -949,31 +949,6 @@ async function listAll(store: CacheStore, options: ListOptions): Promise<ListEnt
     continuationToken = page.continuationToken;
   } while (continuationToken);
   return entries;
-}
-
-/** A JWT-shaped token (unsigned) with the given claims, as a stand-in for an Entra ID access token. */
-function fakeJwt(claims: Record<string, unknown>): string {
-  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  return `${part({ alg: 'none', typ: 'JWT' })}.${part({ ...claims, jti: randomUUID() })}.`;
-}
-
-/** A credential that hands out the given tokens in turn (then the last one again), recording the scopes asked. */
-function fakeCredential(
-  tokens: readonly { token: string; lifetimeMs: number }[],
-): TokenCredential & { scopes: string[] } {
-  const scopes: string[] = [];
-  return {
-    scopes,
-    getToken(scope: string | string[]): Promise<AccessToken> {
-      scopes.push(...(Array.isArray(scope) ? scope : [scope]));
-      const next = tokens[Math.min(scopes.length, tokens.length) - 1]!;
-      return Promise.resolve({
-        token: next.token,
-        expiresOnTimestamp: Date.now() + next.lifetimeMs,
-        tokenType: 'Bearer',
-      });
-    },
-  };
 }
 
 async function connectAdmin(url: string) {

@@ -16,6 +16,7 @@ import {
   deleteFailure,
   importPeer,
   isWriteConflict,
+  requireHttps,
   isNetworkError,
   sdkOperations,
   type CacheStore,
@@ -39,7 +40,7 @@ export interface CosmosStoreOptions {
   /**
    * Account endpoint, e.g. `https://myaccount.documents.azure.com:443/`. Required unless `connectionString` is
    * given. Without `key` (and without `connectionString`), the store signs in with Microsoft Entra ID: `credential`,
-   * or `DefaultAzureCredential` from `@azure/identity` when omitted.
+   * or `DefaultAzureCredential` from `@azure/identity` when omitted — over `https://` only (refused when created).
    */
   readonly endpoint?: string;
   /** Account key (primary or secondary). Prefer Entra ID in production. */
@@ -341,7 +342,9 @@ function resolveConnection(options: CosmosStoreOptions): { endpoint: string; key
   }
   if (!options.endpoint)
     throw new StoreError('store_misconfigured', 'Cosmos store: endpoint or connectionString is required');
-  return options.key === undefined ? { endpoint: options.endpoint } : { endpoint: options.endpoint, key: options.key };
+  if (options.key !== undefined) return { endpoint: options.endpoint, key: options.key };
+  requireHttps(STORE, options.endpoint);
+  return { endpoint: options.endpoint };
 }
 
 function toItem(id: string, partitionKey: string, data: Uint8Array, expiresAt: Date | undefined): CacheItem {

@@ -109,6 +109,19 @@ export type StoreErrorCode = Extract<
 >;
 
 /**
+ * Refuses (`store_misconfigured`) an endpoint that is not https for Microsoft Entra ID sign-in: the Azure SDKs send a
+ * bearer token only over https, and would fail every operation instead, as if the store were unavailable.
+ */
+export function requireHttps(store: string, endpoint: string): void {
+  if (/^https:\/\//i.test(endpoint)) return;
+  throw new StoreError(
+    'store_misconfigured',
+    `${store}: Microsoft Entra ID sign-in needs an https:// endpoint (the SDK sends no token over http); with an ` +
+      `http:// emulator, give its key`,
+  );
+}
+
+/**
  * A store's timeout option: `fallback` when not given; refused (`store_misconfigured`, naming the option) unless a
  * positive, finite number of milliseconds that Node can wait.
  */

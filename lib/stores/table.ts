@@ -16,6 +16,7 @@ import {
   deleteFailure,
   importPeer,
   isWriteConflict,
+  requireHttps,
   isNetworkError,
   sdkOperations,
   type CacheStore,
@@ -35,7 +36,7 @@ export interface TableStoreOptions {
   /**
    * Table endpoint, e.g. `https://myaccount.table.core.windows.net` (Azurite: `http://127.0.0.1:10002/devstoreaccount1`).
    * Signs in with `accountName` + `accountKey` when both are given, otherwise with Microsoft Entra ID: `credential`,
-   * or `DefaultAzureCredential` from `@azure/identity` when omitted.
+   * or `DefaultAzureCredential` from `@azure/identity` when omitted — over `https://` only (refused when created).
    */
   readonly accountUrl?: string;
   readonly accountName?: string;
@@ -124,6 +125,7 @@ export function createTableStore(options: TableStoreOptions): CacheStore {
   if ((options.accountName === undefined) !== (options.accountKey === undefined)) {
     throw new StoreError('store_misconfigured', 'Table store: accountName and accountKey go together');
   }
+  if (options.accountUrl !== undefined && options.accountKey === undefined) requireHttps(STORE, options.accountUrl);
   const operationTimeoutMs = timeoutOption(
     STORE,
     'operationTimeoutMs',
