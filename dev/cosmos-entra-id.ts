@@ -1,14 +1,19 @@
 /**
  * Microsoft Entra ID sign-in for `@vercel/cosmosdb-server`, which checks no credentials at all: a server opted in
- * with {@link requireEntraIdTokens} answers a request 401, as Azure Cosmos DB does, unless its `authorization` is
- * `type=aad&ver=1.0&sig=<token>` with a token the service would take as far as its claims go — issued by Entra ID,
- * for this account (its endpoint, or `https://cosmos.azure.com`), within its lifetime. The signature and the role
- * assignments that the service checks too are not emulated. Requests signed with the account key are refused, as on
- * an account with local authentication disabled.
+ * with {@link requireEntraIdTokens} answers as Azure Cosmos DB does for a request signed with an Entra ID token
+ * (`type=aad&ver=1.0&sig=<token>`):
+ * - 401 unless the token is one the service would take as far as its claims go — issued by Entra ID, for this account
+ *   (its endpoint, or `https://cosmos.azure.com`), within its lifetime;
+ * - 403 (substatus 5300) to creating, replacing or deleting a database or container: Entra ID data-plane roles cannot,
+ *   only the control plane (or the account key) can.
+ * The signature and the role assignments that the service checks too are not emulated. Requests signed with the
+ * account key are served, as on an account with local authentication enabled (tests set up with it, as a deployment
+ * would); any other authorization is answered 401.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
 const PREFIX = 'type=aad&ver=1.0&sig=';
+const KEY_PREFIX = 'type=master&ver=1.0&sig=';
 const ENTRA_ID_ISSUERS = ['https://sts.windows.net/', 'https://login.microsoftonline.com/'];
 const ANY_ACCOUNT_AUDIENCE = 'https://cosmos.azure.com';
 
@@ -17,9 +22,9 @@ type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 /** Why the service would refuse the request's credentials, or `undefined` when it would take them. */
 export function refusal(authorization: string | undefined, accountEndpoint: string, nowMs = Date.now()) {
   if (authorization === undefined) return 'no authorization header';
-  // The SDK sends key signatures URL-encoded and Entra ID tokens as they are; the service takes both.
-  const value = authorization.startsWith('type%3D') ? decodeURIComponent(authorization) : authorization;
-  if (!value.startsWith(PREFIX)) return 'not signed in with Microsoft Entra ID';
+  const value = normalized(authorization);
+  if (value.startsWith(KEY_PREFIX)) return undefined;
+  if (!value.startsWith(PREFIX)) return 'neither an account key signature nor a Microsoft Entra ID token';
   const claims = payloadOf(value.slice(PREFIX.length));
   if (!claims) return 'the token is not a JWT';
   const { iss, aud, exp, nbf } = claims;
@@ -51,16 +56,55 @@ export function requireEntraIdTokens(server: Server, accountEndpoint: () => stri
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const reason = refusal(req.headers.authorization, accountEndpoint());
-    if (reason === undefined) {
+    if (reason !== undefined) {
+      answer(req, res, 401, { code: 'Unauthorized', message: `Request blocked: ${reason}.` });
+    } else if (isControlPlane(req) && isEntraIdSigned(req.headers.authorization)) {
+      const request = `${req.method} ${new URL(req.url ?? '/', 'http://x').pathname}`;
+      answer(
+        req,
+        res,
+        403,
+        {
+          code: 'Forbidden',
+          message: `Request blocked by Auth: The given request [${request}] cannot be authorized by AAD token in data plane.`,
+        },
+        { 'x-ms-substatus': '5300' },
+      );
+    } else {
       for (const handler of handlers) handler.call(server, req, res);
-      return;
     }
-    // Drained first: answering before the body is read would reset a keep-alive connection mid-request.
-    req.resume();
-    req.once('end', () => {
-      res.statusCode = 401;
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ code: 'Unauthorized', message: `Request blocked: ${reason}.` }));
-    });
+  });
+}
+
+/** Creating, replacing or deleting a database or a container (`/dbs`, `/dbs/{db}`, `/dbs/{db}/colls[/{coll}]`). */
+function isControlPlane(req: IncomingMessage): boolean {
+  if (req.method === 'GET' || req.method === 'HEAD') return false;
+  const path = new URL(req.url ?? '/', 'http://x').pathname.replace(/\/+$/, '');
+  return /^\/dbs(?:\/[^/]+(?:\/colls(?:\/[^/]+)?)?)?$/.test(path);
+}
+
+function isEntraIdSigned(authorization: string | undefined): boolean {
+  return authorization !== undefined && normalized(authorization).startsWith(PREFIX);
+}
+
+/** The SDK sends key signatures URL-encoded and Entra ID tokens as they are; the service takes both. */
+function normalized(authorization: string): string {
+  return authorization.startsWith('type%3D') ? decodeURIComponent(authorization) : authorization;
+}
+
+function answer(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  body: object,
+  headers: Record<string, string> = {},
+): void {
+  // Drained first: answering before the body is read would reset a keep-alive connection mid-request.
+  req.resume();
+  req.once('end', () => {
+    res.statusCode = status;
+    res.setHeader('content-type', 'application/json');
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+    res.end(JSON.stringify(body));
   });
 }

@@ -35,6 +35,11 @@ beforeAll(async () => {
   defaultCertificates = getCACertificates('default');
   setDefaultCACertificates([...defaultCertificates, tls.cert]);
   [azurite, cosmos] = await Promise.all([startAzuriteTable({ entraId: tls }), startCosmosServer({ entraId: tls })]);
+  // Cosmos DB: the database and container are created with the account key, as a deployment does (Entra ID
+  // data-plane roles cannot create them; see the last test).
+  const setup = createCosmosStore({ ...cosmosOptions(), key: cosmos.key, createIfMissing: true });
+  await setup.read('setup');
+  await setup.close?.();
 });
 
 afterAll(async () => {
@@ -68,6 +73,10 @@ interface Service {
   readonly subject: string;
 }
 
+function cosmosOptions(endpoint = cosmos!.endpoint) {
+  return { endpoint, databaseId: NAME, containerId: NAME, connectionPolicy: { enableEndpointDiscovery: false } };
+}
+
 const services: readonly Service[] = [
   {
     name: 'table',
@@ -82,15 +91,8 @@ const services: readonly Service[] = [
     // The SDK asks for the account's own scope (it falls back to https://cosmos.azure.com only on AADSTS500011).
     audience: () => cosmos!.endpoint,
     endpoint: () => cosmos!.endpoint,
-    store: (credential, createIfMissing, endpoint = cosmos!.endpoint) =>
-      createCosmosStore({
-        endpoint,
-        credential,
-        databaseId: NAME,
-        containerId: NAME,
-        createIfMissing,
-        connectionPolicy: { enableEndpointDiscovery: false },
-      }),
+    store: (credential, createIfMissing, endpoint) =>
+      createCosmosStore({ ...cosmosOptions(endpoint), credential, createIfMissing }),
     subject: `Cosmos DB ${NAME}/${NAME}`,
   },
 ];
@@ -102,7 +104,7 @@ const escape = (value: string) => value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 describe.each(services)(
   '$name store signed in with a Microsoft Entra ID credential (emulator over https)',
   (service) => {
-    it('creates its container, writes, reads, lists and deletes with the token, asking only for its scope', async () => {
+    it('with createIfMissing, writes, reads, lists and deletes with the token, asking only for its scope', async () => {
       const credential = fakeCredential([{ token: accessToken(service.audience()), lifetimeMs: HOUR_MS }]);
       const store = service.store(credential, true);
 
@@ -144,7 +146,7 @@ describe.each(services)(
     it.each(refused)(
       'reports a token %s as a misconfiguration refused by the service, without the token',
       async (_, claims) => {
-        // The container exists (created with a good token): only the token differs.
+        // The container exists: only the token differs.
         const setup = service.store(
           fakeCredential([{ token: accessToken(service.audience()), lifetimeMs: HOUR_MS }]),
           true,
@@ -169,3 +171,17 @@ describe.each(services)(
     );
   },
 );
+
+describe('cosmos store signed in with a Microsoft Entra ID credential, createIfMissing on a database that does not exist', () => {
+  it('reports a misconfiguration saying data-plane roles cannot create it, and what to do instead', async () => {
+    const credential = fakeCredential([{ token: accessToken(cosmos!.endpoint), lifetimeMs: HOUR_MS }]);
+    const store = createCosmosStore({ ...cosmosOptions(), databaseId: `${NAME}x`, credential, createIfMissing: true });
+    const failure = await store.read('any.key').then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toMatchObject({ code: 'store_misconfigured' });
+    expect((failure as Error).message).toMatch(/cannot create database ".*x" or container .* data-plane roles/);
+    expect((failure as Error).message).toMatch(/control plane .*or with the account key/);
+  });
+});

@@ -181,6 +181,15 @@ export function createCosmosStore(options: CosmosStoreOptions): CacheStore {
       // The next operation sets up a client of its own.
       clients.delete(client);
       client.dispose();
+      if (connection.key === undefined && isDataPlaneOnly(error)) {
+        throw new StoreError(
+          'store_misconfigured',
+          `${STORE}: createIfMissing cannot create database "${databaseId}" or container "${containerId}" with a ` +
+            'Microsoft Entra ID token (HTTP 403): data-plane roles cannot create them. Create them through the ' +
+            'control plane (Bicep, Azure CLI, the portal), or with the account key',
+          { cause: error },
+        );
+      }
       throw error;
     }
   }
@@ -381,6 +390,13 @@ function etagOf(resource: object): string {
 function statusOf(error: unknown): number | undefined {
   const code = (error as Partial<ErrorResponse> | undefined)?.code;
   return typeof code === 'number' ? code : undefined;
+}
+
+/** Cosmos DB's substatus of a 403 to a control-plane request (a database or container) signed with an Entra ID token. */
+const DATA_PLANE_ONLY_SUBSTATUS = 5300;
+
+function isDataPlaneOnly(error: unknown): boolean {
+  return statusOf(error) === 403 && (error as Partial<ErrorResponse>).substatus === DATA_PLANE_ONLY_SUBSTATUS;
 }
 
 /** Cosmos DB's substatus of a 404 whose database or container does not exist (not just the item). */
