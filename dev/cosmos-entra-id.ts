@@ -20,7 +20,7 @@ const ANY_ACCOUNT_AUDIENCE = 'https://cosmos.azure.com';
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** Why the service would refuse the request's credentials, or `undefined` when it would take them. */
-export function refusal(authorization: string | undefined, accountEndpoint: string, nowMs = Date.now()) {
+function refusal(authorization: string | undefined, accountEndpoint: string, nowMs = Date.now()) {
   if (authorization === undefined) return 'no authorization header';
   const value = normalized(authorization);
   if (value.startsWith(KEY_PREFIX)) return undefined;
