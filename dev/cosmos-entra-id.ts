@@ -11,6 +11,7 @@
  * would); any other authorization is answered 401.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { decodeJwt, type JWTPayload } from 'jose';
 
 const PREFIX = 'type=aad&ver=1.0&sig=';
 const KEY_PREFIX = 'type=master&ver=1.0&sig=';
@@ -19,14 +20,26 @@ const ANY_ACCOUNT_AUDIENCE = 'https://cosmos.azure.com';
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** Why the service would refuse the request's credentials, or `undefined` when it would take them. */
-function refusal(authorization: string | undefined, accountEndpoint: string, nowMs = Date.now()) {
-  if (authorization === undefined) return 'no authorization header';
-  const value = normalized(authorization);
-  if (value.startsWith(KEY_PREFIX)) return undefined;
-  if (!value.startsWith(PREFIX)) return 'neither an account key signature nor a Microsoft Entra ID token';
-  const claims = payloadOf(value.slice(PREFIX.length));
-  if (!claims) return 'the token is not a JWT';
+/** What signs a request: the account key, an Entra ID token, or neither. */
+type Signature = { readonly kind: 'key' } | { readonly kind: 'entraId'; readonly token: string } | undefined;
+
+function signatureOf(authorization: string | undefined): Signature {
+  if (authorization === undefined) return undefined;
+  // The SDK sends key signatures URL-encoded and Entra ID tokens as they are; the service takes both.
+  const value = authorization.startsWith('type%3D') ? decodeURIComponent(authorization) : authorization;
+  if (value.startsWith(KEY_PREFIX)) return { kind: 'key' };
+  if (value.startsWith(PREFIX)) return { kind: 'entraId', token: value.slice(PREFIX.length) };
+  return undefined;
+}
+
+/** Why the service would refuse this Entra ID token, or `undefined` when it would take it. */
+function refusal(token: string, accountEndpoint: string, nowMs = Date.now()): string | undefined {
+  let claims: JWTPayload;
+  try {
+    claims = decodeJwt(token);
+  } catch {
+    return 'the token is not a JWT';
+  }
   const { iss, aud, exp, nbf } = claims;
   if (typeof iss !== 'string' || !ENTRA_ID_ISSUERS.some((issuer) => iss.startsWith(issuer))) {
     return 'the token was not issued by Microsoft Entra ID';
@@ -39,57 +52,42 @@ function refusal(authorization: string | undefined, accountEndpoint: string, now
   return undefined;
 }
 
-function payloadOf(token: string): Record<string, unknown> | undefined {
-  const parts = token.split('.');
-  if (parts.length !== 3) return undefined;
-  try {
-    const payload: unknown = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
-    return typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Puts the check in front of the server's request handler; `accountEndpoint` is the URL clients connect to. */
 export function requireEntraIdTokens(server: Server, accountEndpoint: () => string): void {
   const handlers = server.listeners('request') as RequestListener[];
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const reason = refusal(req.headers.authorization, accountEndpoint());
-    if (reason !== undefined) {
-      answer(req, res, 401, { code: 'Unauthorized', message: `Request blocked: ${reason}.` });
-    } else if (isControlPlane(req) && isEntraIdSigned(req.headers.authorization)) {
-      const request = `${req.method} ${new URL(req.url ?? '/', 'http://x').pathname}`;
-      answer(
-        req,
-        res,
-        403,
-        {
-          code: 'Forbidden',
-          message: `Request blocked by Auth: The given request [${request}] cannot be authorized by AAD token in data plane.`,
-        },
-        { 'x-ms-substatus': '5300' },
-      );
-    } else {
-      for (const handler of handlers) handler.call(server, req, res);
+    const signature = signatureOf(req.headers.authorization);
+    if (signature === undefined) {
+      answer(req, res, 401, {
+        code: 'Unauthorized',
+        message: 'Request blocked: neither an account key signature nor a Microsoft Entra ID token.',
+      });
+      return;
     }
+    if (signature.kind === 'entraId') {
+      const reason = refusal(signature.token, accountEndpoint());
+      if (reason !== undefined) {
+        answer(req, res, 401, { code: 'Unauthorized', message: `Request blocked: ${reason}.` });
+        return;
+      }
+      const request = `${req.method} ${new URL(req.url ?? '/', 'http://x').pathname}`;
+      if (isControlPlane(request)) {
+        const message = `Request blocked by Auth: The given request [${request}] cannot be authorized by AAD token in data plane.`;
+        answer(req, res, 403, { code: 'Forbidden', message }, { 'x-ms-substatus': '5300' });
+        return;
+      }
+    }
+    for (const handler of handlers) handler.call(server, req, res);
   });
 }
 
-/** Creating, replacing or deleting a database or a container (`/dbs`, `/dbs/{db}`, `/dbs/{db}/colls[/{coll}]`). */
-function isControlPlane(req: IncomingMessage): boolean {
-  if (req.method === 'GET' || req.method === 'HEAD') return false;
-  const path = new URL(req.url ?? '/', 'http://x').pathname.replace(/\/+$/, '');
-  return /^\/dbs(?:\/[^/]+(?:\/colls(?:\/[^/]+)?)?)?$/.test(path);
-}
-
-function isEntraIdSigned(authorization: string | undefined): boolean {
-  return authorization !== undefined && normalized(authorization).startsWith(PREFIX);
-}
-
-/** The SDK sends key signatures URL-encoded and Entra ID tokens as they are; the service takes both. */
-function normalized(authorization: string): string {
-  return authorization.startsWith('type%3D') ? decodeURIComponent(authorization) : authorization;
+/**
+ * Whether `request` (`METHOD /path`) creates, replaces or deletes a database or a container (`/dbs`, `/dbs/{db}`,
+ * `/dbs/{db}/colls[/{coll}]`).
+ */
+function isControlPlane(request: string): boolean {
+  return /^(?!GET |HEAD )\S+ \/dbs(?:\/[^/]+(?:\/colls(?:\/[^/]+)?)?)?\/?$/.test(request);
 }
 
 function answer(

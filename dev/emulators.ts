@@ -127,8 +127,9 @@ export interface CosmosServerOptions {
    */
   readonly answerIfNoneMatch?: boolean;
   /**
-   * Serve https with this certificate and key (PEM), and take only Microsoft Entra ID tokens, checked as far as their
-   * claims go (dev/cosmos-entra-id.ts). Default: http, and no credentials checked at all.
+   * Serve https with this certificate and key (PEM), and check Microsoft Entra ID tokens as the service does, as far as
+   * their claims go; key-signed requests are served, anything else is refused (dev/cosmos-entra-id.ts). Default: http,
+   * and no credentials checked at all.
    */
   readonly entraId?: { readonly cert: string; readonly key: string };
 }

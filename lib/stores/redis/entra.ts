@@ -1,3 +1,4 @@
+import { decodeJwt } from 'jose';
 import type { StoreCredential } from '../store.js';
 
 type AccessToken = NonNullable<Awaited<ReturnType<StoreCredential['getToken']>>>;
@@ -109,8 +110,7 @@ export function entraIdCredentials(
 /** The `oid` claim of a JWT access token: the object id of the managed identity or service principal. */
 function objectIdOf(accessToken: string): string {
   try {
-    const payload = JSON.parse(Buffer.from(accessToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as unknown;
-    const oid = (payload as { oid?: unknown } | null)?.oid;
+    const { oid } = decodeJwt(accessToken);
     if (typeof oid === 'string' && oid !== '') return oid;
   } catch {
     // not a JWT: fall through
